@@ -1,0 +1,1 @@
+"""Simulation backends, installed as neurodeploy.compilers."""

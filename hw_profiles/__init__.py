@@ -1,0 +1,1 @@
+"""Built-in hardware profiles (YAML files), installed as package data."""

@@ -1,0 +1,325 @@
+"""Load a network YAML into the typed IR, with errors that name the file, field and fix."""
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from ..errors import IRError, did_you_mean, format_path
+from ..yamlio import LoadedYAML, load_yaml, parse_yaml
+from .models import MONITOR_VARS, FileWeights, LIFPopulation, Network, PoissonPopulation
+
+
+def load_network(path: str | Path) -> Network:
+    """Read, validate and cross-check a network YAML file."""
+    loaded = load_yaml(path, IRError, what="network file")
+    return network_from_loaded(loaded, base_dir=Path(path).resolve().parent)
+
+
+def parse_network(text: str, name: str = "<string>", base_dir: str | Path = ".") -> Network:
+    """Like :func:`load_network` for YAML text (weight files resolve against ``base_dir``)."""
+    return network_from_loaded(parse_yaml(text, name, IRError), base_dir=Path(base_dir))
+
+
+def network_from_loaded(loaded: LoadedYAML, base_dir: Path) -> Network:
+    """Validate parsed YAML data into a :class:`Network` and run cross-reference checks."""
+    if not isinstance(loaded.data, dict):
+        raise IRError("expected a mapping at the top level (neurodeploy: 1, name: ..., "
+                      "populations: ...)", file=loaded.file, line=1)
+    try:
+        net = Network.model_validate(loaded.data)
+    except ValidationError as exc:
+        raise pydantic_to_error(exc, loaded, Network, IRError) from None
+    net._base_dir = str(base_dir)
+    net._file = loaded.file
+    _CrossChecker(net, loaded).check()
+    return net
+
+
+# --------------------------------------------------------------------------- pydantic errors
+def pydantic_to_error(exc: ValidationError, loaded: LoadedYAML, root: type[BaseModel],
+                      error_cls: type) -> Exception:
+    """Turn the first pydantic error into one line: file:line: field.path: message; fix."""
+    # A union reports one error per member; the deepest location is the member the user
+    # meant, and a misspelt field explains a 'missing' sibling, so it goes first.
+    candidates = [(e, _clean_loc(e["loc"], loaded.data)) for e in exc.errors(include_url=False)]
+    err, path = min(candidates, key=lambda c: (-len(c[1]), c[0]["type"] in _WRONG_BRANCH,
+                                                 c[0]["type"] != "extra_forbidden"))
+    message = _message(err, path, root, loaded.data)
+    return error_cls(message, file=loaded.file, path=path, line=loaded.line_of(tuple(path)))
+
+
+def _clean_loc(loc: tuple, data: Any) -> list:
+    """Drop the union tags pydantic puts into error locations, keeping real keys only."""
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            path.append(part)
+        elif not isinstance(node, (dict, list)) or isinstance(part, int) or _is_tag(part):
+            continue
+        else:
+            path.append(part)
+            node = None
+    return path
+
+
+def _is_tag(part: str) -> bool:
+    """Union member labels in pydantic locations (``SparseConnectivity``, ``constrained-int``)."""
+    return part in _TAGS or part[:1].isupper() or "-" in part or "[" in part
+
+
+_WRONG_BRANCH = {"int_type", "int_parsing", "float_type", "float_parsing", "literal_error",
+                 "model_type", "dict_type", "list_type", "string_type", "model_attributes_type"}
+_TAGS = {"lif", "spike_source", "poisson", "constant", "normal", "uniform", "file", "str",
+         "int", "float", "list", "dict"}
+
+
+def _fields_at(root: type[BaseModel], path: list, data: Any) -> list[str]:
+    """Allowed field names of the model found at ``path`` (for 'did you mean')."""
+    tp: Any = root
+    node = data
+    for part in path:
+        tp = _pick(tp, node)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part)
+            if field is None:
+                return []
+            tp = field.annotation
+        else:
+            args = typing.get_args(tp)
+            tp = args[-1] if args else None
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int) else None)
+    tp = _pick(tp, node)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _pick(tp: Any, node: Any) -> Any:
+    """Resolve Annotated/Optional/union types to the member that matches ``node``."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            members = [m for m in typing.get_args(tp) if m is not type(None)]
+            models = [_pick(m, node) for m in members]
+            models = [m for m in models if isinstance(m, type) and issubclass(m, BaseModel)]
+            chosen = None
+            for model in models:
+                tag_field = next((f for f in ("kind", "init") if f in model.model_fields), None)
+                if tag_field and isinstance(node, dict):
+                    allowed = typing.get_args(model.model_fields[tag_field].annotation)
+                    if node.get(tag_field) in allowed:
+                        chosen = model
+                elif isinstance(node, dict) and any(k in model.model_fields for k in node):
+                    chosen = chosen or model
+            if chosen is None and len(models) == 1:
+                chosen = models[0]
+            if chosen is None:
+                containers = [m for m in members if typing.get_origin(m) in (dict, list)]
+                chosen = containers[0] if containers else None
+            tp = chosen
+            continue
+        return tp
+
+
+def _message(err: dict, path: list, root: type[BaseModel], data: Any) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx", {})
+    inp = err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _fields_at(root, path[:-1], data)
+        hint = did_you_mean(path[-1], allowed)
+        listing = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        return f"unknown field '{path[-1]}'{hint}{listing}"
+    if kind == "missing":
+        return "required field is missing; add it"
+    if kind in ("union_tag_invalid", "literal_error"):
+        expected = ctx.get("expected_tags") or ctx.get("expected", "")
+        choices = [c.strip(" '") for c in str(expected).replace(" or ", ",").split(",") if c.strip()]
+        got = ctx.get("tag", inp)
+        return f"unknown value '{got}'{did_you_mean(str(got), choices)}; use one of {', '.join(choices)}"
+    if kind == "union_tag_not_found":
+        return f"missing '{ctx.get('discriminator', 'kind').strip(chr(39))}' field; add it"
+    if kind == "finite_number":
+        return f"must be a finite number, got {inp}; replace NaN/inf"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        return (f"invalid name '{inp}'; names start with a letter or '_' and contain only "
+                "letters, digits, '_' or '-'")
+    return f"{err['msg'][0].lower()}{err['msg'][1:]}, got {inp!r}"
+
+
+# --------------------------------------------------------------------------- cross references
+class _CrossChecker:
+    """Checks that need the whole network: names, sizes, weight files, references."""
+
+    def __init__(self, net: Network, loaded: LoadedYAML) -> None:
+        self.net = net
+        self.loaded = loaded
+
+    def fail(self, path: tuple, message: str) -> None:
+        raise IRError(message, file=self.loaded.file, path=path, line=self.loaded.line_of(path))
+
+    def population(self, path: tuple, name: str) -> None:
+        if name not in self.net.populations:
+            self.fail(path, f"unknown population '{name}'{did_you_mean(name, self.net.populations)}"
+                      f"; defined: {', '.join(self.net.populations)}")
+
+    def check(self) -> None:
+        net = self.net
+        for name in net.projections:
+            if name in net.populations:
+                self.fail(("projections", name), f"name '{name}' is already a population; "
+                          "give the projection its own name")
+        for name, pop in net.populations.items():
+            self._population(name, pop)
+        for name, proj in net.projections.items():
+            self._projection(name, proj)
+        self._plasticity()
+        for kind in ("membrane", "spike_drop"):
+            entry = getattr(net.noise, kind)
+            for i, pop in enumerate((entry.populations or []) if entry else []):
+                self.population(("noise", kind, "populations", i), pop)
+        seen = set()
+        for i, mon in enumerate(net.monitors):
+            self.population(("monitors", i, "population"), mon.population)
+            kind = net.populations[mon.population].kind
+            if mon.var not in MONITOR_VARS[kind]:
+                self.fail(("monitors", i, "var"), f"a {kind} population has no '{mon.var}'; "
+                          f"monitor one of {', '.join(MONITOR_VARS[kind])}")
+            if (mon.population, mon.var) in seen:
+                self.fail(("monitors", i), f"duplicate monitor {mon.population}.{mon.var}; remove it")
+            seen.add((mon.population, mon.var))
+
+    def _population(self, name: str, pop: Any) -> None:
+        base = ("populations", name)
+        if isinstance(pop, LIFPopulation):
+            for field in ("v_th", "bias"):
+                value = getattr(pop.params, field)
+                if isinstance(value, list) and len(value) != pop.size:
+                    self.fail(base + ("params", field), f"has {len(value)} values but the "
+                              f"population has size {pop.size}; give one value or {pop.size}")
+            if pop.params.tau_syn < self.net.dt or pop.params.tau_mem < self.net.dt:
+                which = "tau_syn" if pop.params.tau_syn < self.net.dt else "tau_mem"
+                self.fail(base + ("params", which), f"time constant {getattr(pop.params, which)}"
+                          f" ms is shorter than dt={self.net.dt} ms; use tau >= dt")
+        if isinstance(pop, PoissonPopulation):
+            rates = np.atleast_1d(np.asarray(pop.rate, dtype=float))
+            if rates.size not in (1, pop.size):
+                self.fail(base + ("rate",), f"has {rates.size} values but the population has "
+                          f"size {pop.size}; give one value or {pop.size}")
+            if rates.max() * self.net.dt / 1000.0 > 1.0:
+                self.fail(base + ("rate",), f"rate {rates.max()} Hz exceeds one spike per step "
+                          f"(dt={self.net.dt} ms); use at most {1000.0 / self.net.dt:g} Hz")
+
+    def _projection(self, name: str, proj: Any) -> None:
+        base = ("projections", name)
+        self.population(base + ("pre",), proj.pre)
+        self.population(base + ("post",), proj.post)
+        pre = self.net.populations[proj.pre]
+        post = self.net.populations[proj.post]
+        if post.kind != "lif":
+            self.fail(base + ("post",), f"population '{proj.post}' is a {post.kind} and cannot "
+                      "receive synapses; target a lif population")
+        if proj.connectivity == "one_to_one" and pre.size != post.size:
+            self.fail(base + ("connectivity",), f"one_to_one needs equal sizes, got pre "
+                      f"{pre.size} and post {post.size}; use dense or {{sparse: p}}")
+        if isinstance(proj.weights, FileWeights):
+            self.net_weights()[name] = self._weight_file(base + ("weights",), proj, pre.size,
+                                                         post.size)
+
+    def net_weights(self) -> dict:
+        return weight_arrays(self.net)
+
+    def _weight_file(self, path: tuple, proj: Any, n_pre: int, n_post: int) -> np.ndarray:
+        spec: FileWeights = proj.weights
+        if proj.connectivity not in ("dense", "one_to_one"):
+            self.fail(path, "a weight file defines its own connectivity; use connectivity: "
+                      "dense (zeros are absent synapses)")
+        file = Path(self.net._base_dir) / spec.file
+        fpath = path + ("file",)
+        if file.suffix not in (".npy", ".npz"):
+            self.fail(fpath, f"'{spec.file}' is not a .npy or .npz file")
+        if not file.exists():
+            self.fail(fpath, f"weight file '{spec.file}' not found (looked in {file.parent}); "
+                      "paths are relative to the YAML file")
+        try:
+            loaded = np.load(file, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            self.fail(fpath, f"cannot read '{spec.file}' as NumPy data without pickles: {exc}")
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            keys = list(loaded.keys())
+            key = spec.key or (keys[0] if len(keys) == 1 else None)
+            if key is None:
+                self.fail(path + ("key",), f"'{spec.file}' holds {', '.join(keys)}; set key: "
+                          "to choose one")
+            if key not in keys:
+                self.fail(path + ("key",), f"no array '{key}' in '{spec.file}'"
+                          f"{did_you_mean(key, keys)}; it holds {', '.join(keys)}")
+            array = loaded[key]
+        else:
+            array = loaded
+        if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+            self.fail(fpath, f"weights must be real numbers, got dtype {array.dtype}")
+        expected = (n_post,) if proj.connectivity == "one_to_one" else (n_post, n_pre)
+        if array.shape != expected:
+            hint = "; transpose it (layout is [post, pre])" if array.shape == expected[::-1] else ""
+            self.fail(fpath, f"shape {array.shape} does not match {'[size]' if len(expected) == 1 else '[post, pre]'}"
+                      f" = {expected}{hint}")
+        if not np.all(np.isfinite(array)):
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            self.fail(fpath, f"'{spec.file}' contains {bad} NaN/inf values; replace them")
+        return np.asarray(array, dtype=np.float64)
+
+    def _plasticity(self) -> None:
+        owner: dict[str, str] = {}
+        for name, rule in self.net.plasticity.items():
+            base = ("plasticity", name)
+            for i, proj in enumerate(rule.projections):
+                if proj not in self.net.projections:
+                    self.fail(base + ("projections", i), f"unknown projection '{proj}'"
+                              f"{did_you_mean(proj, self.net.projections)}")
+                if proj in owner:
+                    self.fail(base + ("projections", i), f"projection '{proj}' already learns "
+                              f"under '{owner[proj]}'; a projection has one rule")
+                owner[proj] = name
+            if rule.error_from is not None:
+                self.population(base + ("error_from",), rule.error_from)
+
+
+def weight_arrays(net: Network) -> dict[str, np.ndarray]:
+    """Weight arrays read from files while loading ``net`` (projection name -> array)."""
+    return net._weights_from_files
+
+
+def describe(net: Network) -> str:
+    """A short human summary of a network, printed by ``neurodeploy check``."""
+    lines = [f"network '{net.name}' (IR v{net.neurodeploy}, seed {net.seed}, dt {net.dt} ms, "
+             f"{net.run.steps} steps)"]
+    for name, pop in net.populations.items():
+        lines.append(f"  population {name}: {pop.kind}, {pop.size} neurons")
+    for name, proj in net.projections.items():
+        conn = proj.connectivity if isinstance(proj.connectivity, str) else f"sparse {proj.connectivity.sparse}"
+        lines.append(f"  projection {name}: {proj.pre} -> {proj.post}, {conn}")
+    for name, rule in net.plasticity.items():
+        lines.append(f"  plasticity {name}: {rule.rule} on {', '.join(rule.projections)}")
+    if net.monitors:
+        lines.append("  monitors: " + ", ".join(f"{m.population}.{m.var}" for m in net.monitors))
+    return "\n".join(lines)
+
+
+__all__ = ["load_network", "parse_network", "describe", "weight_arrays", "format_path"]

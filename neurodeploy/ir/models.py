@@ -1,0 +1,314 @@
+"""Typed IR v1: one small class per network element, each with its meaning in the docstring.
+
+The float model every element describes (one time step of length ``dt``)::
+
+    u[t] = u[t-1] * (1 - dt/tau_syn) + sum_j w_ij * s_j[t-1-delay_ij]   # synaptic current
+    v[t] = v[t-1] * (1 - dt/tau_mem) + u[t] + bias                       # membrane voltage
+    s[t] = v[t] > v_th ;  v[t] = 0 where s[t]                             # spike and reset
+
+This is exactly Lava's LIF/Dense discrete-time update, so a compiled artifact means the same
+thing on every backend.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, NonNegativeInt,
+                      PositiveInt, PrivateAttr, StringConstraints, Tag, field_validator,
+                      model_validator)
+
+from ..errors import did_you_mean
+
+IR_VERSION = 1
+MAX_POPULATION_SIZE = 10_000_000
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+PerNeuron = Union[Finite, list[Finite]]
+PerNeuronNonNegative = Union[NonNegativeFinite, list[NonNegativeFinite]]
+
+LEARNING_RULES = ("feedback_alignment", "dfa", "kolen_pollack", "weight_mirror",
+                  "low_rank_fa", "sal", "stdp")
+MONITOR_VARS = {"lif": ("spikes", "v", "u"), "spike_source": ("spikes",),
+                "poisson": ("spikes",)}
+
+
+class Node(BaseModel):
+    """Base of all IR elements: unknown fields are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+
+# --------------------------------------------------------------------------- populations
+class LIFParams(Node):
+    """LIF constants in float units: time constants in ms, voltages relative to ``v_th``."""
+
+    tau_syn: PositiveFinite = Field(5.0, description="synaptic current time constant (ms)")
+    tau_mem: PositiveFinite = Field(20.0, description="membrane time constant (ms)")
+    v_th: Union[PositiveFinite, list[PositiveFinite]] = Field(
+        1.0, description="spike threshold; scalar or one value per neuron")
+    bias: PerNeuron = Field(0.0, description="constant input added to v every step")
+    refractory: NonNegativeInt = Field(0, description="steps a neuron stays silent after a spike")
+
+
+class LIFPopulation(Node):
+    """Leaky integrate-and-fire neurons with current-based synapses (see module docstring)."""
+
+    kind: Literal["lif"]
+    size: PositiveInt = Field(le=MAX_POPULATION_SIZE)
+    params: LIFParams = Field(default_factory=LIFParams)
+
+
+class SpikeSourcePopulation(Node):
+    """Spikes supplied at run time (an ``.npz`` with ``<name>.spikes`` of shape [steps, size])."""
+
+    kind: Literal["spike_source"]
+    size: PositiveInt = Field(le=MAX_POPULATION_SIZE)
+
+
+class PoissonPopulation(Node):
+    """Independent Bernoulli spikes each step with probability ``rate * dt / 1000``."""
+
+    kind: Literal["poisson"]
+    size: PositiveInt = Field(le=MAX_POPULATION_SIZE)
+    rate: PerNeuronNonNegative = Field(description="firing rate in Hz; scalar or per neuron")
+
+
+Population = Annotated[Union[LIFPopulation, SpikeSourcePopulation, PoissonPopulation],
+                       Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- weights
+class ConstantInit(Node):
+    """Every synapse gets ``value``."""
+
+    init: Literal["constant"]
+    value: Finite
+
+
+class NormalInit(Node):
+    """Weights drawn from N(mean, std^2) with the network seed."""
+
+    init: Literal["normal"]
+    mean: Finite = 0.0
+    std: NonNegativeFinite = 0.1
+
+
+class UniformInit(Node):
+    """Weights drawn uniformly from [low, high) with the network seed."""
+
+    init: Literal["uniform"]
+    low: Finite
+    high: Finite
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "UniformInit":
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low}); swap them")
+        return self
+
+
+class FileWeights(Node):
+    """Weights read from a ``.npy`` or ``.npz`` file (path relative to the YAML file).
+
+    Shape ``[post, pre]`` (Lava's layout) for dense, ``[size]`` for one_to_one; zeros are
+    absent synapses. ``key`` picks the array inside an ``.npz`` holding several.
+    """
+
+    file: str
+    key: str | None = None
+
+
+def _weights_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return "file" if "file" in value and "init" not in value else str(value.get("init"))
+    return getattr(value, "init", "file")
+
+
+WeightInit = Annotated[Union[Annotated[ConstantInit, Tag("constant")],
+                             Annotated[NormalInit, Tag("normal")],
+                             Annotated[UniformInit, Tag("uniform")]],
+                       Discriminator(lambda v: v.get("init") if isinstance(v, dict)
+                                     else getattr(v, "init", None))]
+WeightSpec = Annotated[Union[Annotated[ConstantInit, Tag("constant")],
+                             Annotated[NormalInit, Tag("normal")],
+                             Annotated[UniformInit, Tag("uniform")],
+                             Annotated[FileWeights, Tag("file")]],
+                       Discriminator(_weights_tag)]
+
+
+# --------------------------------------------------------------------------- projections
+class SparseConnectivity(Node):
+    """Each possible synapse exists independently with probability ``sparse``."""
+
+    sparse: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+CONNECTIVITY_NAMES = ("dense", "one_to_one")
+
+
+class DelayRange(Node):
+    """Per-synapse integer delays drawn uniformly from [low, high] (in steps)."""
+
+    low: NonNegativeInt = 0
+    high: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DelayRange":
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low}); swap them")
+        return self
+
+
+class Projection(Node):
+    """Synapses from ``pre`` to ``post``.
+
+    A spike of pre neuron j at step t reaches post neuron i's current ``u`` at step
+    ``t + 1 + delay`` with weight ``w_ij``. Without ``weights``, weights are drawn from
+    N(0, 1/fan_in).
+    """
+
+    pre: Name
+    post: Name
+    connectivity: Union[Literal["dense", "one_to_one"], SparseConnectivity] = "dense"
+    weights: WeightSpec | None = None
+    delay: Union[NonNegativeInt, DelayRange] = 0
+
+    @field_validator("connectivity", mode="before")
+    @classmethod
+    def _known_connectivity(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in CONNECTIVITY_NAMES:
+            raise ValueError(f"unknown connectivity '{value}'{did_you_mean(value, CONNECTIVITY_NAMES)}"
+                             "; use dense, one_to_one or {sparse: p}")
+        if not isinstance(value, (str, dict, SparseConnectivity)):
+            raise ValueError("connectivity must be dense, one_to_one or {sparse: p}")
+        return value
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _known_init(cls, value: Any) -> Any:
+        inits = ("constant", "normal", "uniform")
+        if isinstance(value, dict) and "init" in value and value["init"] not in inits:
+            raise ValueError(f"unknown weight init '{value['init']}'"
+                             f"{did_you_mean(value['init'], inits)}; use one of {', '.join(inits)}"
+                             " or {file: path.npy}")
+        if isinstance(value, dict) and "init" not in value and "file" not in value:
+            raise ValueError("weights need 'init' (constant, normal, uniform) or 'file'")
+        return value
+
+
+# --------------------------------------------------------------------------- plasticity
+class Plasticity(Node):
+    """A local learning rule applied to ``projections`` (rules are implemented per backend)."""
+
+    rule: str
+    projections: list[Name] = Field(min_length=1)
+    error_from: Name | None = None
+    feedback: WeightInit | None = None
+    learning_rate: PositiveFinite = 0.01
+    params: dict[str, Finite] = Field(default_factory=dict)
+
+    @field_validator("rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in LEARNING_RULES:
+            raise ValueError(f"unknown rule '{value}'{did_you_mean(value, LEARNING_RULES)}; "
+                             f"use one of {', '.join(LEARNING_RULES)}")
+        return value
+
+
+# --------------------------------------------------------------------------- noise, variability
+class MembraneNoise(Node):
+    """Gaussian noise of std ``sigma`` (units of v_th) added to v every step."""
+
+    sigma: NonNegativeFinite
+    populations: list[Name] | None = None
+
+
+class SpikeDrop(Node):
+    """Each emitted spike is lost with probability ``p`` before reaching its synapses."""
+
+    p: Probability
+    populations: list[Name] | None = None
+
+
+class Noise(Node):
+    """Temporal noise, drawn anew every step."""
+
+    membrane: MembraneNoise | None = None
+    spike_drop: SpikeDrop | None = None
+
+
+class CV(Node):
+    """Relative spread: a parameter x becomes x * (1 + cv * N(0, 1)), sampled once per chip."""
+
+    cv: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class Sigma(Node):
+    """Absolute spread: x becomes x + sigma * N(0, 1), sampled once per chip."""
+
+    sigma: NonNegativeFinite
+
+
+class Variability(Node):
+    """Fixed-pattern mismatch, sampled once per Monte Carlo chip."""
+
+    v_th: CV | None = None
+    tau_mem: CV | None = None
+    tau_syn: CV | None = None
+    bias: Sigma | None = None
+    weights: CV | None = None
+    dead_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    stuck_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
+
+
+# --------------------------------------------------------------------------- monitors, run
+class Monitor(Node):
+    """Record ``var`` of ``population`` every step (spikes as 0/1, v and u as state)."""
+
+    population: Name
+    var: Literal["spikes", "v", "u"] = "spikes"
+
+
+class Run(Node):
+    """Default run length."""
+
+    steps: PositiveInt = 100
+
+
+class Network(Node):
+    """A whole network: the root of the IR."""
+
+    neurodeploy: int = Field(description=f"IR version; this release reads {IR_VERSION}")
+    name: Name
+    seed: NonNegativeInt = 0
+    dt: PositiveFinite = Field(1.0, description="ms per time step")
+    populations: dict[Name, Population] = Field(min_length=1)
+    projections: dict[Name, Projection] = Field(default_factory=dict)
+    plasticity: dict[Name, Plasticity] = Field(default_factory=dict)
+    noise: Noise = Field(default_factory=Noise)
+    variability: Variability = Field(default_factory=Variability)
+    monitors: list[Monitor] = Field(default_factory=list)
+    run: Run = Field(default_factory=Run)
+
+    _base_dir: str = PrivateAttr(default=".")
+    _file: str = PrivateAttr(default="<network>")
+    _weights_from_files: dict = PrivateAttr(default_factory=dict)
+
+    @field_validator("neurodeploy")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != IR_VERSION:
+            raise ValueError(f"unsupported IR version {value}; this neurodeploy reads "
+                             f"version {IR_VERSION} (set 'neurodeploy: {IR_VERSION}')")
+        return value
+
+
+IR_CLASSES: tuple[type[Node], ...] = (
+    LIFParams, LIFPopulation, SpikeSourcePopulation, PoissonPopulation, ConstantInit,
+    NormalInit, UniformInit, FileWeights, SparseConnectivity, DelayRange, Projection,
+    Plasticity, MembraneNoise, SpikeDrop, Noise, CV, Sigma, Variability, Monitor, Run, Network)
