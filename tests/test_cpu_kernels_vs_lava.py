@@ -9,6 +9,7 @@ all K instances at once along the batch axis and are compared step by step.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
@@ -124,6 +125,9 @@ def make_case(seed: int, fixed: bool, n_inst: int, T: int = 24) -> Case:
     rng = np.random.default_rng(seed)
     sizes = {k: int(rng.integers(1, 31))
              for k in ("in", "l1", "l2", "l3", "lb")}
+    force = fixed and seed % 2 == 0     # drive l1 hard: wrap/clip paths occur
+    if force:
+        sizes["in"] = max(sizes["in"], 20)
     c = Case(fixed=fixed, T=T, sizes=sizes)
     c.lif = {k: [] for k in LIF_NAMES}
     c.dense = {"d1": [], "d2": [], "dd": []}
@@ -139,9 +143,11 @@ def make_case(seed: int, fixed: bool, n_inst: int, T: int = 24) -> Case:
                                            fixed, False))
         c.dense["dd"].append(_dense_params(rng, sizes["l3"], sizes["l1"],
                                            fixed, True))
-    if fixed:  # make l1 of instance 0 drive hard so wrap/clip paths occur
+    if force:
+        # >= 20 inputs * 255 << 7 << 6 exceeds 2**23 + 2**24: u leaves 24 bit
+        c.data[0][:, 3] = 1
         d = c.dense["d1"][0]
-        d["weights"] = np.abs(d["weights"]) + 200
+        d["weights"] = np.abs(d["weights"]) + 255
         d["sign_mode"], d["num_weight_bits"] = SignMode.EXCITATORY, 8
         d["weight_exp"] = 7
     return c
@@ -171,10 +177,12 @@ def run_lava(cases: List[Case]) -> List[Dict[str, List[Dict[str, np.ndarray]]]]:
     assert all(c.fixed == fixed and c.T == T for c in cases)
     probes = []   # (case_idx, inst, lif_name, var_name, monitor)
     procs = []
-    # Lava only compiles the process graph connected to the process run() is
-    # called on: glue every instance to a hub via all-zero Dense projections
-    # (no effect on any probed neuron).
-    hub = LIF(shape=(1,))
+    # Lava only compiles/runs the process graph connected to the process
+    # run() is called on.  The bias-only LIF of each instance is fed by
+    # all-zero Dense projections from its own and the previous instance's
+    # source, which chains all instances into one graph without changing any
+    # neuron's input.
+    prev_src = None
     for ci, c in enumerate(cases):
         for i in range(len(c.data)):
             lifs = {}
@@ -195,26 +203,28 @@ def run_lava(cases: List[Case]) -> List[Dict[str, List[Dict[str, np.ndarray]]]]:
             d2.a_out.connect(lifs["l2"].a_in)
             dd.a_out.connect(lifs["l3"].a_in)
             # bias-only LIF: its a_in only ever receives zeros
-            zb = Dense(weights=np.zeros((c.sizes["lb"], c.sizes["in"])))
-            src.s_out.connect(zb.s_in)
-            zb.a_out.connect(lifs["lb"].a_in)
-            zh = Dense(weights=np.zeros((1, c.sizes["in"])))
-            src.s_out.connect(zh.s_in)
-            zh.a_out.connect(hub.a_in)
+            for glue_src in {id(src): src, id(prev_src): prev_src}.values():
+                if glue_src is None:
+                    continue
+                zb = Dense(weights=np.zeros((c.sizes["lb"],
+                                             glue_src.s_out.shape[0])))
+                glue_src.s_out.connect(zb.s_in)
+                zb.a_out.connect(lifs["lb"].a_in)
+            prev_src = src
             procs += [src, d1, d2, dd, *lifs.values()]
             for name, lif in lifs.items():
                 for var in ("v", "s_out"):
                     m = Monitor()
                     m.probe(getattr(lif, var), T)
                     probes.append((ci, i, name, var, m, lif))
-    runner = hub
+    runner = procs[0]
     out = [[{} for _ in c.data] for c in cases]
     try:
         runner.run(condition=RunSteps(num_steps=T),
                    run_cfg=Loihi2SimCfg(select_tag=tag))
         for ci, i, name, var, m, lif in probes:
             data = np.asarray(m.get_data()[lif.name][var])
-            assert data.shape == (T, lif.shape[0]), "process was not run"
+            assert data.shape == (T, lif.v.shape[0]), "process was not run"
             out[ci][i].setdefault(name, {})[var] = data
     finally:
         runner.stop()
@@ -336,14 +346,15 @@ def _compare(cases: List[Case], lava_out, fixed: bool) -> Dict[str, int]:
     return total
 
 
-FIXED_SEEDS = list(range(100, 122))      # 22 seeds
-FLOAT_SEEDS = list(range(500, 506))
+FIXED_SEEDS = list(range(100, 120))      # 20 seeds x 2 instances
+FLOAT_SEEDS = list(range(500, 504))
 
 
-@pytest.mark.parametrize("group", [FIXED_SEEDS[i:i + 6]
-                                   for i in range(0, len(FIXED_SEEDS), 6)])
+@pytest.mark.parametrize("group", [FIXED_SEEDS[i:i + 5]
+                                   for i in range(0, len(FIXED_SEEDS), 5)])
 def test_fixed_pt_bit_exact(group):
     cases = [make_case(s, fixed=True, n_inst=2) for s in group]
+    assert len(cases) >= 5
     lava_out = run_lava(cases)
     stats = _compare(cases, lava_out, fixed=True)
     # the comparison must have exercised the interesting paths
@@ -441,3 +452,28 @@ def test_batch_axis_equals_single_instances():
                                           full[name]["v"][:, i])
             np.testing.assert_array_equal(one[name]["s_out"][:, 0],
                                           full[name]["s_out"][:, i])
+
+
+def test_lava_compat_shim_is_lazy_idempotent_and_tolerant():
+    code = (
+        "import sys\n"
+        "from neurodeploy import _lava_compat as c\n"
+        "c.install(); c.install()\n"
+        "assert 'lava' not in sys.modules\n"
+        "assert sum(hasattr(f, '_neurodeploy_lava_compat')"
+        " for f in sys.meta_path) == 1\n"
+        "import lava.proc.lif.process\n"
+        "import lava.magma.compiler.var_model as vm\n"
+        "hash(vm.ByteEncoder())\n"
+        "assert vm.__file__.endswith('var_model.py')\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    r = subprocess.run([sys.executable, "-c", code], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    src = "@dataclass\nclass ByteEncoder:\n    base: int = 0\n"
+    assert _lava_compat.patch_source(src).startswith(
+        "@dataclass(unsafe_hash=True)\nclass ByteEncoder:")
+    fixed = "@dataclass(frozen=True)\nclass ByteEncoder:\n"
+    assert _lava_compat.patch_source(fixed) == fixed

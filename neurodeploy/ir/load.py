@@ -36,6 +36,7 @@ def network_from_loaded(loaded: LoadedYAML, base_dir: Path) -> Network:
         raise pydantic_to_error(exc, loaded, Network, IRError) from None
     net._base_dir = str(base_dir)
     net._file = loaded.file
+    net._lines = loaded.lines
     _CrossChecker(net, loaded).check()
     return net
 

@@ -298,6 +298,14 @@ class Network(Node):
     _base_dir: str = PrivateAttr(default=".")
     _file: str = PrivateAttr(default="<network>")
     _weights_from_files: dict = PrivateAttr(default_factory=dict)
+    _lines: dict = PrivateAttr(default_factory=dict)
+
+    def line_of(self, path: tuple) -> int | None:
+        """YAML line of the deepest known prefix of a field path (for error messages)."""
+        for end in range(len(path), -1, -1):
+            if tuple(path[:end]) in self._lines:
+                return self._lines[tuple(path[:end])]
+        return None
 
     @field_validator("neurodeploy")
     @classmethod

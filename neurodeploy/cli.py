@@ -1,0 +1,148 @@
+"""The ``neurodeploy`` command line. Exit codes: 0 ok, 1 user error, 2 internal error."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from .errors import NeurodeployError
+
+EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 1 (user error) on bad usage, as every other user error does."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER, f"{self.prog}: error: {message}\n")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .ir import describe, load_network
+    net = load_network(args.network)
+    print(describe(net))
+    if args.profile:
+        from .compile import compile_network
+        from .profiles import load_profile
+        result = compile_network(net, load_profile(args.profile), out=None)
+        print(f"fits {args.profile}: {result.report['resources']['cores_used']} cores")
+    print("ok")
+    return EXIT_OK
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .compile import compile_network
+    from .ir import load_network
+    from .profiles import load_profile
+    net = load_network(args.network)
+    profile = load_profile(args.profile)
+    out = Path(args.output) if args.output else Path("build") / net.name
+    result = compile_network(net, profile, out, force=args.force)
+    if not args.quiet:
+        print(result.report_txt, end="")
+    print(f"wrote {result.out}")
+    return EXIT_OK
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    from .profiles import builtin_profiles, describe_profile, load_profile
+    if args.action == "show":
+        if not args.name:
+            raise NeurodeployError("profiles show needs a profile name or path, e.g. "
+                                   "`neurodeploy profiles show loihi2`")
+        profile = load_profile(args.name)
+        if args.json:
+            print(json.dumps(profile.model_dump(mode="json"), indent=2, sort_keys=True))
+        else:
+            print(describe_profile(profile))
+        return EXIT_OK
+    for name in builtin_profiles():
+        profile = load_profile(name)
+        print(f"{name:14s} {profile.numerics:6s} {profile.description}")
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .ir import network_schema
+    print(json.dumps(network_schema(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": _cmd_check, "compile": _cmd_compile, "profiles": _cmd_profiles,
+    "schema": _cmd_schema,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by tests and docs)."""
+    parser = _Parser(
+        prog="neurodeploy",
+        description="Compile spiking networks (YAML IR) to neuromorphic hardware profiles.",
+        epilog="Example: neurodeploy compile examples/digits_fa.yaml --profile loihi2 "
+               "-o build/digits-fa")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("check", help="validate a network YAML and print a summary",
+                       description="Validate a network YAML (schema, references, weight "
+                                   "files) and print a summary. Exit 1 on the first error.")
+    p.add_argument("network", help="network YAML file")
+    p.add_argument("--profile", help="also check that it compiles for this profile")
+
+    p = sub.add_parser("compile", help="compile a network for a hardware profile",
+                       description="Quantize and map a network to a hardware profile and "
+                                   "write a build directory (manifest.json, weights/, "
+                                   "report.json, report.txt). Nothing is written on error.")
+    p.add_argument("network", help="network YAML file")
+    p.add_argument("--profile", "-p", default="loihi2",
+                   help="built-in profile name or path to a profile YAML (default: loihi2)")
+    p.add_argument("--output", "-o", help="build directory (default: build/<network name>)")
+    p.add_argument("--force", action="store_true", help="replace an existing build directory")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print the report")
+
+    p = sub.add_parser("profiles", help="list built-in hardware profiles or show one",
+                       description="List the built-in profiles, or show one (a name or a path "
+                                   "to a profile YAML).")
+    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("name", nargs="?", help="profile name or path (for show)")
+    p.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
+
+    sub.add_parser("schema", help="print the JSON Schema of the network IR",
+                   description="Print the JSON Schema of the network YAML, for editors: "
+                               "neurodeploy schema > ir.schema.json")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``neurodeploy`` script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USER
+    try:
+        return COMMANDS[args.command](args)
+    except NeurodeployError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug and report "
+              "it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

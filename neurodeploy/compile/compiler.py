@@ -1,0 +1,300 @@
+"""IR + profile -> build directory: check support, quantize, map to cores, write."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import CompileError
+from ..ir.load import weight_arrays
+from ..ir.models import LIFPopulation, Network, PoissonPopulation
+from ..profiles import HardwareProfile
+from . import quantize as q
+from .artifact import FORMAT, FORMAT_VERSION, ArrayStore, array_hash, write_build
+from .connectivity import Synapses, build_synapses
+from .mapping import Placement, map_to_cores
+from .report import render_report
+
+
+@dataclass
+class CompileResult:
+    """What a compile produced (also what the CLI prints)."""
+
+    out: Path | None
+    manifest: dict
+    report: dict
+    report_txt: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def ir_hash(net: Network) -> str:
+    """sha256 of the validated IR plus the content of any weight files it reads."""
+    h = hashlib.sha256(json.dumps(net.model_dump(mode="json"), sort_keys=True).encode())
+    for name, arr in sorted(weight_arrays(net).items()):
+        h.update(name.encode() + array_hash(arr).encode())
+    return h.hexdigest()
+
+
+class _Compiler:
+    def __init__(self, net: Network, profile: HardwareProfile) -> None:
+        self.net = net
+        self.profile = profile
+        self.file = net._file
+        self.fixed = profile.numerics == "fixed"
+        self.store = ArrayStore()
+        self.warnings: list[str] = []
+        self.scales: dict[str, float] = {}
+
+    def fail(self, path: tuple, message: str) -> None:
+        raise CompileError(message, file=self.file, path=path, line=self.net.line_of(path))
+
+    # ------------------------------------------------------------------ support checks
+    def check_support(self) -> None:
+        prof, net = self.profile, self.net
+        for name, pop in net.populations.items():
+            if pop.kind not in prof.neuron.kinds:
+                self.fail(("populations", name, "kind"), f"{prof.name} has no '{pop.kind}' "
+                          f"neurons (neuron.kinds: {', '.join(prof.neuron.kinds)})")
+            if isinstance(pop, LIFPopulation) and pop.params.refractory and not prof.neuron.refractory:
+                self.fail(("populations", name, "params", "refractory"),
+                          f"{prof.name} neurons have no refractory period (neuron.refractory: "
+                          "false); set refractory: 0")
+        for name, proj in net.projections.items():
+            delay = proj.delay if isinstance(proj.delay, int) else proj.delay.high
+            if delay > prof.delays.max:
+                self.fail(("projections", name, "delay"), f"delay {delay} exceeds {prof.name}'s "
+                          f"maximum of {prof.delays.max} steps (delays.max); exceeded by "
+                          f"{delay - prof.delays.max}")
+        for name, rule in net.plasticity.items():
+            if not prof.learning.supported or rule.rule not in prof.learning.rules:
+                can = ", ".join(prof.learning.rules) if prof.learning.supported else "no rule"
+                self.fail(("plasticity", name, "rule"), f"{prof.name}'s learning engine cannot "
+                          f"run '{rule.rule}' (it supports {can}); choose another rule or profile")
+        for source in ("membrane", "spike_drop"):
+            if getattr(net.noise, source) is not None and source not in prof.noise.sources:
+                self.warnings.append(f"noise.{source}: {prof.name} has no such noise source; it "
+                                     "is simulated but cannot be generated on the device")
+
+    # ------------------------------------------------------------------ populations
+    def populations(self, synapses: list[Synapses]) -> tuple[dict, dict]:
+        out, figures = {}, {}
+        for name, pop in self.net.populations.items():
+            entry: dict[str, Any] = {"kind": pop.kind, "size": pop.size}
+            if isinstance(pop, PoissonPopulation):
+                rate = np.broadcast_to(np.asarray(pop.rate, dtype=np.float64), (pop.size,))
+                entry["rate_hz"] = self.store.scalar_or_array(f"params/{name}.npz", "rate_hz", rate, np.float64)
+                entry["p_spike"] = self.store.scalar_or_array(f"params/{name}.npz", "p_spike",
+                                                              rate * self.net.dt / 1000.0, np.float64)
+            elif isinstance(pop, LIFPopulation):
+                incoming = [s for s in synapses if s.post == name]
+                entry["params"], figures[name] = self._lif(name, pop, incoming)
+                entry["scale"] = self.scales[name]
+            out[name] = entry
+        return out, figures
+
+    def _lif(self, name: str, pop: LIFPopulation, incoming: list[Synapses]) -> tuple[dict, dict]:
+        p, dt, path = pop.params, self.net.dt, f"params/{name}.npz"
+        v_th = np.broadcast_to(np.asarray(p.v_th, dtype=np.float64), (pop.size,))
+        bias = np.broadcast_to(np.asarray(p.bias, dtype=np.float64), (pop.size,))
+        if not self.fixed:
+            self.scales[name] = 1.0
+            params = {"du": dt / p.tau_syn, "dv": dt / p.tau_mem,
+                      "vth": self.store.scalar_or_array(path, "vth", v_th, np.float64),
+                      "bias_mant": self.store.scalar_or_array(path, "bias_mant", bias, np.float64),
+                      "bias_exp": 0, "refractory": p.refractory}
+            return params, {"vth": float(v_th.max()), "tau_syn_eff": p.tau_syn,
+                            "tau_mem_eff": p.tau_mem}
+        n = self.profile.neuron
+        max_input = float(sum(s.abs_row_sum() for s in incoming).max()) if incoming else 0.0
+        scale = q.voltage_scale(float(v_th.max()), max_input, self.profile)
+        if scale == 0.0:
+            names = ", ".join(s.name for s in incoming)
+            self.fail(("populations", name), f"worst-case input of {max_input:.3g} per step "
+                      f"(all of {names} firing) with v_th {v_th.max():g} does not fit "
+                      f"{n.activation_bits}-bit activation and {n.threshold_bits}-bit threshold "
+                      "at any scale >= 1; lower the weights or fan-in, or raise v_th")
+        self.scales[name] = scale
+        du = int(q.decay_to_fixed(dt / p.tau_syn, n.decay_bits, 1))
+        dv = int(q.decay_to_fixed(dt / p.tau_mem, n.decay_bits, 0))
+        vth = q.threshold_to_fixed(v_th, scale)
+        if vth.min() < 1:
+            self.fail(("populations", name, "params", "v_th"), f"threshold {v_th.min():g} "
+                      f"quantizes to 0 at scale {scale:g}; raise v_th or lower the weights")
+        bias_mant, bias_exp, clipped = q.bias_to_fixed(bias, scale, self.profile)
+        if clipped:
+            self.warnings.append(f"populations.{name}.params.bias: {clipped} biases clipped to "
+                                 f"the {n.bias_mant_bits}-bit mantissa at exponent {bias_exp}")
+        if vth.max() < 64:
+            self.warnings.append(f"populations.{name}: threshold is only {int(vth.max())} "
+                                 "steps of resolution (large fan-in forces a small scale)")
+        unity = 2 ** n.decay_bits
+        params = {"du": du, "dv": dv,
+                  "vth": self.store.scalar_or_array(path, "vth", vth, np.int32),
+                  "bias_mant": self.store.scalar_or_array(path, "bias_mant", bias_mant, np.int32),
+                  "bias_exp": bias_exp, "refractory": 0}
+        bias_eff = bias_mant * 2.0 ** bias_exp / (scale * 2 ** n.activation_shift)
+        figures = {"vth": int(vth.max()), "max_input": max_input,
+                   "tau_syn_eff": dt * unity / (du + 1),
+                   "tau_mem_eff": dt * unity / dv if dv else float("inf"),
+                   "v_th_rel_err": float(np.max(np.abs(vth / scale - v_th) / v_th)),
+                   "bias_max_abs_err": float(np.max(np.abs(bias_eff - bias)))}
+        return params, figures
+
+    # ------------------------------------------------------------------ projections
+    def projection(self, syn: Synapses) -> tuple[dict, dict]:
+        path = f"weights/{syn.name}.npz"
+        entry: dict[str, Any] = {"pre": syn.pre, "post": syn.post, "format": syn.format,
+                                 "shape": list(syn.shape), "n_synapses": syn.n_synapses}
+        if syn.format == "coo":
+            entry["rows"] = self.store.put(path, "rows", syn.rows)
+            entry["cols"] = self.store.put(path, "cols", syn.cols)
+        if isinstance(syn.delays, int):
+            entry["delay"] = syn.delays
+        else:
+            entry["delay"] = self.store.put(path, "delays", syn.delays.astype(np.int32))
+        entry["max_delay"] = syn.max_delay
+        stats: dict[str, Any] = {"n_synapses": syn.n_synapses}
+        if self.fixed:
+            scale = self.scales[syn.post]
+            qw = q.quantize_weights(syn.weights * scale, self.profile.weights.bits,
+                                    self.profile.weights.exp_range)
+            entry.update(weight_exp=qw.weight_exp, num_weight_bits=qw.num_weight_bits,
+                         sign_mode=qw.sign_mode, sign_mode_code=q.SIGN_MODES[qw.sign_mode])
+            entry["weights"] = self.store.put(path, "weights", qw.values)
+            dequant = qw.values * 2.0 ** qw.weight_exp / scale
+            stats.update(weight_exp=qw.weight_exp, sign_mode=qw.sign_mode, clipped=qw.clipped,
+                         step=qw.step / scale)
+            if qw.clipped:
+                self.warnings.append(f"projections.{syn.name}.weights: {qw.clipped} weights "
+                                     f"clipped at weight_exp {qw.weight_exp} (largest exponent)")
+        else:
+            levels = self.profile.weights.levels
+            dequant, g = q.quantize_levels(syn.weights, levels) if levels else (syn.weights, 0.0)
+            stats.update(levels=levels, step=g, clipped=0)
+            entry["weights"] = self.store.put(path, "weights", dequant.astype(np.float64))
+        stats["rel_rms_error"] = q.relative_rms(syn.weights, dequant)
+        stats["max_abs_error"] = float(np.max(np.abs(dequant - syn.weights))) if syn.n_synapses else 0.0
+        return entry, stats
+
+    # ------------------------------------------------------------------ whole network
+    def run(self) -> tuple[dict, dict, list[str]]:
+        net, prof = self.net, self.profile
+        self.check_support()
+        files = weight_arrays(net)
+        synapses = [build_synapses(net, name, files) for name in net.projections]
+        populations, pop_figures = self.populations(synapses)
+        projections, proj_stats = {}, {}
+        for syn in synapses:
+            projections[syn.name], proj_stats[syn.name] = self.projection(syn)
+        compute = [n for n, p in net.populations.items() if p.kind == "lif"]
+        placement = map_to_cores({n: p.size for n, p in net.populations.items()}, compute,
+                                 synapses, prof, self.file, net.line_of)
+        for name, place in placement.populations.items():
+            populations[name]["cores"] = {"first": place.first_core, "count": place.n_cores,
+                                          "neurons_per_core": place.neurons_per_core}
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "neurodeploy_version": __version__,
+            "name": net.name, "source": Path(self.file).name, "ir_hash": ir_hash(net),
+            "profile": {"name": prof.name, "hash": prof.content_hash()},
+            "numerics": prof.numerics, "dt": net.dt, "seed": net.seed, "steps": net.run.steps,
+            "neuron_model": self._neuron_model(),
+            "populations": populations, "projections": projections,
+            "plasticity": self._plasticity(),
+            "noise": self._noise(), "variability": self._variability(),
+            "monitors": [m.model_dump() for m in net.monitors],
+            "cores": {"used": placement.cores_used, "available": prof.total_cores},
+        }
+        report = self._report(placement, pop_figures, proj_stats)
+        return manifest, report, self.warnings
+
+    def _neuron_model(self) -> dict:
+        n = self.profile.neuron
+        if not self.fixed:
+            return {"type": "lif_float"}
+        return {"type": "lif_bitacc", "state_bits": n.state_bits, "decay_bits": n.decay_bits,
+                "threshold_shift": n.threshold_shift, "activation_shift": n.activation_shift,
+                "activation_bits": n.activation_bits, "du_offset": 1, "dv_offset": 0}
+
+    def _plasticity(self) -> dict:
+        out = {}
+        for name, rule in self.net.plasticity.items():
+            entry = rule.model_dump(mode="json")
+            entry["engine"] = {"profile": self.profile.name,
+                               "trace_bits": self.profile.learning.trace_bits,
+                               "epoch_steps": self.profile.learning.epoch_steps,
+                               "third_factor": self.profile.learning.third_factor}
+            out[name] = entry
+        return out
+
+    def _noise(self) -> dict:
+        out: dict[str, Any] = {}
+        lif = [n for n, p in self.net.populations.items() if p.kind == "lif"]
+        shift = 2 ** self.profile.neuron.activation_shift if self.fixed else 1
+        membrane = self.net.noise.membrane
+        if membrane is not None:
+            targets = membrane.populations or lif
+            out["membrane"] = {t: {"sigma": membrane.sigma,
+                                   "sigma_state": membrane.sigma * self.scales.get(t, 1.0) * shift}
+                               for t in targets}
+        drop = self.net.noise.spike_drop
+        if drop is not None:
+            out["spike_drop"] = {t: {"p": drop.p} for t in (drop.populations or list(self.net.populations))}
+        return out
+
+    def _variability(self) -> dict:
+        ir = self.net.variability
+        defaults = self.profile.variability
+        effective = {
+            "v_th_cv": ir.v_th.cv if ir.v_th else defaults.v_th_cv,
+            "tau_mem_cv": ir.tau_mem.cv if ir.tau_mem else defaults.tau_mem_cv,
+            "tau_syn_cv": ir.tau_syn.cv if ir.tau_syn else defaults.tau_syn_cv,
+            "weights_cv": ir.weights.cv if ir.weights else defaults.weights_cv,
+            "bias_sigma": ir.bias.sigma if ir.bias else 0.0,
+            "dead_fraction": ir.dead_fraction or defaults.dead_fraction,
+            "stuck_fraction": ir.stuck_fraction or defaults.stuck_fraction,
+        }
+        return {"effective": effective, "from_ir": ir.model_dump(exclude_defaults=True),
+                "profile_defaults": defaults.model_dump()}
+
+    def _report(self, placement: Placement, pop_figures: dict, proj_stats: dict) -> dict:
+        prof = self.profile
+        pops = {}
+        for name, pop in self.net.populations.items():
+            entry: dict[str, Any] = {"kind": pop.kind, "size": pop.size}
+            if name in placement.populations:
+                pl = placement.populations[name]
+                entry.update(cores=pl.n_cores, first_core=pl.first_core,
+                             neurons_per_core=pl.neurons_per_core, synapses=pl.synapses,
+                             memory_bytes=pl.memory_bytes, max_fanin_per_core=pl.max_fanin,
+                             limited_by=pl.limiting, scale=self.scales[name], **pop_figures[name])
+            pops[name] = entry
+        return {
+            "name": self.net.name, "profile": prof.name, "numerics": prof.numerics,
+            "resources": {"cores_used": placement.cores_used, "cores_available": prof.total_cores,
+                          "neurons": sum(p.size for p in self.net.populations.values()),
+                          "synapses": sum(s["n_synapses"] for s in proj_stats.values()),
+                          "memory_bytes": placement.memory_bytes,
+                          "memory_available_bytes": (prof.cores.memory_per_core_bytes * prof.total_cores
+                                                     if prof.cores.memory_per_core_bytes and prof.total_cores
+                                                     else None)},
+            "populations": pops, "projections": proj_stats, "warnings": self.warnings,
+        }
+
+
+def compile_network(net: Network, profile: HardwareProfile, out: str | Path | None,
+                    force: bool = False) -> CompileResult:
+    """Compile ``net`` for ``profile``; write the build to ``out`` unless it is None."""
+    compiler = _Compiler(net, profile)
+    manifest, report, warnings = compiler.run()
+    text = render_report(report)
+    written = None
+    if out is not None:
+        written = write_build(Path(out), manifest, compiler.store, report, text, force)
+    return CompileResult(out=written, manifest=manifest, report=report, report_txt=text,
+                         warnings=warnings)
