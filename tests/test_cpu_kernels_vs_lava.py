@@ -121,7 +121,7 @@ class Case:
     dense: Dict[str, List[dict]] = field(default_factory=dict)
 
 
-def make_case(seed: int, fixed: bool, n_inst: int, T: int = 24) -> Case:
+def make_case(seed: int, fixed: bool, n_inst: int, T: int = 20) -> Case:
     rng = np.random.default_rng(seed)
     sizes = {k: int(rng.integers(1, 31))
              for k in ("in", "l1", "l2", "l3", "lb")}

@@ -111,8 +111,9 @@ def quantize_weights(scaled: np.ndarray, bits: int, exp_range: tuple[int, int]
     e_lo, e_hi = exp_range
     pos = float(scaled.max()) if scaled.size else 0.0
     neg = float(scaled.min()) if scaled.size else 0.0
-    need = [np.log2(pos / high) if pos > 0 and high > 0 else -np.inf,
-            np.log2(neg / low) if neg < 0 and low < 0 else -np.inf]
+    with np.errstate(divide="ignore"):  # a denormal ratio may round to 0: log2 -> -inf
+        need = [np.log2(pos / high) if pos > 0 and high > 0 else -np.inf,
+                np.log2(neg / low) if neg < 0 and low < 0 else -np.inf]
     exp = int(np.clip(np.ceil(max(need) - 1e-12), e_lo, e_hi)) if max(need) > -np.inf else e_lo
     mant = np.rint(scaled / (step * 2.0 ** exp)).astype(np.int64) * step
     clipped = int(np.count_nonzero((mant > high) | (mant < low)))
