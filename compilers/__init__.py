@@ -1,1 +1,87 @@
-"""Simulation backends, installed as neurodeploy.compilers."""
+"""Simulation backends, installed as ``neurodeploy.compilers``.
+
+A backend turns a build directory (read as a :class:`~neurodeploy.compilers.plan.SimPlan`)
+into a runnable model and runs it. Backends are registered here by name with the Python
+package they need; a missing package is reported with the command that installs it, and a
+backend never hands a run to another backend.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.errors import BackendError
+
+from .plan import SimPlan, load_plan, make_inputs
+from .result import SimResult
+
+
+class Backend(ABC):
+    """A simulator that can run a :class:`SimPlan`."""
+
+    name: str = ""
+
+    def refuse_reason(self, plan: SimPlan) -> str | None:
+        """Why this backend cannot run ``plan`` (None when it can)."""
+        missing = plan.unsupported_features()
+        if missing:
+            return (f"{', '.join(missing)} not simulated by backend '{self.name}' yet; pass "
+                    "--frozen to simulate with fixed weights and no temporal noise")
+        return None
+
+    def check(self, plan: SimPlan) -> None:
+        """Raise BackendError when this backend cannot run ``plan``."""
+        reason = self.refuse_reason(plan)
+        if reason:
+            raise BackendError(f"backend '{self.name}' refuses {plan.path}: {reason}")
+
+    @abstractmethod
+    def run(self, plan: SimPlan, inputs: dict[str, np.ndarray], steps: int) -> SimResult:
+        """Simulate ``steps`` steps with source spikes ``inputs`` ([steps, size] each)."""
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Where a backend lives and what it needs."""
+
+    name: str
+    module: str
+    cls: str
+    requires: str
+    install: str
+    description: str
+
+
+BACKENDS: dict[str, BackendSpec] = {
+    "cpu": BackendSpec("cpu", "neurodeploy.compilers.cpu.backend", "CpuBackend", "numba",
+                       "pip install numba", "NumPy/numba simulator; bit-exact with Lava fixed_pt, batched"),
+    "lava": BackendSpec("lava", "neurodeploy.compilers.lava.backend", "LavaBackend", "lava",
+                        "make venv (installs lava-nc 0.10.0 for Python 3.11)",
+                        "Lava processes on Loihi2SimCfg (fixed_pt or floating_pt)"),
+    "brian2": BackendSpec("brian2", "neurodeploy.compilers.brian2.backend", "Brian2Backend",
+                          "brian2", "pip install brian2", "Brian2 float reference (numpy or cython)"),
+}
+
+
+def get_backend(name: str, **options: Any) -> Backend:
+    """Instantiate backend ``name``; a missing dependency is a BackendError with the fix."""
+    from neurodeploy.errors import did_you_mean
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend '{name}'{did_you_mean(name, BACKENDS)}; "
+                           f"available: {', '.join(BACKENDS)}")
+    spec = BACKENDS[name]
+    try:
+        importlib.import_module(spec.requires)
+    except ImportError:
+        raise BackendError(f"backend '{name}' needs the Python package '{spec.requires}', "
+                           f"which is not installed; install it with: {spec.install}") from None
+    module = importlib.import_module(spec.module)
+    return getattr(module, spec.cls)(**options)
+
+
+__all__ = ["Backend", "BackendSpec", "BACKENDS", "get_backend", "SimPlan", "SimResult",
+           "load_plan", "make_inputs"]

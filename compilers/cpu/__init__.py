@@ -1,0 +1,1 @@
+"""The cpu backend: NumPy reference kernels and a numba-compiled simulator."""

@@ -1,0 +1,1 @@
+"""The brian2 backend."""
