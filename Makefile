@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXAMPLE ?= examples/digits_fa.yaml
 PROFILE ?= loihi2
 
 .PHONY: venv demo test bench clean
@@ -18,15 +17,22 @@ $(STAMP): pyproject.toml requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/neurodeploy check $(EXAMPLE)
-	$(BIN)/neurodeploy compile $(EXAMPLE) --profile $(PROFILE) -o build/demo --force
-	cat build/demo/report.txt
+	$(BIN)/neurodeploy check examples/digits_fa.yaml
+	$(BIN)/neurodeploy compile examples/digits_fa.yaml --profile $(PROFILE) -o build/digits-fa --force
+	$(BIN)/python examples/make_digits_input.py build/digits_input.npz
+	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile $(PROFILE) -o build/feedforward --force -q
+	$(BIN)/neurodeploy simulate build/feedforward --backend cpu --input build/digits_input.npz \
+		-o build/feedforward-cpu.npz --plot build/feedforward-raster.png
+	$(BIN)/neurodeploy compare build/feedforward --backends cpu,lava --input build/digits_input.npz
+	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile cpu -o build/feedforward-float --force -q
+	$(BIN)/neurodeploy compare build/feedforward-float --backends cpu,lava,brian2 --input build/digits_input.npz
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_compile.py
+	$(BIN)/python benchmarks/bench_backends.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,4 +1,7 @@
-"""The ``neurodeploy`` command line. Exit codes: 0 ok, 1 user error, 2 internal error."""
+"""The ``neurodeploy`` command line.
+
+Exit codes: 0 ok, 1 user error, 2 internal error, 3 backends disagree (``compare``).
+"""
 from __future__ import annotations
 
 import argparse
@@ -73,17 +76,96 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+EXIT_DISAGREE = 3
+
+
+def _prepare_run(args: argparse.Namespace):
+    """Plan, inputs and step count shared by simulate and compare."""
+    from .compilers import load_plan, make_inputs
+    from .compilers.plan import read_input_file
+    plan = load_plan(args.build)
+    if args.frozen:
+        plan = plan.frozen()
+    steps = args.steps or plan.steps
+    if steps <= 0:
+        raise NeurodeployError(f"--steps must be positive, got {steps}")
+    given = read_input_file(args.input) if args.input else None
+    return plan, make_inputs(plan, steps, given), steps
+
+
+def _backend_options(name: str, args: argparse.Namespace) -> dict:
+    if name == "brian2":
+        return {"target": args.target}
+    return {}
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .compilers import get_backend
+    plan, inputs, steps = _prepare_run(args)
+    backend = get_backend(args.backend, **_backend_options(args.backend, args))
+    backend.check(plan)
+    result = backend.run(plan, inputs, steps)
+    out = result.save(args.output)
+    for key, arr in result.data.items():
+        extra = f", {int(arr.sum())} spikes" if key.endswith(".spikes") else ""
+        print(f"{key}: shape {list(arr.shape)}{extra}")
+    print(f"wrote {out}")
+    if args.plot:
+        from .plot import plot_result
+        print(f"wrote {plot_result(result.data, args.plot, f'{plan.name} on {args.backend}')}")
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compilers import get_backend
+    from .compilers.compare import compare_pair
+    names = [n.strip() for n in args.backends.split(",") if n.strip()]
+    if len(names) < 2:
+        raise NeurodeployError("--backends needs at least two names, e.g. --backends cpu,lava")
+    plan, inputs, steps = _prepare_run(args)
+    backends = [get_backend(n, **_backend_options(n, args)) for n in names]
+    for backend in backends:
+        backend.check(plan)
+    results = {}
+    for name, backend in zip(names, backends):
+        results[name] = backend.run(plan, inputs, steps)
+        if args.save_dir:
+            from pathlib import Path
+            results[name].save(Path(args.save_dir) / f"{name}.npz")
+    agree = True
+    for name in names[1:]:
+        report = compare_pair(names[0], results[names[0]], name, results[name], plan.numerics,
+                              tolerance=args.tolerance)
+        print("\n".join(report.lines()))
+        agree = agree and (report.identical or (plan.numerics == "float" and report.within_tolerance))
+    print(f"{plan.numerics} build, {steps} steps: " + ("backends agree" if agree else "backends DISAGREE"))
+    return EXIT_OK if agree else EXIT_DISAGREE
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _cmd_check, "compile": _cmd_compile, "profiles": _cmd_profiles,
-    "schema": _cmd_schema,
+    "schema": _cmd_schema, "simulate": _cmd_simulate, "compare": _cmd_compare,
 }
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", help="build directory written by `neurodeploy compile`")
+    p.add_argument("--steps", type=int, help="time steps (default: run.steps of the network)")
+    p.add_argument("--input", help=".npz with <population>.spikes [steps, size] 0/1 arrays for "
+                                   "spike_source populations (Poisson ones are drawn from the seed)")
+    p.add_argument("--frozen", action="store_true",
+                   help="simulate with fixed weights and without temporal noise when the build "
+                        "has plasticity or noise blocks")
+    p.add_argument("--target", choices=["numpy", "cython"], default="numpy",
+                   help="Brian2 code generation target (default numpy; cython compiles once, slowly)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by tests and docs)."""
     parser = _Parser(
         prog="neurodeploy",
-        description="Compile spiking networks (YAML IR) to neuromorphic hardware profiles.",
+        description="Compile spiking networks (YAML IR) to neuromorphic hardware profiles, "
+                    "simulate the build on cpu, lava or brian2, and compare the backends.",
         epilog="Example: neurodeploy compile examples/digits_fa.yaml --profile loihi2 "
                "-o build/digits-fa")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -112,6 +194,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     p.add_argument("name", nargs="?", help="profile name or path (for show)")
     p.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
+
+    p = sub.add_parser("simulate", help="run a build on one backend",
+                       description="Run a build on a backend (cpu, lava, brian2) and save one "
+                                   "array per monitor (<population>.<var>, [steps, size]) to an .npz.")
+    _add_run_arguments(p)
+    p.add_argument("--backend", "-b", default="cpu", help="cpu, lava or brian2 (default cpu)")
+    p.add_argument("--output", "-o", default="out.npz", help="result file (default out.npz)")
+    p.add_argument("--plot", help="also write a raster plot (PNG) of the monitors")
+
+    p = sub.add_parser("compare", help="run a build on several backends and compare",
+                       description="Run the same build and input on several backends. Fixed-point "
+                                   "builds must be identical (else the first divergence is printed); "
+                                   "float builds must agree within --tolerance. Exit 3 when they "
+                                   "disagree.")
+    _add_run_arguments(p)
+    p.add_argument("--backends", default="cpu,lava", help="comma-separated (default cpu,lava); "
+                                                          "the first is the reference")
+    p.add_argument("--tolerance", type=float, default=0.5,
+                   help="float builds: largest mean van Rossum distance per neuron (tau 10 steps)")
+    p.add_argument("--save-dir", help="also save each backend's result as <dir>/<backend>.npz")
 
     sub.add_parser("schema", help="print the JSON Schema of the network IR",
                    description="Print the JSON Schema of the network YAML, for editors: "
