@@ -80,6 +80,9 @@ class LearningSpec(Node):
 
     @model_validator(mode="after")
     def _known_rules(self) -> "LearningSpec":
+        if self.rules and not self.supported:
+            raise ValueError("rules are listed but supported is false; set supported: true "
+                             "or remove the rules")
         for rule in self.rules:
             if rule not in LEARNING_RULES:
                 raise ValueError(f"unknown rule '{rule}'{did_you_mean(rule, LEARNING_RULES)}")
@@ -202,7 +205,16 @@ def _raw_profile(ref: str, relative_to: Path | None, chain: tuple[str, ...]) -> 
         if not isinstance(parent, str):
             raise ProfileError("must be a profile name or path", file=loaded.file,
                                path=("extends",), line=loaded.line_of(("extends",)))
-        parent_data, _ = _raw_profile(parent, base_dir, chain + (name,))
+        try:
+            parent_data, _ = _raw_profile(parent, base_dir, chain + (name,))
+        except ProfileError as exc:
+            if exc.file and exc.file != loaded.file and "circular" not in exc.message:
+                raise ProfileError(f"cannot load parent profile: {exc}", file=loaded.file,
+                                   path=("extends",), line=loaded.line_of(("extends",))) from None
+            if not exc.file:
+                raise ProfileError(exc.message, file=loaded.file, path=("extends",),
+                                   line=loaded.line_of(("extends",))) from None
+            raise
         parent_data.pop("name", None)
         parent_data.pop("description", None)
         data = _merge(parent_data, data)

@@ -33,6 +33,10 @@ class _StrictLoader(yaml.SafeLoader):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "mapping keys must be plain names, not lists or mappings",
+                    key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None,
@@ -82,7 +86,14 @@ def parse_yaml(text: str, name: str, error_cls: type[NeurodeployError] = Neurode
         raise error_cls(f"invalid YAML: {problem}; fix the syntax", file=name, line=line) from None
     except yaml.YAMLError as exc:
         raise error_cls(f"invalid YAML: {exc}", file=name) from None
+    except RecursionError:
+        raise error_cls("invalid YAML: an alias refers to itself (recursive anchor); "
+                        "remove the '*' reference", file=name) from None
     lines: dict[tuple, int] = {}
     if node is not None:
-        _collect_lines(node, (), lines)
+        try:
+            _collect_lines(node, (), lines)
+        except RecursionError:
+            raise error_cls("invalid YAML: an alias refers to itself (recursive anchor); "
+                            "remove the '*' reference", file=name) from None
     return LoadedYAML(data=data, file=name, lines=lines)

@@ -112,12 +112,16 @@ class _Compiler:
         n = self.profile.neuron
         max_input = float(sum(s.abs_row_sum() for s in incoming).max()) if incoming else 0.0
         scale = q.voltage_scale(float(v_th.max()), max_input, self.profile)
+        if scale == 0.0 and q.voltage_scale(float(v_th.max()), 0.0, self.profile) == 0.0:
+            self.fail(("populations", name, "params", "v_th"), f"v_th {v_th.max():g} does not "
+                      f"fit the {n.threshold_bits}-bit threshold and {n.state_bits}-bit state "
+                      "even at scale 1; lower v_th (weights and bias scale with it)")
         if scale == 0.0:
             names = ", ".join(s.name for s in incoming)
             self.fail(("populations", name), f"worst-case input of {max_input:.3g} per step "
-                      f"(all of {names} firing) with v_th {v_th.max():g} does not fit "
-                      f"{n.activation_bits}-bit activation and {n.threshold_bits}-bit threshold "
-                      "at any scale >= 1; lower the weights or fan-in, or raise v_th")
+                      f"(all of {names} firing) does not fit {n.activation_bits}-bit activation "
+                      f"at any scale >= 1 with v_th {v_th.max():g}; lower the weights or fan-in, "
+                      "or raise v_th")
         self.scales[name] = scale
         du = int(q.decay_to_fixed(dt / p.tau_syn, n.decay_bits, 1))
         dv = int(q.decay_to_fixed(dt / p.tau_mem, n.decay_bits, 0))

@@ -62,9 +62,9 @@ def bias_to_fixed(bias: np.ndarray | float, scale: float, profile: HardwareProfi
     exp = lo
     while exp < hi and peak / 2 ** exp > mant_max:
         exp += 1
-    mant = np.rint(target / 2 ** exp).astype(np.int64)
-    clipped = int(np.count_nonzero((mant > mant_max) | (mant < -mant_max - 1)))
-    return np.clip(mant, -mant_max - 1, mant_max), exp, clipped
+    ideal = np.rint(target / 2 ** exp)
+    clipped = int(np.count_nonzero((ideal > mant_max) | (ideal < -mant_max - 1)))
+    return np.clip(ideal, -mant_max - 1, mant_max).astype(np.int64), exp, clipped
 
 
 @dataclass

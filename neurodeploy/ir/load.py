@@ -195,6 +195,10 @@ class _CrossChecker:
             entry = getattr(net.noise, kind)
             for i, pop in enumerate((entry.populations or []) if entry else []):
                 self.population(("noise", kind, "populations", i), pop)
+                if kind == "membrane" and net.populations[pop].kind != "lif":
+                    self.fail(("noise", kind, "populations", i), f"'{pop}' is a "
+                              f"{net.populations[pop].kind} population without a membrane; "
+                              "membrane noise applies to lif populations")
         seen = set()
         for i, mon in enumerate(net.monitors):
             self.population(("monitors", i, "population"), mon.population)
@@ -264,6 +268,8 @@ class _CrossChecker:
             self.fail(fpath, f"cannot read '{spec.file}' as NumPy data without pickles: {exc}")
         if isinstance(loaded, np.lib.npyio.NpzFile):
             keys = list(loaded.keys())
+            if not keys:
+                self.fail(fpath, f"'{spec.file}' holds no arrays; save the weights into it")
             key = spec.key or (keys[0] if len(keys) == 1 else None)
             if key is None:
                 self.fail(path + ("key",), f"'{spec.file}' holds {', '.join(keys)}; set key: "
@@ -273,6 +279,9 @@ class _CrossChecker:
                           f"{did_you_mean(key, keys)}; it holds {', '.join(keys)}")
             array = loaded[key]
         else:
+            if spec.key is not None:
+                self.fail(path + ("key",), f"'{spec.file}' is a .npy file with one array; "
+                          "key only applies to .npz files, remove it")
             array = loaded
         if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
             self.fail(fpath, f"weights must be real numbers, got dtype {array.dtype}")

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, NonNegativeInt,
-                      PositiveInt, PrivateAttr, StringConstraints, Tag, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PrivateAttr,
+                      StringConstraints, Tag, field_validator, model_validator)
 
 from ..errors import did_you_mean
 
 IR_VERSION = 1
 MAX_POPULATION_SIZE = 10_000_000
 
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -140,6 +141,28 @@ WeightSpec = Annotated[Union[Annotated[ConstantInit, Tag("constant")],
                        Discriminator(_weights_tag)]
 
 
+def check_init_spec(value: Any, allow_file: bool) -> Any:
+    """Readable errors for a weight spec before pydantic picks a union member."""
+    inits = ("constant", "normal", "uniform")
+    alternative = " or {file: path.npy}" if allow_file else ""
+    if value is None or isinstance(value, BaseModel):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping like {{init: normal, std: 0.1}}{alternative}, "
+                         f"got {value!r}")
+    if "init" in value and value["init"] not in inits:
+        raise ValueError(f"unknown weight init '{value['init']}'"
+                         f"{did_you_mean(value['init'], inits)}; use one of {', '.join(inits)}"
+                         f"{alternative}")
+    if "init" not in value:
+        if "file" in value and not allow_file:
+            raise ValueError("feedback weights are drawn, not read from a file; use "
+                             "{init: normal, std: ...}")
+        if "file" not in value:
+            raise ValueError(f"needs 'init' (constant, normal, uniform){' or file' if allow_file else ''}")
+    return value
+
+
 # --------------------------------------------------------------------------- projections
 class SparseConnectivity(Node):
     """Each possible synapse exists independently with probability ``sparse``."""
@@ -190,14 +213,7 @@ class Projection(Node):
     @field_validator("weights", mode="before")
     @classmethod
     def _known_init(cls, value: Any) -> Any:
-        inits = ("constant", "normal", "uniform")
-        if isinstance(value, dict) and "init" in value and value["init"] not in inits:
-            raise ValueError(f"unknown weight init '{value['init']}'"
-                             f"{did_you_mean(value['init'], inits)}; use one of {', '.join(inits)}"
-                             " or {file: path.npy}")
-        if isinstance(value, dict) and "init" not in value and "file" not in value:
-            raise ValueError("weights need 'init' (constant, normal, uniform) or 'file'")
-        return value
+        return check_init_spec(value, allow_file=True)
 
 
 # --------------------------------------------------------------------------- plasticity
@@ -210,6 +226,11 @@ class Plasticity(Node):
     feedback: WeightInit | None = None
     learning_rate: PositiveFinite = 0.01
     params: dict[str, Finite] = Field(default_factory=dict)
+
+    @field_validator("feedback", mode="before")
+    @classmethod
+    def _feedback_init(cls, value: Any) -> Any:
+        return check_init_spec(value, allow_file=False)
 
     @field_validator("rule")
     @classmethod
@@ -283,7 +304,7 @@ class Run(Node):
 class Network(Node):
     """A whole network: the root of the IR."""
 
-    neurodeploy: int = Field(description=f"IR version; this release reads {IR_VERSION}")
+    neurodeploy: Annotated[int, Field(strict=True)] = Field(description=f"IR version; this release reads {IR_VERSION}")
     name: Name
     seed: NonNegativeInt = 0
     dt: PositiveFinite = Field(1.0, description="ms per time step")

@@ -1,0 +1,330 @@
+"""Brian2 float reference backend.
+
+The model is not Brian2's ODE LIF: it is the *discrete* update of Lava's ``PyLifModelFloat``
+(and ``PyLifRefractoryModelFloat`` when ``refractory > 0``), written as plain per-step code so
+that Brian2 reproduces the float artifact operation by operation::
+
+    u = u * (1 - du) + a_in
+    v = v * (1 - dv) + u + bias        (refractory: v = v * (1 - dv) + (u + bias), held
+                                        for ``refractory`` steps after a spike)
+    s = v > vth;  v[s] = 0
+
+Scheduling (one shared local :class:`~brian2.Clock`, ``dt = plan.dt * ms``; Brian2 runs the
+objects of one step in the order of its schedule slots ``start, groups, thresholds, synapses,
+resets, end``):
+
+* ``groups``      -- a ``run_regularly`` block consumes the accumulator ``a`` (the activation
+  delivered this step), clears it, and updates ``u`` then ``v``;
+* ``thresholds``  -- LIF thresholders test ``v > vth``; ``SpikeGeneratorGroup`` sources emit the
+  spikes of this step (a spike at time ``t * dt`` is emitted in step ``t``);
+* ``synapses``    -- every projection's pre pathway pushes this step's spikes into its queue and
+  runs the events that are due now: ``a_post += w``.  Because this slot comes *after* the
+  ``groups`` update, what is added here is consumed at the next step, so a Brian2 synaptic
+  delay of ``d * dt`` gives the contract's delivery at ``t + 1 + d``;
+* ``resets``      -- ``v = 0`` (and the refractory counter) for neurons that spiked;
+* ``end``         -- ``StateMonitor`` records ``v``/``u`` after the reset (the contract's
+  "state after the update of step t"; Brian2's default ``start`` would record the previous
+  step).  Spikes come from a ``SpikeMonitor``.
+
+Float equality with the NumPy/Lava float model: each arithmetic statement is a two-operand
+operation (``1 - du`` and ``1 - dv`` are precomputed in NumPy and stored as shared variables so
+sympy never folds or reorders them), so Brian2 computes the same float64 values for ``u`` and
+``v`` given the same input.  The only source of difference is the order in which the synaptic
+input ``a`` is summed (Brian2 adds synapse by synapse; Lava and the cpu kernels use a
+matrix-vector product per projection and delay slot), i.e. float64 rounding of the input.
+The cython target is compiled without ``-ffast-math`` (no FMA contraction or reassociation)
+into its own cache directory so it follows the same IEEE arithmetic as the numpy target.
+
+Every run builds its own objects in its own :class:`~brian2.Network` with an explicit empty
+namespace; ``defaultclock`` and the magic network are never touched and the codegen
+preferences are restored after each run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.errors import BackendError
+
+from .. import Backend
+from ..plan import SimPlan
+from ..result import SimResult
+
+FIXED_REASON = ("fixed-point builds run on cpu or lava; Brian2 is the float reference — "
+                "compile with --profile cpu")
+TARGETS = ("numpy", "cython")
+# IEEE-faithful flags for the cython target (Brian2's defaults add -ffast-math and
+# -march=native, which allow FMA contraction/reassociation and so change float64 rounding).
+CYTHON_COMPILE_ARGS = ["-w", "-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c++11"]
+_FLAGS_TAG = "ieee-O2"
+DEFAULT_CACHE = Path(os.path.expanduser("~/.cache/neurodeploy/brian2"))
+
+# The per-step code of a LIF group (run_regularly in the 'groups' slot).  One operation per
+# statement: the float result does not depend on how sympy orders commutative operands.
+_LIF_UPDATE = """
+u = u * cu
+u = u + a
+a = 0
+v = v * cv
+v = v + u
+v = v + bias
+"""
+# PyLifRefractoryModelFloat: u always integrates; v only when not refractory, and that model
+# adds ``v * (1 - dv) + (u + bias)`` (u + bias first, unlike PyLifModelFloat).  The select is
+# exact (x*1 + y*0 with finite x, y); ``rc`` counts the refractory steps left: a spike at step
+# T sets it to ``refractory`` so v is held at steps T+1 .. T+refractory (Lava's
+# ``refractory_period_end = T + refractory`` and update when ``end < time_step``).
+_LIF_UPDATE_REFRACTORY = """
+u = u * cu
+u = u + a
+a = 0
+_ub = u + bias
+_vd = v * cv
+_vn = _vd + _ub
+_free = int(rc <= 0)
+v = _free * _vn + (1 - _free) * v
+rc = rc - 1
+"""
+
+
+def _brian2():
+    import brian2  # heavy import, done on first run only
+    return brian2
+
+
+def _safe(name: str) -> str:
+    s = re.sub(r"\W", "_", name)
+    return s if s and not s[0].isdigit() else f"p_{s}"
+
+
+class Brian2Backend(Backend):
+    """Runs float builds on Brian2 (runtime mode, numpy or cython code generation)."""
+
+    name = "brian2"
+
+    def __init__(self, target: str = "numpy", cache_dir: str | Path | None = None) -> None:
+        if target not in TARGETS:
+            raise BackendError(f"brian2 target must be one of {', '.join(TARGETS)}, got '{target}'")
+        self.target = target
+        self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
+
+    # ------------------------------------------------------------------ checks
+    def refuse_reason(self, plan: SimPlan) -> str | None:
+        reason = super().refuse_reason(plan)
+        if reason:
+            return reason
+        if plan.fixed:
+            return FIXED_REASON
+        return None
+
+    # ------------------------------------------------------------------ run
+    def run(self, plan: SimPlan, inputs: dict[str, np.ndarray], steps: int) -> SimResult:
+        self.check(plan)
+        steps = int(steps)
+        if steps <= 0:
+            raise BackendError(f"steps must be positive, got {steps}")
+        sources = self._source_spikes(plan, inputs, steps)
+        b2 = _brian2()
+        from brian2.devices.device import RuntimeDevice
+        if not isinstance(b2.get_device(), RuntimeDevice):
+            raise BackendError("backend 'brian2' needs Brian2's runtime device; a standalone "
+                               "device was set with set_device() in this process")
+        prefs = b2.prefs
+        saved = {"codegen.target": prefs["codegen.target"]}
+        if self.target == "cython":
+            saved["codegen.runtime.cython.cache_dir"] = prefs["codegen.runtime.cython.cache_dir"]
+            saved["codegen.cpp.extra_compile_args_gcc"] = list(
+                prefs["codegen.cpp.extra_compile_args_gcc"])
+        try:
+            prefs["codegen.target"] = self.target
+            if self.target == "cython":
+                cache = self.cache_dir / "cython" / _FLAGS_TAG
+                cache.mkdir(parents=True, exist_ok=True)
+                prefs["codegen.runtime.cython.cache_dir"] = str(cache)
+                prefs["codegen.cpp.extra_compile_args_gcc"] = list(CYTHON_COMPILE_ARGS)
+            return self._run(b2, plan, sources, steps)
+        finally:
+            for key, value in saved.items():
+                prefs[key] = value
+
+    @staticmethod
+    def _source_spikes(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int
+                       ) -> dict[str, np.ndarray]:
+        """[steps, size] 0/1 arrays per source, keyed by population (``name`` or ``name.spikes``)."""
+        out = {}
+        for name in plan.sources():
+            size = plan.populations[name].size
+            arr = inputs.get(name, inputs.get(f"{name}.spikes"))
+            if arr is None:
+                raise BackendError(f"no input spikes for source population '{name}' "
+                                   "(use make_inputs to build them)")
+            arr = np.asarray(arr)
+            if arr.ndim != 2 or arr.shape[1] != size or arr.shape[0] < steps:
+                raise BackendError(f"input for '{name}' has shape {arr.shape}; expected "
+                                   f"[steps >= {steps}, {size}]")
+            out[name] = arr[:steps] != 0
+        return out
+
+    def _run(self, b2: Any, plan: SimPlan, sources: dict[str, np.ndarray], steps: int
+             ) -> SimResult:
+        t0 = time.perf_counter()
+        dt = plan.dt * b2.ms
+        clock = b2.Clock(dt=dt, name="nd_clock*")
+        groups: dict[str, Any] = {}
+        objects: list[Any] = []
+        for name, pop in plan.populations.items():
+            tag = _safe(name)
+            if pop.kind == "lif":
+                groups[name] = self._lif_group(b2, pop, clock, tag, objects)
+            else:
+                idx_t, idx_i = np.nonzero(sources[name])
+                g = b2.SpikeGeneratorGroup(pop.size, idx_i.astype(np.int64),
+                                           idx_t.astype(np.float64) * plan.dt * b2.ms,
+                                           clock=clock, name=f"nd_{tag}*")
+                groups[name] = g
+                objects.append(g)
+        for name, proj in plan.projections.items():
+            syn = self._synapses(b2, proj, groups, clock, plan.dt * b2.ms, _safe(name))
+            if syn is not None:
+                objects.append(syn)
+        # monitors
+        wanted: dict[str, list[str]] = {}
+        for pop_name, var in plan.monitors:
+            if pop_name not in plan.populations:
+                raise BackendError(f"monitor on unknown population '{pop_name}'")
+            if plan.populations[pop_name].kind != "lif" and var != "spikes":
+                raise BackendError(f"monitor {pop_name}.{var}: source populations only have spikes")
+            if var not in ("spikes", "v", "u"):
+                raise BackendError(f"monitor {pop_name}.{var}: unknown variable")
+            wanted.setdefault(pop_name, [])
+            if var not in wanted[pop_name]:
+                wanted[pop_name].append(var)
+        spike_mons, state_mons = {}, {}
+        for pop_name, vars_ in wanted.items():
+            if plan.populations[pop_name].kind != "lif":
+                continue
+            tag = _safe(pop_name)
+            if "spikes" in vars_:
+                spike_mons[pop_name] = b2.SpikeMonitor(groups[pop_name], name=f"nd_{tag}_spk*")
+                objects.append(spike_mons[pop_name])
+            state_vars = [v for v in vars_ if v != "spikes"]
+            if state_vars:
+                state_mons[pop_name] = b2.StateMonitor(groups[pop_name], state_vars, record=True,
+                                                       clock=clock, when="end", order=0,
+                                                       name=f"nd_{tag}_state*")
+                objects.append(state_mons[pop_name])
+        net = b2.Network(*objects, name="nd_network*")
+        t_build = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        try:
+            net.run(steps * dt, namespace={})
+        except Exception as exc:  # Brian2 codegen/compile errors become backend errors
+            raise BackendError(f"Brian2 ({self.target}) failed: {type(exc).__name__}: {exc}"
+                               ) from exc
+        t_total_run = time.perf_counter() - t1
+        loop = getattr(b2.get_device(), "_last_run_time", None)
+        timings = {"build": t_build}
+        if isinstance(loop, float) and 0 <= loop <= t_total_run:
+            timings["codegen"] = t_total_run - loop   # code generation (+ cython compile)
+            timings["run"] = loop
+        else:
+            timings["run"] = t_total_run
+        if int(round(float(clock.t / dt))) != steps:
+            raise BackendError(f"Brian2 ran {float(clock.t / dt):g} steps instead of {steps}")
+
+        t2 = time.perf_counter()
+        data: dict[str, np.ndarray] = {}
+        dt_s = float(dt)
+        for pop_name, var in plan.monitors:
+            key = f"{pop_name}.{var}"
+            if key in data:
+                continue
+            pop = plan.populations[pop_name]
+            if pop.kind != "lif":
+                data[key] = sources[pop_name].astype(np.uint8)
+            elif var == "spikes":
+                mon = spike_mons[pop_name]
+                arr = np.zeros((steps, pop.size), dtype=np.uint8)
+                step_idx = np.rint(np.asarray(mon.t_[:]) / dt_s).astype(np.int64)
+                arr[step_idx, np.asarray(mon.i[:], dtype=np.int64)] = 1
+                data[key] = arr
+            else:
+                vals = np.asarray(getattr(state_mons[pop_name], var)[:], dtype=np.float64)
+                if vals.shape != (pop.size, steps):
+                    raise BackendError(f"Brian2 recorded {vals.shape} for {key}, expected "
+                                       f"{(pop.size, steps)}")
+                data[key] = np.ascontiguousarray(vals.T)
+        timings["collect"] = time.perf_counter() - t2
+        meta = {"backend": self.name, "target": self.target, "numerics": plan.numerics,
+                "steps": steps, "dt_ms": plan.dt, "brian2_version": b2.__version__,
+                "build": plan.path, "timings": timings}
+        return SimResult(data=data, meta=meta)
+
+    # ------------------------------------------------------------------ model pieces
+    @staticmethod
+    def _lif_group(b2: Any, pop: Any, clock: Any, tag: str, objects: list) -> Any:
+        refractory = int(pop.refractory)
+        eqs = """
+        u : 1
+        v : 1
+        a : 1
+        vth : 1 (constant)
+        bias : 1 (constant)
+        cu : 1 (shared, constant)
+        cv : 1 (shared, constant)
+        """
+        reset = "v = 0"
+        if refractory > 0:
+            eqs += "rc : integer\nrperiod : integer (shared, constant)\n"
+            reset += "\nrc = rperiod"
+        g = b2.NeuronGroup(pop.size, eqs, threshold="v > vth", reset=reset, clock=clock,
+                           namespace={}, name=f"nd_{tag}*")
+        # Exactly Lava's (1 - du), (1 - dv) in float64.
+        g.cu = float(np.float64(1.0) - np.float64(pop.du))
+        g.cv = float(np.float64(1.0) - np.float64(pop.dv))
+        g.vth = np.asarray(pop.vth, dtype=np.float64)
+        g.bias = np.asarray(pop.bias_mant, dtype=np.float64)   # float model ignores bias_exp
+        if refractory > 0:
+            g.rperiod = refractory
+            g.rc = 0
+        g.run_regularly(_LIF_UPDATE_REFRACTORY if refractory > 0 else _LIF_UPDATE,
+                        clock=clock, when="groups", order=0, name=f"nd_{tag}_update*")
+        objects.append(g)
+        return g
+
+    @staticmethod
+    def _synapses(b2: Any, proj: Any, groups: dict, clock: Any, dt: Any, tag: str) -> Any:
+        if proj.format == "coo":
+            post = np.asarray(proj.rows, dtype=np.int64)
+            pre = np.asarray(proj.cols, dtype=np.int64)
+            w = np.asarray(proj.weights, dtype=np.float64).reshape(-1)
+            if np.ndim(proj.delays) == 0:
+                d = np.full(w.shape, int(proj.delays), dtype=np.int64)
+            else:
+                d = np.asarray(proj.delays, dtype=np.int64).reshape(-1)
+        else:
+            wm = np.asarray(proj.weights, dtype=np.float64)
+            post, pre = np.nonzero(np.ones(wm.shape, dtype=bool))
+            w = wm[post, pre]
+            d = proj.dense_delays()[post, pre]
+        keep = w != 0            # a zero weight adds nothing (Lava adds +0.0)
+        post, pre, w, d = post[keep], pre[keep], w[keep], d[keep]
+        if w.size == 0:
+            return None
+        if np.any(d < 0):
+            raise BackendError(f"projection {proj.name} has negative delays")
+        syn = b2.Synapses(groups[proj.pre], groups[proj.post], model="w : 1 (constant)",
+                          on_pre="a_post += w", clock=clock, namespace={}, name=f"nd_{tag}*")
+        syn.connect(i=pre, j=post)
+        syn.w = w
+        if np.any(d > 0):
+            # The accumulator adds one step (consumed at the next 'groups' slot), so the
+            # Brian2 delay is d (not 1 + d) steps for the contract's t + 1 + d delivery.
+            syn.delay = d.astype(np.float64) * dt
+        return syn

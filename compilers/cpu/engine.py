@@ -1,0 +1,288 @@
+"""numba-compiled, event-driven step loops of the cpu backend.
+
+The arithmetic is the one of :mod:`compilers.cpu.kernels` (which reproduces Lava's
+``PyLifModelBitAcc`` / ``PyDenseModelBitAcc`` / ``PyDelayDenseModelBitAcc`` and the float
+models bit-exactly); this module only changes *how* it is evaluated:
+
+* All LIF populations are concatenated into one state vector of ``n_lif`` neurons and all
+  source populations into one input vector of ``n_src`` neurons. A presynaptic neuron has
+  the global index ``j`` (sources first, then LIF neurons ``n_src + i``).
+* Synapses are stored CSR by presynaptic neuron, so a step only touches the rows of the
+  neurons that spiked (event-driven).
+* One ring buffer ``ring[depth, n_lif]`` (``depth = max delay + 1``) holds the activation
+  still to be delivered to every LIF neuron, summed over all its projections. This is exact
+  for fixed builds because after the per-projection ``weight_exp`` shift everything Lava does
+  to an activation is an int32 wrap (port channel, ``a_buff +=``, the port sum), i.e.
+  arithmetic modulo 2**32: the ring holds int64 and is wrapped once when read.
+* A projection with ``weight_exp >= 0`` scatters ``w << weight_exp`` straight into the ring
+  (a left shift distributes over the sum modulo 2**32). A projection with ``weight_exp < 0``
+  needs the floor shift of the *summed* activation of the step, per (post neuron, delay
+  slot): it accumulates into a scratch ``acc`` (group "N") that is shifted and flushed into
+  the ring once all spikes of the step are in.
+* Float builds: same structure, float64 ring; the LIF update has the operation order of
+  ``PyLifModelFloat`` (``PyLifRefractoryModelFloat`` for populations with a refractory
+  period). Activations are summed in a different order than Lava's matrix product, so float
+  results agree to rounding (~1e-16 relative), not bit for bit.
+
+The whole step loop of one instance is one jitted call; a batch runs instances in parallel
+threads (``prange``), each with its own state, ring and scratch.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+
+# --------------------------------------------------------------------------- JIT cache dir
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe", delete=True)
+        probe.close()
+        return True
+    except OSError:
+        return False
+
+
+def _configure_cache() -> bool:
+    """Make ``cache=True`` work even when the package directory is read-only.
+
+    numba writes its cache next to this file (``__pycache__``) when it can. Otherwise (an
+    installed, read-only site-packages) we point ``numba.config.CACHE_DIR`` at
+    ``$NEURODEPLOY_CACHE_DIR/numba``, ``~/.cache/neurodeploy/numba`` or a temp dir, unless
+    the user already chose one with ``NUMBA_CACHE_DIR``. Returns False when nothing is
+    writable (the functions are then compiled without a disk cache)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return _writable(Path(os.environ["NUMBA_CACHE_DIR"]))
+    if _writable(Path(__file__).resolve().parent / "__pycache__"):
+        return True
+    candidates = []
+    if os.environ.get("NEURODEPLOY_CACHE_DIR"):
+        candidates.append(Path(os.environ["NEURODEPLOY_CACHE_DIR"]) / "numba")
+    candidates.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+                      / "neurodeploy" / "numba")
+    candidates.append(Path(tempfile.gettempdir()) / f"neurodeploy-numba-{os.getuid()}")
+    for cand in candidates:
+        if _writable(cand):
+            numba.config.CACHE_DIR = str(cand)
+            return True
+    return False
+
+
+CACHE = _configure_cache()
+
+MAX_UV = 1 << 23
+TWO_UV = 1 << 24
+VMAX = MAX_UV - 1
+
+
+@njit(cache=CACHE, inline="always")
+def _wrap32(x):
+    """Two's-complement wrap of an int64 to the int32 range (kept in int64)."""
+    return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+@njit(cache=CACHE, inline="always")
+def _decay(x, mult):
+    """Lava's ``sign(x*m) * (|x*m| >> 12)`` cast to int32 (x, m int64)."""
+    p = x * mult
+    if p >= 0:
+        return _wrap32(p >> 12)
+    return _wrap32(-((-p) >> 12))
+
+
+# --------------------------------------------------------------------------- fixed point
+@njit(cache=CACHE, nogil=True)
+def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
+                    indptr_a, post_a, delay_a, w_a,
+                    indptr_n, acc_n, w_n, acc_post, acc_delay, acc_shift,
+                    depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """Simulate instance ``b`` of a fixed-point build for ``steps`` steps.
+
+    src [Bi, steps, n_src] uint8; du/dv/vth6/bias [Bp, n_lif] int64 (vth6 = vth << 6,
+    bias = Lava's effective bias); w_a/w_n [Bw, nnz] int64. Records into out_* [B, steps, R]
+    the neurons listed in rec_* (global LIF indices)."""
+    b = np.int64(b)
+    bi = b if src.shape[0] > 1 else 0
+    bp = b if du.shape[0] > 1 else 0
+    bwa = b if w_a.shape[0] > 1 else 0
+    bwn = b if w_n.shape[0] > 1 else 0
+    n_src = src.shape[2]
+    n_acc = acc_post.shape[0]
+    u = np.zeros(n_lif, np.int64)
+    v = np.zeros(n_lif, np.int64)
+    spk = np.zeros(n_lif, np.uint8)
+    fired = np.empty(n_lif, np.int64)
+    ring = np.zeros((depth, n_lif), np.int64)
+    acc = np.zeros(n_acc, np.int64)
+    touched = np.empty(n_acc, np.int64)
+    seen = np.zeros(n_acc, np.uint8)
+    mu = np.empty(n_lif, np.int64)
+    mv = np.empty(n_lif, np.int64)
+    for i in range(n_lif):
+        mu[i] = 4095 - du[bp, i]      # DECAY_UNITY - (du + DS_OFFSET)
+        mv[i] = 4096 - dv[bp, i]      # DECAY_UNITY - (dv + DM_OFFSET)
+    has_n = indptr_n.shape[0] > 1
+    for t in range(steps):
+        slot = t % depth
+        nf = 0
+        for i in range(n_lif):
+            a = _wrap32(ring[slot, i])
+            ring[slot, i] = 0
+            x = _wrap32(_decay(u[i], mu[i]) + a * 64)
+            if x > MAX_UV:
+                x -= TWO_UV
+            elif x <= -MAX_UV:
+                x += TWO_UV
+            u[i] = x
+            y = _wrap32(_decay(v[i], mv[i]) + x + bias[bp, i])
+            if y > VMAX:
+                y = VMAX
+            elif y < -VMAX:
+                y = -VMAX
+            if y > vth6[bp, i]:
+                y = 0
+                spk[i] = 1
+                fired[nf] = i
+                nf += 1
+            else:
+                spk[i] = 0
+            v[i] = y
+        for r in range(rec_s.shape[0]):
+            out_s[b, t, r] = spk[rec_s[r]]
+        for r in range(rec_v.shape[0]):
+            out_v[b, t, r] = v[rec_v[r]]
+        for r in range(rec_u.shape[0]):
+            out_u[b, t, r] = u[rec_u[r]]
+        # projections take this step's spikes (sources, then LIF), delivered t + 1 + delay
+        s1 = (t + 1) % depth
+        nt = 0
+        for jj in range(n_src + nf):
+            if jj < n_src:
+                if src[bi, t, jj] == 0:
+                    continue
+                j = jj
+            else:
+                j = n_src + fired[jj - n_src]
+            for k in range(indptr_a[j], indptr_a[j + 1]):
+                sl = s1 + delay_a[k]
+                if sl >= depth:
+                    sl -= depth
+                ring[sl, post_a[k]] += w_a[bwa, k]
+            if has_n:
+                for k in range(indptr_n[j], indptr_n[j + 1]):
+                    ai = acc_n[k]
+                    if seen[ai] == 0:
+                        seen[ai] = 1
+                        touched[nt] = ai
+                        nt += 1
+                    acc[ai] += w_n[bwn, k]
+        for m in range(nt):
+            ai = touched[m]
+            sl = s1 + acc_delay[ai]
+            if sl >= depth:
+                sl -= depth
+            ring[sl, acc_post[ai]] += acc[ai] >> acc_shift[ai]   # floor shift of the sum
+            acc[ai] = 0
+            seen[ai] = 0
+
+
+# --------------------------------------------------------------------------- float
+@njit(cache=CACHE, nogil=True)
+def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
+                    indptr_a, post_a, delay_a, w_a,
+                    depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """Simulate instance ``b`` of a float build (PyLifModelFloat / PyLifRefractoryModelFloat).
+
+    du/dv/vth/bias [Bp, n_lif] float64, refr [n_lif] int64 (0: plain LIF model)."""
+    b = np.int64(b)
+    bi = b if src.shape[0] > 1 else 0
+    bp = b if du.shape[0] > 1 else 0
+    bwa = b if w_a.shape[0] > 1 else 0
+    n_src = src.shape[2]
+    u = np.zeros(n_lif, np.float64)
+    v = np.zeros(n_lif, np.float64)
+    spk = np.zeros(n_lif, np.uint8)
+    fired = np.empty(n_lif, np.int64)
+    ring = np.zeros((depth, n_lif), np.float64)
+    ref_end = np.zeros(n_lif, np.int64)
+    ku = np.empty(n_lif, np.float64)
+    kv = np.empty(n_lif, np.float64)
+    for i in range(n_lif):
+        ku[i] = 1 - du[bp, i]
+        kv[i] = 1 - dv[bp, i]
+    for t in range(steps):
+        slot = t % depth
+        time_step = t + 1            # Lava's time_step counts from 1
+        nf = 0
+        for i in range(n_lif):
+            a = ring[slot, i]
+            ring[slot, i] = 0.0
+            x = u[i] * ku[i]
+            x += a
+            u[i] = x
+            if refr[i] == 0:
+                y = v[i] * kv[i] + x + bias[bp, i]
+            elif ref_end[i] < time_step:
+                y = v[i] * kv[i] + (x + bias[bp, i])
+            else:
+                y = v[i]
+            if y > vth[bp, i]:
+                y = 0.0
+                spk[i] = 1
+                fired[nf] = i
+                nf += 1
+                if refr[i] != 0:
+                    ref_end[i] = time_step + refr[i]
+            else:
+                spk[i] = 0
+            v[i] = y
+        for r in range(rec_s.shape[0]):
+            out_s[b, t, r] = spk[rec_s[r]]
+        for r in range(rec_v.shape[0]):
+            out_v[b, t, r] = v[rec_v[r]]
+        for r in range(rec_u.shape[0]):
+            out_u[b, t, r] = u[rec_u[r]]
+        s1 = (t + 1) % depth
+        for jj in range(n_src + nf):
+            if jj < n_src:
+                if src[bi, t, jj] == 0:
+                    continue
+                j = jj
+            else:
+                j = n_src + fired[jj - n_src]
+            for k in range(indptr_a[j], indptr_a[j + 1]):
+                sl = s1 + delay_a[k]
+                if sl >= depth:
+                    sl -= depth
+                ring[sl, post_a[k]] += w_a[bwa, k]
+
+
+# --------------------------------------------------------------------------- drivers
+@njit(cache=CACHE, parallel=True)
+def fixed_batch(steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a, w_a,
+                indptr_n, acc_n, w_n, acc_post, acc_delay, acc_shift, depth,
+                rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """All instances of a fixed build, one thread per instance."""
+    for b in prange(out_s.shape[0]):
+        _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a,
+                        w_a, indptr_n, acc_n, w_n, acc_post, acc_delay, acc_shift, depth,
+                        rec_s, rec_v, rec_u, out_s, out_v, out_u)
+
+
+@njit(cache=CACHE, parallel=True)
+def float_batch(steps, n_lif, src, du, dv, vth, bias, refr, indptr_a, post_a, delay_a, w_a,
+                depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """All instances of a float build, one thread per instance."""
+    for b in prange(out_s.shape[0]):
+        _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr, indptr_a, post_a,
+                        delay_a, w_a, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u)
+
+
+fixed_single = _fixed_instance
+float_single = _float_instance

@@ -1,0 +1,75 @@
+"""A straightforward step loop over :mod:`compilers.cpu.kernels`: the readable reference.
+
+It simulates one instance of a :class:`SimPlan` with dense matrices, one
+:class:`~compilers.cpu.kernels.DenseState` per projection and the LIF kernels, in Lava's
+order (every projection delivers, neurons update, projections take the new spikes). The
+numba engine of the cpu backend must agree with it (bit-exact for fixed builds). Slow;
+meant for tests and debugging.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..plan import SimPlan
+from . import kernels as K
+
+
+def lif_refractory_float_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: float,
+                              dv: float, vth: np.ndarray, bias_mant: np.ndarray,
+                              refractory: int, ref_end: np.ndarray, time_step: int
+                              ) -> np.ndarray:
+    """One ``PyLifRefractoryModelFloat`` step (lava 0.10, ``time_step`` counts from 1)."""
+    u[...] = u * (1 - du)
+    u += a_in
+    live = ref_end < time_step
+    v[live] = v[live] * (1 - dv) + (u[live] + np.broadcast_to(bias_mant, v.shape)[live])
+    spikes = v > vth
+    ref_end[spikes] = time_step + refractory
+    v[spikes] = 0
+    return spikes
+
+
+def simulate(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int
+             ) -> dict[str, np.ndarray]:
+    """Monitored arrays ``{"<pop>.<var>": [steps, size]}`` of one instance."""
+    fixed = plan.fixed
+    dtype = np.int32 if fixed else np.float64
+    lif = {n: p for n, p in plan.populations.items() if p.kind == "lif"}
+    state = {n: (np.zeros((1, p.size), dtype), np.zeros((1, p.size), dtype)) for n, p in lif.items()}
+    ref_end = {n: np.zeros((1, p.size), np.int64) for n, p in lif.items()}
+    projs = {}
+    for name, pr in plan.projections.items():
+        delayed = np.ndim(pr.delays) > 0 or int(pr.delays) != 0
+        projs[name] = K.DenseState(pr.dense_weights(), 1, fixed=fixed,
+                                   weight_exp=pr.weight_exp if fixed else 0,
+                                   num_weight_bits=pr.num_weight_bits,
+                                   sign_mode=pr.sign_mode if fixed else None,
+                                   delays=pr.dense_delays() if delayed else None,
+                                   max_delay=pr.max_delay if delayed else None)
+    rec = {f"{p}.{v}": [] for p, v in plan.monitors}
+    for t in range(steps):
+        a_in = {n: np.zeros((1, p.size), np.int64 if fixed else np.float64) for n, p in lif.items()}
+        for name, pr in plan.projections.items():
+            a_in[pr.post] = a_in[pr.post] + projs[name].deliver()
+        spikes = {}
+        for n, p in lif.items():
+            u, v = state[n]
+            if fixed:
+                s = K.lif_fixed_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant, p.bias_exp)
+            elif p.refractory:
+                s = lif_refractory_float_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant,
+                                              p.refractory, ref_end[n], t + 1)
+            else:
+                s = K.lif_float_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant)
+            spikes[n] = s
+        for n in plan.sources():
+            spikes[n] = inputs[n][t][None].astype(bool)
+        for name, pr in plan.projections.items():
+            projs[name].accumulate(spikes[pr.pre])
+        for p, var in plan.monitors:
+            if var == "spikes":
+                rec[f"{p}.{var}"].append(spikes[p][0].astype(np.uint8))
+            else:
+                rec[f"{p}.{var}"].append(state[p][0 if var == "u" else 1][0].copy())
+    return {k: np.array(v) if v else np.zeros((0, plan.populations[k.split(".")[0]].size))
+            for k, v in rec.items()}
