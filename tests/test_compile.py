@@ -143,3 +143,10 @@ def test_profile_extends_and_user_file(tmp_path: Path):
     prof = load_profile(str(tmp_path / "big.yaml"))
     assert prof.total_cores == 1024 and prof.weights.bits == 8 and prof.numerics == "fixed"
     assert load_profile("loihi1").neuron.state_bits == 24  # inherited from loihi2
+
+
+def test_huge_bias_clips_to_positive_mantissa_with_warning():
+    net = parse_network(two_layer(params="{bias: 1.0e+300}"))
+    result = compile_network(net, load_profile("loihi2"), None)
+    assert result.manifest["populations"]["out"]["params"]["bias_mant"] == 4095
+    assert any("biases clipped" in w for w in result.warnings)
