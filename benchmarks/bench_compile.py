@@ -220,6 +220,8 @@ def fmt_summary(results: list[dict]) -> str:
         for key, label in (("nowrite_s", "out=None"), ("write_s", "with write")):
             t_ratio = min(large[key]) / min(small[key])
             parts.append(f"{label} {t_ratio:.1f}x ({t_ratio / syn_ratio:.2f} of linear)")
+        cpu = min(large["nowrite_cpu_s"]) / min(small["nowrite_cpu_s"])
+        parts.append(f"CPU time {cpu:.1f}x ({cpu / syn_ratio:.2f} of linear)")
         first = large["nowrite_s"][0] / small["nowrite_s"][0]
         parts.append(f"first runs {first:.1f}x")
         lines.append(f"10M/1M time ratio [{kind}], synapses x{syn_ratio:.2f}: " + ", ".join(parts))

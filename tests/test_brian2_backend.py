@@ -165,17 +165,19 @@ def test_refractory_and_u_monitors(tmp_path, backend, r, r2):
             assert not np.any(s[lag:] & s[:-lag])
 
 
-def test_timing_contract_by_hand(tmp_path, backend):
+@pytest.mark.parametrize("dt", [1.0, 0.1, 0.25])
+def test_timing_contract_by_hand(tmp_path, backend, dt):
     """A source spike at step t reaches u at step t + 1 + delay; monitors see post-reset v."""
-    text = """
+    text = f"""
 neurodeploy: 1
 name: hand
+dt: {dt}
 populations:
-  src: {kind: spike_source, size: 1}
-  n: {kind: lif, size: 2, params: {tau_syn: 1.0e9, tau_mem: 1.0e9, v_th: 1.5}}
+  src: {{kind: spike_source, size: 1}}
+  n: {{kind: lif, size: 2, params: {{tau_syn: 1.0e9, tau_mem: 1.0e9, v_th: 1.5}}}}
 projections:
-  p0: {pre: src, post: n, connectivity: dense, weights: {init: constant, value: 1.0}, delay: 2}
-monitors: [{population: n, var: spikes}, {population: n, var: v}, {population: n, var: u}]
+  p0: {{pre: src, post: n, connectivity: dense, weights: {{init: constant, value: 1.0}}, delay: 2}}
+monitors: [{{population: n, var: spikes}}, {{population: n, var: v}}, {{population: n, var: u}}]
 """
     plan = load_plan(_compile_yaml(text, tmp_path / "h"))
     steps = 10
@@ -189,6 +191,8 @@ monitors: [{population: n, var: spikes}, {population: n, var: v}, {population: n
     assert res["n.v"][3, 0] == pytest.approx(1.0)
     assert res["n.spikes"][:, 0].tolist() == [0, 0, 0, 0, 1, 0, 1, 0, 1, 0]
     assert res["n.v"][4, 0] == 0.0 and res["n.v"][5, 0] == pytest.approx(1.0)
+    assert plan.dt == dt
+    assert_matches(res, reference(plan, {"src": src}, steps), f"dt {dt}")
 
 
 # --------------------------------------------------------------------------- isolation

@@ -145,7 +145,12 @@ def _small_case(tmp_path, profile, seed=1):
 @pytest.mark.parametrize("profile", ["stress", "cpu"])
 def test_recorder_equals_lava_monitor(profile, tmp_path):
     """Our in-process recorder returns exactly what Lava's Monitor returns (Monitor mode
-    also runs Lava's own LIF process for uniform thresholds: checks NdLIF too)."""
+    also runs Lava's own LIF process for uniform thresholds: checks NdLIF too).
+
+    Float v is compared to 1e-12 relative: Lava itself sums the activations of several
+    projections into one InPort in an order that depends on process creation order, so
+    two float Lava runs of the same network may differ in the last bits (observed
+    3.4e-13 absolute on |v| ~ 700), whatever the read-out."""
     plan, inputs = _small_case(tmp_path, profile)
     rec = get_backend("lava").run(plan, inputs, STEPS)
     mon = get_backend("lava", readout="monitor").run(plan, inputs, STEPS)
@@ -153,7 +158,10 @@ def test_recorder_equals_lava_monitor(profile, tmp_path):
     assert set(rec.data) == set(mon.data) == {f"{p}.{v}" for p, v in plan.monitors}
     for key in rec.data:
         assert rec[key].dtype == mon[key].dtype, key
-        np.testing.assert_array_equal(rec[key], mon[key], err_msg=key)
+        if plan.fixed or key.endswith("spikes"):
+            np.testing.assert_array_equal(rec[key], mon[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(rec[key], mon[key], rtol=1e-12, atol=1e-12, err_msg=key)
     assert sum(int(rec[k].sum()) for k in rec.data if k.endswith("spikes")) > 0
     _assert_no_children()
 

@@ -42,7 +42,6 @@ preferences are restored after each run.
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -97,9 +96,17 @@ def _brian2():
     return brian2
 
 
-def _safe(name: str) -> str:
-    s = re.sub(r"\W", "_", name)
-    return s if s and not s[0].isdigit() else f"p_{s}"
+def _names(plan: SimPlan) -> dict[tuple[str, str], str]:
+    """Brian2 object names: fixed, by position (``nd_pop0``, ``nd_proj1``).
+
+    Brian2 puts object names into the generated code, so names that change from run to run
+    (``name*`` auto-numbering) would make every cython run a cache miss and recompile; fixed
+    names let identical model code be reused across runs and across networks of the same
+    structure.  Names only need to be unique within one Network, which each run owns.
+    """
+    out = {("pop", n): f"nd_pop{i}" for i, n in enumerate(plan.populations)}
+    out.update({("proj", n): f"nd_proj{i}" for i, n in enumerate(plan.projections)})
+    return out
 
 
 class Brian2Backend(Backend):
@@ -174,22 +181,24 @@ class Brian2Backend(Backend):
              ) -> SimResult:
         t0 = time.perf_counter()
         dt = plan.dt * b2.ms
-        clock = b2.Clock(dt=dt, name="nd_clock*")
+        clock = b2.Clock(dt=dt, name="nd_clock")
+        names = _names(plan)
         groups: dict[str, Any] = {}
         objects: list[Any] = []
         for name, pop in plan.populations.items():
-            tag = _safe(name)
+            tag = names[("pop", name)]
             if pop.kind == "lif":
                 groups[name] = self._lif_group(b2, pop, clock, tag, objects)
             else:
                 idx_t, idx_i = np.nonzero(sources[name])
                 g = b2.SpikeGeneratorGroup(pop.size, idx_i.astype(np.int64),
                                            idx_t.astype(np.float64) * plan.dt * b2.ms,
-                                           clock=clock, name=f"nd_{tag}*")
+                                           clock=clock, name=tag)
                 groups[name] = g
                 objects.append(g)
         for name, proj in plan.projections.items():
-            syn = self._synapses(b2, proj, groups, clock, plan.dt * b2.ms, _safe(name))
+            syn = self._synapses(b2, proj, groups, clock, plan.dt * b2.ms,
+                                 names[("proj", name)])
             if syn is not None:
                 objects.append(syn)
         # monitors
@@ -208,17 +217,17 @@ class Brian2Backend(Backend):
         for pop_name, vars_ in wanted.items():
             if plan.populations[pop_name].kind != "lif":
                 continue
-            tag = _safe(pop_name)
+            tag = names[("pop", pop_name)]
             if "spikes" in vars_:
-                spike_mons[pop_name] = b2.SpikeMonitor(groups[pop_name], name=f"nd_{tag}_spk*")
+                spike_mons[pop_name] = b2.SpikeMonitor(groups[pop_name], name=f"{tag}_spikemon")
                 objects.append(spike_mons[pop_name])
             state_vars = [v for v in vars_ if v != "spikes"]
             if state_vars:
                 state_mons[pop_name] = b2.StateMonitor(groups[pop_name], state_vars, record=True,
                                                        clock=clock, when="end", order=0,
-                                                       name=f"nd_{tag}_state*")
+                                                       name=f"{tag}_statemon")
                 objects.append(state_mons[pop_name])
-        net = b2.Network(*objects, name="nd_network*")
+        net = b2.Network(*objects, name="nd_network")
         t_build = time.perf_counter() - t0
 
         t1 = time.perf_counter()
@@ -284,7 +293,7 @@ class Brian2Backend(Backend):
             eqs += "rc : integer\nrperiod : integer (shared, constant)\n"
             reset += "\nrc = rperiod"
         g = b2.NeuronGroup(pop.size, eqs, threshold="v > vth", reset=reset, clock=clock,
-                           namespace={}, name=f"nd_{tag}*")
+                           namespace={}, name=tag)
         # Exactly Lava's (1 - du), (1 - dv) in float64.
         g.cu = float(np.float64(1.0) - np.float64(pop.du))
         g.cv = float(np.float64(1.0) - np.float64(pop.dv))
@@ -294,7 +303,7 @@ class Brian2Backend(Backend):
             g.rperiod = refractory
             g.rc = 0
         g.run_regularly(_LIF_UPDATE_REFRACTORY if refractory > 0 else _LIF_UPDATE,
-                        clock=clock, when="groups", order=0, name=f"nd_{tag}_update*")
+                        clock=clock, when="groups", order=0, name=f"{tag}_update")
         objects.append(g)
         return g
 
@@ -320,7 +329,7 @@ class Brian2Backend(Backend):
         if np.any(d < 0):
             raise BackendError(f"projection {proj.name} has negative delays")
         syn = b2.Synapses(groups[proj.pre], groups[proj.post], model="w : 1 (constant)",
-                          on_pre="a_post += w", clock=clock, namespace={}, name=f"nd_{tag}*")
+                          on_pre="a_post += w", clock=clock, namespace={}, name=tag)
         syn.connect(i=pre, j=post)
         syn.w = w
         if np.any(d > 0):

@@ -42,11 +42,16 @@ class _Synapses:
 
 
 def _csr(pre: np.ndarray, n_pre: int) -> tuple[np.ndarray, np.ndarray]:
-    """(order, indptr) sorting synapses by presynaptic index (stable)."""
-    order = np.argsort(pre, kind="stable")
-    indptr = np.zeros(n_pre + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pre, minlength=n_pre), out=indptr[1:])
-    return order, indptr
+    """(order, indptr) sorting synapses by presynaptic index (stable counting sort)."""
+    from . import engine
+    return engine.csr_order(np.ascontiguousarray(pre, dtype=np.int64), n_pre)
+
+
+def _compact(w: np.ndarray) -> np.ndarray:
+    """int32 storage of int64 weights when the values fit (halves the memory traffic)."""
+    if w.dtype == np.int64 and (w.size == 0 or (w.min() >= -2**31 and w.max() < 2**31)):
+        return w.astype(np.int32)
+    return w
 
 
 class CpuBackend(Backend):
@@ -365,7 +370,8 @@ class _Network:
                      else d.astype(np.int64).reshape(-1))
             # dense_weights() keeps the last of duplicate (row, col) entries: do the same
             lin = rows * proj.shape[1] + cols
-            if len(np.unique(lin)) != len(lin):
+            from . import engine
+            if not engine.strictly_increasing(lin) and len(np.unique(lin)) != len(lin):
                 _, first_of_rev = np.unique(lin[::-1], return_index=True)
                 keep = np.sort(len(lin) - 1 - first_of_rev)
                 rows, cols, vals, delay = rows[keep], cols[keep], vals[:, keep], delay[keep]
@@ -410,7 +416,9 @@ class _Network:
                   else np.zeros(0, np.int64))[order]
         delay_a = (np.concatenate([p.delay for p in a_parts]) if a_parts
                    else np.zeros(0, np.int64))[order]
-        w_a = np.ascontiguousarray(weights_of(a_parts)[:, order])
+        w_a = _compact(np.ascontiguousarray(weights_of(a_parts)[:, order]))
+        post_a = post_a.astype(np.int32)
+        delay_a = delay_a.astype(np.int32) if depth > 1 else np.zeros(0, np.int32)
         if not fixed:
             return indptr_a, post_a, delay_a, w_a, depth
         # group N: floor-shifted per-step sums (weight_exp < 0)

@@ -87,15 +87,6 @@ def _wrap32(x):
     return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
 
 
-@njit(cache=CACHE, inline="always")
-def _decay(x, mult):
-    """Lava's ``sign(x*m) * (|x*m| >> 12)`` cast to int32 (x, m int64)."""
-    p = x * mult
-    if p >= 0:
-        return _wrap32(p >> 12)
-    return _wrap32(-((-p) >> 12))
-
-
 # --------------------------------------------------------------------------- fixed point
 @njit(cache=CACHE, nogil=True)
 def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
@@ -127,32 +118,34 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
     for i in range(n_lif):
         mu[i] = 4095 - du[bp, i]      # DECAY_UNITY - (du + DS_OFFSET)
         mv[i] = 4096 - dv[bp, i]      # DECAY_UNITY - (dv + DM_OFFSET)
+    th = vth6[bp]
+    bs = bias[bp]
     has_n = indptr_n.shape[0] > 1
     for t in range(steps):
         slot = t % depth
+        rs = ring[slot]
+        # neuron update: branch-free so that LLVM vectorises it
+        for i in range(n_lif):
+            a = _wrap32(rs[i])
+            rs[i] = 0
+            p = u[i] * mu[i]
+            q = np.abs(p) >> 12
+            x = _wrap32((-q if p < 0 else q) + a * 64)
+            x = x - TWO_UV if x > MAX_UV else x
+            x = x + TWO_UV if x <= -MAX_UV else x
+            u[i] = x
+            p = v[i] * mv[i]
+            q = np.abs(p) >> 12
+            y = _wrap32((-q if p < 0 else q) + x + bs[i])
+            y = min(max(y, -VMAX), VMAX)
+            f = y > th[i]
+            v[i] = 0 if f else y
+            spk[i] = f
         nf = 0
         for i in range(n_lif):
-            a = _wrap32(ring[slot, i])
-            ring[slot, i] = 0
-            x = _wrap32(_decay(u[i], mu[i]) + a * 64)
-            if x > MAX_UV:
-                x -= TWO_UV
-            elif x <= -MAX_UV:
-                x += TWO_UV
-            u[i] = x
-            y = _wrap32(_decay(v[i], mv[i]) + x + bias[bp, i])
-            if y > VMAX:
-                y = VMAX
-            elif y < -VMAX:
-                y = -VMAX
-            if y > vth6[bp, i]:
-                y = 0
-                spk[i] = 1
+            if spk[i]:
                 fired[nf] = i
                 nf += 1
-            else:
-                spk[i] = 0
-            v[i] = y
         for r in range(rec_s.shape[0]):
             out_s[b, t, r] = spk[rec_s[r]]
         for r in range(rec_v.shape[0]):
@@ -169,11 +162,15 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
                 j = jj
             else:
                 j = n_src + fired[jj - n_src]
-            for k in range(indptr_a[j], indptr_a[j + 1]):
-                sl = s1 + delay_a[k]
-                if sl >= depth:
-                    sl -= depth
-                ring[sl, post_a[k]] += w_a[bwa, k]
+            if depth == 1:
+                for k in range(indptr_a[j], indptr_a[j + 1]):
+                    ring[0, post_a[k]] += w_a[bwa, k]
+            else:
+                for k in range(indptr_a[j], indptr_a[j + 1]):
+                    sl = s1 + delay_a[k]
+                    if sl >= depth:
+                        sl -= depth
+                    ring[sl, post_a[k]] += w_a[bwa, k]
             if has_n:
                 for k in range(indptr_n[j], indptr_n[j + 1]):
                     ai = acc_n[k]
@@ -216,32 +213,51 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
     for i in range(n_lif):
         ku[i] = 1 - du[bp, i]
         kv[i] = 1 - dv[bp, i]
+    th = vth[bp]
+    bs = bias[bp]
+    any_refr = False
+    for i in range(n_lif):
+        if refr[i] != 0:
+            any_refr = True
     for t in range(steps):
         slot = t % depth
-        time_step = t + 1            # Lava's time_step counts from 1
+        rs = ring[slot]
+        if not any_refr:
+            # PyLifModelFloat, branch-free so that LLVM vectorises it
+            for i in range(n_lif):
+                x = u[i] * ku[i]
+                x += rs[i]
+                rs[i] = 0.0
+                u[i] = x
+                y = v[i] * kv[i] + x + bs[i]
+                f = y > th[i]
+                v[i] = 0.0 if f else y
+                spk[i] = f
+        else:
+            time_step = t + 1            # Lava's time_step counts from 1
+            for i in range(n_lif):
+                x = u[i] * ku[i]
+                x += rs[i]
+                rs[i] = 0.0
+                u[i] = x
+                if refr[i] == 0:
+                    y = v[i] * kv[i] + x + bs[i]
+                elif ref_end[i] < time_step:          # PyLifRefractoryModelFloat
+                    y = v[i] * kv[i] + (x + bs[i])
+                else:
+                    y = v[i]
+                f = y > th[i]
+                if f:
+                    y = 0.0
+                    if refr[i] != 0:
+                        ref_end[i] = time_step + refr[i]
+                v[i] = y
+                spk[i] = f
         nf = 0
         for i in range(n_lif):
-            a = ring[slot, i]
-            ring[slot, i] = 0.0
-            x = u[i] * ku[i]
-            x += a
-            u[i] = x
-            if refr[i] == 0:
-                y = v[i] * kv[i] + x + bias[bp, i]
-            elif ref_end[i] < time_step:
-                y = v[i] * kv[i] + (x + bias[bp, i])
-            else:
-                y = v[i]
-            if y > vth[bp, i]:
-                y = 0.0
-                spk[i] = 1
+            if spk[i]:
                 fired[nf] = i
                 nf += 1
-                if refr[i] != 0:
-                    ref_end[i] = time_step + refr[i]
-            else:
-                spk[i] = 0
-            v[i] = y
         for r in range(rec_s.shape[0]):
             out_s[b, t, r] = spk[rec_s[r]]
         for r in range(rec_v.shape[0]):
@@ -256,11 +272,15 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                 j = jj
             else:
                 j = n_src + fired[jj - n_src]
-            for k in range(indptr_a[j], indptr_a[j + 1]):
-                sl = s1 + delay_a[k]
-                if sl >= depth:
-                    sl -= depth
-                ring[sl, post_a[k]] += w_a[bwa, k]
+            if depth == 1:
+                for k in range(indptr_a[j], indptr_a[j + 1]):
+                    ring[0, post_a[k]] += w_a[bwa, k]
+            else:
+                for k in range(indptr_a[j], indptr_a[j + 1]):
+                    sl = s1 + delay_a[k]
+                    if sl >= depth:
+                        sl -= depth
+                    ring[sl, post_a[k]] += w_a[bwa, k]
 
 
 # --------------------------------------------------------------------------- drivers
@@ -286,3 +306,30 @@ def float_batch(steps, n_lif, src, du, dv, vth, bias, refr, indptr_a, post_a, de
 
 fixed_single = _fixed_instance
 float_single = _float_instance
+
+
+# --------------------------------------------------------------------------- setup helpers
+@njit(cache=CACHE, nogil=True)
+def csr_order(keys, n):
+    """Stable counting sort of ``keys`` (0 <= key < n): (order, indptr[n + 1])."""
+    indptr = np.zeros(n + 1, np.int64)
+    for k in keys:
+        indptr[k + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    pos = indptr[:-1].copy()
+    order = np.empty(keys.shape[0], np.int64)
+    for s in range(keys.shape[0]):
+        k = keys[s]
+        order[pos[k]] = s
+        pos[k] += 1
+    return order, indptr
+
+
+@njit(cache=CACHE, nogil=True)
+def strictly_increasing(x):
+    """True when every element is larger than the one before."""
+    for i in range(1, x.shape[0]):
+        if x[i] <= x[i - 1]:
+            return False
+    return True

@@ -65,7 +65,8 @@ def _lava():
     return dict(RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Runtime=Runtime,
                 ActorType=ActorType, MGMT_COMMAND=MGMT_COMMAND, MGMT_RESPONSE=MGMT_RESPONSE,
                 enum_equal=enum_equal, DelayDense=DelayDense, Dense=Dense, RingBuffer=RingBuffer,
-                LIF=LIF, LIFRefractory=LIFRefractory, Monitor=Monitor, Sparse=Sparse, SignMode=SignMode, processes=processes)
+                LIF=LIF, LIFRefractory=LIFRefractory, Monitor=Monitor, Sparse=Sparse,
+                SignMode=SignMode, processes=processes)
 
 
 @dataclass

@@ -59,9 +59,15 @@ def _fanin_per_block(incoming: list[Synapses], size: int, k: int) -> np.ndarray:
         if syn.format == "dense":
             total += syn.shape[1]
             continue
-        block = syn.rows.astype(np.int64) // k
-        keys = np.unique(block * syn.shape[1] + syn.cols)
-        total += np.bincount(keys // syn.shape[1], minlength=n_blocks)
+        n_pre = syn.shape[1]
+        keys = (syn.rows.astype(np.int64) // k) * n_pre + syn.cols
+        if n_blocks * n_pre <= 8 * keys.size + 4096:
+            # A (block, pre) bitmap is O(synapses) here and avoids sorting them.
+            seen = np.zeros(n_blocks * n_pre, dtype=bool)
+            seen[keys] = True
+            total += seen.reshape(n_blocks, n_pre).sum(axis=1)
+        else:
+            total += np.bincount(np.unique(keys) // n_pre, minlength=n_blocks)
     return total
 
 
