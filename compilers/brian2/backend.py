@@ -37,7 +37,14 @@ into its own cache directory so it follows the same IEEE arithmetic as the numpy
 
 Every run builds its own objects in its own :class:`~brian2.Network` with an explicit empty
 namespace; ``defaultclock`` and the magic network are never touched and the codegen
-preferences are restored after each run.
+preferences are restored after each run.  Object names are fixed (``nd_pop0``, ``nd_proj1``)
+because Brian2 writes them into the generated code: auto-numbered names would make every
+cython run recompile.
+
+``meta["timings"]`` (seconds): ``build`` (Brian2 objects and synapse creation -- with cython
+this includes compiling the synapse-creation code on a cold cache), ``codegen`` (code
+generation and, for cython, compilation of the run code; ~0 on a warm cache), ``run`` (the
+simulation loop, Brian2's own measure) and ``collect`` (monitor arrays to results).
 """
 from __future__ import annotations
 

@@ -421,28 +421,36 @@ class _Network:
         delay_a = delay_a.astype(np.int32) if depth > 1 else np.zeros(0, np.int32)
         if not fixed:
             return indptr_a, post_a, delay_a, w_a, depth
-        # group N: floor-shifted per-step sums (weight_exp < 0)
-        acc_post, acc_delay, acc_shift, acc_idx = [], [], [], []
+        # group N (weight_exp < 0): per-step sums per (projection, delay, post) in a scratch
+        # accumulator, one "row" of npost entries per (projection, delay)
+        acc_idx, row_idx = [], []
+        rows = {"acc0": [], "post0": [], "len": [], "delay": [], "shift": []}
         base = 0
         for s, proj in n_parts:
             d1 = int(s.delay.max()) + 1 if s.delay.size else 1
             npost = proj.shape[0]
-            idx = base + s.delay * npost + s.local_post
-            acc_idx.append(idx)
-            ks, ps = np.divmod(np.arange(d1 * npost), npost)
-            acc_post.append(ps + self.lif_off[proj.post])
-            acc_delay.append(ks)
-            acc_shift.append(np.full(d1 * npost, -proj.weight_exp, np.int64))
+            acc_idx.append(base + s.delay * npost + s.local_post)
+            row_idx.append(len(rows["acc0"]) + s.delay)
+            for k in range(d1):
+                rows["acc0"].append(base + k * npost)
+                rows["post0"].append(self.lif_off[proj.post])
+                rows["len"].append(npost)
+                rows["delay"].append(k)
+                rows["shift"].append(-proj.weight_exp)
             base += d1 * npost
         cat = lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.zeros(0, np.int64)
         pre_n = cat([s.pre for s, _ in n_parts])
         order_n, indptr_n = _csr(pre_n, n_pre)
-        acc_n = cat(acc_idx)[order_n]
-        w_n = np.ascontiguousarray(weights_of([s for s, _ in n_parts])[:, order_n])
+        acc_n = cat(acc_idx)[order_n].astype(np.int32)
+        from . import engine
+        indptr_r, rows_r = engine.rows_per_pre(indptr_n, cat(row_idx)[order_n],
+                                               len(rows["acc0"]))
+        w_n = _compact(np.ascontiguousarray(weights_of([s for s, _ in n_parts])[:, order_n]))
         if not n_parts:
             indptr_n = np.zeros(1, np.int64)
-        return (indptr_a, post_a, delay_a, w_a, indptr_n, acc_n, w_n,
-                cat(acc_post), cat(acc_delay), cat(acc_shift), depth)
+        r = {k: np.asarray(v, dtype=np.int64) for k, v in rows.items()}
+        return (indptr_a, post_a, delay_a, w_a, indptr_n, acc_n, w_n, indptr_r, rows_r, r["acc0"],
+                r["post0"], r["len"], r["delay"], r["shift"], base, depth)
 
     # ---------------------------------------------------------------- monitors
     def recorders(self) -> tuple:

@@ -91,8 +91,8 @@ def _wrap32(x):
 @njit(cache=CACHE, nogil=True)
 def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
                     indptr_a, post_a, delay_a, w_a,
-                    indptr_n, acc_n, w_n, acc_post, acc_delay, acc_shift,
-                    depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+                    indptr_n, acc_n, w_n, indptr_r, rows_r, row_acc0, row_post0, row_len, row_delay,
+                    row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
     """Simulate instance ``b`` of a fixed-point build for ``steps`` steps.
 
     src [Bi, steps, n_src] uint8; du/dv/vth6/bias [Bp, n_lif] int64 (vth6 = vth << 6,
@@ -104,15 +104,15 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
     bwa = b if w_a.shape[0] > 1 else 0
     bwn = b if w_n.shape[0] > 1 else 0
     n_src = src.shape[2]
-    n_acc = acc_post.shape[0]
+    n_rows = row_acc0.shape[0]
     u = np.zeros(n_lif, np.int64)
     v = np.zeros(n_lif, np.int64)
     spk = np.zeros(n_lif, np.uint8)
     fired = np.empty(n_lif, np.int64)
     ring = np.zeros((depth, n_lif), np.int64)
     acc = np.zeros(n_acc, np.int64)
-    touched = np.empty(n_acc, np.int64)
-    seen = np.zeros(n_acc, np.uint8)
+    touched = np.empty(n_rows, np.int64)
+    seen = np.zeros(n_rows, np.uint8)
     mu = np.empty(n_lif, np.int64)
     mv = np.empty(n_lif, np.int64)
     for i in range(n_lif):
@@ -173,20 +173,27 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
                     ring[sl, post_a[k]] += w_a[bwa, k]
             if has_n:
                 for k in range(indptr_n[j], indptr_n[j + 1]):
-                    ai = acc_n[k]
-                    if seen[ai] == 0:
-                        seen[ai] = 1
-                        touched[nt] = ai
+                    acc[acc_n[k]] += w_n[bwn, k]
+                for k in range(indptr_r[j], indptr_r[j + 1]):
+                    r = rows_r[k]
+                    if seen[r] == 0:
+                        seen[r] = 1
+                        touched[nt] = r
                         nt += 1
-                    acc[ai] += w_n[bwn, k]
+        # weight_exp < 0: floor shift of each (projection, delay, post) sum of this step
         for m in range(nt):
-            ai = touched[m]
-            sl = s1 + acc_delay[ai]
+            r = touched[m]
+            seen[r] = 0
+            sl = s1 + row_delay[r]
             if sl >= depth:
                 sl -= depth
-            ring[sl, acc_post[ai]] += acc[ai] >> acc_shift[ai]   # floor shift of the sum
-            acc[ai] = 0
-            seen[ai] = 0
+            a0 = row_acc0[r]
+            p0 = row_post0[r]
+            sh = row_shift[r]
+            rw = ring[sl]
+            for i in range(row_len[r]):
+                rw[p0 + i] += acc[a0 + i] >> sh
+                acc[a0 + i] = 0
 
 
 # --------------------------------------------------------------------------- float
@@ -286,13 +293,14 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
 # --------------------------------------------------------------------------- drivers
 @njit(cache=CACHE, parallel=True)
 def fixed_batch(steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a, w_a,
-                indptr_n, acc_n, w_n, acc_post, acc_delay, acc_shift, depth,
-                rec_s, rec_v, rec_u, out_s, out_v, out_u):
+                indptr_n, acc_n, w_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
+                row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
     """All instances of a fixed build, one thread per instance."""
     for b in prange(out_s.shape[0]):
         _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a,
-                        w_a, indptr_n, acc_n, w_n, acc_post, acc_delay, acc_shift, depth,
-                        rec_s, rec_v, rec_u, out_s, out_v, out_u)
+                        w_a, indptr_n, acc_n, w_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
+                        row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u,
+                        out_s, out_v, out_u)
 
 
 @njit(cache=CACHE, parallel=True)
@@ -333,3 +341,22 @@ def strictly_increasing(x):
         if x[i] <= x[i - 1]:
             return False
     return True
+
+
+@njit(cache=CACHE, nogil=True)
+def rows_per_pre(indptr, row_of_syn, n_rows):
+    """CSR (indptr, rows) of the distinct accumulator rows each presynaptic neuron reaches."""
+    n_pre = indptr.shape[0] - 1
+    out_ptr = np.zeros(n_pre + 1, np.int64)
+    out = np.empty(row_of_syn.shape[0], np.int64)
+    mark = np.full(n_rows, -1, np.int64)
+    n = 0
+    for j in range(n_pre):
+        for k in range(indptr[j], indptr[j + 1]):
+            r = row_of_syn[k]
+            if mark[r] != j:
+                mark[r] = j
+                out[n] = r
+                n += 1
+        out_ptr[j + 1] = n
+    return out_ptr, out[:n].copy()

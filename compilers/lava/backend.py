@@ -52,7 +52,6 @@ def _lava():
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.magma.runtime.runtime import Runtime
-    from lava.magma.compiler.executable import Executable  # noqa: F401
     from lava.magma.core.process.message_interface_enum import ActorType
     from lava.magma.runtime.mgmt_token_enums import MGMT_COMMAND, MGMT_RESPONSE, enum_equal
     from lava.proc.dense.process import DelayDense, Dense
@@ -247,7 +246,10 @@ class LavaBackend(Backend):
     @staticmethod
     def _prealloc(path: str, size: int, var: str, steps: int, fixed: bool) -> None:
         from .processes import RECORD_DTYPES
-        row = (size + 7) // 8 if var == "spikes" else size * np.dtype(RECORD_DTYPES[(var, fixed)]).itemsize
+        if var == "spikes":
+            row = (size + 7) // 8
+        else:
+            row = size * np.dtype(RECORD_DTYPES[(var, fixed)]).itemsize
         with open(path, "wb") as fh:
             fh.truncate(row * steps)
 
