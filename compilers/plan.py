@@ -169,7 +169,8 @@ def make_inputs(plan: SimPlan, steps: int, given: dict[str, np.ndarray] | None =
     """Spike trains ``[steps, size]`` (uint8) of every source population.
 
     spike_source populations take ``<name>.spikes`` from ``given``; Poisson populations
-    are drawn from the network seed, so every backend sees the same spikes.
+    are drawn from the network seed, so every backend sees the same spikes. Arrays not
+    named ``*.spikes`` (labels, say) are left to the caller.
     """
     given = dict(given or {})
     out: dict[str, np.ndarray] = {}
@@ -194,8 +195,9 @@ def make_inputs(plan: SimPlan, steps: int, given: dict[str, np.ndarray] | None =
         if not np.all(np.isin(arr[:steps], (0, 1))):
             raise BackendError(f"input '{key}' must hold 0/1 spikes; found other values")
         out[name] = arr[:steps].astype(np.uint8)
-    if given:
-        extra = ", ".join(sorted(given))
+    extra_spikes = sorted(k for k in given if k.endswith(".spikes"))
+    if extra_spikes:
+        extra = ", ".join(extra_spikes)
         raise BackendError(f"input arrays {extra} match no spike_source population of "
                            f"'{plan.name}' (expected <population>.spikes)")
     return out

@@ -347,8 +347,9 @@ class _Network:
         w = proj.weights if w_override is None else w_override
         batched = w_override is not None
         if fixed:
-            w = K.prepare_fixed_weights(w, proj.sign_mode if not batched else
-                                        [proj.sign_mode] * w.shape[0], proj.num_weight_bits)
+            # the plan's sign mode (not Lava's per-matrix guess) for every instance: Lava
+            # backends must pass sign_mode explicitly to agree on overridden weights
+            w = K.prepare_fixed_weights(w, proj.sign_mode, proj.num_weight_bits)
         else:
             w = np.asarray(w, dtype=np.float64)
         if not batched:
