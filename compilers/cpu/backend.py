@@ -54,6 +54,14 @@ def _compact(w: np.ndarray) -> np.ndarray:
     return w
 
 
+def _transpose_weights(syn: tuple, fixed: bool) -> tuple:
+    """Weights [Bw, nnz] -> [nnz, Bw] for the instance-innermost batch engine."""
+    syn = list(syn)
+    for i in ((3, 6) if fixed else (3,)):
+        syn[i] = np.ascontiguousarray(syn[i].T)
+    return tuple(syn)
+
+
 class CpuBackend(Backend):
     """NumPy/numba simulator; bit-exact with Lava fixed_pt, batched."""
 
@@ -139,18 +147,17 @@ class CpuBackend(Backend):
             threads = numba.get_num_threads()
             numba.set_num_threads(max(1, min(self.threads, numba.config.NUMBA_NUM_THREADS)))
         try:
-            if plan.fixed:
-                args = (steps, net.n_lif, src, *params, *syn, *rec)
-                if batch == 1:
-                    engine.fixed_single(0, *args)
-                else:
-                    engine.fixed_batch(*args)
+            if batch == 1:
+                run = engine.fixed_single if plan.fixed else engine.float_single
+                run(0, steps, net.n_lif, src, *params, *syn, *rec)
             else:
-                args = (steps, net.n_lif, src, *params, *syn, *rec)
-                if batch == 1:
-                    engine.float_single(0, *args)
-                else:
-                    engine.float_batch(*args)
+                # instance-innermost blocks, one per thread
+                import numba
+                n_blocks = max(1, min(batch, numba.get_num_threads()))
+                starts = np.linspace(0, batch, n_blocks + 1).round().astype(np.int64)
+                syn = _transpose_weights(syn, plan.fixed)
+                run = engine.fixed_blocks if plan.fixed else engine.float_blocks
+                run(starts, steps, net.n_lif, src, *params, *syn, *rec)
         finally:
             if threads is not None:
                 import numba

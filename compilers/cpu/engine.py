@@ -360,3 +360,302 @@ def rows_per_pre(indptr, row_of_syn, n_rows):
                 n += 1
         out_ptr[j + 1] = n
     return out_ptr, out[:n].copy()
+
+
+# --------------------------------------------------------------------------- batch blocks
+# A block simulates instances b0 .. b0 + nb - 1 together with the instance axis innermost
+# (state [n_lif, nb], ring [depth, n_lif, nb], weights [nnz, Bw]): a presynaptic spike shared
+# by many instances (shared input, correlated activity) is one vectorised add over the
+# instances instead of one scatter per instance. For every instance the additions happen in
+# the same order as in the single-instance functions above (sources ascending, then LIF
+# neurons ascending, CSR order within a row), so batch and single runs agree exactly,
+# float builds included.
+
+@njit(cache=CACHE, inline="always")
+def _add_row(dst, src_w, wcol, mask, c, nb, qs):
+    """dst[q] += src_w[wcol or q] for the instances q that spiked (mask / list qs[:c])."""
+    if c == nb:
+        if src_w.shape[0] == 1:
+            w = src_w[0]
+            for q in range(nb):
+                dst[q] += w
+        else:
+            for q in range(nb):
+                dst[q] += src_w[wcol + q]
+    elif 4 * c >= nb:
+        if src_w.shape[0] == 1:
+            w = src_w[0]
+            for q in range(nb):
+                dst[q] += w if mask[q] else 0
+        else:
+            for q in range(nb):
+                dst[q] += src_w[wcol + q] if mask[q] else 0
+    else:
+        if src_w.shape[0] == 1:
+            w = src_w[0]
+            for m in range(c):
+                dst[qs[m]] += w
+        else:
+            for m in range(c):
+                dst[qs[m]] += src_w[wcol + qs[m]]
+
+
+@njit(cache=CACHE, nogil=True)
+def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
+                 indptr_a, post_a, delay_a, wt_a,
+                 indptr_n, acc_n, wt_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
+                 row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """Instances b0 .. b0+nb-1 of a fixed build; wt_a/wt_n are weights [nnz, Bw]."""
+    b0 = np.int64(b0)
+    n_src = src.shape[2]
+    wcol_a = b0 if wt_a.shape[1] > 1 else 0
+    wcol_n = b0 if wt_n.shape[1] > 1 else 0
+    u = np.zeros((n_lif, nb), np.int64)
+    v = np.zeros((n_lif, nb), np.int64)
+    spk = np.zeros((n_lif, nb), np.uint8)
+    cnt = np.zeros(n_lif, np.int64)
+    ring = np.zeros((depth, n_lif, nb), np.int64)
+    acc = np.zeros((n_acc, nb), np.int64)
+    n_rows = row_acc0.shape[0]
+    touched = np.empty(n_rows, np.int64)
+    seen = np.zeros(n_rows, np.uint8)
+    smask = np.zeros((n_src, nb), np.uint8)
+    scnt = np.zeros(n_src, np.int64)
+    qs = np.empty(nb, np.int64)
+    mu = np.empty((n_lif, nb), np.int64)
+    mv = np.empty((n_lif, nb), np.int64)
+    th = np.empty((n_lif, nb), np.int64)
+    bs = np.empty((n_lif, nb), np.int64)
+    for q in range(nb):
+        bp = b0 + q if du.shape[0] > 1 else 0
+        for i in range(n_lif):
+            mu[i, q] = 4095 - du[bp, i]
+            mv[i, q] = 4096 - dv[bp, i]
+            th[i, q] = vth6[bp, i]
+            bs[i, q] = bias[bp, i]
+    has_n = indptr_n.shape[0] > 1
+    for t in range(steps):
+        slot = t % depth
+        for i in range(n_lif):
+            rs = ring[slot, i]
+            ui = u[i]
+            vi = v[i]
+            c = 0
+            for q in range(nb):
+                a = _wrap32(rs[q])
+                rs[q] = 0
+                p = ui[q] * mu[i, q]
+                z = np.abs(p) >> 12
+                x = _wrap32((-z if p < 0 else z) + a * 64)
+                x = x - TWO_UV if x > MAX_UV else x
+                x = x + TWO_UV if x <= -MAX_UV else x
+                ui[q] = x
+                p = vi[q] * mv[i, q]
+                z = np.abs(p) >> 12
+                y = _wrap32((-z if p < 0 else z) + x + bs[i, q])
+                y = min(max(y, -VMAX), VMAX)
+                f = y > th[i, q]
+                vi[q] = 0 if f else y
+                spk[i, q] = f
+            si = spk[i]
+            for q in range(nb):
+                c += si[q]
+            cnt[i] = c
+        for q in range(nb):
+            for r in range(rec_s.shape[0]):
+                out_s[b0 + q, t, r] = spk[rec_s[r], q]
+            for r in range(rec_v.shape[0]):
+                out_v[b0 + q, t, r] = v[rec_v[r], q]
+            for r in range(rec_u.shape[0]):
+                out_u[b0 + q, t, r] = u[rec_u[r], q]
+        if src.shape[0] == 1:
+            for j in range(n_src):
+                c = nb if src[0, t, j] else 0
+                scnt[j] = c
+                for q in range(nb):
+                    smask[j, q] = 1 if c else 0
+        else:
+            scnt[:] = 0
+            for q in range(nb):
+                sq = src[b0 + q, t]
+                for j in range(n_src):
+                    smask[j, q] = sq[j]
+                    scnt[j] += sq[j]
+        s1 = (t + 1) % depth
+        nt = 0
+        for jj in range(n_src + n_lif):
+            if jj < n_src:
+                c = scnt[jj]
+                mask = smask[jj]
+            else:
+                c = cnt[jj - n_src]
+                mask = spk[jj - n_src]
+            if c == 0:
+                continue
+            if c < nb and 4 * c < nb:
+                m = 0
+                for q in range(nb):
+                    if mask[q]:
+                        qs[m] = q
+                        m += 1
+            for k in range(indptr_a[jj], indptr_a[jj + 1]):
+                sl = s1 + delay_a[k] if depth > 1 else 0
+                if sl >= depth:
+                    sl -= depth
+                _add_row(ring[sl, post_a[k]], wt_a[k], wcol_a, mask, c, nb, qs)
+            if has_n:
+                for k in range(indptr_n[jj], indptr_n[jj + 1]):
+                    _add_row(acc[acc_n[k]], wt_n[k], wcol_n, mask, c, nb, qs)
+                for k in range(indptr_r[jj], indptr_r[jj + 1]):
+                    r = rows_r[k]
+                    if seen[r] == 0:
+                        seen[r] = 1
+                        touched[nt] = r
+                        nt += 1
+        for m in range(nt):
+            r = touched[m]
+            seen[r] = 0
+            sl = s1 + row_delay[r]
+            if sl >= depth:
+                sl -= depth
+            a0 = row_acc0[r]
+            p0 = row_post0[r]
+            sh = row_shift[r]
+            for i in range(row_len[r]):
+                rw = ring[sl, p0 + i]
+                ac = acc[a0 + i]
+                for q in range(nb):
+                    rw[q] += ac[q] >> sh
+                    ac[q] = 0
+
+
+@njit(cache=CACHE, nogil=True)
+def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
+                 indptr_a, post_a, delay_a, wt_a,
+                 depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """Instances b0 .. b0+nb-1 of a float build; wt_a is weights [nnz, Bw]."""
+    b0 = np.int64(b0)
+    n_src = src.shape[2]
+    wcol_a = b0 if wt_a.shape[1] > 1 else 0
+    u = np.zeros((n_lif, nb), np.float64)
+    v = np.zeros((n_lif, nb), np.float64)
+    spk = np.zeros((n_lif, nb), np.uint8)
+    cnt = np.zeros(n_lif, np.int64)
+    ring = np.zeros((depth, n_lif, nb), np.float64)
+    ref_end = np.zeros((n_lif, nb), np.int64)
+    smask = np.zeros((n_src, nb), np.uint8)
+    scnt = np.zeros(n_src, np.int64)
+    qs = np.empty(nb, np.int64)
+    ku = np.empty((n_lif, nb), np.float64)
+    kv = np.empty((n_lif, nb), np.float64)
+    th = np.empty((n_lif, nb), np.float64)
+    bs = np.empty((n_lif, nb), np.float64)
+    for q in range(nb):
+        bp = b0 + q if du.shape[0] > 1 else 0
+        for i in range(n_lif):
+            ku[i, q] = 1 - du[bp, i]
+            kv[i, q] = 1 - dv[bp, i]
+            th[i, q] = vth[bp, i]
+            bs[i, q] = bias[bp, i]
+    for t in range(steps):
+        slot = t % depth
+        time_step = t + 1
+        for i in range(n_lif):
+            rs = ring[slot, i]
+            ui = u[i]
+            vi = v[i]
+            c = 0
+            if refr[i] == 0:
+                for q in range(nb):
+                    x = ui[q] * ku[i, q]
+                    x += rs[q]
+                    rs[q] = 0.0
+                    ui[q] = x
+                    y = vi[q] * kv[i, q] + x + bs[i, q]
+                    f = y > th[i, q]
+                    vi[q] = 0.0 if f else y
+                    spk[i, q] = f
+                    c += f
+            else:
+                for q in range(nb):
+                    x = ui[q] * ku[i, q]
+                    x += rs[q]
+                    rs[q] = 0.0
+                    ui[q] = x
+                    if ref_end[i, q] < time_step:
+                        y = vi[q] * kv[i, q] + (x + bs[i, q])
+                    else:
+                        y = vi[q]
+                    f = y > th[i, q]
+                    if f:
+                        y = 0.0
+                        ref_end[i, q] = time_step + refr[i]
+                    vi[q] = y
+                    spk[i, q] = f
+            si = spk[i]
+            for q in range(nb):
+                c += si[q]
+            cnt[i] = c
+        for q in range(nb):
+            for r in range(rec_s.shape[0]):
+                out_s[b0 + q, t, r] = spk[rec_s[r], q]
+            for r in range(rec_v.shape[0]):
+                out_v[b0 + q, t, r] = v[rec_v[r], q]
+            for r in range(rec_u.shape[0]):
+                out_u[b0 + q, t, r] = u[rec_u[r], q]
+        if src.shape[0] == 1:
+            for j in range(n_src):
+                c = nb if src[0, t, j] else 0
+                scnt[j] = c
+                for q in range(nb):
+                    smask[j, q] = 1 if c else 0
+        else:
+            scnt[:] = 0
+            for q in range(nb):
+                sq = src[b0 + q, t]
+                for j in range(n_src):
+                    smask[j, q] = sq[j]
+                    scnt[j] += sq[j]
+        s1 = (t + 1) % depth
+        for jj in range(n_src + n_lif):
+            if jj < n_src:
+                c = scnt[jj]
+                mask = smask[jj]
+            else:
+                c = cnt[jj - n_src]
+                mask = spk[jj - n_src]
+            if c == 0:
+                continue
+            if c < nb and 4 * c < nb:
+                m = 0
+                for q in range(nb):
+                    if mask[q]:
+                        qs[m] = q
+                        m += 1
+            for k in range(indptr_a[jj], indptr_a[jj + 1]):
+                sl = s1 + delay_a[k] if depth > 1 else 0
+                if sl >= depth:
+                    sl -= depth
+                _add_row(ring[sl, post_a[k]], wt_a[k], wcol_a, mask, c, nb, qs)
+
+
+@njit(cache=CACHE, parallel=True)
+def fixed_blocks(starts, steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a,
+                 wt_a, indptr_n, acc_n, wt_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
+                 row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """Blocks [starts[k], starts[k+1]) of a fixed build, one thread per block."""
+    for k in prange(starts.shape[0] - 1):
+        _fixed_block(starts[k], starts[k + 1] - starts[k], steps, n_lif, src, du, dv, vth6,
+                     bias, indptr_a, post_a, delay_a, wt_a, indptr_n, acc_n, wt_n, indptr_r,
+                     rows_r, row_acc0, row_post0, row_len, row_delay, row_shift, n_acc, depth,
+                     rec_s, rec_v, rec_u, out_s, out_v, out_u)
+
+
+@njit(cache=CACHE, parallel=True)
+def float_blocks(starts, steps, n_lif, src, du, dv, vth, bias, refr, indptr_a, post_a,
+                 delay_a, wt_a, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    """Blocks [starts[k], starts[k+1]) of a float build, one thread per block."""
+    for k in prange(starts.shape[0] - 1):
+        _float_block(starts[k], starts[k + 1] - starts[k], steps, n_lif, src, du, dv, vth,
+                     bias, refr, indptr_a, post_a, delay_a, wt_a, depth, rec_s, rec_v, rec_u,
+                     out_s, out_v, out_u)

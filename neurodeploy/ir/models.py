@@ -37,6 +37,13 @@ MONITOR_VARS = {"lif": ("spikes", "v", "u"), "spike_source": ("spikes",),
                 "poisson": ("spikes",)}
 
 
+def _check_low_high(node: "Node") -> "Node":
+    """Shared validator of ranges written as {low, high}."""
+    if node.high < node.low:  # type: ignore[attr-defined]
+        raise ValueError(f"high ({node.high}) must be >= low ({node.low}); swap them")  # type: ignore[attr-defined]
+    return node
+
+
 class Node(BaseModel):
     """Base of all IR elements: unknown fields are errors, never silently ignored."""
 
@@ -105,11 +112,7 @@ class UniformInit(Node):
     low: Finite
     high: Finite
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "UniformInit":
-        if self.high < self.low:
-            raise ValueError(f"high ({self.high}) must be >= low ({self.low}); swap them")
-        return self
+    _ordered = model_validator(mode="after")(lambda self: _check_low_high(self))
 
 
 class FileWeights(Node):
@@ -179,11 +182,7 @@ class DelayRange(Node):
     low: NonNegativeInt = 0
     high: NonNegativeInt
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "DelayRange":
-        if self.high < self.low:
-            raise ValueError(f"high ({self.high}) must be >= low ({self.low}); swap them")
-        return self
+    _ordered = model_validator(mode="after")(lambda self: _check_low_high(self))
 
 
 class Projection(Node):
