@@ -245,6 +245,33 @@ def test_batch_with_overrides_equals_single_runs(backend, fixed_plans, float_pla
         assert any(not np.array_equal(res[k][0], res[k][1]) for k in lif)
 
 
+@pytest.mark.parametrize("kind", ["fixed", "float"])
+def test_large_batch_all_scatter_paths(backend, fixed_plans, float_plans, kind):
+    """B = 24 in few blocks: a presynaptic spike shared by all, many or few instances of a
+    block takes different code paths; each must give the single-run result."""
+    plans = fixed_plans if kind == "fixed" else float_plans
+    plan = max(plans[:12], key=lambda p: sum(pp.size for pp in p.populations.values()))
+    B = 24
+    rng = np.random.default_rng(5)
+    ov = _random_overrides(plan, B, rng)
+    del ov["projections"]               # shared weights
+    ov2 = _random_overrides(plan, B, rng)   # per-instance weights
+    inputs = _inputs(plan, 3)
+    for o in (ov, ov2):
+        res = backend.run_batch(plan, inputs, STEPS, B, o)
+        for b in range(0, B, 5):
+            single = backend.run(_with_params(plan, b, o), inputs, STEPS)
+            for key, arr in single.data.items():
+                assert np.array_equal(res[key][b], arr), f"{key} instance {b}"
+    # instances that share all parameters share their spikes: all-instances path
+    same = {"populations": {n: {"vth": np.repeat(p.vth[None], B, 0)}
+                            for n, p in plan.populations.items() if p.kind == "lif"}}
+    res = backend.run_batch(plan, inputs, STEPS, B, same)
+    single = backend.run(plan, inputs, STEPS)
+    for key, arr in single.data.items():
+        assert all(np.array_equal(res[key][b], arr) for b in range(B)), key
+
+
 def test_batch_of_fixed_build_equals_reference_with_written_params(backend, fixed_plans):
     """Overridden instances are also bit-exact with the NumPy reference."""
     plan = fixed_plans[1]

@@ -11,7 +11,9 @@ per-instance parameters (``overrides``) and/or per-instance inputs, in parallel 
 """
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +56,13 @@ def _compact(w: np.ndarray) -> np.ndarray:
     return w
 
 
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _transpose_weights(syn: tuple, fixed: bool) -> tuple:
     """Weights [Bw, nnz] -> [nnz, Bw] for the instance-innermost batch engine."""
     syn = list(syn)
@@ -68,6 +77,9 @@ class CpuBackend(Backend):
     name = "cpu"
 
     def __init__(self, threads: int | None = None) -> None:
+        """``threads``: threads for batches (default: the CPUs this process may use)."""
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise BackendError(f"threads must be an integer >= 1; got {threads!r}")
         self.threads = threads
 
     # ------------------------------------------------------------------ refusal
@@ -141,27 +153,24 @@ class CpuBackend(Backend):
         rec = net.recorders()
         t1 = time.perf_counter()
         from . import engine
-        threads = None
-        if self.threads is not None:
-            import numba
-            threads = numba.get_num_threads()
-            numba.set_num_threads(max(1, min(self.threads, numba.config.NUMBA_NUM_THREADS)))
-        try:
-            if batch == 1:
-                run = engine.fixed_single if plan.fixed else engine.float_single
-                run(0, steps, net.n_lif, src, *params, *syn, *rec)
+        if batch == 1:
+            run = engine.fixed_single if plan.fixed else engine.float_single
+            run(0, steps, net.n_lif, src, *params, *syn, *rec)
+        else:
+            # blocks of instances, instance axis innermost, one block per thread (the jitted
+            # functions release the GIL)
+            n_blocks = max(1, min(batch, self.threads or _cpu_count()))
+            starts = np.linspace(0, batch, n_blocks + 1).round().astype(np.int64)
+            syn = _transpose_weights(syn, plan.fixed)
+            run = engine.fixed_block if plan.fixed else engine.float_block
+            jobs = [(int(b0), int(b1 - b0), steps, net.n_lif, src, *params, *syn, *rec)
+                    for b0, b1 in zip(starts[:-1], starts[1:])]
+            if n_blocks == 1:
+                run(*jobs[0])
             else:
-                # instance-innermost blocks, one per thread
-                import numba
-                n_blocks = max(1, min(batch, numba.get_num_threads()))
-                starts = np.linspace(0, batch, n_blocks + 1).round().astype(np.int64)
-                syn = _transpose_weights(syn, plan.fixed)
-                run = engine.fixed_blocks if plan.fixed else engine.float_blocks
-                run(starts, steps, net.n_lif, src, *params, *syn, *rec)
-        finally:
-            if threads is not None:
-                import numba
-                numba.set_num_threads(threads)
+                with ThreadPoolExecutor(n_blocks) as pool:
+                    for fut in [pool.submit(run, *job) for job in jobs]:
+                        fut.result()
         t2 = time.perf_counter()
         data = net.collect(src, rec)
         meta = {"backend": self.name, "engine": "numba", "numerics": plan.numerics,

@@ -24,8 +24,10 @@ models bit-exactly); this module only changes *how* it is evaluated:
   period). Activations are summed in a different order than Lava's matrix product, so float
   results agree to rounding (~1e-16 relative), not bit for bit.
 
-The whole step loop of one instance is one jitted call; a batch runs instances in parallel
-threads (``prange``), each with its own state, ring and scratch.
+The whole step loop of one instance is one jitted call (``*_single``). A batch is split into
+blocks of instances simulated instance-innermost (``*_block``), one block per thread: the
+functions release the GIL (``nogil``), so plain Python threads run them in parallel without
+numba's (slow to compile) parallel backend.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 # --------------------------------------------------------------------------- JIT cache dir
@@ -290,28 +292,6 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                     ring[sl, post_a[k]] += w_a[bwa, k]
 
 
-# --------------------------------------------------------------------------- drivers
-@njit(cache=CACHE, parallel=True)
-def fixed_batch(steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a, w_a,
-                indptr_n, acc_n, w_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
-                row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
-    """All instances of a fixed build, one thread per instance."""
-    for b in prange(out_s.shape[0]):
-        _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a,
-                        w_a, indptr_n, acc_n, w_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
-                        row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u,
-                        out_s, out_v, out_u)
-
-
-@njit(cache=CACHE, parallel=True)
-def float_batch(steps, n_lif, src, du, dv, vth, bias, refr, indptr_a, post_a, delay_a, w_a,
-                depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
-    """All instances of a float build, one thread per instance."""
-    for b in prange(out_s.shape[0]):
-        _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr, indptr_a, post_a,
-                        delay_a, w_a, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u)
-
-
 fixed_single = _fixed_instance
 float_single = _float_instance
 
@@ -372,32 +352,100 @@ def rows_per_pre(indptr, row_of_syn, n_rows):
 # float builds included.
 
 @njit(cache=CACHE, inline="always")
-def _add_row(dst, src_w, wcol, mask, c, nb, qs):
-    """dst[q] += src_w[wcol or q] for the instances q that spiked (mask / list qs[:c])."""
-    if c == nb:
-        if src_w.shape[0] == 1:
-            w = src_w[0]
-            for q in range(nb):
-                dst[q] += w
+def _dest(k, idx, delay, s1, depth, n_lif):
+    """Ring row of synapse k: idx[k] (+ n_lif * slot of its delay when depth > 1)."""
+    if depth == 1:
+        return np.int64(idx[k])
+    sl = s1 + delay[k]
+    if sl >= depth:
+        sl -= depth
+    return sl * n_lif + idx[k]
+
+
+@njit(cache=CACHE)
+def _scatter(dst, k0, k1, idx, delay, s1, depth, n_lif, wt, wcol, pmask, j, c, nb, qs):
+    """dst[row(k), q] += weight of synapse k (column wcol + q, or 0 when shared) for the
+    synapses k0..k1-1 of pre neuron j and the instances q where j spiked (pmask[j, q]; c of
+    them, listed in qs[:c] when few). The branches are hoisted out of the synapse loop:
+    numba/LLVM do not do it for us."""
+    if wt.shape[1] == 1:
+        if c == nb:
+            for k in range(k0, k1):
+                d = _dest(k, idx, delay, s1, depth, n_lif)
+                w = wt[k, 0]
+                for q in range(nb):
+                    dst[d, q] += w
+        elif 4 * c >= nb:
+            for k in range(k0, k1):
+                d = _dest(k, idx, delay, s1, depth, n_lif)
+                w = wt[k, 0]
+                for q in range(nb):
+                    if pmask[j, q]:
+                        dst[d, q] += w
         else:
-            for q in range(nb):
-                dst[q] += src_w[wcol + q]
-    elif 4 * c >= nb:
-        if src_w.shape[0] == 1:
-            w = src_w[0]
-            for q in range(nb):
-                dst[q] += w if mask[q] else 0
-        else:
-            for q in range(nb):
-                dst[q] += src_w[wcol + q] if mask[q] else 0
+            for k in range(k0, k1):
+                d = _dest(k, idx, delay, s1, depth, n_lif)
+                w = wt[k, 0]
+                for m in range(c):
+                    dst[d, qs[m]] += w
     else:
-        if src_w.shape[0] == 1:
-            w = src_w[0]
-            for m in range(c):
-                dst[qs[m]] += w
+        if c == nb:
+            for k in range(k0, k1):
+                d = _dest(k, idx, delay, s1, depth, n_lif)
+                for q in range(nb):
+                    dst[d, q] += wt[k, wcol + q]
+        elif 4 * c >= nb:
+            for k in range(k0, k1):
+                d = _dest(k, idx, delay, s1, depth, n_lif)
+                for q in range(nb):
+                    if pmask[j, q]:
+                        dst[d, q] += wt[k, wcol + q]
         else:
-            for m in range(c):
-                dst[qs[m]] += src_w[wcol + qs[m]]
+            for k in range(k0, k1):
+                d = _dest(k, idx, delay, s1, depth, n_lif)
+                for m in range(c):
+                    q = qs[m]
+                    dst[d, q] += wt[k, wcol + q]
+
+
+@njit(cache=CACHE, inline="always")
+def _block_inputs(b0, nb, t, src, pmask, pcnt):
+    """Source spikes of step t into pmask[:n_src] / pcnt[:n_src]."""
+    n_src = src.shape[2]
+    if src.shape[0] == 1:
+        for j in range(n_src):
+            f = src[0, t, j] != 0
+            pcnt[j] = nb if f else 0
+            for q in range(nb):
+                pmask[j, q] = f
+    else:
+        for j in range(n_src):
+            pcnt[j] = 0
+        for q in range(nb):
+            for j in range(n_src):
+                x = src[b0 + q, t, j]
+                pmask[j, q] = x
+                pcnt[j] += x
+
+
+@njit(cache=CACHE, inline="always")
+def _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+    for q in range(nb):
+        for r in range(rec_s.shape[0]):
+            out_s[b0 + q, t, r] = pmask[n_src + rec_s[r], q]
+        for r in range(rec_v.shape[0]):
+            out_v[b0 + q, t, r] = v[rec_v[r], q]
+        for r in range(rec_u.shape[0]):
+            out_u[b0 + q, t, r] = u[rec_u[r], q]
+
+
+@njit(cache=CACHE, inline="always")
+def _list_instances(pmask, j, nb, qs):
+    m = 0
+    for q in range(nb):
+        if pmask[j, q]:
+            qs[m] = q
+            m += 1
 
 
 @njit(cache=CACHE, nogil=True)
@@ -412,15 +460,13 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
     wcol_n = b0 if wt_n.shape[1] > 1 else 0
     u = np.zeros((n_lif, nb), np.int64)
     v = np.zeros((n_lif, nb), np.int64)
-    spk = np.zeros((n_lif, nb), np.uint8)
-    cnt = np.zeros(n_lif, np.int64)
-    ring = np.zeros((depth, n_lif, nb), np.int64)
+    pmask = np.zeros((n_src + n_lif, nb), np.uint8)    # spikes of sources, then LIF
+    pcnt = np.zeros(n_src + n_lif, np.int64)
+    ring = np.zeros((depth * n_lif, nb), np.int64)     # row sl * n_lif + i
     acc = np.zeros((n_acc, nb), np.int64)
     n_rows = row_acc0.shape[0]
     touched = np.empty(n_rows, np.int64)
     seen = np.zeros(n_rows, np.uint8)
-    smask = np.zeros((n_src, nb), np.uint8)
-    scnt = np.zeros(n_src, np.int64)
     qs = np.empty(nb, np.int64)
     mu = np.empty((n_lif, nb), np.int64)
     mv = np.empty((n_lif, nb), np.int64)
@@ -435,78 +481,43 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
             bs[i, q] = bias[bp, i]
     has_n = indptr_n.shape[0] > 1
     for t in range(steps):
-        slot = t % depth
+        ro = (t % depth) * n_lif
         for i in range(n_lif):
-            rs = ring[slot, i]
-            ui = u[i]
-            vi = v[i]
             c = 0
             for q in range(nb):
-                a = _wrap32(rs[q])
-                rs[q] = 0
-                p = ui[q] * mu[i, q]
+                a = _wrap32(ring[ro + i, q])
+                ring[ro + i, q] = 0
+                p = u[i, q] * mu[i, q]
                 z = np.abs(p) >> 12
                 x = _wrap32((-z if p < 0 else z) + a * 64)
                 x = x - TWO_UV if x > MAX_UV else x
                 x = x + TWO_UV if x <= -MAX_UV else x
-                ui[q] = x
-                p = vi[q] * mv[i, q]
+                u[i, q] = x
+                p = v[i, q] * mv[i, q]
                 z = np.abs(p) >> 12
                 y = _wrap32((-z if p < 0 else z) + x + bs[i, q])
                 y = min(max(y, -VMAX), VMAX)
                 f = y > th[i, q]
-                vi[q] = 0 if f else y
-                spk[i, q] = f
-            si = spk[i]
-            for q in range(nb):
-                c += si[q]
-            cnt[i] = c
-        for q in range(nb):
-            for r in range(rec_s.shape[0]):
-                out_s[b0 + q, t, r] = spk[rec_s[r], q]
-            for r in range(rec_v.shape[0]):
-                out_v[b0 + q, t, r] = v[rec_v[r], q]
-            for r in range(rec_u.shape[0]):
-                out_u[b0 + q, t, r] = u[rec_u[r], q]
-        if src.shape[0] == 1:
-            for j in range(n_src):
-                c = nb if src[0, t, j] else 0
-                scnt[j] = c
-                for q in range(nb):
-                    smask[j, q] = 1 if c else 0
-        else:
-            scnt[:] = 0
-            for q in range(nb):
-                sq = src[b0 + q, t]
-                for j in range(n_src):
-                    smask[j, q] = sq[j]
-                    scnt[j] += sq[j]
+                v[i, q] = 0 if f else y
+                pmask[n_src + i, q] = f
+                c += f
+            pcnt[n_src + i] = c
+        _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out_v, out_u)
+        _block_inputs(b0, nb, t, src, pmask, pcnt)
         s1 = (t + 1) % depth
         nt = 0
-        for jj in range(n_src + n_lif):
-            if jj < n_src:
-                c = scnt[jj]
-                mask = smask[jj]
-            else:
-                c = cnt[jj - n_src]
-                mask = spk[jj - n_src]
+        for j in range(n_src + n_lif):
+            c = pcnt[j]
             if c == 0:
                 continue
-            if c < nb and 4 * c < nb:
-                m = 0
-                for q in range(nb):
-                    if mask[q]:
-                        qs[m] = q
-                        m += 1
-            for k in range(indptr_a[jj], indptr_a[jj + 1]):
-                sl = s1 + delay_a[k] if depth > 1 else 0
-                if sl >= depth:
-                    sl -= depth
-                _add_row(ring[sl, post_a[k]], wt_a[k], wcol_a, mask, c, nb, qs)
+            if 4 * c < nb:
+                _list_instances(pmask, j, nb, qs)
+            _scatter(ring, indptr_a[j], indptr_a[j + 1], post_a, delay_a, s1, depth, n_lif,
+                     wt_a, wcol_a, pmask, j, c, nb, qs)
             if has_n:
-                for k in range(indptr_n[jj], indptr_n[jj + 1]):
-                    _add_row(acc[acc_n[k]], wt_n[k], wcol_n, mask, c, nb, qs)
-                for k in range(indptr_r[jj], indptr_r[jj + 1]):
+                _scatter(acc, indptr_n[j], indptr_n[j + 1], acc_n, delay_a, 0, 1, n_lif,
+                         wt_n, wcol_n, pmask, j, c, nb, qs)
+                for k in range(indptr_r[j], indptr_r[j + 1]):
                     r = rows_r[k]
                     if seen[r] == 0:
                         seen[r] = 1
@@ -519,14 +530,12 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
             if sl >= depth:
                 sl -= depth
             a0 = row_acc0[r]
-            p0 = row_post0[r]
+            d0 = sl * n_lif + row_post0[r]
             sh = row_shift[r]
             for i in range(row_len[r]):
-                rw = ring[sl, p0 + i]
-                ac = acc[a0 + i]
                 for q in range(nb):
-                    rw[q] += ac[q] >> sh
-                    ac[q] = 0
+                    ring[d0 + i, q] += acc[a0 + i, q] >> sh
+                    acc[a0 + i, q] = 0
 
 
 @njit(cache=CACHE, nogil=True)
@@ -539,12 +548,10 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
     wcol_a = b0 if wt_a.shape[1] > 1 else 0
     u = np.zeros((n_lif, nb), np.float64)
     v = np.zeros((n_lif, nb), np.float64)
-    spk = np.zeros((n_lif, nb), np.uint8)
-    cnt = np.zeros(n_lif, np.int64)
-    ring = np.zeros((depth, n_lif, nb), np.float64)
+    pmask = np.zeros((n_src + n_lif, nb), np.uint8)
+    pcnt = np.zeros(n_src + n_lif, np.int64)
+    ring = np.zeros((depth * n_lif, nb), np.float64)   # row sl * n_lif + i
     ref_end = np.zeros((n_lif, nb), np.int64)
-    smask = np.zeros((n_src, nb), np.uint8)
-    scnt = np.zeros(n_src, np.int64)
     qs = np.empty(nb, np.int64)
     ku = np.empty((n_lif, nb), np.float64)
     kv = np.empty((n_lif, nb), np.float64)
@@ -558,104 +565,53 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
             th[i, q] = vth[bp, i]
             bs[i, q] = bias[bp, i]
     for t in range(steps):
-        slot = t % depth
+        ro = (t % depth) * n_lif
         time_step = t + 1
         for i in range(n_lif):
-            rs = ring[slot, i]
-            ui = u[i]
-            vi = v[i]
             c = 0
             if refr[i] == 0:
-                for q in range(nb):
-                    x = ui[q] * ku[i, q]
-                    x += rs[q]
-                    rs[q] = 0.0
-                    ui[q] = x
-                    y = vi[q] * kv[i, q] + x + bs[i, q]
+                for q in range(nb):          # PyLifModelFloat
+                    x = u[i, q] * ku[i, q]
+                    x += ring[ro + i, q]
+                    ring[ro + i, q] = 0.0
+                    u[i, q] = x
+                    y = v[i, q] * kv[i, q] + x + bs[i, q]
                     f = y > th[i, q]
-                    vi[q] = 0.0 if f else y
-                    spk[i, q] = f
+                    v[i, q] = 0.0 if f else y
+                    pmask[n_src + i, q] = f
                     c += f
             else:
-                for q in range(nb):
-                    x = ui[q] * ku[i, q]
-                    x += rs[q]
-                    rs[q] = 0.0
-                    ui[q] = x
+                for q in range(nb):          # PyLifRefractoryModelFloat
+                    x = u[i, q] * ku[i, q]
+                    x += ring[ro + i, q]
+                    ring[ro + i, q] = 0.0
+                    u[i, q] = x
                     if ref_end[i, q] < time_step:
-                        y = vi[q] * kv[i, q] + (x + bs[i, q])
+                        y = v[i, q] * kv[i, q] + (x + bs[i, q])
                     else:
-                        y = vi[q]
+                        y = v[i, q]
                     f = y > th[i, q]
                     if f:
                         y = 0.0
                         ref_end[i, q] = time_step + refr[i]
-                    vi[q] = y
-                    spk[i, q] = f
-            si = spk[i]
-            for q in range(nb):
-                c += si[q]
-            cnt[i] = c
-        for q in range(nb):
-            for r in range(rec_s.shape[0]):
-                out_s[b0 + q, t, r] = spk[rec_s[r], q]
-            for r in range(rec_v.shape[0]):
-                out_v[b0 + q, t, r] = v[rec_v[r], q]
-            for r in range(rec_u.shape[0]):
-                out_u[b0 + q, t, r] = u[rec_u[r], q]
-        if src.shape[0] == 1:
-            for j in range(n_src):
-                c = nb if src[0, t, j] else 0
-                scnt[j] = c
-                for q in range(nb):
-                    smask[j, q] = 1 if c else 0
-        else:
-            scnt[:] = 0
-            for q in range(nb):
-                sq = src[b0 + q, t]
-                for j in range(n_src):
-                    smask[j, q] = sq[j]
-                    scnt[j] += sq[j]
+                    v[i, q] = y
+                    pmask[n_src + i, q] = f
+                    c += f
+            pcnt[n_src + i] = c
+        _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out_v, out_u)
+        _block_inputs(b0, nb, t, src, pmask, pcnt)
         s1 = (t + 1) % depth
-        for jj in range(n_src + n_lif):
-            if jj < n_src:
-                c = scnt[jj]
-                mask = smask[jj]
-            else:
-                c = cnt[jj - n_src]
-                mask = spk[jj - n_src]
+        for j in range(n_src + n_lif):
+            c = pcnt[j]
             if c == 0:
                 continue
-            if c < nb and 4 * c < nb:
-                m = 0
-                for q in range(nb):
-                    if mask[q]:
-                        qs[m] = q
-                        m += 1
-            for k in range(indptr_a[jj], indptr_a[jj + 1]):
-                sl = s1 + delay_a[k] if depth > 1 else 0
-                if sl >= depth:
-                    sl -= depth
-                _add_row(ring[sl, post_a[k]], wt_a[k], wcol_a, mask, c, nb, qs)
+            if 4 * c < nb:
+                _list_instances(pmask, j, nb, qs)
+            _scatter(ring, indptr_a[j], indptr_a[j + 1], post_a, delay_a, s1, depth, n_lif,
+                     wt_a, wcol_a, pmask, j, c, nb, qs)
 
 
-@njit(cache=CACHE, parallel=True)
-def fixed_blocks(starts, steps, n_lif, src, du, dv, vth6, bias, indptr_a, post_a, delay_a,
-                 wt_a, indptr_n, acc_n, wt_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
-                 row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
-    """Blocks [starts[k], starts[k+1]) of a fixed build, one thread per block."""
-    for k in prange(starts.shape[0] - 1):
-        _fixed_block(starts[k], starts[k + 1] - starts[k], steps, n_lif, src, du, dv, vth6,
-                     bias, indptr_a, post_a, delay_a, wt_a, indptr_n, acc_n, wt_n, indptr_r,
-                     rows_r, row_acc0, row_post0, row_len, row_delay, row_shift, n_acc, depth,
-                     rec_s, rec_v, rec_u, out_s, out_v, out_u)
 
 
-@njit(cache=CACHE, parallel=True)
-def float_blocks(starts, steps, n_lif, src, du, dv, vth, bias, refr, indptr_a, post_a,
-                 delay_a, wt_a, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
-    """Blocks [starts[k], starts[k+1]) of a float build, one thread per block."""
-    for k in prange(starts.shape[0] - 1):
-        _float_block(starts[k], starts[k + 1] - starts[k], steps, n_lif, src, du, dv, vth,
-                     bias, refr, indptr_a, post_a, delay_a, wt_a, depth, rec_s, rec_v, rec_u,
-                     out_s, out_v, out_u)
+fixed_block = _fixed_block
+float_block = _float_block
