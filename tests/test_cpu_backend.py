@@ -110,7 +110,6 @@ def test_fixed_builds_bit_exact_with_reference(backend, fixed_plans):
         features["exp<0"] += any(p.weight_exp < 0 for p in projs)
         features["exp>0"] += any(p.weight_exp > 0 for p in projs)
         features["stress"] += "stress" in plan.path
-    print(features)
     assert spikes > 1000, spikes
     # the suite exercises what it claims to (a change in netgen cannot silently drop it)
     for name in ("delays", "recurrent", "poisson", "exp<0", "exp>0", "stress", "v_clip"):
@@ -385,3 +384,16 @@ def test_refusals(backend, fixed_plans):
     next(iter(far.projections.values())).delays = 64
     with pytest.raises(BackendError, match="delay 64 > 63"):
         backend.run(far, inputs, STEPS)
+
+
+def test_repeated_runs_see_in_place_weight_changes(backend, fixed_plans):
+    """The synapse cache compares content: editing a plan's arrays in place is honoured."""
+    plan = copy.deepcopy(fixed_plans[4])
+    inputs = _inputs(plan, 4)
+    before = backend.run(plan, inputs, STEPS)
+    proj = next(iter(plan.projections.values()))
+    proj.weights[...] = 0
+    after = backend.run(plan, inputs, STEPS)
+    ref = simulate(plan, inputs, STEPS)
+    assert all(np.array_equal(after[k], ref[k]) for k in ref)
+    assert any(not np.array_equal(after[k], before[k]) for k in ref if k.endswith(".v"))

@@ -30,6 +30,7 @@ MONITOR_VARS = ("spikes", "v", "u")
 POP_OVERRIDES = ("vth", "du", "dv", "bias_mant")
 PROJ_OVERRIDES = ("weights",)
 MAX_FIXED_DELAY = K.MAX_DELAY_LOIHI2
+CACHE_MAX_BYTES = 64 << 20          # synapse arrays larger than this are not cached
 
 
 @dataclass
@@ -210,6 +211,9 @@ class CpuBackend(Backend):
                         for a, b in zip(cached[1], arrays))):
             return cached[2]
         syn = net.synapses(projs)       # internal arrays; the engine only reads them
+        if sum(a.nbytes for a in arrays) > CACHE_MAX_BYTES:
+            self._syn_cache = None      # huge builds: a copy would cost more than it saves
+            return syn
         self._syn_cache = (meta, [a.copy() for a in arrays], syn)
         return syn
 

@@ -8,7 +8,8 @@ models bit-exactly); this module only changes *how* it is evaluated:
   source populations into one input vector of ``n_src`` neurons. A presynaptic neuron has
   the global index ``j`` (sources first, then LIF neurons ``n_src + i``).
 * Synapses are stored CSR by presynaptic neuron, so a step only touches the rows of the
-  neurons that spiked (event-driven).
+  neurons that spiked (event-driven). Post indices are uint16 (fewer than 65536 LIF neurons)
+  and fixed weights int16 when they fit: busy networks are bound by streaming these arrays.
 * One ring buffer ``ring[depth, n_lif]`` (``depth = max delay + 1``) holds the activation
   still to be delivered to every LIF neuron, summed over all its projections. This is exact
   for fixed builds because after the per-projection ``weight_exp`` shift everything Lava does
@@ -98,8 +99,9 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
     """Simulate instance ``b`` of a fixed-point build for ``steps`` steps.
 
     src [Bi, steps, n_src] uint8; du/dv/vth6/bias [Bp, n_lif] int64 (vth6 = vth << 6,
-    bias = Lava's effective bias); w_a/w_n [Bw, nnz] int64. Records into out_* [B, steps, R]
-    the neurons listed in rec_* (global LIF indices)."""
+    bias = Lava's effective bias); w_a/w_n [Bw, nnz] integers (int16/int32/int64, the
+    smallest that holds them: the synapse arrays are streamed at every spike). Records into
+    out_* [B, steps, R] the neurons listed in rec_* (global LIF indices)."""
     b = np.int64(b)
     bi = b if src.shape[0] > 1 else 0
     bp = b if du.shape[0] > 1 else 0
