@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of the network IR",
                    description="Print the JSON Schema of the network YAML, for editors: "
                                "neurodeploy schema > ir.schema.json")
+    from .commands import register_all
+    register_all(sub)
     return parser
 
 
@@ -229,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER
     try:
-        return COMMANDS[args.command](args)
+        handler = COMMANDS.get(args.command) or args.func
+        return handler(args)
     except NeurodeployError as exc:
         if args.debug:
             traceback.print_exc()
