@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import IRError, did_you_mean, format_path
 from ..yamlio import LoadedYAML, load_yaml, parse_yaml
+from .weightfile import WeightFileError, read_weight_file
 from .models import MONITOR_VARS, FileWeights, LIFPopulation, Network, PoissonPopulation
 
 
@@ -51,7 +52,19 @@ def pydantic_to_error(exc: ValidationError, loaded: LoadedYAML, root: type[BaseM
     err, path = min(candidates, key=lambda c: (-len(c[1]), c[0]["type"] in _WRONG_BRANCH,
                                                  c[0]["type"] != "extra_forbidden"))
     message = _message(err, path, root, loaded.data)
-    return error_cls(message, file=loaded.file, path=path, line=loaded.line_of(tuple(path)))
+    word = loaded.bool_words.get(tuple(path))
+    if word is not None and isinstance(err.get("input"), bool):
+        message = (f"'{word}' is read by YAML as the boolean {err['input']}, not a name or "
+                   f"text; quote it: '{word}'")
+    line = loaded.line_of(tuple(path))
+    shown, node = [], loaded.data
+    for i, part in enumerate(path):
+        is_bool_key = isinstance(node, dict) and any(k is part or (isinstance(k, bool) and k == part)
+                                                     for k in node if isinstance(k, bool))
+        shown.append(loaded.bool_words.get(tuple(path[:i + 1]), part) if is_bool_key else part)
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+    return error_cls(message, file=loaded.file, path=shown, line=line)
 
 
 def _clean_loc(loc: tuple, data: Any) -> list:
@@ -161,7 +174,23 @@ def _message(err: dict, path: list, root: type[BaseModel], data: Any) -> str:
     if kind == "string_pattern_mismatch":
         return (f"invalid name '{inp}'; names start with a letter or '_' and contain only "
                 "letters, digits, '_' or '-'")
-    return f"{err['msg'][0].lower()}{err['msg'][1:]}, got {inp!r}"
+    return f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_short_repr(inp)}"
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """repr of a user value, cut short (a value may be a large aliased structure)."""
+    if isinstance(value, (dict, list)) and len(value) > 8:
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value) if not isinstance(value, (dict, list)) else reprlib_repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def reprlib_repr(value: Any) -> str:
+    """Bounded repr of nested containers (reprlib limits depth and items)."""
+    import reprlib
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 3, 6, 6, 40, 40
+    return r.repr(value)
 
 
 # --------------------------------------------------------------------------- cross references
@@ -262,34 +291,14 @@ class _CrossChecker:
         if not file.exists():
             self.fail(fpath, f"weight file '{spec.file}' not found (looked in {file.parent}); "
                       "paths are relative to the YAML file")
-        try:
-            loaded = np.load(file, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            self.fail(fpath, f"cannot read '{spec.file}' as NumPy data without pickles: {exc}")
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            keys = list(loaded.keys())
-            if not keys:
-                self.fail(fpath, f"'{spec.file}' holds no arrays; save the weights into it")
-            key = spec.key or (keys[0] if len(keys) == 1 else None)
-            if key is None:
-                self.fail(path + ("key",), f"'{spec.file}' holds {', '.join(keys)}; set key: "
-                          "to choose one")
-            if key not in keys:
-                self.fail(path + ("key",), f"no array '{key}' in '{spec.file}'"
-                          f"{did_you_mean(key, keys)}; it holds {', '.join(keys)}")
-            array = loaded[key]
-        else:
-            if spec.key is not None:
-                self.fail(path + ("key",), f"'{spec.file}' is a .npy file with one array; "
-                          "key only applies to .npz files, remove it")
-            array = loaded
-        if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-            self.fail(fpath, f"weights must be real numbers, got dtype {array.dtype}")
+        if not file.is_file():
+            self.fail(fpath, f"'{spec.file}' is not a regular file; save the weights with np.save")
         expected = (n_post,) if proj.connectivity == "one_to_one" else (n_post, n_pre)
-        if array.shape != expected:
-            hint = "; transpose it (layout is [post, pre])" if array.shape == expected[::-1] else ""
-            self.fail(fpath, f"shape {array.shape} does not match {'[size]' if len(expected) == 1 else '[post, pre]'}"
-                      f" = {expected}{hint}")
+        try:
+            array = read_weight_file(file, spec.key, expected)
+        except WeightFileError as exc:
+            self.fail(path + ("key",) if exc.about_key else fpath,
+                      exc.message.replace("{file}", f"'{spec.file}'"))
         if not np.all(np.isfinite(array)):
             bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
             self.fail(fpath, f"'{spec.file}' contains {bad} NaN/inf values; replace them")
