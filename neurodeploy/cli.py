@@ -89,6 +89,8 @@ def _prepare_run(args: argparse.Namespace):
     steps = args.steps or plan.steps
     if steps <= 0:
         raise NeurodeployError(f"--steps must be positive, got {steps}")
+    from .limits import check_run_size
+    check_run_size(plan, steps)
     given = read_input_file(args.input) if args.input else None
     return plan, make_inputs(plan, steps, given), steps
 
