@@ -104,6 +104,20 @@ class VariabilitySpec(Node):
     weights_cv: float = Field(0.0, ge=0, le=1)
     dead_fraction: float = Field(0.0, ge=0, lt=1)
     stuck_fraction: float = Field(0.0, ge=0, lt=1)
+    # read by neurodeploy.variability (validate); see docs/validate.md
+    bias_sigma: float = Field(0.0, ge=0, description="absolute bias spread, units of v_th")
+    weights_dist: Literal["gaussian", "lognormal"] = "gaussian"
+    stuck_on_fraction: float = Field(0.0, ge=0, lt=1, description="neurons firing every step")
+    stuck_max_share: float = Field(0.5, ge=0, le=1,
+                                   description="share of stuck synapses stuck at max (rest at 0)")
+    write_noise: float = Field(0.0, ge=0, le=1,
+                               description="programming noise, std relative to full scale")
+    drift_nu: float = Field(0.0, ge=0, le=1, description="conductance drift exponent (t/t0)^-nu")
+    drift_nu_cv: float = Field(0.0, ge=0, le=10)
+    drift_time_s: float = Field(1.0, ge=1, description="seconds since programming (t0 = 1 s)")
+    learning_rate_cv: float = Field(0.0, ge=0, le=1,
+                                    description="per-synapse learning-rate gain spread")
+    update_noise: float = Field(0.0, ge=0, description="weight-update noise, std in LSBs")
 
 
 class HardwareProfile(Node):
@@ -253,6 +267,7 @@ def describe_profile(profile: HardwareProfile) -> str:
               f"synapses, fan-in {lim(c.fanin_per_core)}, memory {lim(c.memory_per_core_bytes)} B",
               f"  learning         {', '.join(profile.learning.rules) if profile.learning.supported else 'none'}",
               f"  noise sources    {', '.join(profile.noise.sources) or 'none'}",
-              "  mismatch         " + ", ".join(f"{k}={v}" for k, v in
-                                               profile.variability.model_dump().items() if v)]
+              "  mismatch         " + ", ".join(
+                  f"{k}={v}" for k, v in profile.variability.model_dump().items()
+                  if v != VariabilitySpec.model_fields[k].default)]
     return "\n".join(lines)

@@ -343,8 +343,8 @@ def test_input_validation(backend, fixed_plans):
     n = plan.populations[lif].size
     fails(rf"overrides.populations.{lif}.vth has shape \[3\]; expected \[2\] or \[2, {n}\]",
           overrides={"populations": {lif: {"vth": np.ones(3)}}})
-    fails(rf"overrides.populations.{lif}.du has shape \[2, {n}\]; expected \[2\]",
-          overrides={"populations": {lif: {"du": np.ones((2, n))}}})
+    fails(rf"overrides.populations.{lif}.du has shape \[2, {n + 1}\]; expected \[2\] or \[2, {n}\]",
+          overrides={"populations": {lif: {"du": np.ones((2, n + 1))}}})
     fails(f"overrides.populations.{lif}.vth must hold integers in a fixed build",
           overrides={"populations": {lif: {"vth": np.full(2, 1.5)}}})
     fails(f"overrides.populations.{lif}.dv outside the 12-bit decay register",

@@ -292,8 +292,8 @@ class Brian2Backend(Backend):
         a : 1
         vth : 1 (constant)
         bias : 1 (constant)
-        cu : 1 (shared, constant)
-        cv : 1 (shared, constant)
+        cu : 1 (constant)
+        cv : 1 (constant)
         """
         reset = "v = 0"
         if refractory > 0:
@@ -301,9 +301,10 @@ class Brian2Backend(Backend):
             reset += "\nrc = rperiod"
         g = b2.NeuronGroup(pop.size, eqs, threshold="v > vth", reset=reset, clock=clock,
                            namespace={}, name=tag)
-        # Exactly Lava's (1 - du), (1 - dv) in float64.
-        g.cu = float(np.float64(1.0) - np.float64(pop.du))
-        g.cv = float(np.float64(1.0) - np.float64(pop.dv))
+        # Exactly Lava's (1 - du), (1 - dv) in float64, per neuron (a mismatched chip has
+        # per-neuron decays; see neurodeploy.variability)
+        g.cu = np.float64(1.0) - np.broadcast_to(np.asarray(pop.du, np.float64), (pop.size,))
+        g.cv = np.float64(1.0) - np.broadcast_to(np.asarray(pop.dv, np.float64), (pop.size,))
         g.vth = np.asarray(pop.vth, dtype=np.float64)
         g.bias = np.asarray(pop.bias_mant, dtype=np.float64)   # float model ignores bias_exp
         if refractory > 0:

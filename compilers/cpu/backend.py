@@ -112,7 +112,8 @@ class CpuBackend(Backend):
                 if pop.refractory and plan.fixed:
                     return (f"population '{name}' has refractory {pop.refractory} in a fixed "
                             "build; Lava's bit-accurate LIF has no refractory period")
-                if plan.fixed and not (0 <= int(pop.du) <= 4095 and 0 <= int(pop.dv) <= 4095):
+                if plan.fixed and not (0 <= np.min(pop.du) and np.max(pop.du) <= 4095
+                                       and 0 <= np.min(pop.dv) and np.max(pop.dv) <= 4095):
                     return (f"population '{name}': du={pop.du}, dv={pop.dv} outside the 12-bit "
                             "decay register 0..4095")
         for name, proj in plan.projections.items():
@@ -151,8 +152,8 @@ class CpuBackend(Backend):
         """Simulate ``batch`` instances; arrays ``[batch, steps, size]``.
 
         ``inputs[pop]`` is ``[steps, size]`` (shared) or ``[batch, steps, size]``;
-        ``overrides`` = ``{"populations": {pop: {"vth": [B, N] | [B], "du": [B], "dv": [B],
-        "bias_mant": [B, N] | [B]}}, "projections": {proj: {"weights": [B, *weights.shape]}}}``.
+        ``overrides`` = ``{"populations": {pop: {"vth" | "du" | "dv" | "bias_mant": [B, N] |
+        [B]}}, "projections": {proj: {"weights": [B, *weights.shape]}}}``.
         """
         t0 = time.perf_counter()
         self.check(plan)
@@ -252,7 +253,7 @@ def _split_overrides(plan: SimPlan, overrides: dict[str, Any] | None, batch: int
         for key, val in fields.items():
             arr = np.asarray(val)
             f = f"{where}.{key}"
-            per_neuron = key in ("vth", "bias_mant")
+            per_neuron = True       # du/dv per neuron too (neurodeploy.variability chips)
             ok = [(batch,)] + ([(batch, pop.size)] if per_neuron else [])
             if arr.shape not in ok:
                 want = " or ".join(f"[{', '.join(map(str, s))}]" for s in ok)

@@ -256,18 +256,25 @@ class LavaBackend(Backend):
     def _lif(self, L: dict, pop: PopulationPlan, fixed: bool, record: dict[str, str],
              steps: int) -> ty.Any:
         n = pop.size
+        # du/dv may be per neuron (a mismatched chip, neurodeploy.variability): NdLIF takes
+        # them as arrays; Lava's own LIF only as scalars
+        ddt = np.int64 if fixed else np.float64
+        du = np.broadcast_to(np.asarray(pop.du, ddt), (n,))
+        dv = np.broadcast_to(np.asarray(pop.dv, ddt), (n,))
+        uniform_decay = bool(np.all(du == du[0]) and np.all(dv == dv[0]))
         if fixed:
-            kw = dict(du=int(pop.du), dv=int(pop.dv), bias_mant=np.asarray(pop.bias_mant, np.int64),
+            kw = dict(du=du.copy(), dv=dv.copy(), bias_mant=np.asarray(pop.bias_mant, np.int64),
                       bias_exp=np.full(n, int(pop.bias_exp), dtype=np.int64))
             vth = np.asarray(pop.vth, dtype=np.int64)
         else:
-            kw = dict(du=float(pop.du), dv=float(pop.dv),
+            kw = dict(du=du.copy(), dv=dv.copy(),
                       bias_mant=np.asarray(pop.bias_mant, np.float64), bias_exp=np.zeros(n))
             vth = np.asarray(pop.vth, dtype=np.float64)
         P = L["processes"]
         if pop.refractory > 0:      # float only (refused for fixed builds)
             kw["refractory_period"] = int(pop.refractory)
-        if self.readout == "monitor" and np.all(vth == vth[0]):
+        if self.readout == "monitor" and np.all(vth == vth[0]) and uniform_decay:
+            kw.update(du=du[0].item(), dv=dv[0].item())
             # Lava's own LIF / LIFRefractory process and models, untouched
             cls = L["LIFRefractory"] if pop.refractory > 0 else L["LIF"]
             return cls(shape=(n,), vth=vth[0].item(), **kw)

@@ -66,6 +66,9 @@ class NdLIF(AbstractLIF):
                          bias_exp=bias_exp, name=name, log_config=None,
                          record=dict(record or {}), steps=int(steps), **kwargs)
         self.vth = Var(shape=shape, init=np.broadcast_to(np.asarray(vth), shape).copy())
+        # per-neuron decays (a mismatched chip); Lava's LIF has one du/dv per population
+        self.du = Var(shape=shape, init=np.broadcast_to(np.asarray(du), shape).copy())
+        self.dv = Var(shape=shape, init=np.broadcast_to(np.asarray(dv), shape).copy())
 
 
 class NdLIFRefractory(NdLIF):
@@ -120,6 +123,8 @@ class PyNdLifModelBitAcc(_Recorder, PyLifModelBitAcc):
 
     implements_process = None  # re-bound by @implements (Lava forbids re-binding a set one)
     vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
+    du: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=12)
+    dv: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=12)
 
     def run_spk(self) -> None:
         super().run_spk()
@@ -133,6 +138,8 @@ class PyNdLifModelFloat(_Recorder, PyLifModelFloat):
 
     implements_process = None
     vth: np.ndarray = LavaPyType(np.ndarray, float)
+    du: np.ndarray = LavaPyType(np.ndarray, float)
+    dv: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
         super().run_spk()
@@ -146,6 +153,16 @@ class PyNdLifRefractoryModelFloat(_Recorder, PyLifRefractoryModelFloat):
 
     implements_process = None
     vth: np.ndarray = LavaPyType(np.ndarray, float)
+    du: np.ndarray = LavaPyType(np.ndarray, float)
+    dv: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        """Lava's refractory sub-threshold update with ``dv`` indexed per neuron."""
+        self.u[:] = self.u * (1 - self.du)
+        self.u[:] += activation_in
+        free = self.refractory_period_end < self.time_step
+        self.v[free] = self.v[free] * (1 - self.dv[free]) + (
+            self.u[free] + self.bias_mant[free])
 
     def process_spikes(self, spike_vector: np.ndarray) -> None:
         self.s_out_buff = spike_vector      # Lava's run_spk keeps the spikes local
