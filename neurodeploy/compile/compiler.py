@@ -9,16 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, limits
 from ..errors import CompileError
 from ..ir.load import weight_arrays
 from ..ir.models import LIFPopulation, Network, PoissonPopulation
 from ..profiles import HardwareProfile
 from . import quantize as q
 from .artifact import FORMAT, FORMAT_VERSION, ArrayStore, array_hash, write_build
-from .connectivity import Synapses, build_synapses
-from .mapping import Placement, map_to_cores
+from .connectivity import SynapseEstimate, Synapses, build_synapses, estimate_synapses
+from .mapping import Placement, check_estimates, map_to_cores
 from .report import render_report
+
+
+DESTROYED_REL_ERROR = 0.5  # relative RMS quantization error that leaves no usable signal
 
 
 @dataclass
@@ -79,6 +82,21 @@ class _Compiler:
             if getattr(net.noise, source) is not None and source not in prof.noise.sources:
                 self.warnings.append(f"noise.{source}: {prof.name} has no such noise source; it "
                                      "is simulated but cannot be generated on the device")
+
+    def check_memory(self, estimates: list[SynapseEstimate]) -> None:
+        """Refuse a compile whose synapse arrays would not fit the memory budget."""
+        if not estimates:
+            return
+        cost = {e.name: e.total_high * (limits.COMPILE_BYTES_PER_SYNAPSE +
+                                        limits.COMPILE_BYTES_PER_DELAY * e.per_synapse_delays)
+                for e in estimates}
+        largest = max(cost, key=cost.__getitem__)
+        count = sum(e.total_high for e in estimates)
+        path = ("projections", largest)
+        limits.check_memory(sum(cost.values()), f"compiling {count:,} synapses (largest: "
+                            f"projections.{largest})", "use smaller populations or sparser "
+                            "projections", CompileError, file=self.file, path=path,
+                            line=self.net.line_of(path))
 
     # ------------------------------------------------------------------ populations
     def populations(self, synapses: list[Synapses]) -> tuple[dict, dict]:
@@ -183,21 +201,41 @@ class _Compiler:
             entry["weights"] = self.store.put(path, "weights", dequant.astype(np.float64))
         stats["rel_rms_error"] = q.relative_rms(syn.weights, dequant)
         stats["max_abs_error"] = float(np.max(np.abs(dequant - syn.weights))) if syn.n_synapses else 0.0
+        self._check_destroyed(syn, dequant, stats)
         return entry, stats
+
+    def _check_destroyed(self, syn: Synapses, dequant: np.ndarray, stats: dict) -> None:
+        """Warn when quantization leaves nothing of a projection's weights."""
+        if not syn.n_synapses or not np.any(syn.weights):
+            return
+        error = stats["rel_rms_error"]
+        if np.any(dequant) and error < DESTROYED_REL_ERROR:
+            return
+        what = (f"all {syn.n_synapses:,} weights became 0" if not np.any(dequant) else
+                f"relative RMS error {error:.2f}")
+        stats["destroyed"] = True
+        self.warnings.append(
+            f"projections.{syn.name}.weights: quantization destroys this projection ({what}; "
+            f"largest |w| {float(np.max(np.abs(syn.weights))):.3g}, quantization step "
+            f"{stats['step']:.3g}); raise these weights relative to the others onto "
+            f"'{syn.post}', lower its v_th, or use a profile with more weight bits")
 
     # ------------------------------------------------------------------ whole network
     def run(self) -> tuple[dict, dict, list[str]]:
         net, prof = self.net, self.profile
         self.check_support()
         files = weight_arrays(net)
+        sizes = {n: p.size for n, p in net.populations.items()}
+        compute = [n for n, p in net.populations.items() if p.kind == "lif"]
+        estimates = [estimate_synapses(net, name, files) for name in net.projections]
+        check_estimates(sizes, compute, estimates, prof, self.file, net.line_of)
+        self.check_memory(estimates)
         synapses = [build_synapses(net, name, files) for name in net.projections]
         populations, pop_figures = self.populations(synapses)
         projections, proj_stats = {}, {}
         for syn in synapses:
             projections[syn.name], proj_stats[syn.name] = self.projection(syn)
-        compute = [n for n, p in net.populations.items() if p.kind == "lif"]
-        placement = map_to_cores({n: p.size for n, p in net.populations.items()}, compute,
-                                 synapses, prof, self.file, net.line_of)
+        placement = map_to_cores(sizes, compute, synapses, prof, self.file, net.line_of)
         for name, place in placement.populations.items():
             populations[name]["cores"] = {"first": place.first_core, "count": place.n_cores,
                                           "neurons_per_core": place.neurons_per_core}
@@ -259,9 +297,11 @@ class _Compiler:
             "tau_mem_cv": ir.tau_mem.cv if ir.tau_mem else defaults.tau_mem_cv,
             "tau_syn_cv": ir.tau_syn.cv if ir.tau_syn else defaults.tau_syn_cv,
             "weights_cv": ir.weights.cv if ir.weights else defaults.weights_cv,
-            "bias_sigma": ir.bias.sigma if ir.bias else 0.0,
-            "dead_fraction": ir.dead_fraction or defaults.dead_fraction,
-            "stuck_fraction": ir.stuck_fraction or defaults.stuck_fraction,
+            "bias_sigma": ir.bias.sigma if ir.bias else getattr(defaults, "bias_sigma", 0.0),
+            "dead_fraction": (ir.dead_fraction if "dead_fraction" in ir.model_fields_set
+                              else defaults.dead_fraction),
+            "stuck_fraction": (ir.stuck_fraction if "stuck_fraction" in ir.model_fields_set
+                               else defaults.stuck_fraction),
         }
         return {"effective": effective, "from_ir": ir.model_dump(exclude_defaults=True),
                 "profile_defaults": defaults.model_dump()}

@@ -144,3 +144,56 @@ def _from_array(array: np.ndarray, connectivity: str, **common) -> Synapses:
     return Synapses(format="coo", delays=0, rows=rows.astype(np.int32),
                     cols=cols.astype(np.int32), weights=array[rows, cols].astype(np.float64),
                     **common)
+
+
+@dataclass
+class SynapseEstimate:
+    """What a projection will cost, known before any synapse is built.
+
+    ``min_degree``/``max_degree`` bound the synapses per post neuron (``max_degree`` None
+    when random); ``total_low``/``total_high`` bound the synapse count (equal unless random).
+    """
+
+    name: str
+    pre: str
+    post: str
+    shape: tuple[int, int]
+    format: str
+    min_degree: int
+    max_degree: int | None
+    total_low: int
+    total_high: int
+    per_synapse_delays: bool
+
+
+def estimate_synapses(net: Network, name: str, file_weights: dict[str, np.ndarray]) -> SynapseEstimate:
+    """Bounds on projection ``name``'s synapses, from its description alone (O(1) memory,
+    except for weight files, which are already in memory)."""
+    proj = net.projections[name]
+    n_pre = net.populations[proj.pre].size
+    n_post = net.populations[proj.post].size
+    delays = isinstance(proj.delay, DelayRange) and proj.delay.low != proj.delay.high
+    common = dict(name=name, pre=proj.pre, post=proj.post, shape=(n_post, n_pre),
+                  per_synapse_delays=delays)
+    if proj.connectivity == "one_to_one":
+        return SynapseEstimate(format="coo", min_degree=1, max_degree=1, total_low=n_post,
+                               total_high=n_post, **common)
+    if isinstance(proj.weights, FileWeights):
+        array = file_weights[name]
+        density = np.count_nonzero(array) / max(array.size, 1)
+        if density < DENSE_FILE_MIN_DENSITY:
+            degree = np.count_nonzero(array, axis=1)
+            nnz = int(degree.sum())
+            return SynapseEstimate(format="coo", min_degree=int(degree.min(initial=0)),
+                                   max_degree=int(degree.max(initial=0)), total_low=nnz,
+                                   total_high=nnz, **common)
+    if proj.connectivity == "dense":
+        total = n_pre * n_post
+        return SynapseEstimate(format="dense", min_degree=n_pre, max_degree=n_pre,
+                               total_low=total, total_high=total, **common)
+    assert isinstance(proj.connectivity, SparseConnectivity)
+    mean = proj.connectivity.sparse * n_pre * n_post
+    spread = 8.0 * np.sqrt(mean)  # a binomial count stays within 8 sigma of its mean
+    return SynapseEstimate(format="coo", min_degree=0, max_degree=n_pre,
+                           total_low=int(max(0.0, mean - spread)),
+                           total_high=int(min(n_pre * n_post, mean + spread + 1)), **common)

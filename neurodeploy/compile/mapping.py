@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import CompileError
 from ..profiles import HardwareProfile
-from .connectivity import Synapses
+from .connectivity import SynapseEstimate, Synapses
 
 
 @dataclass
@@ -45,6 +45,9 @@ class Placement:
     @property
     def memory_bytes(self) -> int:
         return sum(p.memory_bytes for p in self.populations.values())
+
+
+PRECHECK_MIN_SYNAPSES = 20_000_000
 
 
 def _block_sums(values: np.ndarray, k: int) -> np.ndarray:
@@ -184,3 +187,70 @@ def map_to_cores(sizes: dict[str, int], compute: list[str], synapses: list[Synap
             "fan-in, or use a profile with more chips", file=file, path=path,
             line=line_of(path))
     return placement
+
+
+def check_estimates(sizes: dict[str, int], compute: list[str], estimates: list[SynapseEstimate],
+                    profile: HardwareProfile, file: str,
+                    line_of: Callable[[tuple], int | None] = lambda path: None) -> None:
+    """Refuse, before any synapse is built, a network that certainly exceeds the limits.
+
+    Uses lower bounds only (exact for dense and one_to_one, 8 sigma below the mean for
+    random sparse), so a network refused here would also be refused by :func:`map_to_cores`;
+    a 1M x 1M dense projection is refused in microseconds instead of allocating 8 TB.
+    The core count is checked here only for networks of at least
+    ``PRECHECK_MIN_SYNAPSES`` synapses; smaller ones get the exact count from the mapper.
+    """
+    mapper = _Mapper(profile, file, line_of)
+    c = profile.cores
+    needs: dict[str, int] = {}
+    for name in compute:
+        size = sizes[name]
+        incoming = [e for e in estimates if e.post == name]
+        names = ", ".join(e.name for e in incoming) or "none"
+        total = sum(e.total_low for e in incoming)
+        worst = max(sum(e.min_degree for e in incoming), -(-total // size))
+        bits = {e.name: c.bits_per_synapse_dense if e.format == "dense" else c.bits_per_synapse_sparse
+                for e in incoming}
+        mem_neuron = sum(e.min_degree * bits[e.name] for e in incoming) / 8.0 + c.bytes_per_neuron
+        mem_total = sum(e.total_low * bits[e.name] for e in incoming) / 8.0 + c.bytes_per_neuron * size
+        if c.fanin_per_neuron is not None and worst > c.fanin_per_neuron:
+            mapper.fail(("populations", name), f"a neuron receives {worst:,} synapses (from "
+                        f"projections {names}) but {profile.name} allows {c.fanin_per_neuron:,} "
+                        f"per neuron (cores.fanin_per_neuron); exceeded by "
+                        f"{worst - c.fanin_per_neuron:,}: lower the fan-in (sparser or smaller pre)")
+        if c.synapses_per_core is not None and worst > c.synapses_per_core:
+            mapper.fail(("populations", name), f"one neuron needs {worst:,} synapses (from "
+                        f"projections {names}) but a {profile.name} core holds "
+                        f"{c.synapses_per_core:,} (cores.synapses_per_core); exceeded by "
+                        f"{worst - c.synapses_per_core:,}: reduce the fan-in")
+        if c.memory_per_core_bytes is not None and mem_neuron > c.memory_per_core_bytes:
+            mapper.fail(("populations", name), f"one neuron needs {int(mem_neuron):,} bytes of "
+                        f"synapse memory (projections {names}) but a {profile.name} core has "
+                        f"{c.memory_per_core_bytes:,} (cores.memory_per_core_bytes): reduce the fan-in")
+        dense_fanin = sum(e.shape[1] for e in incoming if e.format == "dense")
+        if c.fanin_per_core is not None and dense_fanin > c.fanin_per_core:
+            mapper.fail(("populations", name), f"a neuron has {dense_fanin:,} distinct inputs "
+                        f"(projections {names}) but a {profile.name} core accepts "
+                        f"{c.fanin_per_core:,} input axons (cores.fanin_per_core); exceeded by "
+                        f"{dense_fanin - c.fanin_per_core:,}: reduce the pre populations or make "
+                        "the projections sparser")
+        bounds = [-(-size // c.neurons_per_core) if c.neurons_per_core else 1]
+        if c.synapses_per_core:
+            bounds.append(-(-total // c.synapses_per_core))
+        if c.memory_per_core_bytes:
+            bounds.append(int(np.ceil(mem_total / c.memory_per_core_bytes)))
+        needs[name] = max(bounds)
+    available = profile.total_cores
+    synapses = sum(e.total_high for e in estimates)
+    if synapses < PRECHECK_MIN_SYNAPSES:
+        return  # cheap to build: map_to_cores gives the exact count
+    if available is not None and sum(needs.values()) > available:
+        biggest = sorted(needs, key=lambda n: -needs[n])
+        detail = ", ".join(f"populations.{n}: at least {needs[n]:,} cores ({sizes[n]:,} neurons)"
+                           for n in biggest[:3])
+        path = ("populations", biggest[0])
+        raise CompileError(
+            f"network needs at least {sum(needs.values()):,} cores but {profile.name} has "
+            f"{available} (cores.cores_per_chip x cores.max_chips); exceeded by "
+            f"{sum(needs.values()) - available:,}. Largest: {detail}. Reduce population sizes "
+            "or fan-in, or use a profile with more chips", file=file, path=path, line=line_of(path))
