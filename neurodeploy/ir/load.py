@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from .. import limits
 from ..errors import IRError, did_you_mean, format_path
 from ..yamlio import LoadedYAML, load_yaml, parse_yaml
 from .weightfile import WeightFileError, read_weight_file
@@ -238,6 +239,21 @@ class _CrossChecker:
             if (mon.population, mon.var) in seen:
                 self.fail(("monitors", i), f"duplicate monitor {mon.population}.{mon.var}; remove it")
             seen.add((mon.population, mon.var))
+        self._run_size()
+
+    def _run_size(self) -> None:
+        """Refuse run.steps whose recorded output would not fit in memory."""
+        pops = self.net.populations
+        monitored = [(pops[m.population].size, m.var) for m in self.net.monitors] or \
+            [(p.size, "spikes") for p in pops.values() if p.kind == "lif"]
+        sources = [p.size for p in pops.values() if p.kind != "lif"]
+        steps = self.net.run.steps
+        path = ("run", "steps")
+        limits.check_memory(limits.run_output_bytes(steps, monitored, sources),
+                            f"a run of {steps:,} steps ({len(monitored)} monitors, "
+                            f"{sum(s for s, _ in monitored):,} monitored neurons)",
+                            "run fewer steps or monitor fewer populations", IRError,
+                            file=self.loaded.file, path=path, line=self.loaded.line_of(path))
 
     def _population(self, name: str, pop: Any) -> None:
         base = ("populations", name)
