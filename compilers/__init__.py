@@ -31,7 +31,7 @@ class Backend(ABC):
         if missing:
             return (f"{', '.join(missing)} not simulated by backend '{self.name}' yet; pass "
                     "--frozen to simulate with fixed weights and no temporal noise")
-        return None
+        return mismatch_refusal(plan)
 
     def check(self, plan: SimPlan) -> None:
         """Raise BackendError when this backend cannot run ``plan``."""
@@ -42,6 +42,32 @@ class Backend(ABC):
     @abstractmethod
     def run(self, plan: SimPlan, inputs: dict[str, np.ndarray], steps: int) -> SimResult:
         """Simulate ``steps`` steps with source spikes ``inputs`` ([steps, size] each)."""
+
+
+def mismatch_refusal(plan: SimPlan) -> str | None:
+    """Why a build with fixed-pattern mismatch cannot be run as if it had none.
+
+    The one place where every backend refuses a ``variability`` block (profile defaults
+    included) that the run would silently ignore. A caller that applies a chip to the plan
+    (``neurodeploy.variability``: ``Chip.apply`` or batch overrides) sets
+    ``plan.mismatch_applied = True``; a deliberate nominal run uses ``plan.nominal()``.
+    """
+    if plan.mismatch_applied:
+        return None
+    active = plan.mismatch_features()
+    if not active:
+        return None
+    zeros = ", ".join(_IR_ZERO.get(item.split("=")[0], item.split("=")[0] + ": 0")
+                      for item in active)
+    return (f"the build has fixed-pattern mismatch ({', '.join(active)}; from the profile's "
+            "defaults or the network's variability block), which no backend applies to a plain "
+            "run yet; to simulate the nominal chip, write variability: {" + zeros + "} in the "
+            "network and compile again")
+
+
+_IR_ZERO = {"v_th_cv": "v_th: {cv: 0}", "tau_mem_cv": "tau_mem: {cv: 0}",
+            "tau_syn_cv": "tau_syn: {cv: 0}", "weights_cv": "weights: {cv: 0}",
+            "bias_sigma": "bias: {sigma: 0}"}
 
 
 @dataclass(frozen=True)
@@ -83,5 +109,5 @@ def get_backend(name: str, **options: Any) -> Backend:
     return getattr(module, spec.cls)(**options)
 
 
-__all__ = ["Backend", "BackendSpec", "BACKENDS", "get_backend", "SimPlan", "SimResult",
+__all__ = ["Backend", "mismatch_refusal", "BackendSpec", "BACKENDS", "get_backend", "SimPlan", "SimResult",
            "load_plan", "make_inputs"]

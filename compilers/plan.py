@@ -88,6 +88,8 @@ class SimPlan:
     monitors: list[tuple[str, str]]
     plasticity: dict[str, Any] = field(default_factory=dict)
     noise: dict[str, Any] = field(default_factory=dict)
+    variability: dict[str, Any] = field(default_factory=dict)
+    mismatch_applied: bool = False  # set by whoever applies a chip (neurodeploy.variability)
 
     @property
     def fixed(self) -> bool:
@@ -102,6 +104,16 @@ class SimPlan:
         out = [f"plasticity.{name} ({rule['rule']})" for name, rule in self.plasticity.items()]
         out += [f"noise.{kind}" for kind in self.noise]
         return out
+
+    def mismatch_features(self) -> list[str]:
+        """Nonzero fixed-pattern mismatch settings the build records (``name=value``)."""
+        effective = (self.variability or {}).get("effective") or {}
+        return [f"{k}={v}" for k, v in effective.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and v]
+
+    def nominal(self) -> "SimPlan":
+        """The same build deliberately run without its fixed-pattern mismatch."""
+        return SimPlan(**{**self.__dict__, "variability": {}})
 
     def frozen(self) -> "SimPlan":
         """The same network with fixed weights and without temporal noise."""
@@ -148,7 +160,8 @@ def load_plan(path: str | Path | Build) -> SimPlan:
         monitors = [(n, "spikes") for n, p in pops.items() if p.kind == "lif"]
     return SimPlan(name=m["name"], path=str(build.path), numerics=m["numerics"], dt=m["dt"],
                    seed=m["seed"], steps=m["steps"], populations=pops, projections=projs,
-                   monitors=monitors, plasticity=m.get("plasticity", {}), noise=m.get("noise", {}))
+                   monitors=monitors, plasticity=m.get("plasticity", {}), noise=m.get("noise", {}),
+                   variability=m.get("variability") or {})
 
 
 # --------------------------------------------------------------------------- inputs
