@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("validate", "nir")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

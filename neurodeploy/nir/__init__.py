@@ -1,1 +1,25 @@
-"""nir."""
+"""NIR interchange: import NIR graphs (snnTorch, Norse, Sinabs, Spyx, Rockpool) into the IR and
+export IR networks or builds as NIR. The equations and what is refused: docs/nir.md.
+
+Modules: :mod:`.graphio` (NIR files, errors), :mod:`.params` (neuron parameter mapping),
+:mod:`.conv` (convolutions unrolled), :mod:`.importer` (graph -> IR pieces),
+:mod:`.ir_files` (IR YAML and weight files), :mod:`.flat` (realised networks, comparison),
+:mod:`.exporter` (IR or build -> graph).
+"""
+from __future__ import annotations
+
+from .graphio import NirError, read_graph, write_graph
+
+__all__ = ["NirError", "read_graph", "write_graph", "import_file", "export_file"]
+
+
+def import_file(nir_path, out_yaml, dt=None):
+    """Import a .nir file to a network YAML with weight files beside it; (path, notes)."""
+    from .ir_files import import_file as run
+    return run(nir_path, out_yaml, dt)
+
+
+def export_file(source, out):
+    """Export a network YAML or a build directory to a .nir file; (path, notes)."""
+    from .exporter import export_file as run
+    return run(source, out)

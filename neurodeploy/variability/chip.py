@@ -167,12 +167,23 @@ class Chip:
             q.weights = self.projection_weights(plan, name).astype(
                 proj.weights.dtype if plan.fixed else np.float64)
             out.projections[name] = q
+        out.mismatch_applied = True     # lifts compilers.mismatch_refusal for this plan
         return out
+
+
+def batch_plan(plan: Any) -> Any:
+    """``plan`` marked as run with per-instance chip overrides (see :func:`stack_overrides`),
+    which lifts ``compilers.mismatch_refusal`` for it."""
+    out = copy.copy(plan)
+    out.mismatch_applied = True
+    return out
 
 
 def stack_overrides(chips: Sequence[Chip], plan: Any, repeat: int = 1) -> dict[str, Any]:
     """Overrides of ``chips`` stacked on the batch axis (each chip ``repeat`` times in a row,
-    e.g. once per input sample): batch size ``len(chips) * repeat``."""
+    e.g. once per input sample): batch size ``len(chips) * repeat``. Run them with
+    ``CpuBackend.run_batch(batch_plan(plan), inputs, steps, len(chips) * repeat,
+    overrides=...)``."""
     pops: dict[str, dict[str, np.ndarray]] = {}
     for name, pop in plan.populations.items():
         if pop.kind != "lif":

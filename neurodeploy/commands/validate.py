@@ -1,0 +1,142 @@
+"""``validate`` (Monte Carlo yield of a build under device mismatch) and ``compare-profiles``.
+
+Exit codes: 0 the measured yield meets ``--yield`` at every sweep point (or no target was
+given), 4 it does not, 1 bad input, 2 a bug of ours.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BELOW = 0, 4
+
+
+def _settings(args: argparse.Namespace, build: str):
+    from neurodeploy.compile.artifact import Build
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.validate.runner import Settings
+    from neurodeploy.validate.spec import check_against, parse_spec
+    from neurodeploy.validate.sweep import parse_sets, parse_sweep
+    spec = parse_spec(args.spec) if args.spec is not None else None
+    if args.target is not None and spec is None:
+        raise NeurodeployError("--yield needs a --spec that says what passing means "
+                               "(e.g. --spec 'out.rate>=5')", path=("--yield",))
+    sweep = parse_sweep(args.sweep) if args.sweep else None
+    sets = parse_sets(args.set)
+    manifest = Build(build).manifest
+    if spec is not None:
+        lif = [n for n, p in manifest["populations"].items() if p["kind"] == "lif"]
+        check_against(spec, lif, has_task=bool(manifest.get("task")))
+    if args.input and not Path(args.input).is_file():
+        raise NeurodeployError("input file not found", file=args.input, path=("--input",))
+    return Settings(build=str(Path(build).resolve()), chips=args.chips,
+                    seed=manifest["seed"] if args.seed is None else args.seed,
+                    spec=spec.text if spec else None,
+                    sweep_path=sweep.path if sweep else None,
+                    sweep_values=list(sweep.values) if sweep else [], sets=sets,
+                    backend=args.backend, steps=args.steps,
+                    input=str(Path(args.input).resolve()) if args.input else None,
+                    chunk=args.chunk)
+
+
+def _summary(report: dict) -> list[str]:
+    lines = []
+    for e in report["points"]:
+        head = (f"{report['sweep']['path']}={e['value']}: " if report["sweep"] else "")
+        if e["yield"] is None:
+            figs = ", ".join(f"{k} {v['mean']:.4g}+-{v['std']:.2g}"
+                             for k, v in sorted(e["figures"].items()) if "." not in k)
+            lines.append(f"{head}{e['chips']} chips; {figs}")
+        else:
+            lo, hi = e["yield_ci"]
+            lines.append(f"{head}yield {e['yield']:.3f} ({e['passed']}/{e['chips']} chips), "
+                         f"95 % CI [{lo:.3f}, {hi:.3f}] ({report['ci_method']})")
+    return lines
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from neurodeploy.validate.core import run_validation
+    settings = _settings(args, args.build)
+    out = Path(args.output) if args.output else Path(args.build) / "validation"
+    report = run_validation(settings, out, target=args.target, resume=args.resume,
+                            force=args.force, scheduler=args.scheduler, dask=args.dask,
+                            workers=args.workers, progress=not args.quiet)
+    print("\n".join(_summary(report)))
+    print(f"wrote {out / 'report.json'} and {out / 'report.html'}")
+    if report["meets_target"] is False:
+        print(f"yield below the target {args.target}", file=sys.stderr)
+        return EXIT_BELOW
+    return EXIT_OK
+
+
+def _cmd_compare_profiles(args: argparse.Namespace) -> int:
+    from neurodeploy.validate.profiles import compare_profiles
+    rows = compare_profiles(args.network, [p.strip() for p in args.profiles.split(",") if p.strip()],
+                            chips=args.chips, spec=args.spec, out=args.output,
+                            input_file=args.input, steps=args.steps, seed=args.seed,
+                            progress=not args.quiet)
+    for line in rows["table"]:
+        print(line)
+    print(f"wrote {Path(rows['folder']) / 'compare.json'}")
+    return EXIT_OK
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chips", type=int, default=100, help="Monte Carlo chips (default 100)")
+    p.add_argument("--spec", help="pass/fail spec, e.g. 'accuracy>=0.9', 'out.rate>=5 and "
+                                  "distance<=0.3' (see docs/validate.md)")
+    p.add_argument("--seed", type=int, help="chip seed (default: the build's seed); chip k "
+                                            "of seed s is the same chip on every backend")
+    p.add_argument("--steps", type=int, help="time steps per run (default: run.steps)")
+    p.add_argument("--input", help=".npz with <population>.spikes for spike_source populations")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``validate`` and ``compare-profiles``."""
+    p = sub.add_parser(
+        "validate", help="Monte Carlo yield of a build under device mismatch",
+        description="Simulate many mismatched chips of a build (fixed-pattern variability "
+                    "from the profile, the IR's variability block and --set/--sweep), measure "
+                    "each against --spec and report the yield with a 95 %% Clopper-Pearson "
+                    "interval. Results are appended to DIR/results.jsonl as chips finish "
+                    "(--resume continues a killed run); DIR/report.json and report.html "
+                    "summarise. Exit 0 when the yield meets --yield at every sweep point, "
+                    "4 when not, 1 on bad input.")
+    p.add_argument("build", help="build directory")
+    _common(p)
+    p.add_argument("--yield", dest="target", type=float,
+                   help="required yield in 0..1 (exit 4 when the measured yield is lower)")
+    p.add_argument("--sweep", help="PATH=v1,v2,... e.g. variability.weights.cv=0,0.05,0.1")
+    p.add_argument("--set", action="append", metavar="PATH=VALUE",
+                   help="override one mismatch setting (repeatable), e.g. "
+                        "variability.weights.dist=lognormal")
+    p.add_argument("--output", "-o", help="output folder (default BUILD/validation)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the results in the output folder; finished chips are kept")
+    p.add_argument("--force", action="store_true", help="discard earlier results in the folder")
+    p.add_argument("--backend", "-b", default="cpu", choices=["cpu", "lava", "brian2"],
+                   help="cpu (batched, default), lava or brian2 (one chip per run)")
+    p.add_argument("--dask", action="store_true",
+                   help="run the chips on a local Dask cluster (--workers processes)")
+    p.add_argument("--workers", type=int, help="local Dask cluster size (default 2)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. "
+                                       "tcp://127.0.0.1:8786 (workers need neurodeploy and "
+                                       "the build/input paths)")
+    p.add_argument("--chunk", type=int, help="chips per task (default 25 cpu, 4 lava, 1 brian2)")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser(
+        "compare-profiles", help="one network on several profiles: nominal vs mismatched",
+        description="Compile a network for each profile and run it nominal (no mismatch) and "
+                    "as --chips chips with that profile's mismatch; print figures (and the "
+                    "yield of --spec) side by side.")
+    p.add_argument("network", help="network YAML")
+    p.add_argument("--profiles", default="cpu,loihi2,mixed_signal",
+                   help="comma-separated profiles (default cpu,loihi2,mixed_signal)")
+    _common(p)
+    p.add_argument("--output", "-o", help="folder for builds and results (default: a "
+                                          "temporary folder that is removed)")
+    p.set_defaults(func=_cmd_compare_profiles, chips=50)
+

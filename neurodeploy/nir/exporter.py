@@ -1,0 +1,222 @@
+"""IR network or build -> NIR graph.
+
+Canonical export: each spike_source/poisson population becomes an Input, each lif population
+the NIR neuron node its parameters describe (:func:`.params.canonical_type`) with the gain
+set to 1 (so NIR weights equal IR weights), each projection one Linear node per distinct
+delay (behind a Delay node when the delay is > 0), each monitor an Output. What NIR cannot
+hold (refractory periods, plasticity, noise, variability, Poisson rates) goes into the graph
+metadata key ``neurodeploy_ir`` and is listed in the returned notes.
+
+Export of a YAML imported from NIR (``<stem>.source.nir`` beside it) starts from the source
+graph instead: its nodes, names, ``r`` and ``w_in`` are kept and only what the IR changed is
+recomputed, so NIR -> IR -> NIR gives back every parameter. It is used only when the result
+maps back to exactly the IR network; otherwise the canonical form is written with a note.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .flat import FlatNet, differences, from_build, from_network
+from .graphio import NirError, read_graph, write_graph
+from .importer import META_KEY, analyse, ir_name
+from .params import canonical_type, no_leak, to_nir
+
+
+def _meta(flat: FlatNet, notes: list[str]) -> dict[str, Any]:
+    """The graph metadata entry holding what NIR has no node field for."""
+    extras = {k: v for k, v in flat.extras.items() if k != "build"}
+    meta: dict[str, Any] = {"name": flat.name, "seed": flat.seed, "dt": flat.dt,
+                            "steps": flat.steps}
+    rates = {n: (float(p.rate[0]) if np.all(p.rate == p.rate[0]) else [float(x) for x in p.rate])
+             for n, p in flat.pops.items() if p.kind == "poisson"}
+    if rates:
+        meta["poisson"] = rates
+        notes.append(f"poisson population(s) {', '.join(rates)} exported as Input nodes; their "
+                     "rates are in the graph metadata 'neurodeploy_ir'")
+    refractory = {n: p.refractory for n, p in flat.pops.items() if p.refractory}
+    if refractory:
+        meta["refractory"] = refractory
+        notes.append(f"not exported: refractory periods of {', '.join(refractory)} (NIR neurons "
+                     "have none); kept in the graph metadata 'neurodeploy_ir'")
+    if "build" in flat.extras:
+        build = flat.extras["build"]
+        meta["build"] = build
+        if build.get("dequantized"):
+            notes.append(f"fixed-point build for {build['profile']} dequantized to float "
+                         "(decays, thresholds, biases and weights as the chip computes them)")
+        for key in ("plasticity", "noise"):
+            if key in extras:
+                meta[f"build_{key}"] = extras.pop(key)
+                notes.append(f"not exported: {key} of the build (hardware form, kept in the "
+                             "graph metadata; not restored on import)")
+    if extras:
+        meta["extras"] = extras
+        notes.append(f"{', '.join(extras)}: not part of NIR; kept in the graph metadata "
+                     "'neurodeploy_ir' and restored by `neurodeploy import-nir`")
+    return meta
+
+
+def canonical(flat: FlatNet) -> tuple[Any, list[str]]:
+    """The canonical NIR graph of a flat network, and notes on what was not exported."""
+    import nir
+
+    notes: list[str] = []
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    taken = set(flat.pops)
+    gains: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for name, p in flat.pops.items():
+        if p.kind != "lif":
+            nodes[name] = nir.Input(input_type=np.array([p.size]))
+            continue
+        where = f"population '{name}'"
+        kind = canonical_type(p.tau_syn, p.tau_mem, p.v_th, flat.dt, where)
+        kinds[name] = kind
+        zero = np.zeros(p.size)
+        bias = p.bias if not no_leak(p.tau_mem, flat.dt) else zero
+        nodes[name], gains[name] = to_nir(kind, (p.size,), p.tau_syn, p.tau_mem, p.v_th, bias,
+                                          zero, flat.dt, where=where)
+    affine_for = {n for n, p in flat.pops.items()
+                  if p.kind == "lif" and no_leak(p.tau_mem, flat.dt) and np.any(p.bias != 0)}
+    for pname, pr in flat.projs.items():
+        delays = np.unique(pr.delays[pr.exists]) if pr.exists.any() else np.array([0])
+        for d in delays:
+            mask = pr.exists & (pr.delays == d)
+            lin = ir_name(pname if len(delays) == 1 else f"{pname}__d{int(d)}", taken)
+            weight = np.where(mask, pr.weights, 0.0) / gains[pr.post][:, None]
+            if pr.post in affine_for:
+                p = flat.pops[pr.post]
+                b = p.bias / gains[pr.post]
+                nodes[lin] = nir.Affine(weight=weight, bias=b)
+                nodes[pr.post], _ = to_nir(kinds[pr.post], (p.size,), p.tau_syn, p.tau_mem, p.v_th,
+                                           p.bias, b, flat.dt, where=f"population '{pr.post}'")
+                affine_for.discard(pr.post)
+            else:
+                nodes[lin] = nir.Linear(weight=weight)
+            head = pr.pre
+            if d > 0:
+                delay = ir_name(f"{lin}_delay", taken)
+                nodes[delay] = nir.Delay(delay=np.full(pr.weights.shape[1], float(d) * flat.dt))
+                edges.append((pr.pre, delay))
+                head = delay
+            edges += [(head, lin), (lin, pr.post)]
+    if affine_for:
+        raise NirError(f"population(s) {', '.join(sorted(affine_for))} have a bias but no leak "
+                       "and no incoming projection; NIR's IF/I nodes hold a bias only through "
+                       "an Affine input", file=flat.source or None)
+    for pop, var in flat.monitors:
+        p = flat.pops[pop]
+        spiking = p.kind != "lif" or kinds[pop] in ("LIF", "CubaLIF", "IF")
+        if (var == "spikes" and spiking) or (var == "v" and not spiking):
+            out = ir_name(f"{pop}_{var}", taken)
+            nodes[out] = nir.Output(output_type=np.array([p.size]))
+            edges.append((pop, out))
+        else:
+            notes.append(f"not exported: monitor {pop}.{var} (a {kinds.get(pop, p.kind)} node "
+                         f"outputs {'spikes' if spiking else 'v'})")
+    metadata = {META_KEY: json.dumps(_meta(flat, notes), sort_keys=True)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False), notes
+
+
+def _keep(old: Any, new: Any) -> Any:
+    """The source value when the recomputed one equals it up to rounding, else the new one."""
+    old_a, new_a = np.asarray(old, dtype=np.float64), np.asarray(new, dtype=np.float64)
+    if old_a.shape == new_a.shape:
+        scale = float(np.max(np.abs(old_a))) if old_a.size else 0.0
+        if np.allclose(old_a, new_a, rtol=1e-12, atol=1e-12 * scale):
+            return old
+    return new_a
+
+
+NEURON_FIELDS = ("tau", "tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "w_in", "threshold")
+
+
+def from_source(flat: FlatNet, source: Path) -> Any:
+    """The source graph updated to ``flat``; ValueError saying why when it cannot be."""
+    src = read_graph(source)
+    imp = analyse(src, flat.dt, str(source))
+    inv = {ir: n for n, ir in imp.names.items()}
+    if set(inv) != set(flat.pops) or set(imp.projections) != set(flat.projs):
+        raise ValueError("populations or projections were renamed, added or removed")
+    graph = copy.deepcopy(src)
+    for ir, nir_name in inv.items():
+        p = flat.pops[ir]
+        if nir_name in imp.inputs:
+            if p.kind != "spike_source" or p.size != imp.inputs[nir_name]:
+                raise ValueError(f"population {ir} is no longer the Input '{nir_name}'")
+            continue
+        nm = imp.neurons[nir_name]
+        if p.kind != "lif" or p.size != nm.size:
+            raise ValueError(f"population {ir} is no longer the {nm.type} '{nir_name}'")
+        new, gain = to_nir(nm.type, nm.shape, p.tau_syn, p.tau_mem, p.v_th, p.bias,
+                           imp.bias_in[nir_name], flat.dt, nm.gauge, where=f"population {ir}")
+        node = graph.nodes[nir_name]
+        for field in NEURON_FIELDS:
+            if hasattr(node, field) and hasattr(new, field):
+                setattr(node, field, _keep(getattr(node, field), getattr(new, field)))
+        nm.gain = gain
+    for pname, proj in imp.projections.items():
+        pr = flat.projs[pname]
+        if (pr.pre, pr.post) != (proj.pre, proj.post):
+            raise ValueError(f"projection {pname} connects other populations now")
+        old = proj.matrix.toarray()
+        new = np.where(pr.exists, pr.weights, 0.0)
+        if np.any(pr.exists & (pr.delays != proj.delay)):
+            raise ValueError(f"projection {pname} has other delays now")
+        if np.allclose(old, new, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(old), initial=0))):
+            continue
+        weight_nodes = proj.via
+        others = [n for n in proj.path_nodes if n not in weight_nodes]
+        if len(weight_nodes) != 1 or any(type(src.nodes[n]).__name__ not in
+                                          ("Flatten", "Identity", "Delay") for n in others):
+            raise ValueError(f"projection {pname} changed and its NIR path is not a single "
+                             "Linear/Affine node")
+        wnode = graph.nodes[weight_nodes[0]]
+        if type(wnode).__name__ not in ("Linear", "Affine") or \
+                sum(weight_nodes[0] in q.via for q in imp.projections.values()) != 1:
+            raise ValueError(f"projection {pname} changed and its weight node is shared or "
+                             "a convolution")
+        gain = imp.neurons[inv[pr.post]].gain
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wnode.weight = np.where(gain[:, None] != 0, new / gain[:, None], 0.0)
+    graph.metadata = dict(graph.metadata or {})
+    meta_notes: list[str] = []
+    graph.metadata[META_KEY] = json.dumps(_meta(flat, meta_notes), sort_keys=True)
+    check = analyse(graph, flat.dt, str(source))
+    from .ir_files import to_flat
+    diff = differences(to_flat(check, flat.name), flat)
+    if diff:
+        raise ValueError("the updated source graph would differ: " + "; ".join(diff[:3]))
+    return graph, meta_notes
+
+
+def export_file(source: str | Path, out: str | Path) -> tuple[Path, list[str]]:
+    """Export a build directory or a network YAML to ``out`` (.nir); returns (path, notes)."""
+    from ..ir.load import load_network
+
+    source, out = Path(source), Path(out)
+    if source.is_dir():
+        flat = from_build(source)
+        graph, notes = canonical(flat)
+    elif not source.exists():
+        raise NirError("not found; give a build directory or a network YAML", file=source)
+    else:
+        flat = from_network(load_network(source))
+        provenance = source.with_name(f"{source.stem}.source.nir")
+        graph = None
+        notes = []
+        if provenance.exists():
+            try:
+                graph, notes = from_source(flat, provenance)
+            except (ValueError, NirError) as exc:
+                notes.append(f"{provenance.name} not used ({exc}); wrote the canonical form")
+        if graph is None:
+            graph, more = canonical(flat)
+            notes += more
+    return write_graph(graph, out), notes

@@ -1,0 +1,102 @@
+"""One validation run: tasks -> executor (this process or Dask) -> durable store -> reports."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+from neurodeploy.compile.artifact import Build
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.variability.config import MismatchConfig
+
+from .progress import Progress
+from .report import build_report, write_reports
+from .runner import Settings, check_settings, plan_tasks, run_task
+from .store import ResultStore
+
+
+def _local(settings: dict, tasks: list[tuple[int, list[int]]]) -> Iterator[list[dict]]:
+    for point, indices in tasks:
+        yield run_task(settings, point, indices)
+
+
+def _dask(settings: dict, tasks: list[tuple[int, list[int]]], scheduler: str | None,
+          workers: int | None) -> Iterator[list[dict]]:
+    """Submit every task to a Dask cluster (a new local one when ``scheduler`` is None)."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise NeurodeployError("--dask/--scheduler need the 'distributed' package; install "
+                               "it with: pip install distributed") from None
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout=20)
+            except (OSError, TimeoutError) as exc:
+                raise NeurodeployError(f"cannot reach the Dask scheduler at {scheduler} "
+                                       f"({exc}); check the address and that it runs",
+                                       path=("--scheduler",)) from None
+        else:
+            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = [client.submit(run_task, settings, p, idx, pure=False)
+                       for p, idx in tasks]
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def run_validation(settings: Settings, out: str | Path, *, target: float | None = None,
+                   resume: bool = False, force: bool = False, scheduler: str | None = None,
+                   dask: bool = False, workers: int | None = None,
+                   progress: bool = True) -> dict:
+    """Run (or finish) a validation and write ``results.jsonl``, ``report.json`` and
+    ``report.html`` into ``out``; returns the report."""
+    check_settings(settings)
+    if target is not None and not 0 <= target <= 1:
+        raise NeurodeployError(f"--yield must be within 0..1; got {target:g}", path=("--yield",))
+    manifest = Build(settings.build).manifest
+    base = MismatchConfig.from_manifest(manifest)
+    use_dask = dask or scheduler is not None
+    if use_dask and settings.threads is None:
+        settings.threads = 1               # one thread per Dask worker task
+    folder = Path(out)
+    store = ResultStore(folder, settings.key())
+    header = {"settings": {k: v for k, v in asdict(settings).items()
+                           if k not in ("chips", "chunk", "threads")}}
+    records = store.open(resume=resume, force=force, header=header)
+    try:
+        done = {(r["point"], r["chip"]) for r in records}
+        tasks = plan_tasks(settings, done)
+        total = settings.chips * len(settings.points())
+        bar = Progress(total, done=sum(1 for r in records if r["chip"] < settings.chips)) \
+            if progress else None
+        sdict = asdict(settings)
+        stream = _dask(sdict, tasks, scheduler, workers) if use_dask else _local(sdict, tasks)
+        for results in stream:
+            store.append(results)
+            records.extend(results)
+            if bar:
+                bar.update(len(results))
+    finally:
+        store.close()
+    mismatch = {"base": base.describe(),
+                "points": [base.with_overrides(o).describe() for o in settings.points()]}
+    report = build_report(settings, _dedupe(records), target, mismatch)
+    write_reports(folder, report)
+    return report
+
+
+def _dedupe(records: list[dict]) -> list[dict]:
+    """One record per (point, chip) (the first; a resumed run never recomputes one)."""
+    seen: dict[tuple[int, int], dict] = {}
+    for r in records:
+        seen.setdefault((r["point"], r["chip"]), r)
+    return list(seen.values())

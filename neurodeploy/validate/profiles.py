@@ -1,0 +1,91 @@
+"""``compare-profiles``: one network compiled for several profiles, nominal vs mismatched."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from neurodeploy.variability.config import PARAMS
+
+from .core import run_validation
+from .report import write_atomic
+from .runner import Settings
+
+# every effect switched off: the nominal chip
+NOMINAL = {p.path: 0.0 for p in PARAMS if p.kind == "float" and p.low == 0
+           and "learning" not in p.path and "stuck_max_share" not in p.path
+           and "drift_nu_cv" not in p.path}
+
+
+def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str | None,
+                     out: str | None, input_file: str | None, steps: int | None,
+                     seed: int | None, progress: bool = True) -> dict:
+    """Compile ``network`` per profile; validate nominal (1 chip) and mismatched (``chips``)."""
+    from neurodeploy.compile import compile_network
+    from neurodeploy.errors import NeurodeployError
+    from neurodeploy.ir import load_network
+    from neurodeploy.profiles import load_profile
+    from .spec import check_against, parse_spec
+    if not profiles:
+        raise NeurodeployError("--profiles is empty; name at least one profile",
+                               path=("--profiles",))
+    if chips < 1:
+        raise NeurodeployError(f"--chips must be >= 1; got {chips}", path=("--chips",))
+    net = load_network(network)
+    loaded = [(name, load_profile(name)) for name in profiles]
+    if spec:
+        parsed = parse_spec(spec)
+        check_against(parsed, [n for n, p in net.populations.items() if p.kind == "lif"],
+                      has_task=False)
+    folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="neurodeploy-profiles-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    results = {}
+    try:
+        for name, profile in loaded:
+            label = Path(name).stem
+            build = folder / label / "build"
+            compile_network(net, profile, build, force=True)
+            base = dict(build=str(build.resolve()), seed=net.seed if seed is None else seed,
+                        spec=spec, steps=steps,
+                        input=str(Path(input_file).resolve()) if input_file else None)
+            nominal = run_validation(Settings(chips=1, sets=dict(NOMINAL), **base),
+                                     folder / label / "nominal", force=True, progress=False)
+            mc = run_validation(Settings(chips=chips, **base), folder / label / "mismatch",
+                                force=True, progress=progress)
+            results[label] = {"profile": profile.name, "numerics": profile.numerics,
+                              "nominal": nominal["chips"][0]["figures"],
+                              "nominal_pass": nominal["chips"][0]["pass"],
+                              "mismatch": mc["points"][0]["figures"],
+                              "yield": mc["yield"], "yield_ci": mc["yield_ci"]}
+        table = _table(results, spec)
+        write_atomic(folder / "compare.json",
+                     json.dumps({"network": network, "spec": spec, "chips": chips,
+                                 "profiles": results}, indent=1, sort_keys=True).encode())
+    finally:
+        if out is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"table": table, "profiles": results, "folder": str(folder)}
+
+
+def _table(results: dict, spec: str | None) -> list[str]:
+    keys = sorted({k for r in results.values() for k in r["nominal"]
+                   if k.endswith(".rate") or k in ("accuracy", "distance")})
+    head = f"{'profile':14s} {'numerics':8s} " + " ".join(f"{k:>24s}" for k in keys)
+    if spec:
+        head += f" {'yield (95 % CI)':>24s}"
+    lines = [head]
+    for label, r in results.items():
+        cells = []
+        for k in keys:
+            nom = r["nominal"].get(k)
+            mm = r["mismatch"].get(k)
+            cell = f"{nom:.3g} -> {mm['mean']:.3g}+-{mm['std']:.2g}" if nom is not None and mm else "-"
+            cells.append(f"{cell:>24s}")
+        line = f"{label:14s} {r['numerics']:8s} " + " ".join(cells)
+        if spec:
+            lo, hi = r["yield_ci"]
+            line += f" {r['yield']:.2f} [{lo:.2f}, {hi:.2f}]".rjust(25)
+        lines.append(line)
+    lines.append("cells: nominal chip -> mean+-std over mismatched chips")
+    return lines

@@ -1,0 +1,109 @@
+"""Durable per-chip results: one JSON line per chip, appended and fsync'ed as chips finish.
+
+``results.jsonl`` starts with a header line naming the run's settings key; every other line
+is one finished chip. A process killed mid-write leaves at most one partial last line, which
+:meth:`ResultStore.open` cuts off before appending again, so no chip is half-recorded and
+``--resume`` recomputes exactly the chips without a complete line.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from neurodeploy.errors import NeurodeployError
+
+RESULTS = "results.jsonl"
+
+
+class StoreError(NeurodeployError):
+    """The output folder holds results that cannot be continued."""
+
+
+def _complete_lines(path: Path) -> tuple[list[dict], int]:
+    """Parsed complete lines and the byte length they occupy (a torn tail is dropped)."""
+    data = path.read_bytes()
+    records, good = [], 0
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break                                   # partial last line: not written fully
+        try:
+            records.append(json.loads(data[pos:end]))
+        except json.JSONDecodeError:
+            break
+        pos = end + 1
+        good = pos
+    return records, good
+
+
+class ResultStore:
+    """Append-only JSON-lines file of one validation run in ``folder``."""
+
+    def __init__(self, folder: str | Path, key: str) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / RESULTS
+        self.key = key
+        self._fh: Any = None
+
+    def open(self, resume: bool, force: bool, header: dict) -> list[dict]:
+        """Start (or continue, with ``resume``) the file; returns the finished chip records."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        records: list[dict] = []
+        if self.path.exists() and not force:
+            lines, good = _complete_lines(self.path)
+            if not resume:
+                if lines:
+                    raise StoreError(f"{self.path} already holds results of "
+                                     f"{max(0, len(lines) - 1)} chips; pass --resume to "
+                                     "continue them or --force to start over", file=self.path)
+            else:
+                if lines and (lines[0].get("kind") != "header" or lines[0].get("key") != self.key):
+                    raise StoreError("these results were made with other settings (build, "
+                                     "spec, sweep, seed, backend, steps or input differ); "
+                                     "resume with the same arguments, or use another -o",
+                                     file=self.path)
+                records = [r for r in lines[1:] if r.get("kind") == "chip"]
+                with open(self.path, "r+b") as fh:     # drop a torn last line
+                    fh.truncate(good)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                if lines:
+                    self._fh = open(self.path, "ab")
+                    return records
+        tmp = self.path.with_name(f".{RESULTS}.tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(json.dumps({"kind": "header", "key": self.key, **header},
+                                sort_keys=True).encode() + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        self._fsync_dir()
+        self._fh = open(self.path, "ab")
+        return records
+
+    def append(self, records: Iterable[dict]) -> None:
+        """Write complete lines and fsync them before returning."""
+        blob = b"".join(json.dumps({"kind": "chip", **r}, sort_keys=True).encode() + b"\n"
+                        for r in records)
+        if blob:
+            self._fh.write(blob)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def _fsync_dir(self) -> None:
+        try:
+            fd = os.open(self.folder, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
