@@ -166,15 +166,14 @@ def load_plan(path: str | Path | Build) -> SimPlan:
 
 # --------------------------------------------------------------------------- inputs
 def read_input_file(path: str | Path) -> dict[str, np.ndarray]:
-    """Arrays of an input ``.npz`` (``<population>.spikes``), loaded without pickles."""
-    p = Path(path)
-    if not p.exists():
-        raise BackendError("input file not found", file=p)
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (ValueError, OSError) as exc:
-        raise BackendError(f"cannot read input as .npz without pickles: {exc}", file=p) from None
+    """Arrays of an input ``.npz`` (``<population>.spikes``), loaded without pickles.
+
+    Anything but a readable ``.npz`` of numeric arrays (a lone ``.npy``, ``/dev/null``, a
+    truncated archive, object arrays) is a BackendError naming the file.
+    """
+    from neurodeploy.arrayfile import read_npz
+    return read_npz(path, error=BackendError,
+                    hint="write it again (np.savez(path, **{'<population>.spikes': array}))")
 
 
 def make_inputs(plan: SimPlan, steps: int, given: dict[str, np.ndarray] | None = None

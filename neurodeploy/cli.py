@@ -1,16 +1,20 @@
 """The ``neurodeploy`` command line.
 
-Exit codes: 0 ok, 1 user error, 2 internal error, 3 backends disagree (``compare``).
+Exit codes: 0 ok, 1 user error (also a closed output pipe), 2 internal error, 3 backends
+disagree (``compare``), 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (both cleaned up like Ctrl-C,
+see :mod:`neurodeploy.signals`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 
 from .errors import NeurodeployError
+from .signals import Terminated, handle_termination
 
 EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 2
 
@@ -42,14 +46,24 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from .compile import compile_network
     from .ir import load_network
     from .profiles import load_profile
+    from .compile.artifact import check_output_dir
     net = load_network(args.network)
     profile = load_profile(args.profile)
     out = Path(args.output) if args.output else Path("build") / net.name
+    check_output_dir(out, force=args.force)
     result = compile_network(net, profile, out, force=args.force)
     if not args.quiet:
         print(result.report_txt, end="")
+    else:
+        _print_warnings(result.warnings)
     print(f"wrote {result.out}")
     return EXIT_OK
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """Warnings print even with --quiet (which only hides the report)."""
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
@@ -86,9 +100,7 @@ def _prepare_run(args: argparse.Namespace):
     plan = load_plan(args.build)
     if args.frozen:
         plan = plan.frozen()
-    steps = args.steps or plan.steps
-    if steps <= 0:
-        raise NeurodeployError(f"--steps must be positive, got {steps}")
+    steps = plan.steps if args.steps is None else args.steps
     from .limits import check_run_size
     check_run_size(plan, steps)
     given = read_input_file(args.input) if args.input else None
@@ -103,10 +115,18 @@ def _backend_options(name: str, args: argparse.Namespace) -> dict:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from .compilers import get_backend
+    from .compilers.result import state_scales
+    from .outputs import check_outputs
+    check_outputs({"--output": args.output, "--plot": args.plot}, inputs={"--input": args.input},
+                  protected_dirs={"build": args.build})
+    if args.plot:
+        from .plot import check_plot_path
+        check_plot_path(args.plot)
     plan, inputs, steps = _prepare_run(args)
     backend = get_backend(args.backend, **_backend_options(args.backend, args))
     backend.check(plan)
     result = backend.run(plan, inputs, steps)
+    result.scales = state_scales(plan)
     out = result.save(args.output)
     for key, arr in result.data.items():
         extra = f", {int(arr.sum())} spikes" if key.endswith(".spikes") else ""
@@ -114,7 +134,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if args.plot:
         from .plot import plot_result
-        print(f"wrote {plot_result(result.data, args.plot, f'{plan.name} on {args.backend}')}")
+        title = f"{plan.name} on {args.backend}"
+        print(f"wrote {plot_result(result.data, args.plot, title, result.scales)}")
     return EXIT_OK
 
 
@@ -124,6 +145,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
     if len(names) < 2:
         raise NeurodeployError("--backends needs at least two names, e.g. --backends cpu,lava")
+    if args.save_dir:
+        from pathlib import Path
+
+        from .outputs import check_outputs
+        check_outputs([("--save-dir", Path(args.save_dir) / f"{n}.npz") for n in names],
+                      inputs={"--input": args.input}, protected_dirs={"build": args.build})
     plan, inputs, steps = _prepare_run(args)
     backends = [get_backend(n, **_backend_options(n, args)) for n in names]
     for backend in backends:
@@ -132,7 +159,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for name, backend in zip(names, backends):
         results[name] = backend.run(plan, inputs, steps)
         if args.save_dir:
-            from pathlib import Path
+            from .compilers.result import state_scales
+            results[name].scales = state_scales(plan)
             results[name].save(Path(args.save_dir) / f"{name}.npz")
     agree = True
     for name in names[1:]:
@@ -152,7 +180,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", help="build directory written by `neurodeploy compile`")
-    p.add_argument("--steps", type=int, help="time steps (default: run.steps of the network)")
+    p.add_argument("--steps", type=_positive_int,
+                   help="time steps, >= 1 (default: run.steps of the network)")
     p.add_argument("--input", help=".npz with <population>.spikes [steps, size] 0/1 arrays for "
                                    "spike_source populations (Poisson ones are drawn from the seed)")
     p.add_argument("--frozen", action="store_true",
@@ -222,7 +251,32 @@ def build_parser() -> argparse.ArgumentParser:
                                "neurodeploy schema > ir.schema.json")
     from .commands import register_all
     register_all(sub)
+    for command in sub.choices.values():
+        if "--debug" not in command._option_string_actions:
+            command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                 help="show tracebacks on errors")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (0 must not silently mean 'the default')."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (``neurodeploy schema | head``): stop without a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_USER
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -232,23 +286,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USER
-    try:
-        handler = COMMANDS.get(args.command) or args.func
-        return handler(args)
-    except NeurodeployError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
-        if args.debug:
-            traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug and report "
-              "it)", file=sys.stderr)
-        return EXIT_INTERNAL
+    with handle_termination():
+        try:
+            handler = COMMANDS.get(args.command) or args.func
+            code = handler(args)
+            sys.stdout.flush()
+            return code
+        except NeurodeployError as exc:
+            if args.debug:
+                traceback.print_exc()
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USER
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except Terminated as exc:
+            print(f"stopped: received {exc.name}; the run was stopped and temporary files "
+                  "removed", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            if args.debug:
+                traceback.print_exc()
+            print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug and "
+                  "report it)", file=sys.stderr)
+            return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

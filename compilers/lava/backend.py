@@ -19,8 +19,11 @@ Spikes of monitored source populations are the input trains themselves in record
 (a RingBuffer emits exactly its data) and are probed on the RingBuffer in monitor mode.
 
 Every run is guarded: the run is started non-blocking and polled against a deadline
-(option ``timeout``); on timeout, error, or KeyboardInterrupt all Lava child processes are
-killed and joined, otherwise the runtime is stopped normally.
+(option ``timeout``) and against its workers' health (:mod:`.guard`: a worker that raised or
+died, e.g. killed by the out-of-memory killer, ends the run within one poll). On timeout,
+error, KeyboardInterrupt, or SIGTERM/SIGHUP (raised as ``KeyboardInterrupt`` by
+:mod:`neurodeploy.signals` in the CLI) all Lava child processes are killed and joined and
+the run's temporary directory is removed; otherwise the runtime is stopped normally.
 """
 from __future__ import annotations
 
@@ -39,12 +42,14 @@ from neurodeploy import _lava_compat
 from neurodeploy.errors import BackendError
 
 from .. import Backend
+from . import guard
 from ..plan import PopulationPlan, ProjectionPlan, SimPlan
 from ..result import SimResult
 
 _lava_compat.install()
 
 READOUTS = ("recorder", "monitor")
+ERROR_REPORT_TIMEOUT = 10.0   # s a failing worker gets to deliver its traceback
 
 
 def _lava():
@@ -365,7 +370,8 @@ class LavaBackend(Backend):
 
     @staticmethod
     def _await(L: dict, rt: ty.Any, deadline: float, timeout: float, what: str) -> None:
-        """Poll the runtime services until all answered; raise on error or timeout."""
+        """Poll the runtime services until all answered; raise on error, on a dead worker
+        (see :mod:`.guard`) or on timeout."""
         ports = list(rt.service_to_runtime)
         answers: dict[int, ty.Any] = {}
         delay = 0.0005
@@ -379,16 +385,15 @@ class LavaBackend(Backend):
                 raise BackendError(f"Lava {what} did not finish within {timeout:.0f} s "
                                    "(a miswired port blocks forever); raise the backend's "
                                    "timeout option if the network is just slow")
-            errors = _actor_errors(rt)
-            if errors:
-                raise BackendError("Lava process model raised: " + errors)
+            reason = guard.failure(rt)
+            if reason:
+                raise BackendError(reason)
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
         bad = [a for a in answers.values() if not L["enum_equal"](a, L["MGMT_RESPONSE"].DONE)]
         if bad:
-            time.sleep(0.2)    # let the failing actor report its traceback
-            errors = _actor_errors(rt)
-            raise BackendError("Lava process model raised: " + (errors or f"response {bad[0]}"))
+            reason = guard.wait_for_failure(rt, ERROR_REPORT_TIMEOUT)
+            raise BackendError(reason or f"Lava process model failed: response {bad[0]}")
         rt._is_running = False
 
     @staticmethod
@@ -400,6 +405,9 @@ class LavaBackend(Backend):
             while not port.probe():
                 if time.monotonic() > deadline:
                     raise BackendError("Lava runtime did not stop in time")
+                reason = guard.dead_workers(rt)
+                if reason and "killed by" in reason:
+                    raise BackendError(reason + "; the run was stopped")
                 time.sleep(0.001)
             port.recv()
         rt.join()
@@ -450,21 +458,6 @@ class LavaBackend(Backend):
 
 
 # ---------------------------------------------------------------------- cleanup
-def _actor_errors(rt: ty.Any) -> str:
-    """Tracebacks reported by Lava actors that already died with an exception."""
-    mi = getattr(rt, "_messaging_infrastructure", None)
-    msgs = []
-    for actor in getattr(mi, "actors", []) or []:
-        try:
-            exc = actor.exception
-        except (OSError, EOFError, ValueError):
-            continue
-        if exc:
-            err, tb = exc
-            msgs.append(f"{type(err).__name__}: {err}\n{tb}")
-    return "\n".join(msgs)
-
-
 def _kill_runtime(rt: ty.Any) -> None:
     """Kill and join every child process of a Lava runtime (best effort, never raises)."""
     try:

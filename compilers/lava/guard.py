@@ -1,0 +1,96 @@
+"""Watch Lava's worker processes while the backend waits on them.
+
+Lava's runtime waits on its service ports forever; when a worker dies (the out-of-memory
+killer, a segfault) nobody answers and only the backend's run timeout would end the wait.
+:func:`failure` is cheap (a non-blocking ``waitpid`` per worker) and is polled with every
+wait, so a dead or failing worker is reported within one poll, with what happened to it.
+"""
+from __future__ import annotations
+
+import signal
+import time
+import typing as ty
+
+
+def _actors(rt: ty.Any) -> list[ty.Any]:
+    mi = getattr(rt, "_messaging_infrastructure", None)
+    return list(getattr(mi, "actors", []) or []) if mi is not None else []
+
+
+def actor_errors(rt: ty.Any) -> str:
+    """Tracebacks reported by Lava actors that raised (each sends one before exiting)."""
+    msgs = []
+    for actor in _actors(rt):
+        try:
+            exc = actor.exception
+        except (OSError, EOFError, ValueError):
+            continue
+        if exc:
+            err, tb = exc
+            msgs.append(f"{type(err).__name__}: {err}\n{tb}")
+    return "\n".join(msgs)
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = (" (the kernel's out-of-memory killer sends SIGKILL; check `dmesg` and use "
+                "fewer steps or a smaller network)" if -code == signal.SIGKILL else "")
+        return f"was killed by {name}{hint}"
+    return f"exited with code {code} without reporting an error"
+
+
+def dead_workers(rt: ty.Any, clean_exits: bool = False) -> str | None:
+    """A sentence naming the Lava workers that died (killed by a signal or a non-zero exit
+    code; with ``clean_exits`` also those that exited with 0), or None.
+
+    Workers exit cleanly when another one fails and the run winds down, so a clean exit is
+    not a reason by itself: the failing worker's traceback is usually still on its way.
+    """
+    dead = []
+    for actor in _actors(rt):
+        try:
+            code = actor.exitcode
+        except (ValueError, AttributeError):     # already joined and closed by us
+            continue
+        if code is not None and (code != 0 or clean_exits):
+            dead.append(f"Lava worker pid {actor.pid} {_describe_exit(code)}")
+    mi = getattr(rt, "_messaging_infrastructure", None)
+    proc = getattr(getattr(mi, "_smm", None), "_process", None)
+    if proc is not None:
+        try:
+            code = proc.exitcode
+        except (ValueError, AttributeError):
+            code = None
+        if code is not None and (code != 0 or clean_exits):
+            dead.append(f"Lava's shared-memory manager pid {proc.pid} {_describe_exit(code)}")
+    return "; ".join(dead) or None
+
+
+def failure(rt: ty.Any, clean_exits: bool = False) -> str | None:
+    """Why the run cannot finish: a worker's traceback, or a dead worker; None if healthy."""
+    errors = actor_errors(rt)
+    if errors:
+        return "Lava process model raised: " + errors
+    dead = dead_workers(rt, clean_exits)
+    if dead:
+        return dead + "; the run was stopped"
+    return None
+
+
+def wait_for_failure(rt: ty.Any, timeout: float) -> str | None:
+    """After a service reported an error: wait (up to ``timeout`` s) until the failing worker
+    has delivered its traceback or is gone, instead of sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        reason = failure(rt)
+        if reason:
+            return reason
+        if time.monotonic() > deadline:
+            return failure(rt, clean_exits=True)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)

@@ -1,0 +1,103 @@
+"""Reading user- or build-supplied ``.npz`` archives: one place that turns every way such a
+file can be wrong (missing, a directory or device, a lone ``.npy``, not a zip, corrupt or
+truncated members, object arrays that need pickle) into one NeurodeployError line.
+
+Each member's ``.npy`` header is read before its data, so object dtypes are refused without
+unpickling and a caller can cap the bytes an archive may inflate to (``max_bytes``).
+"""
+from __future__ import annotations
+
+import stat
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NeurodeployError
+
+NPY_MAGIC = b"\x93NUMPY"
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError,
+                NotImplementedError)
+
+
+def _refuse(error: type[NeurodeployError], path: Path, message: str) -> NeurodeployError:
+    return error(message, file=path)
+
+
+def _check_file(path: Path, error: type[NeurodeployError], hint: str) -> None:
+    """The path names an existing regular file that is a zip archive."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise _refuse(error, path, "file not found") from None
+    except OSError as exc:
+        raise _refuse(error, path, f"cannot open: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or pipe)"
+        raise _refuse(error, path, f"is {kind}; expected an .npz archive written by np.savez")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise _refuse(error, path, f"cannot read: {exc.strerror}") from None
+    if head == NPY_MAGIC:
+        raise _refuse(error, path, "is a single-array .npy file; an .npz archive is expected: "
+                      "np.savez(path, **{'<name>': array})")
+    if not head:
+        raise _refuse(error, path, "is empty; expected an .npz archive written by np.savez")
+    if not zipfile.is_zipfile(path):
+        raise _refuse(error, path, f"is not an .npz archive (not a zip file, or truncated); "
+                      f"{hint}")
+
+
+def _member_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a member's .npy header, without reading its data."""
+    with zf.open(member) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    return tuple(int(s) for s in shape), np.dtype(dtype)
+
+
+def read_npz(path: str | Path, *, error: type[NeurodeployError] = NeurodeployError,
+             keys: list[str] | None = None, max_bytes: int | None = None,
+             hint: str = "write it with np.savez") -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` (all, or only ``keys``), loaded without pickles.
+
+    Raises ``error`` (a NeurodeployError subclass) naming the file for anything wrong with
+    it, ending in ``hint`` when the file is damaged; a key in ``keys`` that the archive
+    lacks is simply absent from the result.
+    """
+    p = Path(path)
+    _check_file(p, error, hint)
+    out: dict[str, np.ndarray] = {}
+    name = "?"
+    try:
+        with zipfile.ZipFile(p) as zf:
+            members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy")}
+            wanted = list(members) if keys is None else [k for k in keys if k in members]
+            total = 0
+            for name in wanted:
+                shape, dtype = _member_header(zf, members[name])
+                if dtype.hasobject:
+                    raise _refuse(error, p, f"array '{name}' has dtype {dtype} (Python objects, "
+                                  "which need pickle and are never loaded); save numeric arrays")
+                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if max_bytes is not None and total > max_bytes:
+                    raise _refuse(error, p, f"arrays would take {total / 2**30:.1f} GiB in "
+                                  f"memory (limit {max_bytes / 2**30:.1f} GiB); refusing to load")
+        with np.load(p, allow_pickle=False) as data:
+            for name in wanted:
+                out[name] = data[name]
+    except NeurodeployError:
+        raise
+    except _READ_ERRORS as exc:
+        what = f"array '{name}' of " if name != "?" else ""
+        raise _refuse(error, p, f"cannot read {what}the .npz ({type(exc).__name__}: {exc}); the "
+                      f"file is corrupt or truncated, {hint}") from None
+    return out

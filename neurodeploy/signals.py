@@ -1,0 +1,97 @@
+"""SIGTERM and SIGHUP handled like Ctrl-C: unwind, clean up, exit ``128 + signal``.
+
+Python turns SIGINT into ``KeyboardInterrupt``, so every ``finally``/``except BaseException``
+on the way out (Lava runtime teardown, temporary build and run directories) runs. SIGTERM
+(``kill``, systemd, batch schedulers, ``timeout``) and SIGHUP (closed terminal or SSH
+session) would kill the interpreter on the spot instead. :func:`handle_termination` makes
+them raise :class:`Terminated`, a ``KeyboardInterrupt``, so the same clean-up runs; the CLI
+then exits 143 (SIGTERM) or 129 (SIGHUP), the shell's convention for "killed by signal N".
+
+Forked children (Lava's workers) inherit the handler; there it restores the default action
+and re-sends the signal, so a child still dies of it as it would without us. Repeated
+signals during clean-up are ignored, and :func:`deferred` holds a signal back until a short
+critical section (a directory swap) is complete.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM or SIGHUP."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        super().__init__(f"received {self.name}")
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process killed by that signal."""
+        return 128 + self.signum
+
+
+class _State:
+    """Process-wide state of the installed handler."""
+
+    main_pid: int | None = None
+    received: int | None = None
+    pending: int | None = None
+    defer_depth: int = 0
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _State.main_pid:
+        signal.signal(signum, signal.SIG_DFL)   # a forked worker: die of it as usual
+        os.kill(os.getpid(), signum)
+        return
+    if _State.received is not None:
+        return                                    # already unwinding: let clean-up finish
+    _State.received = signum
+    if _State.defer_depth:
+        _State.pending = signum
+        return
+    raise Terminated(signum)
+
+
+@contextmanager
+def handle_termination() -> Iterator[None]:
+    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    saved = (_State.main_pid, _State.received, _State.pending, _State.defer_depth)
+    _State.main_pid, _State.received, _State.pending, _State.defer_depth = \
+        os.getpid(), None, None, 0
+    for s in SIGNALS:
+        signal.signal(s, _handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        _State.main_pid, _State.received, _State.pending, _State.defer_depth = saved
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A critical section: a termination signal arriving inside is raised when it ends."""
+    _State.defer_depth += 1
+    try:
+        yield
+    finally:
+        _State.defer_depth -= 1
+        if _State.defer_depth == 0 and _State.pending is not None:
+            signum, _State.pending = _State.pending, None
+            raise Terminated(signum)
