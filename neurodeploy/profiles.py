@@ -2,7 +2,12 @@
 
 Built-in profiles live in ``hw_profiles/*.yaml`` (installed as ``neurodeploy.hw_profiles``);
 users may pass a path to their own file. ``extends: <name or path>`` inherits from another
-profile, with mappings merged key by key.
+profile, with mappings merged key by key (at most :data:`MAX_EXTENDS` levels).
+
+Every value is range-checked when the profile loads (``levels: 1``, 64-bit weights, ``.inf``
+are refused with the field path); which fixed-point widths the simulators can honour is
+checked at compile time (``neurodeploy.compile``). ``docs/profiles.md`` documents each field;
+``profile_schema()`` exports the JSON Schema (``neurodeploy schema --profile``).
 """
 from __future__ import annotations
 
@@ -12,14 +17,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import ProfileError, did_you_mean
 from .ir.load import pydantic_to_error
-from .ir.models import LEARNING_RULES, Node
+from .ir.models import LEARNING_RULES
+from .ir.models import Node as _IRNode
 from .yamlio import LoadedYAML, load_yaml
 
-Bits = Annotated[int, Field(ge=1, le=64)]
+MAX_EXTENDS = 16
+MAX_COUNT = 2**40  # cores, neurons, synapses, bytes: anything larger is a typo
+Bits = Annotated[int, Field(ge=1, le=32, strict=True)]
+Shift = Annotated[int, Field(ge=0, le=16, strict=True)]
+Count = Annotated[int, Field(gt=0, le=MAX_COUNT, strict=True)]
+Exponent = Annotated[int, Field(ge=-32, le=32, strict=True)]
+
+
+class Node(_IRNode):
+    """Base of the profile sections: unknown fields and NaN/inf are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class NeuronSpec(Node):
@@ -29,53 +46,60 @@ class NeuronSpec(Node):
     state_bits: Bits | None = Field(None, description="u and v width (two's complement)")
     decay_bits: Bits | None = Field(None, description="du/dv width; decay = d / 2**decay_bits")
     threshold_bits: Bits | None = Field(None, description="unsigned vth mantissa width")
-    threshold_shift: int = Field(0, ge=0, description="vth is left-shifted by this")
+    threshold_shift: Shift = Field(0, description="vth is left-shifted by this")
     activation_bits: Bits | None = Field(None, description="width of the per-step input")
-    activation_shift: int = Field(0, ge=0, description="input is left-shifted by this")
+    activation_shift: Shift = Field(0, description="input is left-shifted by this")
     bias_mant_bits: Bits | None = Field(None, description="signed bias mantissa width")
-    bias_exp_range: tuple[int, int] = (0, 0)
-    refractory: bool = True
-    state_headroom_bits: int = Field(3, ge=0, le=16,
+    bias_exp_range: tuple[Exponent, Exponent] = Field(
+        (0, 0), description="[low, high] of the bias exponent: bias = mant * 2**exp")
+    refractory: bool = Field(True, description="neurons can have a refractory period")
+    state_headroom_bits: int = Field(3, ge=0, le=16, strict=True,
                                      description="bits kept free above threshold in v")
 
 
 class WeightSpec(Node):
     """Synaptic weight storage: integer mantissa with a shared exponent, or analog levels."""
 
-    bits: Bits | None = Field(None, description="mantissa bits (fixed numerics)")
-    exp_range: tuple[int, int] = (0, 0)
-    levels: PositiveInt | None = Field(None, description="distinct analog values (float numerics)")
+    bits: Annotated[int, Field(ge=1, le=16, strict=True)] | None = Field(
+        None, description="mantissa bits (fixed numerics)")
+    exp_range: tuple[Exponent, Exponent] = Field(
+        (0, 0), description="[low, high] of the per-projection weight exponent")
+    levels: Annotated[int, Field(ge=2, le=2**16, strict=True)] | None = Field(
+        None, description="distinct conductance levels per device (float numerics)")
 
 
 class DelaySpec(Node):
     """Largest synaptic delay in steps beyond the inherent one-step transmission."""
 
-    max: int = Field(0, ge=0)
+    max: int = Field(0, ge=0, le=2**24, strict=True, description="steps")
 
 
 class CoreSpec(Node):
     """Resources per core and per system; ``null`` means unlimited."""
 
-    cores_per_chip: PositiveInt | None = None
-    max_chips: PositiveInt = 1
-    neurons_per_core: PositiveInt | None = None
-    synapses_per_core: PositiveInt | None = None
-    fanin_per_core: PositiveInt | None = Field(None, description="distinct input axons per core")
-    fanin_per_neuron: PositiveInt | None = None
-    memory_per_core_bytes: PositiveInt | None = None
-    bytes_per_neuron: float = Field(0.0, ge=0)
-    bits_per_synapse_dense: float = Field(0.0, ge=0)
-    bits_per_synapse_sparse: float = Field(0.0, ge=0)
+    cores_per_chip: Count | None = Field(None, description="neuro cores per chip")
+    max_chips: Count = Field(1, description="chips one network may span")
+    neurons_per_core: Count | None = None
+    synapses_per_core: Count | None = None
+    fanin_per_core: Count | None = Field(None, description="distinct input axons per core")
+    fanin_per_neuron: Count | None = Field(None, description="synapses one neuron can receive")
+    memory_per_core_bytes: Count | None = Field(None, description="synapse + neuron memory")
+    bytes_per_neuron: float = Field(0.0, ge=0, le=2**20, description="memory of one neuron's state")
+    bits_per_synapse_dense: float = Field(0.0, ge=0, le=1024,
+                                          description="memory of one synapse of a dense matrix")
+    bits_per_synapse_sparse: float = Field(0.0, ge=0, le=1024,
+                                           description="memory of one sparse synapse (weight + index)")
 
 
 class LearningSpec(Node):
     """What the on-chip learning engine can express."""
 
-    supported: bool = False
-    rules: list[str] = Field(default_factory=list)
-    trace_bits: Bits | None = None
-    epoch_steps: PositiveInt | None = None
-    third_factor: bool = False
+    supported: bool = Field(False, description="the chip can learn on chip")
+    rules: list[str] = Field(default_factory=list, description="rules its engine can express")
+    trace_bits: Bits | None = Field(None, description="width of the synaptic traces")
+    epoch_steps: Annotated[int, Field(gt=0, le=2**20, strict=True)] | None = Field(
+        None, description="steps between weight updates")
+    third_factor: bool = Field(False, description="a per-neuron error/reward can reach synapses")
     notes: str = ""
 
     @model_validator(mode="after")
@@ -135,6 +159,13 @@ class HardwareProfile(Node):
     noise: NoiseSpec = Field(default_factory=NoiseSpec)
     variability: VariabilitySpec = Field(default_factory=VariabilitySpec)
 
+    _file: str | None = PrivateAttr(default=None)
+    _lines: dict = PrivateAttr(default_factory=dict)
+
+    def line_of(self, path: tuple) -> int | None:
+        """Line of a field in the profile file the user gave (None when inherited)."""
+        return self._lines.get(tuple(path)) if self._lines else None
+
     @model_validator(mode="after")
     def _fixed_needs_widths(self) -> "HardwareProfile":
         if self.numerics == "fixed":
@@ -153,6 +184,11 @@ class HardwareProfile(Node):
             lo, hi = getattr(spec, field)
             if lo > hi:
                 raise ValueError(f"{field} [{lo}, {hi}] is empty; write [low, high]")
+        n = self.neuron
+        if self.numerics == "fixed" and n.threshold_bits + n.threshold_shift >= n.state_bits:
+            raise ValueError(f"neuron.threshold_bits + threshold_shift ({n.threshold_bits} + "
+                             f"{n.threshold_shift}) must be below neuron.state_bits "
+                             f"({n.state_bits}): the shifted threshold has to fit the state")
         return self
 
     def content_hash(self) -> str:
@@ -187,8 +223,15 @@ def _locate(ref: str, relative_to: Path | None) -> tuple[str, Any]:
         return str(path), path
     names = builtin_profiles()
     if ref not in names:
-        raise ProfileError(f"unknown profile '{ref}'{did_you_mean(ref, names)}; built-in "
-                           f"profiles: {', '.join(names)} (or pass a path to a .yaml file)")
+        base = relative_to or Path(".")
+        if (base / ref).is_file():
+            return _locate(str(base / ref), None)
+        near = [p for p in (base / f"{ref}.yaml", base / f"{ref}.yml") if p.is_file()]
+        hint = (f"; a file {near[0]} exists: pass it as a path, with its extension"
+                if near else did_you_mean(ref, names))
+        raise ProfileError(f"unknown profile '{ref}'{hint}; built-in profiles: "
+                           f"{', '.join(names)}; your own profile is a YAML file passed by "
+                           "path (e.g. ./my_chip.yaml)")
     return ref, resources.files("neurodeploy.hw_profiles").joinpath(f"{ref}.yaml")
 
 
@@ -202,47 +245,92 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _raw_profile(ref: str, relative_to: Path | None, chain: tuple[str, ...]) -> tuple[dict, LoadedYAML]:
-    name, file = _locate(ref, relative_to)
-    if name in chain:
-        raise ProfileError(f"extends: circular inheritance {' -> '.join(chain + (name,))}; "
-                           "remove one 'extends'", file=chain[-1])
+def _parent_error(child: LoadedYAML, exc: ProfileError) -> ProfileError:
+    """An error in a parent profile, reported at the child's ``extends`` line."""
+    where = dict(file=child.file, path=("extends",), line=child.line_of(("extends",)))
+    if exc.file and exc.file != child.file and "circular" not in exc.message:
+        return ProfileError(f"cannot load parent profile: {exc}", **where)
+    if not exc.file:
+        return ProfileError(exc.message, **where)
+    return exc
+
+
+def _load_one(name: str, file: Any, ref: str) -> tuple[LoadedYAML, Path]:
+    """One profile file, parsed (no inheritance), and the folder its ``extends`` resolve in."""
     with resources.as_file(file) as real:
         loaded = load_yaml(real, ProfileError, what="profile file")
         loaded.file = str(file) if isinstance(file, Path) else f"{ref} (built-in)"
         base_dir = Path(real).parent
     if not isinstance(loaded.data, dict):
         raise ProfileError("expected a mapping (name: ..., numerics: ...)", file=loaded.file)
-    data = loaded.data
-    parent = data.get("extends")
-    if parent is not None:
-        if not isinstance(parent, str):
-            raise ProfileError("must be a profile name or path", file=loaded.file,
-                               path=("extends",), line=loaded.line_of(("extends",)))
+    parent = loaded.data.get("extends")
+    if parent is not None and not isinstance(parent, str):
+        raise ProfileError("must be a profile name or path", file=loaded.file,
+                           path=("extends",), line=loaded.line_of(("extends",)))
+    return loaded, base_dir
+
+
+def _raw_profile(ref: str, relative_to: Path | None) -> tuple[dict, LoadedYAML]:
+    """Merged data of ``ref`` and its ``extends`` chain (iterative, at most MAX_EXTENDS)."""
+    levels: list[LoadedYAML] = []
+    chain: tuple[str, ...] = ()
+    while True:
         try:
-            parent_data, _ = _raw_profile(parent, base_dir, chain + (name,))
+            name, file = _locate(ref, relative_to)
+            if name in chain:
+                raise ProfileError(f"extends: circular inheritance {' -> '.join(chain + (name,))}; "
+                                   "remove one 'extends'", file=chain[-1])
         except ProfileError as exc:
-            if exc.file and exc.file != loaded.file and "circular" not in exc.message:
-                raise ProfileError(f"cannot load parent profile: {exc}", file=loaded.file,
-                                   path=("extends",), line=loaded.line_of(("extends",))) from None
-            if not exc.file:
-                raise ProfileError(exc.message, file=loaded.file, path=("extends",),
-                                   line=loaded.line_of(("extends",))) from None
-            raise
-        parent_data.pop("name", None)
-        parent_data.pop("description", None)
-        data = _merge(parent_data, data)
-    return data, loaded
+            raise _parent_error(levels[-1], exc) if levels else exc from None
+        if len(levels) == MAX_EXTENDS:
+            top = levels[0]
+            raise ProfileError(f"the extends chain is deeper than {MAX_EXTENDS} profiles "
+                               f"({chain[0]} -> {chain[1]} -> ... -> {name}); extend a "
+                               "profile closer to the root", file=top.file,
+                               path=("extends",), line=top.line_of(("extends",)))
+        try:
+            loaded, base_dir = _load_one(name, file, ref)
+        except ProfileError as exc:
+            raise _parent_error(levels[-1], exc) if levels else exc from None
+        levels.append(loaded)
+        chain += (name,)
+        parent = loaded.data.get("extends")
+        if parent is None:
+            break
+        ref, relative_to = parent, base_dir
+    data: dict = {}
+    for depth, loaded in enumerate(reversed(levels)):
+        layer = dict(loaded.data)
+        if depth < len(levels) - 1:
+            layer.pop("name", None)
+            layer.pop("description", None)
+        data = _merge(data, layer) if data else layer
+        if depth < len(levels) - 1:
+            data.pop("name", None)
+            data.pop("description", None)
+    return data, levels[0]
 
 
 def load_profile(ref: str | Path) -> HardwareProfile:
     """Load a built-in profile by name, or a user profile by path, resolving ``extends``."""
-    data, loaded = _raw_profile(str(ref), None, ())
-    merged = LoadedYAML(data=data, file=loaded.file, lines=loaded.lines)
+    data, loaded = _raw_profile(str(ref), None)
+    merged = LoadedYAML(data=data, file=loaded.file, lines=loaded.lines,
+                        bool_words=loaded.bool_words)
     try:
-        return HardwareProfile.model_validate(data)
+        profile = HardwareProfile.model_validate(data)
     except ValidationError as exc:
         raise pydantic_to_error(exc, merged, HardwareProfile, ProfileError) from None
+    profile._file = loaded.file
+    profile._lines = loaded.lines
+    return profile
+
+
+def profile_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a hardware profile file."""
+    schema = HardwareProfile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "neurodeploy hardware profile"
+    return schema
 
 
 def describe_profile(profile: HardwareProfile) -> str:

@@ -57,8 +57,24 @@ class _Compiler:
         raise CompileError(message, file=self.file, path=path, line=self.net.line_of(path))
 
     # ------------------------------------------------------------------ support checks
+    def check_numerics(self) -> None:
+        """Refuse fixed-point widths the simulators would silently replace by Lava's."""
+        if not self.fixed:
+            return
+        bad = q.unsupported_fixed_point(self.profile)
+        if bad:
+            path, reason = bad[0]
+            more = f" (also {', '.join('.'.join(p) for p, _ in bad[1:])})" if bad[1:] else ""
+            raise CompileError(
+                f"profile {self.profile.name}: {reason}{more}; every backend would simulate "
+                "Lava's 24-bit state, 12-bit decays and 6-bit shifts instead, so the results "
+                "would not be this chip's. Keep Lava's widths (extends: loihi2) or use "
+                "numerics: float", file=self.profile._file, path=path,
+                line=self.profile.line_of(path))
+
     def check_support(self) -> None:
         prof, net = self.profile, self.net
+        self.check_numerics()
         for name, pop in net.populations.items():
             if pop.kind not in prof.neuron.kinds:
                 self.fail(("populations", name, "kind"), f"{prof.name} has no '{pop.kind}' "

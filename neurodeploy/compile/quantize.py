@@ -141,3 +141,40 @@ def relative_rms(original: np.ndarray, approx: np.ndarray) -> float:
     if norm == 0.0:
         return 0.0
     return float(np.sqrt(np.sum(np.square(approx - original))) / norm)
+
+
+# What every backend simulates for ``numerics: fixed`` (Lava 0.10's PyLifModelBitAcc and
+# PyDenseModelBitAcc; compilers/cpu/kernels.py, compilers/lava): field path -> (relation,
+# value). "==" fields change the arithmetic itself; "<=" fields only narrow what the compiler
+# may emit, which the simulators then run exactly.
+LAVA_FIXED_POINT: dict[tuple[str, str], tuple[str, int]] = {
+    ("neuron", "state_bits"): ("==", 24),
+    ("neuron", "decay_bits"): ("==", 12),
+    ("neuron", "threshold_shift"): ("==", 6),
+    ("neuron", "activation_shift"): ("==", 6),
+    ("neuron", "threshold_bits"): ("<=", 17),
+    ("neuron", "activation_bits"): ("<=", 16),
+    ("neuron", "bias_mant_bits"): ("<=", 13),
+    ("weights", "bits"): ("<=", 8),
+}
+LAVA_FIXED_RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("neuron", "bias_exp_range"): (0, 7),
+    ("weights", "exp_range"): (-8, 7),
+}
+
+
+def unsupported_fixed_point(profile: HardwareProfile) -> list[tuple[tuple[str, str], str]]:
+    """(field path, reason) for every fixed-point setting the simulators cannot honour."""
+    out = []
+    for (section, name), (rel, want) in LAVA_FIXED_POINT.items():
+        value = getattr(getattr(profile, section), name)
+        if (rel == "==" and value != want) or (rel == "<=" and value > want):
+            need = f"{want}" if rel == "==" else f"at most {want}"
+            out.append(((section, name), f"is {value}, but the simulators implement Lava's "
+                        f"bit-accurate LIF and Dense only, where it is {want}; use {need}"))
+    for (section, name), (lo, hi) in LAVA_FIXED_RANGES.items():
+        a, b = getattr(getattr(profile, section), name)
+        if a < lo or b > hi:
+            out.append(((section, name), f"is [{a}, {b}], but the simulators implement Lava's "
+                        f"range [{lo}, {hi}] only; use a range inside it"))
+    return out
