@@ -85,6 +85,10 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
+    if args.profile:
+        from .profiles import profile_schema
+        print(json.dumps(profile_schema(), indent=2, sort_keys=True))
+        return EXIT_OK
     from .ir import network_schema
     print(json.dumps(network_schema(), indent=2, sort_keys=True))
     return EXIT_OK
@@ -246,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="float builds: largest mean van Rossum distance per neuron (tau 10 steps)")
     p.add_argument("--save-dir", help="also save each backend's result as <dir>/<backend>.npz")
 
-    sub.add_parser("schema", help="print the JSON Schema of the network IR",
-                   description="Print the JSON Schema of the network YAML, for editors: "
-                               "neurodeploy schema > ir.schema.json")
+    p = sub.add_parser("schema", help="print the JSON Schema of the network IR (or of a profile)",
+                       description="Print the JSON Schema of the network YAML, for editors: "
+                                   "neurodeploy schema > ir.schema.json; with --profile, the "
+                                   "schema of a hardware profile file (docs/profiles.md)")
+    p.add_argument("--profile", action="store_true", help="print the profile schema instead")
     from .commands import register_all
     register_all(sub)
     for command in sub.choices.values():
