@@ -16,7 +16,7 @@ all in uint64 arithmetic (wrapping). ``uniform`` is the top 53 bits of ``h`` sca
 
 The scalar functions (``hash64``, ``uniform``, ``normal``) are numba ``@njit`` functions
 (all constants are ``np.uint64`` so numba never promotes to float); call them from inside
-the cpu backend's jitted step loop, or through ``.py_func`` as plain Python.
+the cpu backend's jitted step loop (or from Python, which compiles them on first use).
 ``uniform_array`` / ``normal_array`` are the vectorised NumPy twins; uniforms are
 bit-identical to the scalar code, normals agree to the last bit or two of the libm's
 ``log``/``cos`` (the tests check both). ``draws`` precomputes a ``[steps, n]`` block for one

@@ -83,5 +83,5 @@ class TemporalNoise:
 def membrane_increment(sigma_state: float, fixed: bool, seed: int, chip: int, pop_id: int,
                        neuron: int, step: int) -> float:
     """One membrane-noise increment as the step loop adds it (reference for backends)."""
-    x = sigma_state * R.normal.py_func(seed, chip, pop_id, neuron, step, R.STREAM_MEMBRANE)
+    x = sigma_state * R.normal(seed, chip, pop_id, neuron, step, R.STREAM_MEMBRANE)
     return float(math.floor(x + 0.5)) if fixed else x
