@@ -3,7 +3,8 @@ file can be wrong (missing, a directory or device, a lone ``.npy``, not a zip, c
 truncated members, object arrays that need pickle) into one NeurodeployError line.
 
 Each member's ``.npy`` header is read before its data, so object dtypes are refused without
-unpickling and a caller can cap the bytes an archive may inflate to (``max_bytes``).
+unpickling, a header claiming more data than its member holds is refused, and the bytes an
+archive may inflate to are capped (``max_bytes``, by default :func:`limits.memory_budget`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .errors import NeurodeployError
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -75,6 +77,9 @@ def read_npz(path: str | Path, *, error: type[NeurodeployError] = NeurodeployErr
     """
     p = Path(path)
     _check_file(p, error, hint)
+    source = "given by the caller"
+    if max_bytes is None:
+        max_bytes, source = limits.memory_budget()
     out: dict[str, np.ndarray] = {}
     name = "?"
     try:
@@ -87,10 +92,15 @@ def read_npz(path: str | Path, *, error: type[NeurodeployError] = NeurodeployErr
                 if dtype.hasobject:
                     raise _refuse(error, p, f"array '{name}' has dtype {dtype} (Python objects, "
                                   "which need pickle and are never loaded); save numeric arrays")
-                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-                if max_bytes is not None and total > max_bytes:
-                    raise _refuse(error, p, f"arrays would take {total / 2**30:.1f} GiB in "
-                                  f"memory (limit {max_bytes / 2**30:.1f} GiB); refusing to load")
+                nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if nbytes > zf.getinfo(members[name]).file_size:
+                    raise _refuse(error, p, f"array '{name}' claims shape {shape} but its data "
+                                  f"is shorter; the file is corrupt or truncated, {hint}")
+                total += nbytes
+                if total > max_bytes:
+                    raise _refuse(error, p, f"arrays would take {limits.format_bytes(total)} "
+                                  f"of memory but the limit is {limits.format_bytes(max_bytes)} "
+                                  f"({source}); refusing to load")
         with np.load(p, allow_pickle=False) as data:
             for name in wanted:
                 out[name] = data[name]

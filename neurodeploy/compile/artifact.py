@@ -157,7 +157,7 @@ def check_output_dir(out: str | Path, force: bool = False) -> None:
         if reason:
             raise CompileError(f"exists and is not a neurodeploy build ({reason}); --force only "
                                "replaces builds, choose another -o", file=out)
-    check_writable(target, directory=True)
+    check_writable(out, directory=True)
 
 
 def _place(tmp: Path, target: Path, out: Path, force: bool) -> None:
