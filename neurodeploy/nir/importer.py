@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .conv import conv_matrix
+from .conv import MAX_ENTRIES, conv_matrix
 from .graphio import NirError
 from .params import NEURON_TYPES, NeuronMap, from_nir
 
@@ -27,7 +27,7 @@ LINEAR = ("Affine", "Linear", "Scale", "Flatten", "Identity", "Delay", "Conv1d",
 WEIGHTED = ("Affine", "Linear", "Conv1d", "Conv2d")
 PURE = ("Flatten", "Identity")
 META_KEY = "neurodeploy_ir"
-MAX_DENSE_ENTRIES = 50_000_000
+MAX_DENSE_ENTRIES = MAX_ENTRIES
 
 
 @dataclass
@@ -154,11 +154,10 @@ class _Analysis:
                         *[int(n) for n in np.atleast_1d(shape)])
         else:
             in_shape = self.in_shape(name, _stack + (name,))
-        matrix, out, bias = conv_matrix(node, tuple(in_shape), name)
-        if matrix.shape[0] * matrix.shape[1] > MAX_DENSE_ENTRIES:
-            self.fail(f"node '{name}' ({_kind(node)}) unrolls to a {matrix.shape[0]} x "
-                      f"{matrix.shape[1]} matrix; IR v1 weight files are dense [post, pre], "
-                      f"limited here to {MAX_DENSE_ENTRIES} entries")
+        try:
+            matrix, out, bias = conv_matrix(node, tuple(in_shape), name)
+        except NirError as exc:
+            raise NirError(exc.message, file=self.file) from None
         self._ops[name] = (matrix, bias)
         return matrix, tuple(out), bias
 
@@ -317,7 +316,10 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
     taken: set[str] = set()
     names = {n: ir_name(n, taken) for n, k in kinds.items() if k == "Input" or k in NEURON_TYPES}
     inputs = {n: int(np.prod(an.out_shape(n))) for n, k in kinds.items() if k == "Input"}
-    neurons = {n: from_nir(n, an.nodes[n], dt) for n in an.nodes if n in neurons_set}
+    try:
+        neurons = {n: from_nir(n, an.nodes[n], dt) for n in an.nodes if n in neurons_set}
+    except NirError as exc:
+        raise NirError(exc.message, file=file) from None
     acc: dict = {}
     via: dict = {}
     trail: dict = {}
