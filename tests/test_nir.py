@@ -430,6 +430,7 @@ def test_export_after_editing_the_ir_follows_the_edit_and_keeps_nir_factors(tmp_
     np.save(weights, np.load(weights) * 2.0)
     data = yaml.safe_load(yaml_path.read_text())
     data["populations"]["lif1"]["params"]["v_th"] = 2.0
+    data["populations"]["lif1"]["params"]["tau_mem"] *= 2
     yaml_path.write_text(yaml.safe_dump(data))
     back, notes = export_file(yaml_path, tmp_path / "back.nir")
     assert not [n for n in notes if "not used" in n], notes
@@ -437,7 +438,10 @@ def test_export_after_editing_the_ir_follows_the_edit_and_keeps_nir_factors(tmp_
     np.testing.assert_allclose(new.nodes["fc2"].weight, 2 * src.nodes["fc2"].weight, rtol=1e-12)
     np.testing.assert_array_equal(new.nodes["cuba"].r, src.nodes["cuba"].r)
     np.testing.assert_array_equal(new.nodes["cuba"].w_in, src.nodes["cuba"].w_in)
-    np.testing.assert_array_equal(new.nodes["fc1"].weight, src.nodes["fc1"].weight)
+    # lif1's tau doubled: its gain dt/tau * r halves, so fc1's W doubles to keep the IR weights
+    np.testing.assert_array_equal(new.nodes["lif1"].tau, 2 * src.nodes["lif1"].tau)
+    np.testing.assert_allclose(new.nodes["fc1"].weight, 2 * src.nodes["fc1"].weight, rtol=1e-12)
+    np.testing.assert_array_equal(new.nodes["fc3"].weight, src.nodes["fc3"].weight)
     np.testing.assert_array_equal(new.nodes["lif1"].v_threshold, np.full(7, 2.0))
     np.testing.assert_array_equal(new.nodes["lif1"].r, src.nodes["lif1"].r)
 

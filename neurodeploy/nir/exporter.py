@@ -145,6 +145,7 @@ def from_source(flat: FlatNet, source: Path) -> Any:
     if set(inv) != set(flat.pops) or set(imp.projections) != set(flat.projs):
         raise ValueError("populations or projections were renamed, added or removed")
     graph = copy.deepcopy(src)
+    old_gain = {n: nm.gain.copy() for n, nm in imp.neurons.items()}
     for ir, nir_name in inv.items():
         p = flat.pops[ir]
         if nir_name in imp.inputs:
@@ -169,7 +170,10 @@ def from_source(flat: FlatNet, source: Path) -> Any:
         new = np.where(pr.exists, pr.weights, 0.0)
         if np.any(pr.exists & (pr.delays != proj.delay)):
             raise ValueError(f"projection {pname} has other delays now")
-        if np.allclose(old, new, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(old), initial=0))):
+        target = inv[pr.post]
+        same_gain = np.allclose(old_gain[target], imp.neurons[target].gain, rtol=1e-12, atol=0)
+        if same_gain and np.allclose(old, new, rtol=1e-12,
+                                     atol=1e-12 * float(np.max(np.abs(old), initial=0))):
             continue
         weight_nodes = proj.via
         others = [n for n in proj.path_nodes if n not in weight_nodes]
@@ -182,7 +186,7 @@ def from_source(flat: FlatNet, source: Path) -> Any:
                 sum(weight_nodes[0] in q.via for q in imp.projections.values()) != 1:
             raise ValueError(f"projection {pname} changed and its weight node is shared or "
                              "a convolution")
-        gain = imp.neurons[inv[pr.post]].gain
+        gain = imp.neurons[target].gain
         with np.errstate(divide="ignore", invalid="ignore"):
             wnode.weight = np.where(gain[:, None] != 0, new / gain[:, None], 0.0)
     graph.metadata = dict(graph.metadata or {})
