@@ -328,6 +328,10 @@ def load_profile(ref: str | Path) -> HardwareProfile:
 def profile_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a hardware profile file."""
     schema = HardwareProfile.model_json_schema()
+    # A profile that extends another inherits numerics, so only name is required per file.
+    schema["required"] = ["name"]
+    schema["properties"]["numerics"]["description"] = ("fixed or float; required unless "
+                                                       "inherited through extends")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "neurodeploy hardware profile"
     return schema
