@@ -32,7 +32,7 @@ def _dask(settings: dict, tasks: list[tuple[int, list[int]]], scheduler: str | N
     try:
         if scheduler:
             try:
-                client = Client(scheduler, timeout=20)
+                client = Client(scheduler, timeout=10)
             except (OSError, TimeoutError) as exc:
                 raise NeurodeployError(f"cannot reach the Dask scheduler at {scheduler} "
                                        f"({exc}); check the address and that it runs",
