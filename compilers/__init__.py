@@ -60,9 +60,10 @@ def mismatch_refusal(plan: SimPlan) -> str | None:
     zeros = ", ".join(_IR_ZERO.get(item.split("=")[0], item.split("=")[0] + ": 0")
                       for item in active)
     return (f"the build has fixed-pattern mismatch ({', '.join(active)}; from the profile's "
-            "defaults or the network's variability block), which no backend applies to a plain "
-            "run yet; to simulate the nominal chip, write variability: {" + zeros + "} in the "
-            "network and compile again")
+            "defaults or the network's variability block), which a plain run would ignore; "
+            "pass --chip K to simulate Monte Carlo chip K (the same chip on every backend), "
+            "--nominal for the mismatch-free chip, use `neurodeploy validate` for many chips, "
+            "or write variability: {" + zeros + "} in the network and compile again")
 
 
 _IR_ZERO = {"v_th_cv": "v_th: {cv: 0}", "tau_mem_cv": "tau_mem: {cv: 0}",

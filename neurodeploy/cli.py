@@ -104,6 +104,8 @@ def _prepare_run(args: argparse.Namespace):
     plan = load_plan(args.build)
     if args.frozen:
         plan = plan.frozen()
+    from .variability import apply_chip_option
+    plan = apply_chip_option(plan, args.chip, args.nominal)
     steps = plan.steps if args.steps is None else args.steps
     from .limits import check_run_size
     check_run_size(plan, steps)
@@ -184,6 +186,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", help="build directory written by `neurodeploy compile`")
+    p.add_argument("--chip", type=int, metavar="K",
+                   help="simulate Monte Carlo chip K of the build's seed: its fixed-pattern "
+                        "mismatch (profile defaults and the variability block) applied; the "
+                        "same chip on every backend")
+    p.add_argument("--nominal", action="store_true",
+                   help="simulate the mismatch-free chip of a build with variability")
     p.add_argument("--steps", type=_positive_int,
                    help="time steps, >= 1 (default: run.steps of the network)")
     p.add_argument("--input", help=".npz with <population>.spikes [steps, size] 0/1 arrays for "

@@ -292,3 +292,20 @@ def test_per_neuron_decays_change_the_run_and_reach_brian2(builds):
     assert not np.allclose(get_backend("cpu").run(uniform, inputs, 60)["out.v"], ref["out.v"])
     br = get_backend("brian2").run(p, inputs, 60)
     np.testing.assert_allclose(br["out.v"], ref["out.v"], rtol=1e-9, atol=1e-9)
+
+
+def test_simulate_and_compare_take_a_chip(builds, tmp_path, capsys):
+    from neurodeploy.cli import main
+    build = str(builds["fixed"])
+    assert main(["simulate", build, "-o", str(tmp_path / "plain.npz")]) == 1
+    assert "--chip K" in capsys.readouterr().err
+    assert main(["simulate", build, "--chip", "3", "-o", str(tmp_path / "c3.npz")]) == 0
+    assert main(["compare", build, "--backends", "cpu,lava", "--chip", "3"]) == 0
+    assert "backends agree" in capsys.readouterr().out
+    plan = load_plan(builds["fixed"])
+    want = get_backend("cpu").run(Chip(plan.seed, 3, _config(builds["fixed"])).apply(plan),
+                                  make_inputs(plan, plan.steps), plan.steps)
+    got = np.load(tmp_path / "c3.npz")
+    assert np.array_equal(got["hid.spikes"], want["hid.spikes"])
+    assert main(["simulate", build, "--nominal", "-o", str(tmp_path / "n.npz")]) == 0
+    assert main(["simulate", build, "--chip", "1", "--nominal", "-o", str(tmp_path / "x.npz")]) == 1
