@@ -225,7 +225,7 @@ def _locate(ref: str, relative_to: Path | None) -> tuple[str, Any]:
     if ref not in names:
         base = relative_to or Path(".")
         if (base / ref).is_file():
-            return _locate(str(base / ref), None)
+            return str(base / ref), base / ref
         near = [p for p in (base / f"{ref}.yaml", base / f"{ref}.yml") if p.is_file()]
         hint = (f"; a file {near[0]} exists: pass it as a path, with its extension"
                 if near else did_you_mean(ref, names))
