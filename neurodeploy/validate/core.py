@@ -11,7 +11,7 @@ from neurodeploy.variability.config import MismatchConfig
 
 from .progress import Progress
 from .report import build_report, write_reports
-from .runner import Settings, check_settings, plan_tasks, run_task
+from .runner import Settings, check_settings, chunk_size, plan_tasks, run_task
 from .store import ResultStore
 
 
@@ -74,7 +74,7 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     records = store.open(resume=resume, force=force, header=header)
     try:
         done = {(r["point"], r["chip"]) for r in records}
-        tasks = plan_tasks(settings, done)
+        tasks = plan_tasks(settings, done, chunk_size(settings, manifest))
         total = settings.chips * len(settings.points())
         bar = Progress(total, done=sum(1 for r in records if r["chip"] < settings.chips)) \
             if progress else None

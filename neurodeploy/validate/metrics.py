@@ -33,8 +33,8 @@ def figures(spikes: dict[str, np.ndarray], nominal: dict[str, np.ndarray] | None
             ) -> list[dict[str, float]]:
     """Figures of every instance of a batch.
 
-    ``spikes[pop]`` is ``[B, T, n]`` 0/1; ``nominal[pop]`` the ``[T, n]`` raster of the
-    nominal chip (None: no distances); ``fanout[pop]`` the outgoing synapse count of each
+    ``spikes[pop]`` is ``[B, T, n]`` 0/1; ``nominal[pop]`` the filtered ``[T, n]`` trains
+    of the nominal chip (:func:`filtered`; None: no distances); ``fanout[pop]`` the outgoing synapse count of each
     neuron of every population for synaptic operations; ``base_synops`` the events caused by
     source populations (the same for every chip)."""
     pops = list(spikes)
@@ -61,7 +61,7 @@ def figures(spikes: dict[str, np.ndarray], nominal: dict[str, np.ndarray] | None
             out[b][f"{pop}.rate"] = float(rate[b])
             out[b][f"{pop}.sparsity"] = float(sparsity[b])
         if nominal is not None and pop in nominal:
-            fc, fn = filtered(s, dt), filtered(nominal[pop], dt)
+            fc, fn = filtered(s, dt), nominal[pop]
             d = distance(fc, fn)
             d_num += np.sum((fc - fn[None]) ** 2, axis=(1, 2))
             d_norm += (np.sum(fc ** 2, axis=(1, 2)) + np.sum(fn ** 2)) / 2.0

@@ -111,7 +111,8 @@ def load_context(s: Settings) -> _Context:
     base_synops = float(sum(inputs[n].sum(axis=0) @ fanout[n] for n in inputs))
     ctx = _Context(plan=plan, inputs=inputs, steps=steps, base=base, nominal=None,
                    fanout=fanout, base_synops=base_synops, backend=backend)
-    ctx.nominal = _simulate(ctx, s.backend, [None])[0]      # for distances
+    nominal = _simulate(ctx, s.backend, [None])[0]          # for distances
+    ctx.nominal = {pop: metrics.filtered(r, plan.dt) for pop, r in nominal.items()}
     _CONTEXTS.clear()            # one run at a time per process
     _CONTEXTS[key] = ctx
     return ctx
@@ -185,9 +186,24 @@ def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
     return out
 
 
-def plan_tasks(s: Settings, done: set[tuple[int, int]]) -> list[tuple[int, list[int]]]:
+CHUNK_BYTES = 256 << 20     # cpu chunks: rasters + distance temporaries stay under this
+
+
+def chunk_size(s: Settings, manifest: dict) -> int:
+    """Chips per task: ``--chunk``, else the backend's default, made smaller for long runs
+    so one chunk's rasters and filtered traces (~33 bytes per neuron-step) fit CHUNK_BYTES."""
+    if s.chunk:
+        return s.chunk
+    size = CHUNK.get(s.backend, 1)
+    steps = s.steps or manifest["steps"]
+    n = sum(int(p["size"]) for p in manifest["populations"].values() if p["kind"] == "lif")
+    per_chip = max(1, steps * n * 33)
+    return max(1, min(size, CHUNK_BYTES // per_chip))
+
+
+def plan_tasks(s: Settings, done: set[tuple[int, int]], size: int
+               ) -> list[tuple[int, list[int]]]:
     """(point, chip indices) chunks of every chip not yet in ``done``."""
-    size = s.chunk or CHUNK.get(s.backend, 1)
     tasks = []
     for p in range(len(s.points())):
         todo = [k for k in range(s.chips) if (p, k) not in done]
