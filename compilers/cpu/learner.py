@@ -1,0 +1,143 @@
+"""Presenting samples to a learning build on the cpu backend.
+
+The host's whole job during training is here: it hands each sample's input spikes (and,
+when learning, the label spikes) to the network and resets neuron state between samples.
+Errors, feedback and weight updates happen inside :func:`learn_loop.run_instance`.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from neurodeploy.errors import BackendError
+from neurodeploy.learning.engine_rule import EngineRule
+
+from ..plan import SimPlan
+from .learn_layout import Layout, Recorder
+from .learn_loop import run_instance
+
+
+def _threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class CpuLearner:
+    """One network (one weight set) that learns on samples, or many chips (one weight set
+    each, ``chips`` > 1) that learn in parallel."""
+
+    def __init__(self, plan: SimPlan, readout: str, chips: int = 1,
+                 weights: np.ndarray | None = None, gain: np.ndarray | None = None) -> None:
+        rules = {}
+        for block in plan.plasticity.values():
+            for proj, d in block["projections"].items():
+                rules[proj] = EngineRule.from_dict(d)
+        self.layout = Layout(plan, rules)
+        self.plan = plan
+        self.readout = readout
+        self.chips = chips
+        self.state = self.layout.new_state(chips, weights)
+        if self.state.w.shape[0] not in (1, chips):
+            raise BackendError(f"weights have {self.state.w.shape[0]} rows for {chips} chips")
+        if gain is not None:
+            self.layout.rules = self.layout.rules._replace(gain=np.asarray(gain, np.float64))
+        lo = self.layout.neuron0[readout]
+        self.count_range = (lo, lo + plan.populations[readout].size)
+        self.synops = 0.0
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Flat weights [chips, nnz] (see :meth:`Layout.dense`)."""
+        return self.state.w
+
+    def set_phase(self, phase: str | None) -> None:
+        """Enable the rules of one phase ('train', 'mirror'), or none."""
+        active = np.array([phase is not None and self._rule(n).phase == phase
+                           for n in self.layout.rule_names], np.uint8)
+        self.layout.rules = self.layout.rules._replace(active=active)
+
+    def _rule(self, name: str) -> EngineRule:
+        for block in self.plan.plasticity.values():
+            if name in block["projections"]:
+                return EngineRule.from_dict(block["projections"][name])
+        raise KeyError(name)
+
+    def _inputs(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int) -> np.ndarray:
+        """src [Bi, n_samples*steps, n_src]; sources not given stay silent."""
+        full = {}
+        for name in self.layout.sources:
+            size = self.plan.populations[name].size
+            a = inputs.get(name)
+            if a is None:
+                a = np.zeros((n_samples, steps, size), np.uint8)
+            if a.ndim == 3:
+                a = a.reshape(1, n_samples * steps, size) if a.shape[0] == n_samples else a
+            full[name] = a
+        return self.layout.source_block(full, n_samples * steps)
+
+    def _recorder(self, batch: int, n_windows: int, window: int) -> Recorder:
+        lo, hi = self.count_range
+        return Recorder(np.zeros(0, np.int64), np.zeros((batch, 0, 0), np.uint8),
+                        np.zeros(0, np.int64), np.zeros((batch, 0, 0)),
+                        np.zeros((batch, n_windows, hi - lo), np.int32), lo, hi, window,
+                        np.zeros((batch, self.layout.n), np.int64), np.zeros(batch))
+
+    def present(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
+                learn: bool) -> np.ndarray:
+        """Run ``n_samples`` samples of ``steps`` steps in order (state reset between
+        samples) on every chip; returns read-out spike counts [chips, samples, classes]."""
+        src = self._inputs(inputs, n_samples, steps)
+        rec = self._recorder(self.chips, n_samples, steps)
+        self._reset()
+        def one(b: int) -> None:
+            run_instance(b, 0, n_samples * steps, src, self.layout.net, self.layout.rules,
+                         self.state, rec, learn, steps)
+        if self.chips == 1:
+            one(0)
+        else:
+            if learn and self.state.w.shape[0] == 1:
+                raise BackendError("chips that learn need one weight row each")
+            with ThreadPoolExecutor(min(_threads(), self.chips)) as pool:
+                list(pool.map(one, range(self.chips)))
+        self.synops += float(rec.synops.sum())
+        self.last_totals = rec.total
+        return rec.counts
+
+    def _reset(self) -> None:
+        st = self.state
+        for arr, value in ((st.u, 0), (st.v, 0), (st.ring, 0), (st.refr_end, 0),
+                           (st.since, 1 << 30), (st.xtr, 0), (st.ytr, 0)):
+            arr[...] = value
+
+    def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
+                       chip: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+        """Frozen read-out of many samples, split over threads (weights shared, read only).
+
+        Returns (counts [samples, classes], spike totals per neuron, synaptic events)."""
+        nb = max(1, min(_threads(), n_samples))
+        bounds = np.linspace(0, n_samples, nb + 1).astype(int)
+        per = int(np.diff(bounds).max())
+        blocks = {}
+        for name in self.layout.sources:
+            a = inputs.get(name)
+            if a is None:
+                a = np.zeros((n_samples, steps, self.plan.populations[name].size), np.uint8)
+            pad = np.zeros((nb * per,) + a.shape[1:], a.dtype)
+            for b in range(nb):
+                pad[b * per:b * per + bounds[b + 1] - bounds[b]] = a[bounds[b]:bounds[b + 1]]
+            blocks[name] = pad.reshape(nb, per * steps, a.shape[2])
+        src = self.layout.source_block(blocks, per * steps)
+        w = self.state.w[chip:chip + 1] if self.state.w.shape[0] > 1 else self.state.w
+        st = self.layout.new_state(nb, w)
+        rec = self._recorder(nb, per, steps)
+        rules = self.layout.rules._replace(active=np.zeros_like(self.layout.rules.active))
+        def one(b: int) -> None:
+            run_instance(b, 0, per * steps, src, self.layout.net, rules, st, rec, False, steps)
+        with ThreadPoolExecutor(nb) as pool:
+            list(pool.map(one, range(nb)))
+        counts = np.concatenate([rec.counts[b, :bounds[b + 1] - bounds[b]] for b in range(nb)])
+        return counts, rec.total.sum(axis=0), float(rec.synops.sum())

@@ -1,0 +1,123 @@
+"""Typed plasticity blocks: one class per learning rule, so a misspelt or out-of-range
+parameter is an error with its field path, never silently ignored.
+
+Every rule trains ``projections`` (listed from the input side to the output side). The
+feedback-alignment family compares the spikes of ``error_from`` (default: the post
+population of the last projection) with label spikes at ``target_rate`` and sends the error
+back through feedback projections that the compiler adds to the network (see
+:mod:`neurodeploy.learning.expand`).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from .models import Finite, Name, Node, NonNegativeFinite, PositiveFinite, WeightInit, check_init_spec
+
+Rate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Steps = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+
+
+class _RuleBase(Node):
+    """Fields every rule has."""
+
+    projections: list[Name] = Field(min_length=1, description="trained projections, input side first")
+    learning_rate: PositiveFinite = Field(0.01, le=10, description="eta of dw = eta * ...")
+
+
+class _ErrorDriven(_RuleBase):
+    """Fields of the rules driven by an output error (the feedback-alignment family)."""
+
+    error_from: Name | None = Field(None, description="population compared with the labels "
+                                    "(default: post of the last projection)")
+    target_rate: Rate = Field(0.5, description="spikes per step of the labelled class's "
+                              "error_from neuron that training asks for")
+    trace_tau: Steps = Field(4.0, description="presynaptic trace x1 time constant (steps); 0 = "
+                             "no decay")
+    gate: bool = Field(True, description="hidden neurons take the error only while they are "
+                       "active (a local surrogate derivative)")
+    gate_window: Annotated[int, Field(ge=1, le=1000, strict=True)] = Field(
+        8, description="steps after its last spike during which a hidden neuron is active")
+    feedback: WeightInit | None = Field(None, description="initial feedback weights (default "
+                                        "normal, std 1/sqrt(size of the error population))")
+
+    @field_validator("feedback", mode="before")
+    @classmethod
+    def _feedback_init(cls, value: Any) -> Any:
+        return check_init_spec(value, allow_file=False)
+
+
+class FeedbackAlignment(_ErrorDriven):
+    """Lillicrap et al. 2016: the error reaches each hidden layer through fixed random B,
+    layer by layer, instead of through W transposed."""
+
+    rule: Literal["feedback_alignment"]
+
+
+class DirectFeedbackAlignment(_ErrorDriven):
+    """Nøkland 2016: every hidden layer receives the output error through its own fixed
+    random matrix straight from the error population."""
+
+    rule: Literal["direct_feedback_alignment", "dfa"]
+
+
+class KolenPollack(_ErrorDriven):
+    """Akrout et al. 2019: B learns with the transpose of W's update, and both decay by
+    ``decay`` per update, so W - B^T shrinks by (1 - decay) each update."""
+
+    rule: Literal["kolen_pollack"]
+    decay: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        1e-4, description="weight decay lambda per update, identical on W and B")
+
+
+class WeightMirror(_ErrorDriven):
+    """Akrout et al. 2019: B learns from noise-driven mirror phases, dB = eta_m x y^T
+    - decay B, while W learns by feedback alignment through B."""
+
+    rule: Literal["weight_mirror"]
+    decay: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-4
+    mirror_rate: PositiveFinite = Field(0.01, le=10, description="eta of the mirror update")
+    mirror_steps: Annotated[int, Field(ge=1, le=100_000, strict=True)] = Field(
+        200, description="noise-driven mirror steps after each training epoch")
+    mirror_rate_hz: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        0.2, description="spike probability per step of the mirror noise")
+
+
+class LowRankFA(_ErrorDriven):
+    """Hanut & Kadmon: feedback through a rank-``rank`` bottleneck, B = U V, fixed random."""
+
+    rule: Literal["low_rank_fa"]
+    rank: Annotated[int, Field(ge=1, strict=True)] = Field(description="rank r of B, 1 <= r <= "
+                                                           "the smaller of the two layers")
+
+
+class STDP(_RuleBase):
+    """Pair-based STDP: dw = a_plus * x1 * y0 - a_minus * y1 * x0 (every step)."""
+
+    rule: Literal["stdp"]
+    a_plus: NonNegativeFinite = Field(1.0, description="potentiation per pre-before-post pair")
+    a_minus: NonNegativeFinite = Field(1.0, description="depression per post-before-pre pair")
+    tau_plus: Steps = Field(10.0, description="presynaptic trace time constant (steps)")
+    tau_minus: Steps = Field(10.0, description="postsynaptic trace time constant (steps)")
+    w_min: Finite | None = Field(None, description="lower weight bound (float builds)")
+    w_max: Finite | None = Field(None, description="upper weight bound (float builds)")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "STDP":
+        if self.w_min is not None and self.w_max is not None and self.w_max < self.w_min:
+            raise ValueError(f"w_max ({self.w_max}) must be >= w_min ({self.w_min})")
+        return self
+
+
+RULE_CLASSES: dict[str, type[_RuleBase]] = {
+    "feedback_alignment": FeedbackAlignment, "direct_feedback_alignment": DirectFeedbackAlignment,
+    "dfa": DirectFeedbackAlignment, "kolen_pollack": KolenPollack, "weight_mirror": WeightMirror,
+    "low_rank_fa": LowRankFA, "stdp": STDP,
+}
+
+Plasticity = Annotated[Union[FeedbackAlignment, DirectFeedbackAlignment, KolenPollack,
+                             WeightMirror, LowRankFA, STDP], Field(discriminator="rule")]
+
+PLASTICITY_CLASSES = (FeedbackAlignment, DirectFeedbackAlignment, KolenPollack, WeightMirror,
+                      LowRankFA, STDP)

@@ -1,0 +1,175 @@
+"""The feedback-alignment family as network parts plus engine rules.
+
+For trained projections ``W_1 .. W_L`` (input -> h_1 -> ... -> out) a rule adds:
+
+* ``<b>_label`` (spike_source, size of out): the host presents the label as spikes of the
+  labelled neuron at ``target_rate``;
+* ``<b>_error`` (graded): ``e = label - out`` each step (projections ``<b>_label_err`` +1 and
+  ``<b>_out_err`` -1, one to one); ``<b>_err_out`` hands e to the output neurons' third
+  factor;
+* the feedback pathway to the hidden layers' third factor, per rule: FA chains fixed random
+  ``B_l`` through graded relays ``<b>_relay_<h>``; DFA sends e through its own ``B_l`` to every
+  hidden layer; low-rank FA goes through a rank-r graded bottleneck (``B = U V``);
+  Kolen–Pollack and weight mirror learn their ``B``.
+
+Every trained forward projection learns ``dw = eta * x1 * (y2 - y3)`` each step: x1 is the
+presynaptic trace, y2 - y3 the third factor (gated by the post neuron's recent activity in
+hidden layers). Kolen–Pollack adds ``- decay * w`` to W and B alike and trains
+``dB = eta * x1 * y1`` with x1 the error (no decay) and y1 the hidden spike trace (the same
+trace as W's x1), so B follows W's update transposed. Weight mirror trains B only in
+mirror phases, from noise spikes injected into the hidden layer: ``dB = -eta_m * x1 *
+(y1 - m) - decay * B`` with m the noise's mean trace (the error is -out there).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import IRError
+from ..ir.models import (ConstantInit, GradedPopulation, Network, NormalInit, Projection,
+                         SpikeSourcePopulation)
+from .engine_rule import EngineRule, Term, Trace
+
+
+@dataclass
+class Expansion:
+    """What a plasticity block adds to a network, and how its projections learn."""
+
+    populations: dict = field(default_factory=dict)
+    projections: dict = field(default_factory=dict)
+    rules: dict[str, EngineRule] = field(default_factory=dict)
+    label: str | None = None
+    output: str | None = None
+    hidden: list[str] = field(default_factory=list)
+    gated: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    noise: str | None = None
+
+
+def chain(net: Network, block_name: str, block) -> list[tuple[str, str, str]]:
+    """(projection, pre, post) of the trained projections; they must form a chain."""
+    out = []
+    for i, name in enumerate(block.projections):
+        proj = net.projections[name]
+        if out and proj.pre != out[-1][2]:
+            raise IRError(f"'{name}' starts at '{proj.pre}' but the previous projection ends at "
+                          f"'{out[-1][2]}'; list the trained projections as a chain from input "
+                          "to output", file=net._file, path=("plasticity", block_name, "projections", i))
+        out.append((name, proj.pre, proj.post))
+    return out
+
+
+def _feedback_init(block, n_from: int):
+    return block.feedback or NormalInit(init="normal", mean=0.0, std=1.0 / math.sqrt(n_from))
+
+
+def expand_error_driven(net: Network, name: str, block) -> Expansion:
+    """Populations, projections and rules of an FA-family block."""
+    links = chain(net, name, block)
+    out = block.error_from or links[-1][2]
+    if out != links[-1][2]:
+        raise IRError(f"error_from '{out}' is not the post population of the last trained "
+                      f"projection ('{links[-1][2]}')", file=net._file,
+                      path=("plasticity", name, "error_from"))
+    n_out = net.populations[out].size
+    hidden = [post for _, _, post in links[:-1]]
+    ex = Expansion(label=f"{name}_label", output=out, hidden=hidden, gated=list(hidden))
+    err = f"{name}_error"
+    ex.populations[ex.label] = SpikeSourcePopulation(kind="spike_source", size=n_out)
+    ex.populations[err] = GradedPopulation(kind="graded", size=n_out)
+    one = ConstantInit(init="constant", value=1.0)
+    ex.projections[f"{name}_label_err"] = Projection(pre=ex.label, post=err, connectivity="one_to_one", weights=one)
+    ex.projections[f"{name}_out_err"] = Projection(pre=out, post=err, connectivity="one_to_one",
+                                                   weights=ConstantInit(init="constant", value=-1.0))
+    ex.projections[f"{name}_err_out"] = Projection(pre=err, post=out, connectivity="one_to_one",
+                                                   weights=one, port="third_factor")
+    rule = block.rule if block.rule != "dfa" else "direct_feedback_alignment"
+    eta, tau = block.learning_rate, block.trace_tau
+    decay = getattr(block, "decay", 0.0) if rule == "kolen_pollack" else 0.0
+    forward = _forward_rule(eta, tau, decay)
+    for proj, _, _ in links:
+        ex.rules[proj] = forward
+    sizes = {p: net.populations[p].size for p in hidden}
+    if rule in ("feedback_alignment", "kolen_pollack", "weight_mirror"):
+        source = err
+        for l in range(len(hidden) - 1, -1, -1):
+            h = hidden[l]
+            if l == len(hidden) - 1:
+                fb = f"{name}_fb_{h}"
+                ex.projections[fb] = Projection(pre=source, post=h, weights=_feedback_init(block, n_out),
+                                                port="third_factor")
+                ex.pairs.append((links[l + 1][0], fb))
+            else:
+                relay = f"{name}_relay_{hidden[l + 1]}"
+                ex.populations[relay] = GradedPopulation(kind="graded", size=sizes[hidden[l + 1]])
+                ex.projections[f"{name}_to_{relay}"] = Projection(
+                    pre=source, post=relay, connectivity="one_to_one" if source != err else "dense",
+                    weights=one if source != err else _feedback_init(block, n_out))
+                fb = f"{name}_fb_{h}"
+                ex.projections[fb] = Projection(pre=relay, post=h, weights=_feedback_init(block, sizes[hidden[l + 1]]),
+                                                port="third_factor")
+                ex.pairs.append((links[l + 1][0], fb))
+                source = relay
+    elif rule == "direct_feedback_alignment":
+        for l, h in enumerate(hidden):
+            fb = f"{name}_fb_{h}"
+            ex.projections[fb] = Projection(pre=err, post=h, weights=_feedback_init(block, n_out),
+                                            port="third_factor")
+    elif rule == "low_rank_fa":
+        for l, h in enumerate(hidden):
+            upper = sizes[hidden[l + 1]] if l + 1 < len(hidden) else n_out
+            if not 1 <= block.rank <= min(sizes[h], upper):
+                raise IRError(f"rank {block.rank} must be between 1 and {min(sizes[h], upper)} (the "
+                              f"smaller of '{h}' and the layer above)", file=net._file,
+                              path=("plasticity", name, "rank"))
+            neck = f"{name}_rank_{h}"
+            ex.populations[neck] = GradedPopulation(kind="graded", size=block.rank)
+            ex.projections[f"{name}_fbv_{h}"] = Projection(
+                pre=err, post=neck, weights=NormalInit(init="normal", std=1.0 / math.sqrt(n_out)))
+            ex.projections[f"{name}_fb_{h}"] = Projection(
+                pre=neck, post=h, weights=NormalInit(init="normal", std=1.0 / math.sqrt(block.rank)),
+                port="third_factor")
+            if l == len(hidden) - 1:
+                ex.pairs.append((links[l + 1][0], f"{name}_fb_{h}"))
+    if rule == "kolen_pollack":
+        for w_proj, fb in ex.pairs:
+            ex.rules[fb] = EngineRule(
+                terms=(Term(eta, "u", ("x1", "y1")), Term(-decay, "u", ("w",))),
+                x1=Trace(tau=0.0, impulse=1.0), y1=Trace(tau=tau, impulse=1.0),
+                x2=Trace(), t_epoch=1, phase="train", tied_to=w_proj)
+    if rule == "weight_mirror":
+        ex.noise = f"{name}_noise"
+        h = hidden[-1]
+        ex.populations[ex.noise] = SpikeSourcePopulation(kind="spike_source", size=sizes[h])
+        ex.projections[f"{name}_noise_{h}"] = Projection(
+            pre=ex.noise, post=h, connectivity="one_to_one",
+            weights=ConstantInit(init="constant", value=_noise_weight(net, h)))
+        mean_trace = block.mirror_rate_hz * _trace_gain(tau)
+        for w_proj, fb in ex.pairs:
+            ex.rules[fb] = EngineRule(
+                terms=(Term(-block.mirror_rate, "u", ("x1", "y1")),
+                       Term(block.mirror_rate * mean_trace, "u", ("x1",)),
+                       Term(-block.decay, "u", ("w",))),
+                x1=Trace(tau=0.0, impulse=1.0), y1=Trace(tau=tau, impulse=1.0), x2=Trace(),
+                t_epoch=1, phase="mirror", tied_to=w_proj)
+    return ex
+
+
+def _forward_rule(eta: float, tau: float, decay: float) -> EngineRule:
+    terms = [Term(eta, "u", ("x1", "y2")), Term(-eta, "u", ("x1", "y3"))]
+    if decay:
+        terms.append(Term(-decay, "u", ("w",)))
+    return EngineRule(terms=tuple(terms), x1=Trace(tau=tau, impulse=1.0), x2=Trace(), y1=Trace(),
+                      t_epoch=1, third_factor=True, phase="train")
+
+
+def _trace_gain(tau: float) -> float:
+    """Stationary mean of a trace with impulse 1 per spike, per unit spike probability."""
+    return 1.0 / (1.0 - math.exp(-1.0 / tau)) if tau > 0 else 1.0
+
+
+def _noise_weight(net: Network, pop: str) -> float:
+    """A noise spike makes the hidden neuron fire on the next step."""
+    p = net.populations[pop].params
+    th = max(p.v_th) if isinstance(p.v_th, list) else p.v_th
+    return 1.05 * th

@@ -1,0 +1,36 @@
+"""Which backend can present samples to a learning build: the learner registry.
+
+A learner runs one build (its weights carried between calls) on a backend:
+``present(inputs, n_samples, steps, learn)`` -> read-out counts [chips, samples, classes],
+``predict_counts(inputs, n_samples, steps)`` -> (counts, spike totals, synaptic events),
+``set_phase(phase)``, and ``weights`` / ``layout.dense(w, projection)`` to read weights.
+A backend without a learner is refused by name, never replaced by another.
+"""
+from __future__ import annotations
+
+import importlib
+
+from ..errors import BackendError
+
+LEARNERS: dict[str, tuple[str, str]] = {
+    "cpu": ("neurodeploy.compilers.cpu.learner", "CpuLearner"),
+    "lava": ("neurodeploy.compilers.lava.learner", "LavaLearner"),
+    "brian2": ("neurodeploy.compilers.brian2.learner", "Brian2Learner"),
+}
+
+
+def get_learner(backend: str, plan, readout: str, **options):
+    """Instantiate the learner of ``backend`` for ``plan``."""
+    from ..errors import did_you_mean
+    if backend not in LEARNERS:
+        raise BackendError(f"unknown backend '{backend}'{did_you_mean(backend, LEARNERS)}; "
+                           f"learning runs on {', '.join(LEARNERS)}")
+    module, cls = LEARNERS[backend]
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise BackendError(f"backend '{backend}' cannot run learning builds in this release; "
+                           "use --backend cpu") from None
+    return getattr(mod, cls)(plan, readout, **options)

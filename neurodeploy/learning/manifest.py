@@ -1,0 +1,39 @@
+"""The ``plasticity`` section of a build manifest: each block's parts and engine rules.
+
+Float profiles store the rules as written. Fixed-point profiles must express them in the
+learning engine's number formats; what a profile's engine cannot run is refused here with
+the reason (compile exits 1), never approximated silently.
+"""
+from __future__ import annotations
+
+from ..errors import CompileError
+from ..profiles import HardwareProfile
+from .expand import Expanded
+
+FIXED_LEARNING = ("stdp",)
+
+
+def plasticity_manifest(expanded: Expanded, profile: HardwareProfile, file: str) -> dict:
+    """Manifest entries ``{block: {...}}``; empty when the network does not learn."""
+    out = {}
+    net = expanded.net
+    for name, ex in expanded.blocks.items():
+        block = net.plasticity[name]
+        if profile.numerics == "fixed" and block.rule not in FIXED_LEARNING:
+            raise CompileError(
+                f"'{block.rule}' needs graded error spikes and a signed third factor, which "
+                f"this release simulates in float only; train with --profile cpu (float) and "
+                f"deploy the trained weights to {profile.name} (neurodeploy train does this), "
+                "or use stdp", file=file, path=("plasticity", name, "rule"))
+        out[name] = {
+            "rule": block.rule, "params": block.model_dump(mode="json"),
+            "label": ex.label, "output": ex.output, "hidden": ex.hidden, "gated": ex.gated,
+            "gate_window": getattr(block, "gate_window", 0) if getattr(block, "gate", False) else 0,
+            "target_rate": getattr(block, "target_rate", None), "noise": ex.noise,
+            "pairs": [list(p) for p in ex.pairs],
+            "projections": {p: r.to_dict() for p, r in ex.rules.items()},
+            "engine": {"profile": profile.name, "trace_bits": profile.learning.trace_bits,
+                       "epoch_steps": profile.learning.epoch_steps,
+                       "third_factor": profile.learning.third_factor},
+        }
+    return out

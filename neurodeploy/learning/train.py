@@ -1,0 +1,214 @@
+"""``neurodeploy train``: learn on chip (a backend), then deploy the result to a profile.
+
+The host's part is to present samples and labels; the network's error population,
+feedback projections and learning rule do the rest (no host-side gradient). Training runs
+the float build of the network (``cpu`` profile numerics); the trained weights, forward and
+feedback, are then written as a network YAML with weight files and compiled to the target
+profile, and the float and deployed accuracies are reported side by side.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import IRError, NeurodeployError
+from ..ir.models import Network
+from ..task import Dataset, encode_labels, encode_samples, load_dataset
+from ..task.datasets import check_fits
+from . import metrics
+from .learners import get_learner
+
+ERROR_DRIVEN = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
+                "weight_mirror", "low_rank_fa")
+
+
+@dataclass
+class TrainConfig:
+    """What ``train`` was asked to do."""
+
+    epochs: int = 20
+    backend: str = "cpu"
+    data: str = "digits"
+    seed: int = 0
+    lr_decay: float = 1.0
+    classes: list[int] | None = None
+    train_samples: int | None = None
+    test_samples: int | None = None
+
+
+@dataclass
+class Curves:
+    """Per-epoch figures written to ``curves.json`` and plotted to ``curves.png``."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    angles: dict[str, list[float]] = field(default_factory=dict)
+    seconds: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def learning_block(net: Network) -> tuple[str, object]:
+    """The one error-driven plasticity block ``train`` drives."""
+    blocks = [(n, b) for n, b in net.plasticity.items() if b.rule in ERROR_DRIVEN]
+    if net.task is None:
+        raise IRError("train needs a 'task' block (input, output, encoding); see "
+                      "docs/learning.md", file=net._file, path=("task",))
+    if len(blocks) != 1:
+        raise IRError(f"train needs exactly one error-driven plasticity block ({', '.join(ERROR_DRIVEN)}); "
+                      f"found {len(blocks)}", file=net._file, path=("plasticity",))
+    return blocks[0]
+
+
+def prepare_data(net: Network, cfg: TrainConfig) -> Dataset:
+    """The data set, reduced to ``classes`` and sample counts, checked against the network."""
+    data = load_dataset(cfg.data)
+    if cfg.classes:
+        data = data.subset(cfg.classes)
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.train_samples and cfg.train_samples < data.y_train.size:
+        keep = np.sort(rng.choice(data.y_train.size, cfg.train_samples, replace=False))
+        data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
+    if cfg.test_samples and cfg.test_samples < data.y_test.size:
+        data.x_test, data.y_test = data.x_test[:cfg.test_samples], data.y_test[:cfg.test_samples]
+    task = net.task
+    check_fits(data, net.populations[task.input].size, net.populations[task.output].size,
+               cfg.data)
+    return data
+
+
+class Trainer:
+    """Runs the epochs of one training session on one learner."""
+
+    def __init__(self, plan, block_name: str, data: Dataset, cfg: TrainConfig,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.plan, self.data, self.cfg = plan, data, cfg
+        self.block = plan.plasticity[block_name]
+        self.task = plan.task
+        self.learner = get_learner(cfg.backend, plan, self.task["output"])
+        self.progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
+        self.curves = Curves()
+        self.steps = int(self.task["sample_steps"])
+        self.n_classes = plan.populations[self.task["output"]].size
+
+    def _encode(self, x: np.ndarray, seed: int) -> np.ndarray:
+        return encode_samples(x, self.steps, self.task["max_rate"], self.task["encoding"], seed)
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """Read-out counts of samples x with learning off."""
+        counts, _, _ = self.learner.predict_counts({self.task["input"]: self._encode(x, self.cfg.seed + 1)},
+                                                   x.shape[0], self.steps)
+        return counts
+
+    def epoch(self, k: int) -> None:
+        """One pass over the training set in a seeded random order, then the figures."""
+        t0 = time.time()
+        rng = np.random.default_rng([self.cfg.seed, k])
+        order = rng.permutation(self.data.y_train.size)
+        x, y = self.data.x_train[order], self.data.y_train[order]
+        inputs = {self.task["input"]: self._encode(x, self.cfg.seed * 1000 + k + 7),
+                  self.block["label"]: encode_labels(y, self.n_classes, self.steps,
+                                                     self.block["target_rate"])}
+        self.learner.set_phase("train")
+        counts = self.learner.present(inputs, y.size, self.steps, learn=True)[0]
+        if self.block["rule"] == "weight_mirror":
+            self._mirror(k)
+        test = self.evaluate(self.data.x_test)
+        c = self.curves
+        c.epoch.append(k + 1)
+        c.train_accuracy.append(metrics.accuracy(counts, y))
+        c.test_accuracy.append(metrics.accuracy(test, self.data.y_test))
+        c.loss.append(metrics.rate_loss(counts, y, self.steps, self.block["target_rate"]))
+        for w_proj, b_proj in self.block["pairs"]:
+            c.angles.setdefault(b_proj, []).append(self.angle(w_proj, b_proj))
+        c.seconds.append(time.time() - t0)
+
+    def _mirror(self, k: int) -> None:
+        """Weight mirror's noise phase: hidden neurons driven by noise spikes, B learns."""
+        params = self.block["params"]
+        noise = self.block["noise"]
+        size = self.plan.populations[noise].size
+        steps = int(params["mirror_steps"])
+        rng = np.random.default_rng([self.cfg.seed, k, 99])
+        spikes = (rng.random((1, steps, size)) < params["mirror_rate_hz"]).astype(np.uint8)
+        self.learner.set_phase("mirror")
+        self.learner.present({noise: spikes}, 1, steps, learn=True)
+        self.learner.set_phase("train")
+
+    def angle(self, w_proj: str, b_proj: str) -> float:
+        """angle(B, W^T) in degrees for one forward / feedback pair."""
+        w = self.learner.weights[0]
+        lay = self.learner.layout
+        return metrics.angle_deg(lay.dense(w, b_proj), lay.dense(w, w_proj))
+
+    def run(self) -> Curves:
+        total = self.cfg.epochs
+        start = time.time()
+        for k in range(total):
+            self.epoch(k)
+            c = self.curves
+            left = (time.time() - start) / (k + 1) * (total - k - 1)
+            angle = "".join(f", angle {v[-1]:.1f} deg" for v in c.angles.values())
+            self.progress(f"epoch {k + 1}/{total}: train {c.train_accuracy[-1]:.3f}, test "
+                          f"{c.test_accuracy[-1]:.3f}, loss {c.loss[-1]:.4f}{angle}, "
+                          f"{c.seconds[-1]:.1f} s, about {left:.0f} s left")
+        return self.curves
+
+    def trained_weights(self) -> dict[str, np.ndarray]:
+        """Every projection's weights in the build's own layout ([post, pre] or per coo synapse)."""
+        w = self.learner.weights[0]
+        return {name: self.learner.layout.synapse_values(w, name) for name in self.plan.projections}
+
+
+def plot_curves(curves: Curves, path: Path, title: str) -> None:
+    """Accuracy, loss and alignment angles per epoch, one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].plot(curves.epoch, curves.train_accuracy, label="train")
+    axes[0].plot(curves.epoch, curves.test_accuracy, label="test")
+    axes[0].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    axes[0].legend()
+    axes[1].plot(curves.epoch, curves.loss)
+    axes[1].set(xlabel="epoch", ylabel="mean squared rate error", title="loss")
+    for name, values in curves.angles.items():
+        axes[2].plot(curves.epoch, values, label=name)
+    axes[2].set(xlabel="epoch", ylabel="degrees", title="angle(B, W^T)")
+    if curves.angles:
+        axes[2].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_curves(curves: Curves, directory: Path, title: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "curves.json").write_text(json.dumps(curves.to_dict(), indent=2) + "\n")
+    plot_curves(curves, directory / "curves.png", title)
+
+
+def scratch_dir(near: Path) -> Path:
+    """A temporary directory beside ``near`` (same file system, so renames are atomic)."""
+    near.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{near.name}.", dir=near.parent))
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class TrainError(NeurodeployError):
+    """Training cannot start with these inputs."""

@@ -1,0 +1,131 @@
+"""Tabular classification data: scikit-learn's bundled digits, or the user's ``.npz``.
+
+An ``.npz`` holds ``x_train``, ``y_train``, ``x_test``, ``y_test``: rows are samples, float
+features, integer labels 0..C-1. Every problem is one line naming the array and the fix.
+Features are scaled to [0, 1] with the training set's per-feature range (constant features
+become 0), so the spike encoder sees the same scale for any data set.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NeurodeployError
+
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DatasetError(NeurodeployError):
+    """A data set is missing, malformed or does not fit the network."""
+
+
+@dataclass
+class Dataset:
+    """Scaled features and labels of a train / test split."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    def subset(self, classes: list[int]) -> "Dataset":
+        """Only the samples of ``classes``, relabelled 0..len(classes)-1."""
+        remap = {c: i for i, c in enumerate(classes)}
+        def pick(x, y):
+            keep = np.isin(y, classes)
+            return x[keep], np.array([remap[int(v)] for v in y[keep]], np.int64)
+        xtr, ytr = pick(self.x_train, self.y_train)
+        xte, yte = pick(self.x_test, self.y_test)
+        return Dataset(f"{self.name}[{','.join(map(str, classes))}]", xtr, ytr, xte, yte)
+
+
+def _digits(test_fraction: float = 0.25, seed: int = 0) -> dict[str, np.ndarray]:
+    """scikit-learn's 8x8 digits (1797 samples), a fixed stratified split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    x, y = load_digits(return_X_y=True)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_fraction, random_state=seed,
+                                          stratify=y)
+    return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DatasetError("data file not found (use --data digits or an .npz with x_train, "
+                           "y_train, x_test, y_test)", file=path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in KEYS if k not in f.files]
+            if missing:
+                raise DatasetError(f"missing array(s) {', '.join(missing)}; the .npz needs "
+                                   f"{', '.join(KEYS)}", file=path)
+            return {k: f[k] for k in KEYS}
+    except DatasetError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise DatasetError(f"cannot read as .npz without pickles ({exc}); save it with "
+                           "numpy.savez", file=path) from None
+
+
+def _check(arrays: dict[str, np.ndarray], where: str) -> None:
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+            raise DatasetError(f"x_{split}: expected float features, got dtype {x.dtype}", file=where)
+        if x.ndim != 2:
+            raise DatasetError(f"x_{split}: expected [samples, features], got shape {x.shape}; "
+                               "reshape it to 2-D", file=where)
+        if y.ndim != 1 or y.shape[0] != x.shape[0]:
+            raise DatasetError(f"y_{split}: expected shape [{x.shape[0]}] (one label per row of "
+                               f"x_{split}), got {y.shape}", file=where)
+        if x.shape[0] == 0:
+            raise DatasetError(f"x_{split} has no samples", file=where)
+        if not np.all(np.isfinite(x)):
+            raise DatasetError(f"x_{split}: {int(np.size(x) - np.isfinite(x).sum())} NaN/inf "
+                               "values; remove or impute them", file=where)
+        if not np.issubdtype(y.dtype, np.integer):
+            if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
+                raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype "
+                                   f"{y.dtype}", file=where)
+        if y.min() < 0:
+            raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
+                               file=where)
+    if arrays["x_train"].shape[1] != arrays["x_test"].shape[1]:
+        raise DatasetError(f"x_test has {arrays['x_test'].shape[1]} features but x_train has "
+                           f"{arrays['x_train'].shape[1]}", file=where)
+
+
+def load_dataset(spec: str = "digits") -> Dataset:
+    """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range."""
+    if spec == "digits":
+        arrays, name = _digits(), "digits"
+    else:
+        arrays, name = _read_npz(Path(spec)), Path(spec).name
+    _check(arrays, name if spec == "digits" else spec)
+    xtr = np.asarray(arrays["x_train"], np.float64)
+    lo, hi = xtr.min(axis=0), xtr.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scale = lambda x: np.clip((np.asarray(x, np.float64) - lo) / span, 0.0, 1.0)
+    return Dataset(name, scale(xtr), np.asarray(arrays["y_train"]).astype(np.int64),
+                   scale(arrays["x_test"]), np.asarray(arrays["y_test"]).astype(np.int64))
+
+
+def check_fits(data: Dataset, n_inputs: int, n_outputs: int, where: str) -> None:
+    """Feature and class counts must match the input and output populations."""
+    if data.n_features != n_inputs:
+        raise DatasetError(f"x_train has {data.n_features} features but the input population "
+                           f"has {n_inputs} neurons; make them equal", file=where)
+    if data.n_classes > n_outputs:
+        raise DatasetError(f"labels go up to {data.n_classes - 1} but the output population has "
+                           f"{n_outputs} neurons; labels must be 0..{n_outputs - 1}", file=where)
