@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import ProfileError, did_you_mean
-from .ir.load import pydantic_to_error
 from .ir.models import LEARNING_RULES
 from .ir.models import Node as _IRNode
 from .yamlio import LoadedYAML, load_yaml
@@ -319,6 +318,7 @@ def load_profile(ref: str | Path) -> HardwareProfile:
     try:
         profile = HardwareProfile.model_validate(data)
     except ValidationError as exc:
+        from .ir.load import pydantic_to_error  # only on errors: keeps NumPy out of `profiles`
         raise pydantic_to_error(exc, merged, HardwareProfile, ProfileError) from None
     profile._file = loaded.file
     profile._lines = loaded.lines

@@ -1,7 +1,22 @@
-"""The network IR: typed models, YAML loading with field-path errors, JSON Schema export."""
-from .load import describe, load_network, parse_network, weight_arrays
-from .models import IR_CLASSES, IR_VERSION, Network
-from .schema import network_schema
+"""The network IR: typed models, YAML loading with field-path errors, JSON Schema export.
+
+Names are imported on first use (PEP 562), so a command that needs only the models (e.g.
+``profiles``) does not import the loader and NumPy.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {"describe": "load", "load_network": "load", "parse_network": "load",
+            "weight_arrays": "load", "IR_CLASSES": "models", "IR_VERSION": "models",
+            "Network": "models", "network_schema": "schema"}
 
 __all__ = ["Network", "IR_VERSION", "IR_CLASSES", "load_network", "parse_network",
            "describe", "weight_arrays", "network_schema"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
