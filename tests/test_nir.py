@@ -76,9 +76,10 @@ def nir_reference(graph, dt: float, inputs: dict[str, np.ndarray], steps: int,
                   in_shapes: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
     """The NIR node equations, forward Euler, each neuron input one step after its sources.
 
-    Built on the ``nir`` graph alone: neuron inputs at step t are the stateless nodes'
-    values computed from what Inputs and neurons emitted at step t-1; a Delay node outputs
-    its input of ``delay/dt`` steps earlier; Affine biases are there from step 0.
+    Built on the ``nir`` graph alone: neuron inputs at step t >= 1 are the stateless nodes'
+    values computed from what Inputs and neurons emitted at step t-1 (Affine and Conv biases
+    included); at step 0 nothing has been delivered yet; a Delay node outputs its input of
+    ``delay/dt`` steps earlier (0 before the first step).
     Returns {output node name: [steps, size]}.
     """
     in_shapes = in_shapes or {}
@@ -114,10 +115,15 @@ def nir_reference(graph, dt: float, inputs: dict[str, np.ndarray], steps: int,
 
     for t in range(steps):
         memo: dict = {}
-        x_in = {n: sum((value(p, memo) for p in preds[n]), np.zeros(size[n])) for n in neurons}
-        for name in history:
-            if name not in memo:
-                value(name, memo)
+        if t == 0:
+            x_in = {n: np.zeros(size[n]) for n in neurons}
+            for name in history:
+                history[name].append(np.zeros(np.size(nodes[name].delay)))
+        else:
+            x_in = {n: sum((value(p, memo) for p in preds[n]), np.zeros(size[n])) for n in neurons}
+            for name in history:
+                if name not in memo:
+                    value(name, memo)
         out: dict[str, np.ndarray] = {}
         for n in neurons:
             node, kind, x = nodes[n], type(nodes[n]).__name__, x_in[n]
@@ -179,7 +185,7 @@ def graph_dense(seed: int) -> tuple:
         "input": nir.Input(input_type=np.array([n_in])),
         "fc1": nir.Affine(weight=w(a, n_in, 1.5), bias=rng.normal(0, 0.1, a)),
         "lif1": _lif(rng, a),
-        "fc2": nir.Linear(weight=w(b, a, 1.5)),
+        "fc2": nir.Affine(weight=w(b, a, 1.5), bias=rng.normal(0.1, 0.1, b)),
         "cuba": _cuba(rng, b),
         "rec": nir.Linear(weight=w(b, b, 0.5)),
         "fc3": nir.Linear(weight=w(c, b)),
@@ -201,13 +207,18 @@ def graph_dense(seed: int) -> tuple:
         "out_i": nir.Output(output_type=np.array([2])),
         "out_cubali": nir.Output(output_type=np.array([2])),
         "out_lif1": nir.Output(output_type=np.array([a])),
+        "fc8": nir.Affine(weight=w(2, n_in), bias=rng.uniform(0.2, 0.5, 2)),
+        "delay8": nir.Delay(delay=np.array([1.0, 3.0])),
+        "if8": nir.IF(r=np.ones(2), v_threshold=np.full(2, 1.0)),
+        "out_if8": nir.Output(output_type=np.array([2])),
     }
     edges = [("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "cuba"),
              ("cuba", "rec"), ("rec", "cuba"), ("cuba", "fc3"), ("fc3", "li"), ("li", "out_li"),
              ("cuba", "out_cuba"), ("input", "delay"), ("delay", "fc4"), ("fc4", "scale"),
              ("scale", "if1"), ("if1", "fc5"), ("fc5", "thr"), ("thr", "out_thr"),
              ("if1", "fc6"), ("fc6", "integ"), ("integ", "out_i"), ("cuba", "fc7"),
-             ("fc7", "cubali"), ("cubali", "out_cubali"), ("lif1", "out_lif1")]
+             ("fc7", "cubali"), ("cubali", "out_cubali"), ("lif1", "out_lif1"),
+             ("input", "fc8"), ("fc8", "delay8"), ("delay8", "if8"), ("if8", "out_if8")]
     return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), {"input": (n_in,)}
 
 
@@ -461,8 +472,6 @@ def _random_ir(seed: int) -> str:
         tau_mem = dt * 2.0 ** 60 if kind == "if" else round(float(rng.uniform(dt, 30)), 3)
         v_th = 1.7976931348623157e308 if kind == "li" else [round(float(x), 4) for x in rng.uniform(0.2, 2, n)]
         bias = [round(float(x), 4) for x in rng.normal(0, 0.2, n)] if kind not in ("if", "cuba") else 0.0
-        if kind == "if":
-            bias = 0.25
         refr = ", refractory: 2" if kind == "lif" and rng.random() < 0.5 else ""
         pops.append(f"  p{i}: {{kind: lif, size: {n}, params: {{tau_syn: {tau_syn!r}, tau_mem: "
                     f"{tau_mem!r}, v_th: {v_th}, bias: {bias}{refr}}}}}")
@@ -595,11 +604,6 @@ CASES = {
     "negative threshold": (_dense_with(lif=nir.LIF(tau=np.full(2, 5.0), r=np.ones(2),
                                                    v_leak=np.zeros(2), v_threshold=-np.ones(2))),
                            EDGES, "node 'lif' (LIF): v_threshold must be > 0"),
-    "bias into synaptic filter": (
-        _dense_with(fc=nir.Affine(weight=np.ones((2, 3)), bias=np.ones(2)),
-                    lif=nir.CubaLIF(tau_syn=np.full(2, 3.0), tau_mem=np.full(2, 5.0), r=np.ones(2),
-                                    v_leak=np.zeros(2), v_threshold=np.ones(2))),
-        EDGES, "node 'lif' (CubaLIF) receives a constant"),
     "fractional delay": (_dense_with(d=nir.Delay(delay=np.full(3, 0.3))),
                          [("input", "d"), ("d", "fc"), ("fc", "lif"), ("lif", "out")],
                          "node 'd' (Delay): delay 0.3 is not a whole number"),
@@ -659,6 +663,67 @@ def test_cli_round_trip_prints_notes(tmp_path, capsys):
     assert "note: noise" in out and "wrote" in out
     assert main(["import-nir", str(tmp_path / "m.nir"), "-o", str(tmp_path / "b.yaml")]) == 0
     assert (tmp_path / "b.yaml").exists() and (tmp_path / "b.source.nir").exists()
+
+
+def _recurrent_sub(rng, inner_edges=None, extra_input=False):
+    nodes = {"input": nir.Input(input_type=np.array([4])),
+             "lif": nir.CubaLIF(tau_syn=np.full(4, 2.0), tau_mem=np.full(4, 4.0), r=np.full(4, 4.0),
+                                v_leak=np.zeros(4), v_threshold=np.ones(4), w_in=np.full(4, 2.0)),
+             "w_rec": nir.Affine(weight=rng.normal(0, 0.5, (4, 4)), bias=np.full(4, 0.05)),
+             "output": nir.Output(output_type=np.array([4]))}
+    if extra_input:
+        nodes["input2"] = nir.Input(input_type=np.array([4]))
+    edges = inner_edges or [("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def _with_sub(sub, rng):
+    nodes = {"input": nir.Input(input_type=np.array([3])),
+             "fc1": nir.Linear(weight=rng.normal(0, 1, (4, 3))), "rl": sub,
+             "fc2": nir.Linear(weight=rng.normal(0, 1, (2, 4))),
+             "lif2": nir.LIF(tau=np.full(2, 3.0), r=np.full(2, 3.0), v_leak=np.zeros(2),
+                             v_threshold=np.ones(2)),
+             "output": nir.Output(output_type=np.array([2]))}
+    edges = [("input", "fc1"), ("fc1", "rl"), ("rl", "fc2"), ("fc2", "lif2"), ("lif2", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def test_nested_graphs_are_inlined(tmp_path):
+    """snnTorch writes RLeaky/RSynaptic as a subgraph; it imports as its inlined form."""
+    rng = np.random.default_rng(9)
+    nested = _with_sub(_recurrent_sub(rng), np.random.default_rng(10))
+    sub = nested.nodes["rl"]
+    flat_nodes = {k: v for k, v in nested.nodes.items() if k != "rl"}
+    flat_nodes.update({"rl_lif": sub.nodes["lif"], "rl_w_rec": sub.nodes["w_rec"]})
+    flat = nir.NIRGraph(nodes=flat_nodes, edges=[
+        ("input", "fc1"), ("fc1", "rl_lif"), ("rl_lif", "rl_w_rec"), ("rl_w_rec", "rl_lif"),
+        ("rl_lif", "fc2"), ("fc2", "lif2"), ("lif2", "output")], type_check=False)
+    a, _ = import_file(_write(nested, tmp_path / "nested.nir"), tmp_path / "a.yaml")
+    b, _ = import_file(_write(flat, tmp_path / "flat.nir"), tmp_path / "b.yaml")
+    na, nb = from_network(load_network(a)), from_network(load_network(b))
+    assert "rl_lif" in na.pops and differences(na, nb) == []
+
+
+@pytest.mark.parametrize("inner,extra,expected", [
+    ([("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output"), ("w_rec", "ghost")],
+     False, "refers to node 'rl.ghost'"),
+    (None, True, "subgraph 'rl', which has 2 Input nodes"),
+])
+def test_malformed_nested_graphs_are_exit_1(tmp_path, capsys, inner, extra, expected):
+    rng = np.random.default_rng(1)
+    graph = _with_sub(_recurrent_sub(rng, inner, extra), rng)
+    model = _write(graph, tmp_path / "m.nir")
+    code, err = _cli(capsys, "import-nir", str(model), "-o", str(tmp_path / "net.yaml"))
+    assert code == 1 and expected in err, err
+
+
+def test_export_refuses_a_bias_without_leak(tmp_path, capsys):
+    src = tmp_path / "net.yaml"
+    src.write_text("neurodeploy: 1\nname: x\npopulations:\n  a: {kind: lif, size: 2, params: "
+                   "{tau_syn: 1.0, tau_mem: 1.152921504606847e+18, bias: 0.5}}\n")
+    code, err = _cli(capsys, "export-nir", str(src), "-o", str(tmp_path / "m.nir"))
+    assert code == 1 and "population 'a' has a bias but no leak" in err
+    assert not (tmp_path / "m.nir").exists()
 
 
 def test_conv_too_large_is_refused(tmp_path):

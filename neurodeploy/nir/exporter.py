@@ -76,29 +76,22 @@ def canonical(flat: FlatNet) -> tuple[Any, list[str]]:
             nodes[name] = nir.Input(input_type=np.array([p.size]))
             continue
         where = f"population '{name}'"
-        kind = canonical_type(p.tau_syn, p.tau_mem, p.v_th, flat.dt, where)
-        kinds[name] = kind
-        zero = np.zeros(p.size)
-        bias = p.bias if not no_leak(p.tau_mem, flat.dt) else zero
-        nodes[name], gains[name] = to_nir(kind, (p.size,), p.tau_syn, p.tau_mem, p.v_th, bias,
-                                          zero, flat.dt, where=where)
-    affine_for = {n for n, p in flat.pops.items()
-                  if p.kind == "lif" and no_leak(p.tau_mem, flat.dt) and np.any(p.bias != 0)}
+        kind = kinds[name] = canonical_type(p.tau_syn, p.tau_mem, p.v_th, flat.dt, where)
+        if no_leak(p.tau_mem, flat.dt) and np.any(p.bias != 0):
+            raise NirError(f"{where} has a bias but no leak; NIR's {kind} node has no constant "
+                           "term (give it a finite tau_mem, or drive it with a projection)",
+                           file=flat.source or None)
+        try:
+            nodes[name], gains[name] = to_nir(kind, (p.size,), p.tau_syn, p.tau_mem, p.v_th,
+                                              p.bias, flat.dt, where=where)
+        except ValueError as exc:
+            raise NirError(str(exc), file=flat.source or None) from None
     for pname, pr in flat.projs.items():
         delays = np.unique(pr.delays[pr.exists]) if pr.exists.any() else np.array([0])
         for d in delays:
             mask = pr.exists & (pr.delays == d)
             lin = ir_name(pname if len(delays) == 1 else f"{pname}__d{int(d)}", taken)
-            weight = np.where(mask, pr.weights, 0.0) / gains[pr.post][:, None]
-            if pr.post in affine_for:
-                p = flat.pops[pr.post]
-                b = p.bias / gains[pr.post]
-                nodes[lin] = nir.Affine(weight=weight, bias=b)
-                nodes[pr.post], _ = to_nir(kinds[pr.post], (p.size,), p.tau_syn, p.tau_mem, p.v_th,
-                                           p.bias, b, flat.dt, where=f"population '{pr.post}'")
-                affine_for.discard(pr.post)
-            else:
-                nodes[lin] = nir.Linear(weight=weight)
+            nodes[lin] = nir.Linear(weight=np.where(mask, pr.weights, 0.0) / gains[pr.post][:, None])
             head = pr.pre
             if d > 0:
                 delay = ir_name(f"{lin}_delay", taken)
@@ -106,10 +99,6 @@ def canonical(flat: FlatNet) -> tuple[Any, list[str]]:
                 edges.append((pr.pre, delay))
                 head = delay
             edges += [(head, lin), (lin, pr.post)]
-    if affine_for:
-        raise NirError(f"population(s) {', '.join(sorted(affine_for))} have a bias but no leak "
-                       "and no incoming projection; NIR's IF/I nodes hold a bias only through "
-                       "an Affine input", file=flat.source or None)
     for pop, var in flat.monitors:
         p = flat.pops[pop]
         spiking = p.kind != "lif" or kinds[pop] in ("LIF", "CubaLIF", "IF")
@@ -142,7 +131,8 @@ def from_source(flat: FlatNet, source: Path) -> Any:
     src = read_graph(source)
     imp = analyse(src, flat.dt, str(source))
     inv = {ir: n for n, ir in imp.names.items()}
-    if set(inv) != set(flat.pops) or set(imp.projections) != set(flat.projs):
+    if set(inv) | ({imp.clock} if imp.clock else set()) != set(flat.pops) or \
+            set(imp.projections) != set(flat.projs):
         raise ValueError("populations or projections were renamed, added or removed")
     graph = copy.deepcopy(src)
     old_gain = {n: nm.gain.copy() for n, nm in imp.neurons.items()}
@@ -155,8 +145,8 @@ def from_source(flat: FlatNet, source: Path) -> Any:
         nm = imp.neurons[nir_name]
         if p.kind != "lif" or p.size != nm.size:
             raise ValueError(f"population {ir} is no longer the {nm.type} '{nir_name}'")
-        new, gain = to_nir(nm.type, nm.shape, p.tau_syn, p.tau_mem, p.v_th, p.bias,
-                           imp.bias_in[nir_name], flat.dt, nm.gauge, where=f"population {ir}")
+        new, gain = to_nir(nm.type, nm.shape, p.tau_syn, p.tau_mem, p.v_th, p.bias, flat.dt,
+                           nm.gauge, where=f"population {ir}")
         node = graph.nodes[nir_name]
         for field in NEURON_FIELDS:
             if hasattr(node, field) and hasattr(new, field):
@@ -175,20 +165,7 @@ def from_source(flat: FlatNet, source: Path) -> Any:
         if same_gain and np.allclose(old, new, rtol=1e-12,
                                      atol=1e-12 * float(np.max(np.abs(old), initial=0))):
             continue
-        weight_nodes = proj.via
-        others = [n for n in proj.path_nodes if n not in weight_nodes]
-        if len(weight_nodes) != 1 or any(type(src.nodes[n]).__name__ not in
-                                          ("Flatten", "Identity", "Delay") for n in others):
-            raise ValueError(f"projection {pname} changed and its NIR path is not a single "
-                             "Linear/Affine node")
-        wnode = graph.nodes[weight_nodes[0]]
-        if type(wnode).__name__ not in ("Linear", "Affine") or \
-                sum(weight_nodes[0] in q.via for q in imp.projections.values()) != 1:
-            raise ValueError(f"projection {pname} changed and its weight node is shared or "
-                             "a convolution")
-        gain = imp.neurons[target].gain
-        with np.errstate(divide="ignore", invalid="ignore"):
-            wnode.weight = np.where(gain[:, None] != 0, new / gain[:, None], 0.0)
+        _resolve(graph, imp, pname, new, imp.neurons[target].gain)
     graph.metadata = dict(graph.metadata or {})
     meta_notes: list[str] = []
     graph.metadata[META_KEY] = json.dumps(_meta(flat, meta_notes), sort_keys=True)
@@ -200,11 +177,37 @@ def from_source(flat: FlatNet, source: Path) -> Any:
     return graph, meta_notes
 
 
+def _resolve(graph: Any, imp: Any, pname: str, weights: np.ndarray, gain: np.ndarray) -> None:
+    """Write a changed projection back into its one Linear/Affine weight (or Affine bias)."""
+    proj = imp.projections[pname]
+    is_bias = proj.pre == imp.clock
+    others = [n for n in proj.path_nodes if n not in proj.via]
+    if len(proj.via) != 1 or any(type(graph.nodes[n]).__name__ not in ("Flatten", "Identity", "Delay")
+                                 for n in others):
+        raise ValueError(f"projection {pname} changed and its NIR path is not a single "
+                         "Linear/Affine node")
+    name = proj.via[0]
+    node = graph.nodes[name]
+    sharing = [q for q in imp.projections.values()
+               if name in q.via and (q.pre == imp.clock) == is_bias]
+    if type(node).__name__ not in ("Linear", "Affine") or len(sharing) != 1:
+        raise ValueError(f"projection {pname} changed and its weight node '{name}' is shared "
+                         "or a convolution")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        solved = np.where(gain[:, None] != 0, weights / gain[:, None], 0.0)
+    if is_bias:
+        node.bias = solved[:, 0]
+    else:
+        node.weight = solved
+
+
 def export_file(source: str | Path, out: str | Path) -> tuple[Path, list[str]]:
     """Export a build directory or a network YAML to ``out`` (.nir); returns (path, notes)."""
     from ..ir.load import load_network
 
     source, out = Path(source), Path(out)
+    if out.is_dir():
+        raise NirError("is a directory; give the .nir file to write", file=out)
     if source.is_dir():
         flat = from_build(source)
         graph, notes = canonical(flat)

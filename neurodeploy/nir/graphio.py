@@ -49,8 +49,13 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def graph_from_dict(data: dict, path: str | Path = "<graph>") -> Any:
-    """Build a NIRGraph from its dict form, naming the node whose entry is malformed."""
+def graph_from_dict(data: dict, path: str | Path = "<graph>", prefix: str = "") -> Any:
+    """Build a NIRGraph from its dict form, naming the node whose entry is malformed.
+
+    Nested graphs (snnTorch writes RLeaky/RSynaptic as one) are inlined: node ``n`` of
+    subgraph ``s`` becomes ``s.n``; an edge into ``s`` (or ``s.<its Input>``) goes to the
+    nodes its one Input feeds, an edge out of ``s`` leaves from the nodes feeding its Output.
+    """
     nir = _nir()
     known = set(nir.ir.__all__) - {"NIRNode"}
     if _text(data.get("type", "")) != "NIRGraph":
@@ -60,34 +65,71 @@ def graph_from_dict(data: dict, path: str | Path = "<graph>") -> Any:
     if not isinstance(nodes_data, dict):
         raise NirError("the graph has no 'nodes' group", file=path)
     nodes = {}
+    ends: dict[str, dict[str, list[str]]] = {}
+    edges: list[tuple[str, str]] = []
     for name, entry in nodes_data.items():
         kind = _text(entry.get("type", "?")) if isinstance(entry, dict) else "?"
         if kind not in known:
-            raise NirError(f"node '{name}' has unknown type '{kind}'; NIR {nir.version} knows "
-                           f"{', '.join(sorted(known))}", file=path)
+            raise NirError(f"node '{prefix}{name}' has unknown type '{kind}'; NIR {nir.version} "
+                           f"knows {', '.join(sorted(known))}", file=path)
         entry = {k: (_text(v) if k == "type" else v) for k, v in entry.items()}
         if kind == "NIRGraph":
-            raise NirError(f"node '{name}' (NIRGraph) is a nested graph; flatten it into the "
-                           "top-level graph first", file=path)
+            sub = graph_from_dict(entry, path, f"{prefix}{name}.")
+            kinds = {n: type(v).__name__ for n, v in sub.nodes.items()}
+            ends[name] = {"Input": [n for n, k in kinds.items() if k == "Input"],
+                          "Output": [n for n, k in kinds.items() if k == "Output"]}
+            for inner, node in sub.nodes.items():
+                if kinds[inner] not in ("Input", "Output"):
+                    nodes[f"{name}.{inner}"] = node
+            for a, b in sub.edges:
+                if kinds[a] == "Input" and kinds[b] == "Output":
+                    raise NirError(f"subgraph '{prefix}{name}' connects its Input '{a}' straight "
+                                   f"to its Output '{b}'; remove the pass-through", file=path)
+                if kinds[a] == "Input":
+                    ends[f"{name}.{a}"] = {"in": [f"{name}.{b}"] + ends.get(f"{name}.{a}", {}).get("in", [])}
+                elif kinds[b] == "Output":
+                    ends[f"{name}.{b}"] = {"out": [f"{name}.{a}"] + ends.get(f"{name}.{b}", {}).get("out", [])}
+                else:
+                    edges.append((f"{name}.{a}", f"{name}.{b}"))
+            continue
         try:
             nodes[name] = nir.dict2NIRNode(dict(entry))
         except Exception as exc:  # noqa: BLE001 - any malformed node entry
-            raise NirError(f"node '{name}' ({kind}) is malformed: {type(exc).__name__}: "
+            raise NirError(f"node '{prefix}{name}' ({kind}) is malformed: {type(exc).__name__}: "
                            f"{str(exc).splitlines()[0] if str(exc) else 'bad fields'}",
                            file=path) from None
     raw_edges = data.get("edges", [])
-    edges = []
     for edge in np.asarray(raw_edges, dtype=object).reshape(-1, 2) if len(raw_edges) else []:
         a, b = _text(edge[0]), _text(edge[1])
         for end in (a, b):
-            if end not in nodes:
-                raise NirError(f"edge ('{a}', '{b}') refers to node '{end}', which is not in "
-                               "the graph", file=path)
-        edges.append((a, b))
+            if end not in nodes and end not in ends:
+                raise NirError(f"edge ('{prefix}{a}', '{prefix}{b}') refers to node "
+                               f"'{prefix}{end}', which is not in the graph", file=path)
+        edges += [(x, y) for x in _end(a, ends, "Output", prefix, path)
+                  for y in _end(b, ends, "Input", prefix, path)]
     metadata = data.get("metadata", {})
     metadata = {k: _text(v) if isinstance(v, bytes) else v for k, v in metadata.items()} \
         if isinstance(metadata, dict) else {}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def _end(name: str, ends: dict, role: str, prefix: str, path: str | Path) -> list[str]:
+    """The nodes an edge end stands for once subgraphs are inlined."""
+    if name not in ends:
+        return [name]
+    entry = ends[name]
+    if role in entry:
+        if len(entry[role]) != 1:
+            raise NirError(f"an edge names subgraph '{prefix}{name}', which has "
+                           f"{len(entry[role])} {role} nodes; name one of them "
+                           f"({prefix}{name}.<node>)", file=path)
+        name = f"{name}.{entry[role][0]}"
+        entry = ends.get(name, {})
+    key = "in" if role == "Input" else "out"
+    if key not in entry:
+        raise NirError(f"edge end '{prefix}{name}' is a subgraph {role} used the wrong way "
+                       "round", file=path)
+    return entry[key]
 
 
 def write_graph(graph: Any, path: str | Path) -> Path:

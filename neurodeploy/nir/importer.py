@@ -4,8 +4,10 @@ Every path from a source (an Input or a spiking neuron node) through stateless n
 (Affine, Linear, Scale, Flatten, Identity, Delay, Conv1d/Conv2d, Sum/AvgPool2d, all unrolled to
 sparse matrices) to a neuron node is one linear map; the maps that share (source, target,
 delay) are summed into one projection whose weights also carry the target's gain (see
-:mod:`.params`). Affine biases become the target's bias. What cannot be mapped exactly is
-refused with the node's name and type.
+:mod:`.params`). Affine and Conv biases are constant inputs: they come from a one-neuron
+``bias_clock`` population that fires every step, so they reach a neuron with the same
+one-step latency as spikes (and through its synaptic filter and Delay nodes, exactly). What
+cannot be mapped exactly is refused with the node's name and type.
 """
 from __future__ import annotations
 
@@ -52,10 +54,16 @@ class Imported:
     inputs: dict[str, int]
     neurons: dict[str, NeuronMap]
     bias: dict[str, np.ndarray]
-    bias_in: dict[str, np.ndarray]
     projections: dict[str, ImportedProjection]
     monitors: list[tuple[str, str]]
     meta: dict[str, Any] = field(default_factory=dict)
+    clock: str | None = None
+
+
+CLOCK = "\0clock"
+"""Source label of constant inputs: a one-neuron population that fires every step."""
+CLOCK_V_TH, CLOCK_BIAS = 0.5, 1.0
+"""The clock: a lif neuron with tau_syn = tau_mem = dt, so v[k] = bias = 1 > 0.5 every step."""
 
 
 def _kind(node: Any) -> str:
@@ -124,15 +132,13 @@ class _Analysis:
     def in_shape(self, name: str, _stack: tuple = ()) -> tuple:
         """Shape a node takes: its own declaration, else what its predecessors give."""
         node, kind = self.nodes[name], _kind(self.nodes[name])
-        declared = getattr(node, "input_type", None) or {}
-        value = declared.get("input") if isinstance(declared, dict) else None
-        if kind in ("Flatten", "Identity", "Output", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d") \
-                and value is not None and np.size(value) and kind != "Output":
-            return tuple(int(n) for n in np.asarray(value).reshape(-1))
         if kind == "Output":
-            declared_out = node.output_type.get("output")
-            if declared_out is not None and np.size(declared_out):
-                return tuple(int(n) for n in np.asarray(declared_out).reshape(-1))
+            value = node.output_type.get("output")
+        else:
+            declared = getattr(node, "input_type", None)
+            value = declared.get("input") if isinstance(declared, dict) else None
+        if value is not None and np.size(value):
+            return tuple(int(n) for n in np.asarray(value).reshape(-1))
         if not self.preds[name]:
             self.fail(f"node '{name}' ({kind}) has no input edge and no declared input shape")
         return self.out_shape(self.preds[name][0], _stack)
@@ -218,8 +224,12 @@ class _Analysis:
 
 
 def _walk(an: _Analysis, source: str, size: int, neurons: set[str], spiking: bool,
-          acc: dict, via: dict, trail: dict, monitors: list) -> None:
-    """Propagate the identity map from ``source`` through stateless nodes to neuron nodes."""
+          acc: dict, via: dict, trail: dict, monitors: list, bias_of: str | None = None) -> None:
+    """Propagate the identity map from ``source`` through stateless nodes to neuron nodes.
+
+    With ``bias_of``, propagate instead the bias of that Affine/Conv node as a map from the
+    one-neuron clock (``source`` is then :data:`CLOCK`).
+    """
     def visit(name: str, mats: dict[int, Any], weights: tuple, pure: bool, stack: tuple) -> None:
         node_kind = _kind(an.nodes[name])
         if name in neurons:
@@ -234,8 +244,10 @@ def _walk(an: _Analysis, source: str, size: int, neurons: set[str], spiking: boo
             return
         if node_kind == "Output":
             if not pure:
-                an.fail(f"Output '{name}' is fed by '{source}' through {', '.join(weights) or 'Scale/Delay nodes'}; "
-                        "only neuron and Input outputs can be recorded")
+                origin = f"the bias of '{bias_of}'" if bias_of else f"'{source}'"
+                an.fail(f"Output '{name}' is fed by {origin} through "
+                        f"{', '.join(weights) or 'Scale/Delay nodes'}; only neuron and Input "
+                        "outputs can be recorded")
             monitors.append((source, name))
             return
         if not spiking and node_kind not in PURE:
@@ -260,31 +272,15 @@ def _walk(an: _Analysis, source: str, size: int, neurons: set[str], spiking: boo
         for nxt in an.succs[name]:
             visit(nxt, mats, weights, pure, stack + (name,))
 
+    if bias_of is not None:
+        _, vec = an.op(bias_of)
+        start = {0: sp.csr_matrix(np.asarray(vec, dtype=np.float64).reshape(-1, 1))}
+        for nxt in an.succs[bias_of]:
+            visit(nxt, start, (bias_of,), False, (source, bias_of))
+        return
     start = {0: sp.identity(size, format="csr", dtype=np.float64)}
     for nxt in an.succs[source]:
         visit(nxt, start, (), True, (source,))
-
-
-def _bias_walk(an: _Analysis, origin: str, vec: np.ndarray, neurons: set[str],
-               bias_in: dict[str, np.ndarray]) -> None:
-    """Propagate the constant output of an Affine/Conv bias to the neuron nodes it reaches."""
-    def visit(name: str, v: np.ndarray) -> None:
-        kind = _kind(an.nodes[name])
-        if name in neurons:
-            bias_in[name] = bias_in.get(name, 0) + v
-            return
-        if kind == "Output":
-            return
-        if kind == "Delay":
-            an.fail(f"node '{name}' (Delay) delays the constant bias of '{origin}'; a delayed "
-                    "constant is not a constant for the first steps, so it cannot be mapped exactly")
-        matrix, _ = an.op(name)
-        out = v if matrix is None else matrix @ v
-        for nxt in an.succs[name]:
-            visit(nxt, out)
-
-    for nxt in an.succs[origin]:
-        visit(nxt, vec)
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -330,21 +326,15 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
         elif name in neurons:
             _walk(an, name, neurons[name].size, neurons_set, neurons[name].spiking, acc, via,
                   trail, outs)
-    bias_in: dict[str, np.ndarray] = {}
     for name, kind in kinds.items():
         if kind in ("Affine", "Conv1d", "Conv2d"):
             _, vec = an.op(name)
             if vec is not None and np.any(vec != 0):
-                _bias_walk(an, name, vec, neurons_set, bias_in)
-    bias = {}
-    for name, nm in neurons.items():
-        const = np.asarray(bias_in.get(name, np.zeros(nm.size)), dtype=np.float64)
-        if np.any(const != 0) and not nm.takes_constant_input(dt):
-            an.fail(f"node '{name}' ({nm.type}) receives a constant Affine/Conv bias through its "
-                    f"synaptic filter (tau_syn {nm.tau_syn:g} > dt); the IR adds bias to v, so "
-                    "this cannot be mapped exactly")
-        bias[name] = nm.leak_bias + nm.gain * const
-        bias_in[name] = const
+                _walk(an, CLOCK, 1, neurons_set, True, acc, via, trail, outs, bias_of=name)
+    clock = None
+    if any(key[0] == CLOCK for key in acc):
+        clock = names[CLOCK] = ir_name("bias_clock", taken)
+    bias = {name: nm.leak_bias for name, nm in neurons.items()}
     projections = _projections(acc, via, trail, names, neurons, taken)
     monitors = []
     for source, _output in outs:
@@ -358,8 +348,9 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
             meta = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
         except ValueError:
             meta = {}
-    return Imported(dt, names, inputs, neurons, bias, bias_in, projections, monitors,
-                    meta if isinstance(meta, dict) else {})
+    names.pop(CLOCK, None)
+    return Imported(dt, names, inputs, neurons, bias, projections, monitors,
+                    meta if isinstance(meta, dict) else {}, clock)
 
 
 def _projections(acc: dict, via: dict, trail: dict, names: dict[str, str],
@@ -371,12 +362,16 @@ def _projections(acc: dict, via: dict, trail: dict, names: dict[str, str],
     users: dict[str, set] = {}
     for (src, tgt, _d), nodes in via.items():
         for node in nodes:
-            users.setdefault(node, set()).add((src, tgt))
+            if src != CLOCK:
+                users.setdefault(node, set()).add((src, tgt))
     out: dict[str, ImportedProjection] = {}
     for (src, tgt, d), matrix in sorted(acc.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
         nodes = tuple(sorted(via[(src, tgt, d)]))
         many = len(pairs[(src, tgt)]) > 1
-        if len(nodes) == 1 and len(users[nodes[0]]) == 1:
+        if src == CLOCK:
+            raw = (f"{nodes[0]}__bias" if len(nodes) == 1 else f"bias__{names[tgt]}") \
+                + (f"__d{d}" if many else "")
+        elif len(nodes) == 1 and len(users[nodes[0]]) == 1:
             raw = nodes[0] + (f"__d{d}" if many else "")
         else:
             raw = f"{names[src]}__{names[tgt]}" + (f"__d{d}" if many else "")

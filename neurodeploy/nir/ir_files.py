@@ -17,7 +17,7 @@ import yaml
 from ..errors import NeurodeployError
 from .flat import FlatNet, FlatPop, FlatProj
 from .graphio import NirError, read_graph, replace_files
-from .importer import MAX_DENSE_ENTRIES, Imported, analyse, ir_name
+from .importer import CLOCK_BIAS, CLOCK_V_TH, MAX_DENSE_ENTRIES, Imported, analyse, ir_name
 
 
 def _value(arr: np.ndarray) -> Any:
@@ -47,6 +47,10 @@ def network_data(imp: Imported, name: str, weight_file: Any) -> tuple[dict, dict
         if int(refractory.get(ir, 0)):
             params["refractory"] = int(refractory[ir])
         pops[ir] = {"kind": "lif", "size": nm.size, "params": params}
+    if imp.clock:
+        pops[imp.clock] = {"kind": "lif", "size": 1, "params": {
+            "tau_syn": float(imp.dt), "tau_mem": float(imp.dt), "v_th": CLOCK_V_TH,
+            "bias": CLOCK_BIAS}}
     projections: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
     for pname, proj in imp.projections.items():

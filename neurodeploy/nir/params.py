@@ -15,7 +15,9 @@ per-neuron ``gain`` multiplying every weight (and constant input) that reaches i
     LI, CubaLI, I                                 as LIF, CubaLIF, IF, never spiking
     Threshold  z = x > threshold                  tau_syn = tau_mem = dt, gain = 1
 
-and ``bias = dt/tau_mem * v_leak`` (plus ``gain`` times any constant input). See docs/nir.md.
+and ``bias = dt/tau_mem * v_leak``. Constant inputs (Affine and Conv biases) do not go into
+``bias``: they arrive through projections from an always-firing clock population, with the
+same one-step latency as spikes (see :mod:`.importer` and docs/nir.md).
 """
 from __future__ import annotations
 
@@ -56,10 +58,6 @@ class NeuronMap:
     @property
     def spiking(self) -> bool:
         return self.type in SPIKING
-
-    def takes_constant_input(self, dt: float) -> bool:
-        """A constant input reaches v as a bias only when u does not filter it (du = 1)."""
-        return dt / self.tau_syn == 1.0
 
 
 def no_leak(tau_mem: float, dt: float) -> bool:
@@ -185,13 +183,12 @@ def canonical_type(tau_syn: float, tau_mem: float, v_th: np.ndarray, dt: float, 
 
 
 def to_nir(kind: str, shape: tuple, tau_syn: float, tau_mem: float, v_th: np.ndarray,
-           bias: np.ndarray, bias_in: np.ndarray, dt: float, gauge: dict | None = None,
+           bias: np.ndarray, dt: float, gauge: dict | None = None,
            where: str = "population") -> tuple[object, np.ndarray]:
     """A NIR node of type ``kind`` with the IR parameters, and the gain its inputs carry.
 
     ``gauge`` holds the NIR factors the IR folds into weights (``r``, ``w_in``); without it
-    the canonical gauge makes the gain 1, so NIR weights equal IR weights. ``bias_in`` is the
-    constant input the node receives through Affine biases; the rest of ``bias`` becomes
+    the canonical gauge makes the gain 1, so NIR weights equal IR weights. ``bias`` becomes
     ``v_leak``. Raises ValueError when the parameters do not fit ``kind``.
     """
     import nir
@@ -199,7 +196,7 @@ def to_nir(kind: str, shape: tuple, tau_syn: float, tau_mem: float, v_th: np.nda
     gauge = gauge or {}
     n = int(np.prod(shape)) if shape else 1
     full = lambda x: np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)).copy()  # noqa: E731
-    v_th, bias, bias_in = full(v_th), full(bias), full(bias_in)
+    v_th, bias = full(v_th), full(bias)
     spiking = kind in SPIKING
     if spiking == never_spikes(v_th):
         raise ValueError(f"{where}: thresholds do not fit a {kind} node")
@@ -215,10 +212,7 @@ def to_nir(kind: str, shape: tuple, tau_syn: float, tau_mem: float, v_th: np.nda
         if kind.startswith("Cuba"):
             w_in = full(gauge.get("w_in", tau_syn / dt))
             gain = gain * du * w_in
-        constant = gain * bias_in if du == 1.0 else np.zeros(n)
-        if du != 1.0 and np.any(bias_in != 0):
-            raise ValueError(f"{where}: a constant input into a synaptic filter has no IR form")
-        v_leak = (bias - constant) / dv
+        v_leak = bias / dv
         common = dict(r=shaped(r), v_leak=shaped(v_leak))
         if kind == "LIF":
             node = nir.LIF(tau=shaped(tau_mem), v_threshold=shaped(v_th), **common)
@@ -235,12 +229,12 @@ def to_nir(kind: str, shape: tuple, tau_syn: float, tau_mem: float, v_th: np.nda
             raise ValueError(f"{where}: tau_mem {tau_mem:g} leaks; {kind} does not")
         r = full(gauge.get("r", 1.0 / dt))
         gain = dt * r
-        if not np.allclose(bias, gain * bias_in, rtol=1e-12, atol=0):
+        if np.any(bias != 0):
             raise ValueError(f"{where}: {kind} has no v_leak to hold the bias")
         node = nir.IF(r=shaped(r), v_threshold=shaped(v_th)) if kind == "IF" else nir.I(r=shaped(r))
         return node, gain
     if kind == "Threshold":
-        if dv != 1.0 or not np.allclose(bias, bias_in, rtol=1e-12, atol=0):
+        if dv != 1.0 or np.any(bias != 0):
             raise ValueError(f"{where}: a Threshold node has no state and no bias of its own")
         return nir.Threshold(threshold=shaped(v_th)), np.ones(n)
     raise ValueError(f"{where}: unknown neuron type {kind}")
