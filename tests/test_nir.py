@@ -314,12 +314,13 @@ def test_layered_graph_is_the_instantaneous_simulation_shifted_by_depth(tmp_path
     """snnTorch-style (no transmission delay) equals ours shifted by one step per layer."""
     rng = np.random.default_rng(5)
     w1, w2 = rng.normal(0, 1.5, (8, 5)), rng.normal(0, 1.5, (4, 8))
+    b1, b2 = rng.normal(0.1, 0.2, 8), rng.normal(0.1, 0.2, 4)
     beta1, beta2 = 0.8, 0.9
     graph = nir.NIRGraph(nodes={
-        "input": nir.Input(input_type=np.array([5])), "fc1": nir.Linear(weight=w1),
+        "input": nir.Input(input_type=np.array([5])), "fc1": nir.Affine(weight=w1, bias=b1),
         "l1": nir.LIF(tau=np.full(8, 1 / (1 - beta1)), r=np.full(8, 1 / (1 - beta1)),
                       v_leak=np.zeros(8), v_threshold=np.ones(8)),
-        "fc2": nir.Linear(weight=w2),
+        "fc2": nir.Affine(weight=w2, bias=b2),
         "l2": nir.LIF(tau=np.full(4, 1 / (1 - beta2)), r=np.full(4, 1 / (1 - beta2)),
                       v_leak=np.zeros(4), v_threshold=np.ones(4)),
         "out": nir.Output(output_type=np.array([4]))},
@@ -331,10 +332,10 @@ def test_layered_graph_is_the_instantaneous_simulation_shifted_by_depth(tmp_path
     ours = simulate_imported(out, tmp_path, {"input": x}, steps)["l2.spikes"]
     v1, v2, z2 = np.zeros(8), np.zeros(4), []
     for t in range(steps):  # snnTorch Leaky, reset to zero, no delay between layers
-        v1 = beta1 * v1 + w1 @ x[t]
+        v1 = beta1 * v1 + w1 @ x[t] + b1
         s1 = v1 > 1
         v1[s1] = 0
-        v2 = beta2 * v2 + w2 @ s1
+        v2 = beta2 * v2 + w2 @ s1 + b2
         s2 = v2 > 1
         v2[s2] = 0
         z2.append(s2)
