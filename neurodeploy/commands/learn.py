@@ -1,0 +1,106 @@
+"""``neurodeploy train`` and ``neurodeploy evaluate``."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import NeurodeployError
+
+
+def _classes(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        out = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise NeurodeployError(f"--classes must be comma-separated integers, got '{text}'") from None
+    if not out or len(set(out)) != len(out) or min(out) < 0:
+        raise NeurodeployError(f"--classes needs distinct labels >= 0, got '{text}'")
+    return out
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise NeurodeployError(f"{name} must be a positive integer, got {value}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..learning.session import run_session
+    from ..learning.train import TrainConfig
+    _positive("--epochs", args.epochs)
+    _positive("--train-samples", args.train_samples)
+    _positive("--test-samples", args.test_samples)
+    cfg = TrainConfig(epochs=args.epochs, backend=args.backend, data=args.data, seed=args.seed,
+                      classes=_classes(args.classes), train_samples=args.train_samples,
+                      test_samples=args.test_samples)
+    out = Path(args.output) if args.output else Path("build") / Path(args.network).stem
+    res = run_session(args.network, args.profile, cfg, out, force=args.force)
+    c = res.curves
+    print(f"trained {c.epoch[-1]} epochs on {args.backend}: test accuracy {res.float_accuracy:.4f} "
+          f"(float), {res.deployed_accuracy:.4f} deployed to {args.profile}")
+    for name, values in c.angles.items():
+        print(f"angle(B, W^T) of {name}: {values[0]:.1f} -> {values[-1]:.1f} degrees")
+    if not res.deployed_learning:
+        print(f"{args.profile} build holds the trained forward network (learning runs in "
+              "float in this release); the full trained network is in training/network.yaml")
+    print(f"wrote {res.build} (curves: {res.build}/training/curves.png)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..learning.evaluate import evaluate_build
+    _positive("--samples", args.samples)
+    result = evaluate_build(args.build, backend=args.backend, data_spec=args.data,
+                            seed=args.seed, samples=args.samples)
+    if args.json:
+        result = {k: v for k, v in result.items() if k != "predictions" or args.predictions}
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(f"test accuracy {result['accuracy']:.4f} on {result['n']} samples ({args.backend}, "
+              f"{result['numerics']} build)")
+        print(f"activation sparsity {result['activation_sparsity']:.4f}, synaptic operations "
+              f"{result['synaptic_operations_per_sample']:.0f} per sample")
+        for pop, rate in result["mean_rate_hz"].items():
+            print(f"  {pop}: {rate:.1f} Hz")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``evaluate``."""
+    p = sub.add_parser("train", help="train a network with its on-chip learning rule",
+                       description="Present a data set to the network; its error population, "
+                       "feedback projections and learning rule train it (no host-side "
+                       "gradient). The trained weights are compiled to --profile and written "
+                       "as a build, with curves (training/curves.json, curves.png) and the "
+                       "trained network YAML (training/network.yaml).",
+                       epilog="Example: neurodeploy train examples/digits_fa.yaml --profile "
+                       "loihi2 --backend cpu --epochs 20 -o build/digits_fa")
+    p.add_argument("network", help="network YAML with a task block and a plasticity block")
+    p.add_argument("--profile", "-p", default="loihi2", help="profile of the written build "
+                   "(default loihi2)")
+    p.add_argument("--backend", "-b", default="cpu", help="backend that learns: cpu (default), "
+                   "lava or brian2")
+    p.add_argument("--epochs", type=int, default=20, help="passes over the training set (default 20)")
+    p.add_argument("--data", default="digits", help="digits (scikit-learn, bundled) or an .npz "
+                   "with x_train, y_train, x_test, y_test")
+    p.add_argument("--classes", help="train on these labels only, e.g. 0,1,2")
+    p.add_argument("--train-samples", type=int, help="use this many training samples")
+    p.add_argument("--test-samples", type=int, help="use this many test samples")
+    p.add_argument("--seed", type=int, default=0, help="sample order and encoding seed")
+    p.add_argument("--output", "-o", help="build directory (default build/<network file name>)")
+    p.add_argument("--force", action="store_true", help="replace an existing build")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test accuracy and workload of a trained build",
+                       description="Run a build frozen on the test set of its data set and "
+                       "print the accuracy and NeuroBench-style workload figures.")
+    p.add_argument("build", help="build directory")
+    p.add_argument("--backend", "-b", default="cpu", help="cpu (default), lava or brian2")
+    p.add_argument("--data", default="digits", help="digits or an .npz (as for train)")
+    p.add_argument("--samples", type=int, help="evaluate only the first N test samples")
+    p.add_argument("--seed", type=int, default=0, help="spike encoding seed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--predictions", action="store_true", help="with --json: include every "
+                   "sample's predicted class")
+    p.set_defaults(func=cmd_evaluate)
