@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import scipy.sparse as sp
 
 from .conv import MAX_ENTRIES, conv_matrix
 from .graphio import NirError
-from .params import NEURON_TYPES, NeuronMap, from_nir
+from .params import NEURON_TYPES, NeuronMap, from_nir, shape_of
 
 LINEAR = ("Affine", "Linear", "Scale", "Flatten", "Identity", "Delay", "Conv1d", "Conv2d",
           "SumPool2d", "AvgPool2d")
@@ -100,7 +99,6 @@ class _Analysis:
         elif kind == "Output":
             shape = self.in_shape(name, _stack + (name,))
         elif kind in NEURON_TYPES:
-            from .params import shape_of
             shape = shape_of(node)
         elif kind in ("Affine", "Linear"):
             if np.ndim(node.weight) != 2:
@@ -125,7 +123,7 @@ class _Analysis:
                 if int(np.prod(shape)) != int(np.prod(in_shape)):
                     shape = (int(np.prod(in_shape)),)
         else:
-            matrix, shape, _ = self.conv(name, _stack)
+            _, shape, _ = self.conv(name, _stack)
         self._shapes[name] = tuple(shape)
         return self._shapes[name]
 
