@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= loihi2
+WARM   := $(VENV)/warmup
 
 .PHONY: venv demo test bench clean
 
@@ -14,6 +15,17 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --only-binary=:all: --ignore-requires-python -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@echo "compiling the cpu backend's numba kernels once (cached on disk; benchmarks/README.md)"
+	rm -rf $(WARM) && mkdir -p $(WARM)
+	$(BIN)/python examples/make_digits_input.py $(WARM)/input.npz --images 1 > /dev/null
+	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile loihi2 -o $(WARM)/fixed -q > /dev/null
+	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile cpu -o $(WARM)/float -q > /dev/null
+	$(BIN)/neurodeploy simulate $(WARM)/fixed --input $(WARM)/input.npz --steps 50 -o $(WARM)/fixed.npz > /dev/null
+	$(BIN)/neurodeploy simulate $(WARM)/float --input $(WARM)/input.npz --steps 50 -o $(WARM)/float.npz > /dev/null
+	$(BIN)/python -c "import numpy as np; from neurodeploy.compilers import get_backend, load_plan, make_inputs; \
+	  given = dict(np.load('$(WARM)/input.npz')); \
+	  [get_backend('cpu').run_batch(p, make_inputs(p, 50, given), 50, 4) for p in map(load_plan, ('$(WARM)/fixed', '$(WARM)/float'))]"
+	rm -rf $(WARM)
 	touch $(STAMP)
 
 demo: $(STAMP)
