@@ -151,13 +151,17 @@ def write_graph(graph: Any, path: str | Path) -> Path:
 def replace_files(files: dict[Path, Any], last: Path | None = None) -> None:
     """Write several files so none is half-written: all go to temporaries, then are renamed.
 
-    ``files`` maps a destination to a NumPy array (saved as .npy) or text. ``last`` is
-    renamed after the others (the YAML that refers to the weight files).
+    ``files`` maps a destination to a NumPy array (saved as .npy), bytes, text, or the Path of
+    a finished temporary file on the same file system (moved). ``last`` is renamed after the
+    others (the YAML that refers to the weight files).
     """
     temps: list[tuple[Path, Path]] = []
     try:
         for dest, content in files.items():
             dest.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                temps.append((content, dest))
+                continue
             fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
             with os.fdopen(fd, "wb") as handle:
                 if isinstance(content, np.ndarray):

@@ -131,9 +131,12 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
     name = ir_name(stem, set())
     data, arrays = network_data(imp, name, lambda p: f"{stem}.{p}.npy")
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
-    with tempfile.TemporaryDirectory(prefix=".nir-import.", dir=out.parent if out.parent.exists() else None) as tmp:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".nir-import.", dir=out.parent) as tmp:
+        files: dict[Path, Any] = {}
         for pname, arr in arrays.items():
             np.save(Path(tmp) / f"{stem}.{pname}.npy", arr, allow_pickle=False)
+            files[out.parent / f"{stem}.{pname}.npy"] = Path(tmp) / f"{stem}.{pname}.npy"
         try:
             parse_network(text, str(out), base_dir=tmp)
         except NeurodeployError as exc:
@@ -147,10 +150,9 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
             parse_network(text, str(out), base_dir=tmp)
             notes.append(f"not restored from the graph metadata ({exc.message}): "
                          f"{', '.join(extras)}")
-    files: dict[Path, Any] = {out.parent / f"{stem}.{p}.npy": a for p, a in arrays.items()}
-    files[out.parent / f"{stem}.source.nir"] = nir_path.read_bytes()
-    files[out] = text
-    replace_files(files, last=out)
+        files[out.parent / f"{stem}.source.nir"] = nir_path.read_bytes()
+        files[out] = text
+        replace_files(files, last=out)
     return out, notes
 
 
