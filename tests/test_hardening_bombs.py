@@ -222,6 +222,14 @@ def test_run_steps_beyond_memory_are_refused_when_the_network_loads(tmp_path: Pa
                    "1,000,000,000,000 steps", "TiB of memory", "limit is 1 GiB")
 
 
+@pytest.mark.parametrize("written", ["1e12", "1.0e+12"])
+def test_run_steps_in_float_notation_gets_the_whole_number_to_write(written: str):
+    with pytest.raises(IRError) as info:
+        parse_network(two_layer(10, 10, extra=f"run: {{steps: {written}}}\n"), "net.yaml")
+    assert "run.steps: must be a whole number" in str(info.value)
+    assert str(info.value).endswith("write 1000000000000")
+
+
 def test_steps_option_beyond_memory_is_refused_before_running(tmp_path: Path):
     (tmp_path / "net.yaml").write_text(network(
         "  a: {kind: poisson, size: 50, rate: 20.0}\n  b: {kind: lif, size: 20}\n",

@@ -172,10 +172,24 @@ def _message(err: dict, path: list, root: type[BaseModel], data: Any) -> str:
         return f"must be a finite number, got {inp}; replace NaN/inf"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+    if kind in ("int_type", "int_parsing", "int_from_float") and _integral(inp) is not None:
+        text = f"YAML reads {inp} as text" if isinstance(inp, str) else f"{inp!r} is a float"
+        return f"must be a whole number, got {inp!r} ({text}); write {_integral(inp)}"
     if kind == "string_pattern_mismatch":
         return (f"invalid name '{inp}'; names start with a letter or '_' and contain only "
                 "letters, digits, '_' or '-'")
     return f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_short_repr(inp)}"
+
+
+def _integral(value: Any) -> int | None:
+    """The whole number a float or numeric text like '1e12' stands for, else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, float)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and abs(number) < 1e300 else None
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
