@@ -20,6 +20,7 @@ from neurodeploy.nir import NirError, export_file, import_file
 from neurodeploy.nir.flat import differences, from_build, from_network
 from neurodeploy.profiles import load_profile
 
+from .conftest import EXAMPLES
 from .netgen import random_network_yaml
 
 ALL_NODE_TYPES = {"Input", "Output", "Affine", "Linear", "LIF", "CubaLIF", "IF", "LI", "I",
@@ -520,6 +521,17 @@ def test_random_networks_round_trip_through_nir(tmp_path, seed):
     model, _ = export_file(src, tmp_path / "m.nir")
     back, _ = import_file(model, tmp_path / "back.yaml")
     assert differences(from_network(load_network(back)), original) == []
+
+
+def test_plasticity_and_task_survive_ir_nir_ir(tmp_path):
+    src = EXAMPLES / "digits_fa.yaml"
+    original = load_network(src)
+    assert original.plasticity, "the example should carry a plasticity block"
+    model, notes = export_file(src, tmp_path / "m.nir")
+    assert any("plasticity" in n and "metadata" in n for n in notes)
+    back = load_network(import_file(model, tmp_path / "back.yaml")[0])
+    assert back.plasticity == original.plasticity and back.task == original.task
+    assert differences(from_network(back), exportable(from_network(original))) == []
 
 
 def test_float_build_exports_the_same_network(tmp_path):
