@@ -1,0 +1,225 @@
+"""The learning core: engine rules, the one cpu step loop, hand-derived weight changes.
+
+Every expected value here is derived by hand from the timing contract (a projection
+delivers at t + 1 what its pre population emitted at t) and the rule's formula, not taken
+from a run of the code under test.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurodeploy.compile import compile_network
+from neurodeploy.compilers import load_plan, make_inputs
+from neurodeploy.compilers.cpu.learn_layout import Layout, Recorder
+from neurodeploy.compilers.cpu.learn_loop import run_instance
+from neurodeploy.compilers.cpu.learner import CpuLearner
+from neurodeploy.ir import parse_network
+from neurodeploy.learning.engine_rule import EngineRule
+from neurodeploy.learning.expand import expand
+from neurodeploy.profiles import load_profile
+
+from .netgen import compile_random, random_inputs
+
+
+def _build(tmp_path: Path, text: str, profile: str = "cpu") -> Path:
+    net = parse_network(text, tmp_path / "net.yaml")
+    return compile_network(net, load_profile(profile), tmp_path / "build").out
+
+
+def _recorder(lay: Layout, steps: int, batch: int = 1) -> Recorder:
+    n = lay.n
+    return Recorder(np.arange(lay.n_src, lay.n_src + n), np.zeros((batch, steps, n), np.uint8),
+                    np.arange(n), np.zeros((batch, steps, n), lay.dtype),
+                    np.zeros((batch, 0, 0), np.int32), 0, 0, 1,
+                    np.zeros((batch, n), np.int64), np.zeros(batch))
+
+
+ONE_LAYER = """
+neurodeploy: 1
+name: one
+populations:
+  inp: {kind: spike_source, size: 1}
+  out: {kind: lif, size: 1, params: {v_th: 1000.0}}
+projections:
+  p: {pre: inp, post: out, weights: {init: constant, value: 0.5}}
+plasticity:
+  l: {rule: feedback_alignment, projections: [p], learning_rate: 0.01, trace_tau: 0}
+task: {input: inp, output: out}
+"""
+
+
+def test_fa_output_update_matches_hand_derivation(tmp_path: Path):
+    """Output never fires (v_th 1000), so e = label. Label spikes at 0 and 3 reach the
+    error relay at 1 and 4 and the output's third factor at 2 and 5. x1 (no decay) counts
+    input spikes at 0, 1, 2: 3 at both steps. dw = eta * x1 * e = 0.01 * (3 + 3)."""
+    plan = load_plan(_build(tmp_path, ONE_LAYER))
+    learner = CpuLearner(plan, "out")
+    learner.set_phase("train")
+    inp = np.zeros((1, 8, 1), np.uint8)
+    inp[0, [0, 1, 2], 0] = 1
+    label = np.zeros((1, 8, 1), np.uint8)
+    label[0, [0, 3], 0] = 1
+    learner.present({"inp": inp, "l_label": label}, 1, 8, learn=True)
+    w = learner.layout.dense(learner.weights[0], "p")[0, 0]
+    assert w == pytest.approx(0.5 + 0.01 * 6, abs=1e-12)
+
+
+def test_learning_off_leaves_weights(tmp_path: Path):
+    plan = load_plan(_build(tmp_path, ONE_LAYER))
+    learner = CpuLearner(plan, "out")
+    learner.set_phase("train")
+    ones = np.ones((1, 8, 1), np.uint8)
+    learner.present({"inp": ones, "l_label": ones}, 1, 8, learn=False)
+    assert learner.layout.dense(learner.weights[0], "p")[0, 0] == 0.5
+
+
+STDP_NET = """
+neurodeploy: 1
+name: stdp
+populations:
+  pre: {kind: spike_source, size: 1}
+  drive: {kind: spike_source, size: 1}
+  post: {kind: lif, size: 1, params: {tau_syn: 1.0, tau_mem: 1.0, v_th: 1.0}}
+projections:
+  p: {pre: pre, post: post, weights: {init: constant, value: 0.01}}
+  d: {pre: drive, post: post, weights: {init: constant, value: 5.0}}
+plasticity:
+  s: {rule: stdp, projections: [p], learning_rate: 1.0, a_plus: 0.2, a_minus: 0.3,
+      tau_plus: 4.0, tau_minus: 6.0}
+"""
+
+
+def test_stdp_pair_matches_hand_derivation(tmp_path: Path):
+    """pre fires at 2; drive fires at 4 so post fires at 5 (u = 5 > v_th, tau 1 means no
+    memory). Potentiation at the post spike: 0.2 * exp(-3/4); then pre fires again at 9:
+    depression 0.3 * y1(9) = 0.3 * exp(-4/6)."""
+    plan = load_plan(_build(tmp_path, STDP_NET))
+    learner = CpuLearner(plan, "post")
+    learner.set_phase("train")
+    pre = np.zeros((1, 12, 1), np.uint8)
+    pre[0, [2, 9], 0] = 1
+    drive = np.zeros((1, 12, 1), np.uint8)
+    drive[0, 4, 0] = 1
+    counts = learner.present({"pre": pre, "drive": drive}, 1, 12, learn=True)
+    assert counts.sum() == 1
+    w = learner.layout.dense(learner.weights[0], "p")[0, 0]
+    assert w == pytest.approx(0.01 + 0.2 * math.exp(-3 / 4) - 0.3 * math.exp(-4 / 6), abs=1e-12)
+
+
+def test_kolen_pollack_rules_are_transposes(tmp_path: Path):
+    """For any sequence of (x, e), the generated W and B rules give
+    |W_t - B_t^T| = (1 - lambda)^t |W_0 - B_0^T|."""
+    text = """
+neurodeploy: 1
+name: kp
+populations:
+  inp: {kind: spike_source, size: 5}
+  hid: {kind: lif, size: 4}
+  out: {kind: lif, size: 3}
+projections:
+  a: {pre: inp, post: hid}
+  b: {pre: hid, post: out}
+plasticity:
+  k: {rule: kolen_pollack, projections: [a, b], learning_rate: 0.05, decay: 0.01}
+"""
+    rules = expand(parse_network(text, tmp_path / "kp.yaml")).rules()
+    rw, rb = rules["b"], rules["k_fb_hid"]
+    assert rb.tied_to == "b"
+    rng = np.random.default_rng(3)
+    W, B = rng.normal(size=(3, 4)), rng.normal(size=(4, 3))
+    gap0 = np.linalg.norm(W - B.T)
+    for t in range(1, 41):
+        h, e = rng.random(4) * 3, rng.normal(size=3)
+        dW = rw.reference_dw(x1=h[None, :], x2=0, y1=0, third=e[:, None], w=W, x0=1, y0=1)
+        dB = rb.reference_dw(x1=e[None, :], x2=0, y1=h[:, None], third=0, w=B, x0=1, y0=1)
+        W, B = W + dW, B + dB
+        assert np.linalg.norm(W - B.T) == pytest.approx((1 - 0.01) ** t * gap0, rel=1e-9)
+
+
+def test_engine_rule_round_trips_and_translates():
+    from neurodeploy.learning.engine_rule import Term, Trace
+    rule = EngineRule(terms=(Term(0.5, "y0", ("x1",)), Term(-0.25, "x0", ("y1",)),
+                             Term(-0.01, "u", ("w",))), x1=Trace(4.0, 1.0), y1=Trace(6.0, 1.0))
+    assert EngineRule.from_dict(rule.to_dict()) == rule
+    assert rule.lava_dw() == "0.5 * y0 * x1 - 0.25 * x0 * y1 - 0.01 * u0 * weights"
+    assert "int(y0)" in rule.brian2_expression() and "int(x0)" in rule.brian2_expression()
+    with pytest.raises(ValueError):
+        Term(1.0, "z0", ("x1",))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_step_loop_equals_cpu_engine(tmp_path: Path, seed: int):
+    """The learning loop run frozen is the cpu backend's engine bit for bit (fixed builds)
+    and to rounding (float builds), on random networks with delays."""
+    from neurodeploy.compilers import get_backend
+    for profile in ("loihi2", "cpu"):
+        plan = load_plan(compile_random(seed, tmp_path / profile, profile=profile))
+        steps = 50
+        inputs = make_inputs(plan, steps, random_inputs(plan, steps, seed))
+        ref = get_backend("cpu").run(plan, inputs, steps)
+        lay = Layout(plan)
+        st = lay.new_state(1)
+        rec = _recorder(lay, steps)
+        run_instance(0, 0, steps, lay.source_block(inputs, steps), lay.net, lay.rules, st, rec,
+                     False, 0)
+        for key, arr in ref.data.items():
+            pop, var = key.split(".")
+            if pop not in lay.neuron0 or var == "u":
+                continue
+            o, size = lay.neuron0[pop], plan.populations[pop].size
+            mine = (rec.spikes if var == "spikes" else rec.v)[0, :, o:o + size]
+            if plan.fixed or var == "spikes":
+                np.testing.assert_array_equal(mine.astype(arr.dtype), arr, err_msg=f"{profile} {key}")
+            else:
+                np.testing.assert_allclose(mine, arr, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def _kp_plan(tmp_path: Path):
+    text = """
+neurodeploy: 1
+name: carry
+seed: 4
+populations:
+  inp: {kind: spike_source, size: 12}
+  hid: {kind: lif, size: 9, params: {tau_syn: 3.0, tau_mem: 8.0, v_th: 0.5}}
+  out: {kind: lif, size: 4, params: {tau_syn: 3.0, tau_mem: 8.0, v_th: 0.5}}
+projections:
+  a: {pre: inp, post: hid, weights: {init: normal, mean: 0.1, std: 0.3}, delay: {low: 0, high: 2}}
+  b: {pre: hid, post: out, weights: {init: normal, mean: 0.1, std: 0.3}}
+plasticity:
+  k: {rule: kolen_pollack, projections: [a, b], learning_rate: 0.01, decay: 0.001}
+task: {input: inp, output: out}
+"""
+    return load_plan(_build(tmp_path, text))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_state_carried_runs_equal_one_long_run(tmp_path: Path, batch: int):
+    """1000 steps in one call equal 2 x 500 with state and weights carried, bit for bit,
+    with learning on (per-instance weights when batched)."""
+    plan = _kp_plan(tmp_path)
+    rules = {p: EngineRule.from_dict(d) for b in plan.plasticity.values()
+             for p, d in b["projections"].items()}
+    lay = Layout(plan, rules)
+    rng = np.random.default_rng(1)
+    steps = 1000
+    inputs = {"inp": (rng.random((batch, steps, 12)) < 0.2).astype(np.uint8),
+              "k_label": (rng.random((batch, steps, 4)) < 0.3).astype(np.uint8)}
+    src = lay.source_block(inputs, steps)
+    weights = np.repeat(lay.w0[None, :], batch, axis=0)
+    one, two = lay.new_state(batch, weights), lay.new_state(batch, weights)
+    r1, r2 = _recorder(lay, steps, batch), _recorder(lay, steps, batch)
+    for b in range(batch):
+        run_instance(b, 0, steps, src, lay.net, lay.rules, one, r1, True, 50)
+        run_instance(b, 0, 500, src[:, :500], lay.net, lay.rules, two, r2, True, 50)
+        run_instance(b, 500, 500, np.ascontiguousarray(src[:, 500:]), lay.net, lay.rules, two,
+                     _recorder(lay, 500, batch), True, 50)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(one.w[0], lay.w0)
+    if batch > 1:
+        assert not np.array_equal(one.w[0], one.w[1])
