@@ -108,7 +108,6 @@ def test_builtin_profiles_load_and_compile_for_a_small_network():
     ("neuron: {decay_bits: 16}", ("neuron", "decay_bits"), "16"),
     ("neuron: {threshold_shift: 4}", ("neuron", "threshold_shift"), "4"),
     ("neuron: {activation_shift: 5}", ("neuron", "activation_shift"), "5"),
-    ("neuron: {activation_bits: 20}", ("neuron", "activation_bits"), "20"),
     ("neuron: {bias_mant_bits: 16}", ("neuron", "bias_mant_bits"), "16"),
     ("neuron: {bias_exp_range: [0, 9]}", ("neuron", "bias_exp_range"), "[0, 9]"),
     ("weights: {bits: 12}", ("weights", "bits"), "12"),
@@ -136,7 +135,8 @@ def test_fixed_point_refusal_through_the_cli(tmp_path: Path, capsys):
 
 
 def test_narrower_widths_compile_and_stay_bit_exact_on_cpu_and_lava(tmp_path: Path):
-    prof = write_profile(tmp_path, "neuron: {threshold_bits: 12, bias_mant_bits: 10}\n"
+    prof = write_profile(tmp_path, "neuron: {threshold_bits: 12, bias_mant_bits: 10, "
+                                   "activation_bits: 20}\n"
                                    "weights: {bits: 6, exp_range: [-4, 4]}")
     build = tmp_path / "b"
     result = compile_network(parse_network(small_net()), load_profile(prof), build)

@@ -146,14 +146,15 @@ def relative_rms(original: np.ndarray, approx: np.ndarray) -> float:
 # What every backend simulates for ``numerics: fixed`` (Lava 0.10's PyLifModelBitAcc and
 # PyDenseModelBitAcc; compilers/cpu/kernels.py, compilers/lava): field path -> (relation,
 # value). "==" fields change the arithmetic itself; "<=" fields only narrow what the compiler
-# may emit, which the simulators then run exactly.
+# may emit, which the simulators then run exactly. ``activation_bits`` is absent: it only
+# bounds the scale the compiler picks, and activations travel in int32 as in Lava's
+# channels (wrapping identically; tests/netgen.py's stress profile uses 24).
 LAVA_FIXED_POINT: dict[tuple[str, str], tuple[str, int]] = {
     ("neuron", "state_bits"): ("==", 24),
     ("neuron", "decay_bits"): ("==", 12),
     ("neuron", "threshold_shift"): ("==", 6),
     ("neuron", "activation_shift"): ("==", 6),
     ("neuron", "threshold_bits"): ("<=", 17),
-    ("neuron", "activation_bits"): ("<=", 16),
     ("neuron", "bias_mant_bits"): ("<=", 13),
     ("weights", "bits"): ("<=", 8),
 }
