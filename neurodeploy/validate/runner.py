@@ -93,7 +93,8 @@ class _Context:
 
 def load_context(s: Settings) -> _Context:
     """Plan (spikes of every LIF population monitored), inputs, nominal raster, backend."""
-    key = json.dumps(asdict(s), sort_keys=True, default=str)
+    key = json.dumps({k: v for k, v in asdict(s).items() if k not in ("chips", "chunk")},
+                     sort_keys=True, default=str)
     if key in _CONTEXTS:
         return _CONTEXTS[key]
     from neurodeploy.compilers import get_backend, load_plan, make_inputs
