@@ -1,0 +1,386 @@
+"""Presenting samples to a learning build on Lava (``Loihi2SimCfg``): the lava learner.
+
+Same interface and semantics as :class:`compilers.cpu.learner.CpuLearner` (the reference):
+all samples of one call run back to back in ONE Lava run; each LIF population is a
+:class:`~.learning_processes.LearnLIF` whose ``LIFReset``-style reset zeroes u and v at the
+start of every sample (Lava's ``time_step`` is the cpu loop's global step + 1, so the
+cpu's reset at ``t % steps == 0`` is ``reset_interval = steps``, ``reset_offset = 1``);
+activations in flight and learning traces are kept across samples, and every call starts
+from zero state with the weights learned so far. Plastic projections of the active phase
+become Lava ``LearningDense`` (float model, or the bit-approximate fixed-point model) with
+the rule of :mod:`.learning_rules`; ``kind: graded`` populations become
+:class:`~.learning_processes.GradedRelay` and their projections take graded spikes
+(``num_message_bits`` 24). Read-out counts, spike totals and learned weights are written
+by the Lava processes into memory-mapped files; synaptic events are counted from them
+exactly as the cpu loop counts them (every emission times the emitter's out-degree).
+
+Every run is guarded like the lava backend's (deadline, dead or failing workers via
+:mod:`.guard`, runtime killed and joined on any error or interrupt).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+import typing as ty
+import warnings
+
+import numpy as np
+
+from neurodeploy import _lava_compat
+from neurodeploy.errors import BackendError
+from neurodeploy.learning.engine_rule import EngineRule
+
+from ..cpu.learn_layout import Layout
+from ..plan import SimPlan
+from .backend import LavaBackend, _components, _kill_runtime, _lava
+from .learning_rules import LavaRule, translate
+
+_lava_compat.install()
+
+GRADED_BITS = 24
+RNG_SEED = 1
+
+
+class LavaLearner:
+    """One network (one weight set) learning on Lava; ``chips`` must be 1."""
+
+    def __init__(self, plan: SimPlan, readout: str, chips: int = 1,
+                 weights: np.ndarray | None = None, gain: np.ndarray | None = None,
+                 timeout: float | None = None, stop_timeout: float = 20.0) -> None:
+        if chips != 1:
+            raise BackendError(f"the lava learner runs one chip at a time; got chips={chips} "
+                               "(the cpu learner runs many in parallel)")
+        if gain is not None:
+            raise BackendError("per-synapse learning gain (a mismatched chip) is not "
+                               "simulated by the lava learner; use --backend cpu")
+        self.rules: dict[str, EngineRule] = {}
+        self.phase_of: dict[str, str] = {}
+        for block in plan.plasticity.values():
+            for proj, d in block["projections"].items():
+                self.rules[proj] = EngineRule.from_dict(d)
+        self._check_plan(plan)
+        self.layout = Layout(plan, None if plan.fixed else self.rules)
+        self.plan, self.readout, self.chips = plan, readout, 1
+        if readout not in plan.populations or plan.populations[readout].kind != "lif":
+            raise BackendError(f"read-out population '{readout}' is not a lif population of "
+                               f"'{plan.name}'")
+        w = self.layout.w0[None, :] if weights is None else np.asarray(weights)
+        if w.shape != (1, self.layout.w0.size):
+            raise BackendError(f"weights have shape {w.shape}; expected (1, {self.layout.w0.size})")
+        self._w = np.array(w, self.layout.dtype, copy=True)
+        self.active: set[str] = set()
+        self.timeout, self.stop_timeout = timeout, stop_timeout
+        self.synops = 0.0
+        self.last_totals = np.zeros((1, self.layout.n), np.int64)
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ interface
+    @property
+    def weights(self) -> np.ndarray:
+        """Flat weights [1, nnz] in the cpu Layout's order (see ``layout.dense``)."""
+        return self._w
+
+    def set_phase(self, phase: str | None) -> None:
+        """Enable the rules of one phase ('train', 'mirror'), or none."""
+        self.active = {n for n, r in self.rules.items() if phase is not None and r.phase == phase}
+
+    def present(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
+                learn: bool) -> np.ndarray:
+        """Run ``n_samples`` samples of ``steps`` steps in order in one Lava run; returns
+        read-out counts [1, samples, classes]; learned weights are kept."""
+        counts, totals, synops = self._run(inputs, n_samples, steps, learn)
+        self.synops += synops
+        self.last_totals = totals[None]
+        return counts[None]
+
+    def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
+                       chip: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+        """Frozen read-out: (counts [samples, classes], spike totals per neuron, synaptic
+        events), in one Lava run with learning off."""
+        if chip != 0:
+            raise BackendError(f"the lava learner has one chip; got chip={chip}")
+        return self._run(inputs, n_samples, steps, False)
+
+    # ------------------------------------------------------------------ checks
+    def _check_plan(self, plan: SimPlan) -> None:
+        for name, pop in plan.populations.items():
+            if pop.kind not in ("lif", "graded", "spike_source", "poisson"):
+                raise BackendError(f"population '{name}' has kind '{pop.kind}', which the lava "
+                                   "learner does not simulate")
+            if pop.kind == "graded" and plan.fixed:
+                raise BackendError(f"graded population '{name}' in a fixed-point build: the "
+                                   "lava learner relays graded spikes in float builds only")
+            if pop.kind == "lif" and plan.fixed and pop.refractory > 0:
+                raise BackendError(f"population '{name}' has refractory {pop.refractory}; Lava's "
+                                   "bit-accurate LIF has no refractory period")
+        for name, proj in plan.projections.items():
+            if proj.port == "third_factor" and plan.populations[proj.post].kind != "lif":
+                raise BackendError(f"projection '{name}' feeds the third factor of "
+                                   f"'{proj.post}', which is not a lif population")
+
+    def _lava_rule(self, name: str) -> LavaRule:
+        proj = self.plan.projections[name]
+        if np.any(np.asarray(proj.delays) != 0):
+            raise BackendError(f"plastic projection '{name}' has delays; Lava's LearningDense "
+                               "has none (use --backend cpu)")
+        if proj.format != "dense":
+            raise BackendError(f"plastic projection '{name}' is sparse; the lava learner "
+                               "learns dense projections only (use --backend cpu)")
+        if self.plan.populations[proj.pre].kind == "graded":
+            raise BackendError(f"plastic projection '{name}' starts at a graded population; "
+                               "Lava's x traces take graded spikes as payload/2, not the "
+                               "cpu loop's impulse x payload (use --backend cpu)")
+        if self.plan.fixed:
+            from .fixed_rules import fixed_lava_rule
+            return fixed_lava_rule(name, self.rules[name], self.plan)
+        return translate(name, self.rules[name])
+
+    # ------------------------------------------------------------------ one run
+    def _run(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int, learn: bool
+             ) -> tuple[np.ndarray, np.ndarray, float]:
+        n_samples, steps = int(n_samples), int(steps)
+        total = n_samples * steps
+        if total < 1:
+            raise BackendError(f"nothing to run: {n_samples} samples of {steps} steps")
+        learning = sorted(self.active) if learn else []
+        lava_rules = {n: self._lava_rule(n) for n in learning}
+        L = _lava()
+        tmp = tempfile.mkdtemp(prefix="neurodeploy-lavalearn-")
+        try:
+            t0 = time.perf_counter()
+            net = _Builder(self, L, tmp, inputs, n_samples, steps, lava_rules)
+            root, n_procs = net.root()
+            timeout = self.timeout if self.timeout is not None else 60.0 + 0.005 * total * n_procs
+            self._execute(L, root, total, timeout)
+            self.timings = {"run_s": time.perf_counter() - t0, "steps": total}
+            counts, totals, synops = net.read(total)
+            for name, path in net.weight_files.items():
+                dense = np.fromfile(path, np.float64).reshape(self.plan.projections[name].shape)
+                self._store(name, dense)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return counts, totals, synops
+
+    def _store(self, name: str, dense: np.ndarray) -> None:
+        sl = self.layout.slices[name]
+        vals = dense[sl.rows, sl.cols]
+        if self.plan.fixed:
+            exp = self.plan.projections[name].weight_exp
+            vals = np.rint(vals).astype(np.int64)
+            vals = vals << exp if exp > 0 else vals
+        self._w[0, sl.syn0:sl.syn0 + sl.nnz] = vals
+
+    def _execute(self, L: dict, root: ty.Any, total: int, timeout: float) -> None:
+        cfg = L["Loihi2SimCfg"](select_tag="fixed_pt" if self.plan.fixed else "floating_pt")
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Cannot import module")
+                exe = root.compile(cfg)
+        except Exception as exc:
+            raise BackendError(f"Lava could not compile the learning network: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        rt = L["Runtime"](exe, L["ActorType"].MultiProcessing)
+        exe.assign_runtime_to_all_processes(rt)
+        clean = False
+        try:
+            rt.initialize()
+            rt.start(L["RunSteps"](num_steps=total, blocking=False))
+            LavaBackend._await(L, rt, time.monotonic() + timeout, timeout, "learning run")
+            LavaBackend._stop(L, rt, time.monotonic() + self.stop_timeout)
+            clean = True
+        except BackendError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"Lava learning run failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if not clean:
+                _kill_runtime(rt)
+
+
+class _Builder:
+    """The Lava processes of one run and the files they write."""
+
+    def __init__(self, learner: LavaLearner, L: dict, tmp: str, inputs: dict[str, np.ndarray],
+                 n_samples: int, steps: int, rules: dict[str, LavaRule]) -> None:
+        self.lr, self.L, self.tmp = learner, L, tmp
+        self.plan = plan = learner.plan
+        self.n_samples, self.steps = n_samples, steps
+        self.total = total = n_samples * steps
+        self.procs: dict[str, ty.Any] = {}
+        self.count_files: dict[str, str] = {}
+        self.weight_files: dict[str, str] = {}
+        self.src: dict[str, np.ndarray] = {}
+        self.n_conns = 0
+        lay = learner.layout
+        for name in lay.sources:
+            self.src[name] = self._source(inputs.get(name), plan.populations[name].size)
+        y1 = self._post_y1(rules)
+        gate = {}
+        for block in plan.plasticity.values():
+            for pop in block.get("gated", []):
+                gate[pop] = int(block.get("gate_window", 0))
+        for name in lay.neurons:
+            self.procs[name] = self._neuron(name, gate.get(name, 0), y1.get(name, (1.0, 0.0)))
+        for name in lay.sources:
+            dt = np.int32 if plan.fixed else np.float64
+            self.procs[name] = L["RingBuffer"](data=np.ascontiguousarray(self.src[name].T.astype(dt)))
+        for name, proj in plan.projections.items():
+            w = self._weights(name)
+            if name in rules:
+                conn = self._learning_conn(name, proj, w, rules[name])
+            else:
+                conn = self._conn(name, proj, w)
+            self.procs[proj.pre].s_out.connect(conn.s_in)
+            post = self.procs[proj.post]
+            conn.a_out.connect(post.a_third_factor_in if proj.port == "third_factor" else post.a_in)
+            self.n_conns += 1
+
+    # ------------------------------------------------------------------ parts
+    def _source(self, a: np.ndarray | None, size: int) -> np.ndarray:
+        if a is None:
+            return np.zeros((self.total, size), np.uint8)
+        a = np.asarray(a)
+        if a.ndim == 3:
+            a = a.reshape(-1, size)
+        if a.shape[0] < self.total or a.shape[1] != size:
+            raise BackendError(f"input of shape {a.shape} does not cover {self.n_samples} "
+                               f"samples of {self.steps} steps of {size} neurons")
+        return a[:self.total].astype(np.uint8)
+
+    def _post_y1(self, rules: dict[str, LavaRule]) -> dict[str, tuple[float, float]]:
+        """(decay, impulse) of the y1 trace each post population sends to three-factor rules."""
+        out: dict[str, tuple[float, float]] = {}
+        for name, r in rules.items():
+            rule = self.lr.rules[name]
+            if not r.third_factor or not any("y1" in t.factors for t in rule.terms):
+                continue
+            post = self.plan.projections[name].post
+            want = (rule.y1.decay, rule.y1.impulse)
+            if out.setdefault(post, want) != want:
+                raise BackendError(f"three-factor rules into '{post}' ask for different y1 "
+                                   "traces; a Lava learning neuron sends one")
+            out[post] = want
+        return out
+
+    def _counts_file(self, name: str, size: int) -> str:
+        path = os.path.join(self.tmp, f"counts-{len(self.count_files)}.bin")
+        with open(path, "wb") as fh:
+            fh.truncate(self.n_samples * size * 4)
+        self.count_files[name] = path
+        return path
+
+    def _neuron(self, name: str, gate_window: int, y1: tuple[float, float]) -> ty.Any:
+        pop = self.plan.populations[name]
+        counts = self._counts_file(name, pop.size)
+        P = _processes()
+        if pop.kind == "graded":
+            return P.GradedRelay(shape=(pop.size,), counts=counts, windows=self.n_samples,
+                                 window=self.steps)
+        n, fixed = pop.size, self.plan.fixed
+        ddt = np.int64 if fixed else np.float64
+        kw = dict(du=np.broadcast_to(np.asarray(pop.du, ddt), (n,)).copy(),
+                  dv=np.broadcast_to(np.asarray(pop.dv, ddt), (n,)).copy(),
+                  bias_mant=np.asarray(pop.bias_mant, ddt),
+                  bias_exp=np.full(n, int(pop.bias_exp) if fixed else 0, dtype=ddt),
+                  vth=np.asarray(pop.vth, ddt))
+        return P.LearnLIF(shape=(n,), reset_interval=self.steps, reset_offset=1,
+                          refractory_period=0 if fixed else int(pop.refractory),
+                          gate_window=gate_window, y1_decay=y1[0], y1_impulse=y1[1],
+                          counts=counts, windows=self.n_samples, window=self.steps, **kw)
+
+    def _weights(self, name: str) -> np.ndarray:
+        """[post, pre] weights as Lava's connection takes them (fixed: the mantissa)."""
+        dense = self.lr.layout.dense(self.lr.weights[0], name)
+        proj = self.plan.projections[name]
+        if self.plan.fixed and proj.weight_exp > 0:
+            dense = dense >> proj.weight_exp
+        return dense.astype(np.int32 if self.plan.fixed else np.float64)
+
+    def _conn(self, name: str, proj: ty.Any, w: np.ndarray) -> ty.Any:
+        sl = self.lr.layout.slices[name]
+        if proj.format == "coo":
+            vals = w[sl.rows, sl.cols]
+            order = np.lexsort((sl.cols, sl.rows))
+            proj = dataclasses.replace(proj, weights=vals[order], rows=sl.rows[order],
+                                       cols=sl.cols[order], delays=self._coo_delays(proj, sl, order))
+        else:
+            proj = dataclasses.replace(proj, weights=w)
+        conn = LavaBackend._conn(self.L, proj, self.plan.fixed)
+        if self.plan.populations[proj.pre].kind == "graded":
+            conn.num_message_bits.init = np.array([GRADED_BITS])
+            conn.proc_params._parameters["num_message_bits"] = GRADED_BITS
+        return conn
+
+    @staticmethod
+    def _coo_delays(proj: ty.Any, sl: ty.Any, order: np.ndarray) -> ty.Any:
+        if np.ndim(proj.delays) == 0:
+            return proj.delays
+        return proj.dense_delays()[sl.rows[order], sl.cols[order]]
+
+    def _learning_conn(self, name: str, proj: ty.Any, w: np.ndarray, rule: LavaRule) -> ty.Any:
+        P = _processes()
+        path = os.path.join(self.tmp, f"w-{len(self.weight_files)}.bin")
+        with open(path, "wb") as fh:
+            fh.truncate(w.size * 8)
+        self.weight_files[name] = path
+        kw: dict[str, ty.Any] = {}
+        if self.plan.fixed:
+            kw = dict(weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
+                      sign_mode=self.L["SignMode"][proj.sign_mode.upper()])
+        conn = P.RecLearningDense(weights=w, learning_rule=rule.learning_rule(RNG_SEED),
+                                  weights_file=path, record_steps=(self.total,), **kw)
+        post = self.procs[proj.post]
+        post.s_out_bap.connect(conn.s_in_bap)
+        if rule.third_factor:
+            post.s_out_y1.connect(conn.s_in_y1)
+            post.s_out_y2.connect(conn.s_in_y2)
+            post.s_out_y3.connect(conn.s_in_y3)
+        return conn
+
+    def root(self) -> tuple[ty.Any, int]:
+        """The process Lava compiles from (a tie joining disconnected components)."""
+        used = set(self.procs)
+        comps = _components(self.plan, used)
+        taps = [self.procs[sorted(c)[0]].s_out for c in comps]
+        n = len(self.procs) + self.n_conns
+        if len(taps) == 1:
+            return taps[0].process, n
+        tie = _processes_base().make_tie([t.shape for t in taps])
+        for i, port in enumerate(taps):
+            port.connect(getattr(tie, f"in_{i}"))
+        return tie, n + 1
+
+    # ------------------------------------------------------------------ read-out
+    def read(self, total: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """(read-out counts [samples, classes], totals per layout neuron, synaptic events)."""
+        lay, plan = self.lr.layout, self.plan
+        per_sample: dict[str, np.ndarray] = {}
+        for name, path in self.count_files.items():
+            size = plan.populations[name].size
+            per_sample[name] = np.fromfile(path, np.int32).reshape(self.n_samples, size)
+        for name, a in self.src.items():
+            per_sample[name] = a.reshape(self.n_samples, self.steps, -1).sum(axis=1)
+        totals = np.zeros(lay.n, np.int64)
+        for name in lay.neurons:
+            if plan.populations[name].kind == "lif":
+                o = lay.neuron0[name]
+                totals[o:o + plan.populations[name].size] = per_sample[name].sum(axis=0)
+        synops = 0.0
+        for name, proj in plan.projections.items():
+            sl = lay.slices[name]
+            outdeg = np.bincount(sl.cols, minlength=proj.shape[1]).astype(np.float64)
+            synops += float(per_sample[proj.pre].sum(axis=0) @ outdeg)
+        return per_sample[self.lr.readout].astype(np.int32), totals, synops
+
+
+def _processes():
+    from . import learning_processes
+    return learning_processes
+
+
+def _processes_base():
+    from . import processes
+    return processes

@@ -1,0 +1,278 @@
+"""Lava processes of the learner (:mod:`.learner`): learning LIF, graded relay, and
+learning synapses that report their weights.
+
+``LearnLIF``
+    Lava's LIF arithmetic (the models subclass :mod:`.processes`' ``NdLIF`` models, which
+    subclass Lava's own) plus what a learning run needs: ``LIFReset``'s sample reset (u and
+    v zeroed at the start of every step with ``time_step % reset_interval ==
+    reset_offset``), a third-factor input ``a_third_factor_in`` that is *read every step*
+    (Lava's stock ``LearningLIF`` never reads it, so a network wired to it blocks), the gate
+    (the third factor counts only within ``gate_window`` steps after the neuron's last
+    spike), and the post-synaptic learning signals of ``Loihi3FLearningRule``: back-propagated
+    spike ``s_out_bap``, ``y1`` (its own spike trace), ``y2 = max(r, 0)``, ``y3 = max(-r, 0)``
+    with ``r`` the gated third factor. Spike counts per sample window go to a memory-mapped
+    file (``counts``: [windows, size] int32), written inside the neuron's own process.
+
+``GradedRelay``
+    Emits its summed input as a graded spike every step (zero when the input is zero): the
+    error and feedback relay populations (``kind: graded``) of the feedback-alignment family.
+
+``RecLearningDense``
+    Lava's ``LearningDense`` (float model, or the fixed-point bit-approximate one) that also
+    writes its weights into a memory-mapped file ([rows, post, pre]) after the learning
+    phase of chosen steps, so weights are read without a runtime round trip.
+"""
+from __future__ import annotations
+
+import typing as ty
+
+import numpy as np
+
+from neurodeploy import _lava_compat
+
+_lava_compat.install()
+
+from lava.magma.core.decorator import implements, requires, tag  # noqa: E402
+from lava.magma.core.model.py.model import PyLoihiProcessModel  # noqa: E402
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort  # noqa: E402
+from lava.magma.core.model.py.type import LavaPyType  # noqa: E402
+from lava.magma.core.process.ports.ports import InPort, OutPort  # noqa: E402
+from lava.magma.core.process.process import AbstractProcess  # noqa: E402
+from lava.magma.core.process.variable import Var  # noqa: E402
+from lava.magma.core.resources import CPU  # noqa: E402
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
+from lava.proc.dense.models import (PyLearningDenseModelBitApproximate,  # noqa: E402
+                                    PyLearningDenseModelFloat)
+from lava.proc.dense.process import LearningDense  # noqa: E402
+
+from .processes import NdLIF, PyNdLifModelBitAcc, PyNdLifModelFloat  # noqa: E402
+
+NEVER = 1 << 30
+
+
+class LearnLIF(NdLIF):
+    """LIF with sample reset, a third-factor input, a gate and learning outputs."""
+
+    def __init__(self, *, shape: tuple[int, ...], reset_interval: int = 0,
+                 reset_offset: int = 1, refractory_period: int = 0, gate_window: int = 0,
+                 y1_decay: float = 1.0, y1_impulse: float = 0.0, counts: str = "",
+                 windows: int = 0, window: int = 1, **kwargs: ty.Any) -> None:
+        super().__init__(shape=shape, reset_interval=int(reset_interval),
+                         reset_offset=int(reset_offset), refractory_period=int(refractory_period),
+                         gate_window=int(gate_window),
+                         y1_decay=float(y1_decay),
+                         y1_impulse=float(y1_impulse), counts=counts, windows=int(windows),
+                         window=int(window), **kwargs)
+        self.a_third_factor_in = InPort(shape=shape)
+        self.s_out_bap = OutPort(shape=shape)
+        self.s_out_y1 = OutPort(shape=shape)
+        self.s_out_y2 = OutPort(shape=shape)
+        self.s_out_y3 = OutPort(shape=shape)
+        self.y1 = Var(shape=shape, init=0)
+        self.y2 = Var(shape=shape, init=0)
+        self.y3 = Var(shape=shape, init=0)
+        self.since = Var(shape=shape, init=NEVER)
+        self.refractory_period_end = Var(shape=shape, init=0)
+
+
+class _LearnMixin:
+    """Reset, gate, learning outputs and per-window spike counts (shared by both models)."""
+
+    _counts: ty.Optional[np.memmap] = None
+
+    def _sample_reset(self) -> None:
+        interval = self.proc_params["reset_interval"]
+        if interval > 0 and self.time_step % interval == self.proc_params["reset_offset"] % interval:
+            self.u[:] = 0
+            self.v[:] = 0
+
+    def _learning_outputs(self, spikes: np.ndarray, third: np.ndarray) -> None:
+        spiked = spikes.astype(bool)
+        self.since[:] = np.where(spiked, 0, np.minimum(self.since + 1, NEVER))
+        win = self.proc_params["gate_window"]
+        r = third if win == 0 else np.where(self.since < win, third, 0)
+        self.y1[:] = self.y1 * self.proc_params["y1_decay"] + np.where(
+            spiked, self.proc_params["y1_impulse"], 0)
+        self.y2[:] = np.maximum(r, 0)
+        self.y3[:] = np.maximum(-r, 0)
+        self.s_out_bap.send(spiked)
+        self.s_out_y1.send(self.y1)
+        self.s_out_y2.send(self.y2)
+        self.s_out_y3.send(self.y3)
+
+    def _count(self, spikes: np.ndarray) -> None:
+        path = self.proc_params["counts"]
+        if not path:
+            return
+        if self._counts is None:
+            self._counts = np.memmap(path, dtype=np.int32, mode="r+",
+                                     shape=(self.proc_params["windows"], self.v.size))
+        w = (self.time_step - 1) // self.proc_params["window"]
+        if w < self._counts.shape[0]:
+            self._counts[w] += spikes.astype(bool)
+
+
+@implements(proc=LearnLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyLearnLifModelFloat(_LearnMixin, PyNdLifModelFloat):
+    """Float LIF (``PyLifModelFloat``, or ``PyLifRefractoryModelFloat`` arithmetic when
+    ``refractory_period`` > 0) with sample reset and learning outputs."""
+
+    implements_process = None
+    a_third_factor_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    y1: np.ndarray = LavaPyType(np.ndarray, float)
+    y2: np.ndarray = LavaPyType(np.ndarray, float)
+    y3: np.ndarray = LavaPyType(np.ndarray, float)
+    since: np.ndarray = LavaPyType(np.ndarray, int)
+    refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
+
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        self.u[:] = self.u * (1 - self.du)
+        self.u[:] += activation_in
+        if self.proc_params["refractory_period"] == 0:
+            self.v[:] = self.v * (1 - self.dv) + self.u + self.bias_mant
+            return
+        free = self.refractory_period_end < self.time_step
+        self.v[free] = self.v[free] * (1 - self.dv[free]) + (self.u[free] + self.bias_mant[free])
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        third = self.a_third_factor_in.recv()
+        self._sample_reset()
+        self.subthr_dynamics(activation_in=a_in)
+        s = self.spiking_activation()
+        if self.proc_params["refractory_period"] > 0:
+            self.refractory_period_end[s] = self.time_step + self.proc_params["refractory_period"]
+        self.v[s] = 0
+        self.s_out_buff = s
+        self.s_out.send(s)
+        self._learning_outputs(s, third)
+        self._count(s)
+        self._record()
+
+
+@implements(proc=LearnLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyLearnLifModelBitAcc(_LearnMixin, PyNdLifModelBitAcc):
+    """Lava's bit-accurate LIF with ``LIFReset``'s reset and learning outputs (the y traces
+    of a fixed-point three-factor rule are 7-bit; only y0 is used by fixed-point stdp)."""
+
+    implements_process = None
+    a_third_factor_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=7)
+    s_out_bap: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    y1: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=7)
+    y2: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=7)
+    y3: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=7)
+    since: np.ndarray = LavaPyType(np.ndarray, int)
+    refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
+
+    def run_spk(self) -> None:
+        a_in = self.a_in.recv()
+        third = self.a_third_factor_in.recv()
+        self._sample_reset()
+        self.scale_bias()
+        if not self.isthrscaled:
+            self.scale_threshold()
+        self.subthr_dynamics(activation_in=a_in)
+        s = self.spiking_activation()
+        self.reset_voltage(spike_vector=s)
+        self.s_out_buff = s
+        self.s_out.send(s)
+        spiked = s.astype(bool)
+        self.s_out_bap.send(spiked)
+        zero = np.zeros(self.v.shape, np.int32)
+        self.s_out_y1.send(zero)
+        self.s_out_y2.send(np.clip(third, 0, 127).astype(np.int32))
+        self.s_out_y3.send(np.clip(-third, 0, 127).astype(np.int32))
+        self._count(s)
+        self._record()
+
+
+# --------------------------------------------------------------------------- graded relay
+class GradedRelay(AbstractProcess):
+    """Sends its summed input as a graded spike each step; counts non-zero emissions."""
+
+    def __init__(self, *, shape: tuple[int, ...], counts: str = "", windows: int = 0,
+                 window: int = 1, name: ty.Optional[str] = None) -> None:
+        super().__init__(shape=shape, counts=counts, windows=int(windows), window=int(window),
+                         name=name)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.v = Var(shape=shape, init=0)
+
+
+@implements(proc=GradedRelay, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyGradedRelayModelFloat(_LearnMixin, PyLoihiProcessModel):
+    """Float relay: ``s_out = a_in`` (the cpu loop's graded neuron)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    v: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv()
+        self.v[:] = a
+        self.s_out.send(a)
+        self._count(a != 0)
+
+
+# --------------------------------------------------------------------------- synapses
+class RecLearningDense(LearningDense):
+    """``LearningDense`` that writes its weights to ``weights_file`` after the learning
+    phase of every step in ``record_steps`` (1-based Lava time steps)."""
+
+    def __init__(self, *, weights_file: str = "", record_steps: ty.Sequence[int] = (),
+                 **kwargs: ty.Any) -> None:
+        super().__init__(weights_file=weights_file,
+                         record_steps=tuple(int(s) for s in record_steps), **kwargs)
+
+
+class _WeightRecorder:
+    _wrec: ty.Optional[np.memmap] = None
+
+    def _record_weights(self) -> None:
+        steps = self.proc_params["record_steps"]
+        if not steps or self.time_step not in self._row_of():
+            return
+        if self._wrec is None:
+            self._wrec = np.memmap(self.proc_params["weights_file"], dtype=np.float64,
+                                   mode="r+", shape=(len(steps),) + self.weights.shape)
+        self._wrec[self._rows[self.time_step]] = self.weights
+
+    def _row_of(self) -> dict[int, int]:
+        if not hasattr(self, "_rows"):
+            self._rows = {s: i for i, s in enumerate(self.proc_params["record_steps"])}
+        return self._rows
+
+    def run_lrn(self) -> None:
+        super().run_lrn()
+        self._record_weights()
+
+
+@implements(proc=RecLearningDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyRecLearningDenseModelFloat(_WeightRecorder, PyLearningDenseModelFloat):
+    """Lava's float ``LearningDense`` model plus the weight recorder."""
+
+    implements_process = None
+
+
+@implements(proc=RecLearningDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_approximate_loihi", "fixed_pt")
+class PyRecLearningDenseModelBitApprox(_WeightRecorder, PyLearningDenseModelBitApproximate):
+    """Lava's bit-approximate ``LearningDense`` model plus the weight recorder."""
+
+    implements_process = None
