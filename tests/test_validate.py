@@ -290,3 +290,14 @@ def test_compare_profiles(tmp_path):
     assert cpu["mismatch"]["out.rate"]["mean"] == cpu["nominal"]["out.rate"]
     assert ms["mismatch"]["distance"]["mean"] > 0 and ms["mismatch"]["out.rate"]["std"] > 0
     assert "mixed_signal" in r.stdout and "cpu" in r.stdout
+
+
+def test_compare_profiles_names_a_profile_the_network_does_not_fit(tmp_path):
+    net = tmp_path / "delayed.yaml"
+    net.write_text(NET.replace("connectivity: dense, weights: {init: normal, mean: 0.03",
+                               "connectivity: dense, delay: 2, weights: {init: normal, mean: 0.03"))
+    r = run_cli("compare-profiles", str(net), "--profiles", "cpu,memristive", "--chips", "2",
+                "-q")
+    assert r.returncode == 0, r.stderr
+    row = [ln for ln in r.stdout.splitlines() if ln.startswith("memristive")]
+    assert row and "does not compile" in row[0] and "delay 2" in row[0]

@@ -78,7 +78,8 @@ def _cmd_compare_profiles(args: argparse.Namespace) -> int:
                             progress=not args.quiet)
     for line in rows["table"]:
         print(line)
-    print(f"wrote {Path(rows['folder']) / 'compare.json'}")
+    if args.output:
+        print(f"wrote {Path(rows['folder']) / 'compare.json'}")
     return EXIT_OK
 
 

@@ -45,7 +45,12 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
         for name, profile in loaded:
             label = Path(name).stem
             build = folder / label / "build"
-            compile_network(net, profile, build, force=True)
+            try:
+                compile_network(net, profile, build, force=True)
+            except NeurodeployError as exc:     # "does it still work there?": it does not fit
+                results[label] = {"profile": profile.name, "numerics": profile.numerics,
+                                  "error": exc.message}
+                continue
             base = dict(build=str(build.resolve()), seed=net.seed if seed is None else seed,
                         spec=spec, steps=steps,
                         input=str(Path(input_file).resolve()) if input_file else None)
@@ -69,13 +74,16 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
 
 
 def _table(results: dict, spec: str | None) -> list[str]:
-    keys = sorted({k for r in results.values() for k in r["nominal"]
+    keys = sorted({k for r in results.values() for k in r.get("nominal", {})
                    if k.endswith(".rate") or k in ("accuracy", "distance")})
     head = f"{'profile':14s} {'numerics':8s} " + " ".join(f"{k:>24s}" for k in keys)
     if spec:
         head += f" {'yield (95 % CI)':>24s}"
     lines = [head]
     for label, r in results.items():
+        if "error" in r:
+            lines.append(f"{label:14s} {r['numerics']:8s} does not compile: {r['error']}")
+            continue
         cells = []
         for k in keys:
             nom = r["nominal"].get(k)

@@ -126,11 +126,14 @@ def render_html(report: dict) -> str:
     images = []
     if metric:
         fig, ax = plt.subplots(figsize=(6, 3.2))
+        every = [c["figures"][metric] for c in report["chips"] if metric in c["figures"]]
+        lo, hi = (min(every), max(every)) if every else (0.0, 1.0)
+        bins = np.linspace(lo, hi if hi > lo else lo + 1e-9, 31)
         for e in report["points"]:
             xs = [c["figures"].get(metric) for c in report["chips"] if c["point"] == e["point"]]
             xs = [x for x in xs if x is not None]
             label = f"{report['sweep']['path'].split('.', 1)[1]}={e['value']}" if report["sweep"] else None
-            ax.hist(xs, bins=30, alpha=0.6, label=label)
+            ax.hist(xs, bins=bins, alpha=0.6, label=label)
         if report["spec"]:
             for cl in parse_spec(report["spec"]).clauses:
                 if cl.metric == metric:
