@@ -42,6 +42,9 @@ _lava_compat.install()
 
 GRADED_BITS = 24
 RNG_SEED = 1
+#: Loihi3FLearningRule's y trace tau: Lava's synapse decays received y values by one step of it
+Y_TAU_3F = float(np.iinfo(np.uint16).max)
+Y_GAIN_3F = float(1.0 / np.exp(-1.0 / np.array([Y_TAU_3F]))[0])
 
 
 class LavaLearner:
@@ -289,7 +292,8 @@ class _Builder:
         return P.LearnLIF(shape=(n,), reset_interval=self.steps, reset_offset=1,
                           refractory_period=0 if fixed else int(pop.refractory),
                           gate_window=gate_window, y1_decay=y1[0], y1_impulse=y1[1],
-                          counts=counts, windows=self.n_samples, window=self.steps, **kw)
+                          counts=counts, windows=self.n_samples, window=self.steps,
+                          y_gain=1.0 if fixed else Y_GAIN_3F, **kw)
 
     def _weights(self, name: str) -> np.ndarray:
         """[post, pre] weights as Lava's connection takes them (fixed: the mantissa)."""

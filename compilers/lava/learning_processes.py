@@ -10,7 +10,10 @@ learning synapses that report their weights.
     (the third factor counts only within ``gate_window`` steps after the neuron's last
     spike), and the post-synaptic learning signals of ``Loihi3FLearningRule``: back-propagated
     spike ``s_out_bap``, ``y1`` (its own spike trace), ``y2 = max(r, 0)``, ``y3 = max(-r, 0)``
-    with ``r`` the gated third factor. Spike counts per sample window go to a memory-mapped
+    with ``r`` the gated third factor. The y values are sent times ``y_gain``:
+    ``Loihi3FLearningRule`` gives y1..y3 a decay time constant of 65535 steps, so Lava's
+    learning synapse decays what it receives by ``exp(-1/65535)`` (1.5e-5) before the rule
+    reads it; the learner sets ``y_gain`` to the inverse so the rule sees the neuron's values. Spike counts per sample window go to a memory-mapped
     file (``counts``: [windows, size] int32), written inside the neuron's own process.
 
 ``GradedRelay``
@@ -56,8 +59,9 @@ class LearnLIF(NdLIF):
     def __init__(self, *, shape: tuple[int, ...], reset_interval: int = 0,
                  reset_offset: int = 1, refractory_period: int = 0, gate_window: int = 0,
                  y1_decay: float = 1.0, y1_impulse: float = 0.0, counts: str = "",
-                 windows: int = 0, window: int = 1, **kwargs: ty.Any) -> None:
-        super().__init__(shape=shape, reset_interval=int(reset_interval),
+                 windows: int = 0, window: int = 1, y_gain: float = 1.0,
+                 **kwargs: ty.Any) -> None:
+        super().__init__(shape=shape, y_gain=float(y_gain), reset_interval=int(reset_interval),
                          reset_offset=int(reset_offset), refractory_period=int(refractory_period),
                          gate_window=int(gate_window),
                          y1_decay=float(y1_decay),
@@ -95,10 +99,11 @@ class _LearnMixin:
             spiked, self.proc_params["y1_impulse"], 0)
         self.y2[:] = np.maximum(r, 0)
         self.y3[:] = np.maximum(-r, 0)
+        g = self.proc_params["y_gain"]
         self.s_out_bap.send(spiked)
-        self.s_out_y1.send(self.y1)
-        self.s_out_y2.send(self.y2)
-        self.s_out_y3.send(self.y3)
+        self.s_out_y1.send(self.y1 * g)
+        self.s_out_y2.send(self.y2 * g)
+        self.s_out_y3.send(self.y3 * g)
 
     def _count(self, spikes: np.ndarray) -> None:
         path = self.proc_params["counts"]
