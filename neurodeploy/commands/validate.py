@@ -37,7 +37,7 @@ def _settings(args: argparse.Namespace, build: str):
                     sweep_values=list(sweep.values) if sweep else [], sets=sets,
                     backend=args.backend, steps=args.steps,
                     input=str(Path(args.input).resolve()) if args.input else None,
-                    chunk=args.chunk)
+                    chunk=args.chunk, frozen=args.frozen)
 
 
 def _summary(report: dict) -> list[str]:
@@ -126,6 +126,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "tcp://127.0.0.1:8786 (workers need neurodeploy and "
                                        "the build/input paths)")
     p.add_argument("--chunk", type=int, help="chips per task (default 25 cpu, 4 lava, 1 brian2)")
+    p.add_argument("--frozen", action="store_true",
+                   help="run a build with plasticity or temporal noise with fixed weights and "
+                        "no temporal noise (as simulate --frozen)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser(

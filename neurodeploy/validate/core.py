@@ -67,6 +67,8 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     use_dask = dask or scheduler is not None
     if use_dask and settings.threads is None:
         settings.threads = 1               # one thread per Dask worker task
+    from .runner import load_context
+    load_context(settings)          # every input check before anything is written
     folder = Path(out)
     store = ResultStore(folder, settings.key())
     header = {"settings": {k: v for k, v in asdict(settings).items()

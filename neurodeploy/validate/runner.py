@@ -43,6 +43,7 @@ class Settings:
     input: str | None = None
     chunk: int | None = None
     threads: int | None = None
+    frozen: bool = False
 
     def points(self) -> list[dict[str, Any]]:
         """Command-line overrides of each sweep point (one point without a sweep)."""
@@ -100,13 +101,16 @@ def load_context(s: Settings) -> _Context:
     from neurodeploy.compilers import get_backend, load_plan, make_inputs
     from neurodeploy.compilers.plan import read_input_file
     plan = load_plan(s.build)
+    if s.frozen:
+        plan = plan.frozen()
     lif = [n for n, p in plan.populations.items() if p.kind == "lif"]
     plan.monitors = [(n, "spikes") for n in lif]
     steps = plan.steps if s.steps is None else int(s.steps)
-    given = read_input_file(s.input) if s.input else None
-    inputs = make_inputs(plan, steps, given)
     opts = {"threads": s.threads} if s.backend == "cpu" and s.threads else {}
     backend = get_backend(s.backend, **opts)
+    backend.check(batch_plan(plan))         # refusals (plasticity, noise, ...) come first
+    given = read_input_file(s.input) if s.input else None
+    inputs = make_inputs(plan, steps, given)
     base = MismatchConfig.from_manifest(Build(s.build).manifest)
     fanout = metrics.fanout_of(plan)
     base_synops = float(sum(inputs[n].sum(axis=0) @ fanout[n] for n in inputs))

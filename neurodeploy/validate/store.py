@@ -55,7 +55,7 @@ class ResultStore:
         if self.path.exists() and not force:
             lines, good = _complete_lines(self.path)
             if not resume:
-                if lines:
+                if len(lines) > 1:
                     raise StoreError(f"{self.path} already holds results of "
                                      f"{max(0, len(lines) - 1)} chips; pass --resume to "
                                      "continue them or --force to start over", file=self.path)
