@@ -309,3 +309,15 @@ def test_simulate_and_compare_take_a_chip(builds, tmp_path, capsys):
     assert np.array_equal(got["hid.spikes"], want["hid.spikes"])
     assert main(["simulate", build, "--nominal", "-o", str(tmp_path / "n.npz")]) == 0
     assert main(["simulate", build, "--chip", "1", "--nominal", "-o", str(tmp_path / "x.npz")]) == 1
+
+
+def test_explicit_zero_in_the_ir_beats_the_profile_default(tmp_path):
+    text = NET.format(hid=10).replace("dead_fraction: 0.05", "dead_fraction: 0.0")
+    text = text.replace(", delay: 1}", "}")                      # mixed_signal has no delays
+    net = parse_network(text, base_dir=tmp_path)
+    out = tmp_path / "ms"
+    compile_network(net, load_profile("mixed_signal"), out)      # profile: dead 0.01
+    cfg = MismatchConfig.from_manifest(Build(out).manifest)
+    assert cfg.values["dead_fraction"] == 0.0 and cfg.sources["dead_fraction"].startswith("IR")
+    assert cfg.values["weights_dist"] == "lognormal"               # from the profile
+    assert cfg.sources["weights_dist"] == "profile mixed_signal"

@@ -108,12 +108,17 @@ class MismatchConfig:
             if key in values:
                 values[key] = val
                 sources[key] = f"profile {profile}"
+        effective = block.get("effective") or {}
         for ir_path, key in _IR_KEYS.items():
             node: Any = block.get("from_ir") or {}
             for part in ir_path:
                 node = node.get(part) if isinstance(node, dict) else None
-            if node is not None:
-                values[key] = node
+            value = effective.get(key, node)      # the compiler's IR-over-profile precedence
+            if value is None:
+                continue
+            from_profile = node is None and value == values[key]
+            values[key] = value
+            if not from_profile:
                 sources[key] = "IR variability." + ".".join(ir_path)
         if values["stochastic_rounding"] is None:
             values["stochastic_rounding"] = manifest.get("numerics") == "fixed"
