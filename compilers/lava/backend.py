@@ -170,6 +170,7 @@ class LavaBackend(Backend):
             self.check(plan)
         fixed = items[0][0].fixed
         L = _lava()
+        before = guard.children()
         tmp = tempfile.mkdtemp(prefix="neurodeploy-lava-")
         try:
             t0 = time.perf_counter()
@@ -180,6 +181,9 @@ class LavaBackend(Backend):
             cfg = L["Loihi2SimCfg"](select_tag="fixed_pt" if fixed else "floating_pt")
             timings: dict[str, float] = {}
             data = self._execute(L, root, cfg, steps, timeout, nets, timings, t0)
+        except BaseException:
+            guard.kill_new_children(before)
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         out = []

@@ -94,3 +94,27 @@ def wait_for_failure(rt: ty.Any, timeout: float) -> str | None:
             return failure(rt, clean_exits=True)
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def children() -> set[ty.Any]:
+    """The multiprocessing children alive now (snapshot taken before a run starts)."""
+    import multiprocessing as mp
+    return set(mp.active_children())
+
+
+def kill_new_children(before: set[ty.Any]) -> None:
+    """Kill and reap every multiprocessing child started since ``before``: the safety net
+    for processes Lava had started but not yet registered when the run was interrupted
+    (e.g. its shared-memory manager while SIGTERM arrived inside ``Runtime.initialize``)."""
+    import multiprocessing as mp
+    new = [p for p in mp.active_children() if p not in before]
+    for proc in new:
+        try:
+            proc.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    for proc in new:
+        try:
+            mp.Process.join(proc, 5)
+        except (OSError, ValueError, AssertionError):
+            pass
