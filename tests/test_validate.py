@@ -301,3 +301,47 @@ def test_compare_profiles_names_a_profile_the_network_does_not_fit(tmp_path):
     assert r.returncode == 0, r.stderr
     row = [ln for ln in r.stdout.splitlines() if ln.startswith("memristive")]
     assert row and "does not compile" in row[0] and "delay 2" in row[0]
+
+
+# --------------------------------------------------------------------------- accuracy
+TASK_NET = """
+neurodeploy: 1
+name: tasknet
+seed: 4
+populations:
+  input:  {kind: spike_source, size: 64}
+  hidden: {kind: lif, size: 30, params: {tau_syn: 5.0, tau_mem: 20.0, v_th: 1.0}}
+  output: {kind: lif, size: 10}
+projections:
+  a: {pre: input, post: hidden, connectivity: dense, weights: {init: normal, mean: 0.05, std: 0.3}}
+  b: {pre: hidden, post: output, connectivity: dense, weights: {init: normal, mean: 0.05, std: 0.4}, delay: 1}
+task: {input: input, output: output, encoding: regular, max_rate: 0.5, sample_steps: 20}
+"""
+
+
+def test_accuracy_per_chip_equals_one_run_per_sample(tmp_path):
+    from neurodeploy.compilers import get_backend, load_plan
+    from neurodeploy.validate.accuracy import load_workload
+    from neurodeploy.variability import chip_for
+    build = tmp_path / "task"
+    compile_network(parse_network(TASK_NET, base_dir=tmp_path), load_profile("loihi2"), build)
+    out = tmp_path / "v"
+    r = run_cli("validate", str(build), "--chips", "3", "--samples", "12", "--set",
+                "variability.weights.cv=0.3", "--spec", "accuracy>=0.0", "-o", str(out), "-q")
+    assert r.returncode == 0, r.stderr
+    chips = report(out)["chips"]
+    plan = load_plan(build)
+    work = load_workload(plan, "digits", 12, 0)
+    cpu = get_backend("cpu")
+    accs = []
+    for c in chips:
+        p = chip_for(plan, c["chip"], overrides={"variability.weights.cv": 0.3}).apply(plan)
+        counts = np.array([cpu.run(p, {"input": work.spikes[i]}, work.steps)["output.spikes"]
+                           .sum(axis=0) for i in range(work.samples)])
+        acc = float(np.mean(np.argmax(counts, axis=1) == work.labels))
+        assert c["figures"]["accuracy"] == acc
+        accs.append(acc)
+    assert len(set(accs)) > 1 or accs[0] > 0         # the figure is not a constant
+    bad = run_cli("validate", str(build), "--chips", "2", "--samples", "4", "--backend", "lava",
+                  "-o", str(tmp_path / "l"), "-q")
+    assert bad.returncode == 1 and "cpu backend" in bad.stderr

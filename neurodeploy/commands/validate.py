@@ -28,6 +28,9 @@ def _settings(args: argparse.Namespace, build: str):
     if spec is not None:
         lif = [n for n, p in manifest["populations"].items() if p["kind"] == "lif"]
         check_against(spec, lif, has_task=bool(manifest.get("task")))
+    if spec is not None and "accuracy" in spec.metrics and args.input:
+        raise NeurodeployError("'accuracy' is measured on the build's data set; drop --input",
+                               path=("--input",))
     if args.input and not Path(args.input).is_file():
         raise NeurodeployError("input file not found", file=args.input, path=("--input",))
     return Settings(build=str(Path(build).resolve()), chips=args.chips,
@@ -37,7 +40,8 @@ def _settings(args: argparse.Namespace, build: str):
                     sweep_values=list(sweep.values) if sweep else [], sets=sets,
                     backend=args.backend, steps=args.steps,
                     input=str(Path(args.input).resolve()) if args.input else None,
-                    chunk=args.chunk, frozen=args.frozen)
+                    chunk=args.chunk, frozen=args.frozen, data=args.data,
+                    samples=args.samples)
 
 
 def _summary(report: dict) -> list[str]:
@@ -126,6 +130,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "tcp://127.0.0.1:8786 (workers need neurodeploy and "
                                        "the build/input paths)")
     p.add_argument("--chunk", type=int, help="chips per task (default 25 cpu, 4 lava, 1 brian2)")
+    p.add_argument("--data", default="digits",
+                   help="data set of a trained build: digits (default) or an .npz with "
+                        "x_train, y_train, x_test, y_test (as for train/evaluate)")
+    p.add_argument("--samples", type=int, help="use only the first N test samples")
     p.add_argument("--frozen", action="store_true",
                    help="run a build with plasticity or temporal noise with fixed weights and "
                         "no temporal noise (as simulate --frozen)")

@@ -68,7 +68,7 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     if use_dask and settings.threads is None:
         settings.threads = 1               # one thread per Dask worker task
     from .runner import load_context
-    load_context(settings)          # every input check before anything is written
+    ctx = load_context(settings)    # every input check before anything is written
     folder = Path(out)
     store = ResultStore(folder, settings.key())
     header = {"settings": {k: v for k, v in asdict(settings).items()
@@ -76,7 +76,7 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     records = store.open(resume=resume, force=force, header=header)
     try:
         done = {(r["point"], r["chip"]) for r in records}
-        tasks = plan_tasks(settings, done, chunk_size(settings, manifest))
+        tasks = plan_tasks(settings, done, chunk_size(settings, ctx))
         total = settings.chips * len(settings.points())
         bar = Progress(total, done=sum(1 for r in records if r["chip"] < settings.chips)) \
             if progress else None

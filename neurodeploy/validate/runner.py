@@ -21,7 +21,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.variability.chip import Chip, batch_plan, stack_overrides
 from neurodeploy.variability.config import MismatchConfig
 
-from . import metrics
+from . import accuracy, metrics
 from .spec import parse_spec
 
 CHUNK = {"cpu": 25, "lava": 4, "brian2": 1}
@@ -44,6 +44,8 @@ class Settings:
     chunk: int | None = None
     threads: int | None = None
     frozen: bool = False
+    data: str = "digits"
+    samples: int | None = None
 
     def points(self) -> list[dict[str, Any]]:
         """Command-line overrides of each sweep point (one point without a sweep)."""
@@ -90,6 +92,7 @@ class _Context:
     fanout: dict[str, np.ndarray]
     base_synops: float
     backend: Any
+    work: Any = None            # accuracy.Workload of a build with a task (no --input)
 
 
 def load_context(s: Settings) -> _Context:
@@ -109,38 +112,64 @@ def load_context(s: Settings) -> _Context:
     opts = {"threads": s.threads} if s.backend == "cpu" and s.threads else {}
     backend = get_backend(s.backend, **opts)
     backend.check(batch_plan(plan))         # refusals (plasticity, noise, ...) come first
-    given = read_input_file(s.input) if s.input else None
-    inputs = make_inputs(plan, steps, given)
+    work = None
+    if plan.task and not s.input:
+        if s.backend != "cpu":
+            raise NeurodeployError("validating a trained build on its data set runs on the "
+                                   "cpu backend in this release (its chips are bit-exact with "
+                                   "lava's); use --backend cpu, or give --input to run a "
+                                   "spike input instead", path=("--backend",))
+        work = accuracy.load_workload(plan, s.data, s.samples, 0)
+        steps = work.steps
+        inputs = accuracy.batch_inputs(plan, work, 1)
+        src_counts = {n: a.sum(axis=(0, 1)) for n, a in inputs.items()}
+    else:
+        given = read_input_file(s.input) if s.input else None
+        inputs = make_inputs(plan, steps, given)
+        src_counts = {n: a.sum(axis=0) for n, a in inputs.items()}
     base = MismatchConfig.from_manifest(Build(s.build).manifest)
     fanout = metrics.fanout_of(plan)
-    base_synops = float(sum(inputs[n].sum(axis=0) @ fanout[n] for n in inputs))
+    base_synops = float(sum(src_counts[n] @ fanout[n] for n in src_counts))
     ctx = _Context(plan=plan, inputs=inputs, steps=steps, base=base, nominal=None,
-                   fanout=fanout, base_synops=base_synops, backend=backend)
-    nominal = _simulate(ctx, s.backend, [None])[0]          # for distances
+                   fanout=fanout, base_synops=base_synops, backend=backend, work=work)
+    nominal = _simulate(ctx, s.backend, [None])[0][0]       # for distances
     ctx.nominal = {pop: metrics.filtered(r, plan.dt) for pop, r in nominal.items()}
     _CONTEXTS.clear()            # one run at a time per process
     _CONTEXTS[key] = ctx
     return ctx
 
 
-def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]) -> list[dict[str, np.ndarray]]:
-    """Spike rasters ``{pop: [T, n]}`` of each chip (None: the nominal chip)."""
+def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]
+              ) -> tuple[list[dict[str, np.ndarray]], np.ndarray | None]:
+    """Spike rasters ``{pop: [T, n]}`` of each chip (None: the nominal chip) and, for a
+    build with a task, each chip's accuracy (samples back to back in the rasters)."""
     plan, steps = ctx.plan, ctx.steps
     if backend == "cpu":
         real = [c for c in chips if c is not None]
         if real and len(real) != len(chips):
             raise ValueError("mix of nominal and real chips")
-        ov = stack_overrides(real, plan) if real else None
         run_plan = batch_plan(plan) if real else plan.nominal()
-        res = ctx.backend.run_batch(run_plan, ctx.inputs, steps, len(chips), overrides=ov)
-        return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
-                for b in range(len(chips))]
+        C = len(chips)
+        if ctx.work is None:
+            ov = stack_overrides(real, plan) if real else None
+            res = ctx.backend.run_batch(run_plan, ctx.inputs, steps, C, overrides=ov)
+            return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
+                    for b in range(C)], None
+        w = ctx.work
+        S = w.samples
+        ov = stack_overrides(real, plan, repeat=S) if real else None
+        res = ctx.backend.run_batch(run_plan, accuracy.batch_inputs(plan, w, C), steps, C * S,
+                                    overrides=ov)
+        out = res[f"{w.output}.spikes"]
+        acc = accuracy.accuracies(out.reshape(C, S, steps, out.shape[2]), w.labels)
+        rasters = {pop: accuracy.per_chip(res[f"{pop}.spikes"], C, S) for pop, _ in plan.monitors}
+        return [{pop: r[c] for pop, r in rasters.items()} for c in range(C)], acc
     plans = [plan.nominal() if c is None else c.apply(plan) for c in chips]
     if backend == "lava":
         results = ctx.backend.run_many([(p, ctx.inputs) for p in plans], steps)
     else:
         results = [ctx.backend.run(p, ctx.inputs, steps) for p in plans]
-    return [{pop: r[f"{pop}.spikes"] for pop, _ in plan.monitors} for r in results]
+    return [{pop: r[f"{pop}.spikes"] for pop, _ in plan.monitors} for r in results], None
 
 
 def chip_summary(chip: Chip, plan: Any) -> dict[str, float]:
@@ -176,10 +205,14 @@ def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
     overrides = s.points()[point]
     cfg = ctx.base.with_overrides(overrides)
     chips = [Chip(s.seed, int(k), cfg) for k in indices]
-    rasters = _simulate(ctx, s.backend, chips)
+    rasters, acc = _simulate(ctx, s.backend, chips)
     stacked = {pop: np.stack([r[pop] for r in rasters]) for pop in rasters[0]} if rasters else {}
-    figs = metrics.figures(stacked, ctx.nominal, ctx.plan.dt, ctx.fanout, ctx.steps,
+    total_steps = next(iter(stacked.values())).shape[1] if stacked else ctx.steps
+    figs = metrics.figures(stacked, ctx.nominal, ctx.plan.dt, ctx.fanout, total_steps,
                            ctx.base_synops)
+    if acc is not None:
+        for f, a in zip(figs, acc):
+            f["accuracy"] = float(a)
     spec = parse_spec(s.spec) if s.spec else None
     value = s.sweep_values[point] if s.sweep_path else None
     out = []
@@ -191,18 +224,22 @@ def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
     return out
 
 
-CHUNK_BYTES = 256 << 20     # cpu chunks: rasters + distance temporaries stay under this
+CHUNK_BYTES = 256 << 20     # cpu chunks: rasters, weights and distance temporaries
 
 
-def chunk_size(s: Settings, manifest: dict) -> int:
-    """Chips per task: ``--chunk``, else the backend's default, made smaller for long runs
-    so one chunk's rasters and filtered traces (~33 bytes per neuron-step) fit CHUNK_BYTES."""
+def chunk_size(s: Settings, ctx: _Context) -> int:
+    """Chips per task: ``--chunk``, else the backend's default, made smaller so that one
+    cpu chunk (each chip's instances: 1, or one per test sample, with their weights, rasters
+    and filtered traces) stays under CHUNK_BYTES."""
     if s.chunk:
         return s.chunk
     size = CHUNK.get(s.backend, 1)
-    steps = s.steps or manifest["steps"]
-    n = sum(int(p["size"]) for p in manifest["populations"].values() if p["kind"] == "lif")
-    per_chip = max(1, steps * n * 33)
+    if s.backend != "cpu":
+        return size
+    n = sum(p.size for p in ctx.plan.populations.values() if p.kind == "lif")
+    nnz = sum(int(np.size(p.weights)) for p in ctx.plan.projections.values())
+    instances = ctx.work.samples if ctx.work is not None else 1
+    per_chip = max(1, instances * (ctx.steps * n * 33 + nnz * 24))
     return max(1, min(size, CHUNK_BYTES // per_chip))
 
 
