@@ -101,18 +101,54 @@ class EngineRule:
             parts.append(factors)
         return " + ".join(parts).replace("+ -", "- ") if parts else "0"
 
-    def brian2_expression(self) -> str:
-        """dw as a Brian2 expression over per-synapse variables x1, x2, y1, y2, y3, w and
-        booleans x0, y0 (set on the step of a pre / post spike)."""
-        parts = []
-        for t in self.terms:
-            prod = " * ".join([repr(t.coef)] + list(t.factors))
-            if t.dependency == "x0":
-                prod += " * int(x0)"
-            elif t.dependency == "y0":
-                prod += " * int(y0)"
-            parts.append(f"({prod})")
-        return " + ".join(parts) if parts else "0"
+    def brian2_expression(self, names: dict[str, str] | None = None, coef: str = "c",
+                          out: str = "_dw") -> str:
+        """dw as Brian2 abstract code: statements that leave this epoch's dw in ``out``.
+
+        Each term is evaluated as the cpu kernel does (``compilers/cpu/learn_rules.py``):
+        ``(x part * (coef * y part)) * w part``, where the x part is x1^a x2^b, the y part
+        y1^c y2^d y3^e (left to right, a power as a repeated product), and the terms are
+        summed in order. One two-operand operation per statement, so sympy never sees a
+        whole product or sum to reorder and Brian2 computes the same float64 dw. Term k's
+        coefficient is the per-synapse variable ``{coef}{k}`` (a vector, so every
+        temporary is one). An unmet dependency multiplies its term by 0 where the cpu skips
+        it: the sum is the same. ``names`` maps x1, x2, y1, y2, y3, w to Brian2 variables
+        and x0, y0 to boolean expressions (default: the names themselves, x0 and y0 as
+        booleans set on the step of a pre / post spike).
+
+        Every temporary ``_e<n>`` is assigned exactly once: Brian2's numpy target turns
+        ``a = a * b`` into the in-place ``a *= b``, which would write into a variable's
+        array if ``a`` had been bound to it (``a = c0``)."""
+        nm = {k: k for k in FACTORS + ("x0", "y0")}
+        nm.update(names or {})
+        if not self.terms:
+            return f"{out} = 0.0"
+        lines: list[str] = []
+
+        def new(expr: str) -> str:
+            lines.append(f"_e{len(lines) + 1} = {expr}")
+            return f"_e{len(lines)}"
+
+        def product(first: str | None, factors: tuple[str, ...], powers: list[int]) -> str | None:
+            val = first
+            for factor, power in zip(factors, powers):
+                for _ in range(power):
+                    val = nm[factor] if val is None else new(f"{val} * {nm[factor]}")
+            return val
+
+        total = None
+        for k, term in enumerate(self.terms):
+            pw = dict(zip(FACTORS, term.powers()))
+            xpart = product(None, ("x1", "x2"), [pw["x1"], pw["x2"]])
+            val = product(f"{coef}{k}", ("y1", "y2", "y3"), [pw["y1"], pw["y2"], pw["y3"]])
+            if xpart is not None:
+                val = new(f"{xpart} * {val}")
+            val = product(val, ("w",), [pw["w"]])
+            if term.dependency != "u":
+                val = new(f"{val} * int({nm[term.dependency]})")
+            total = val if total is None else new(f"{total} + {val}")
+        lines.append(f"{out} = {total}")
+        return "\n".join(lines)
 
     def reference_dw(self, x1, x2, y1, third, w, x0, y0):
         """NumPy reference of one learning epoch: arrays broadcast as [post, pre]."""

@@ -1,0 +1,159 @@
+"""Brian2 abstract code of a learning build, generated from its definitions.
+
+Nothing here is written per rule: a plastic projection's code comes from its
+:class:`~neurodeploy.learning.engine_rule.EngineRule` (traces it uses, ``dw`` from
+:meth:`EngineRule.brian2_expression`, the bounded weight update), and a population's code
+from its kind and the ports and delays of the projections that reach it.
+
+Delivery. Every emitter group has a variable ``val``: what it sends this step (1 for a
+spike of a source or LIF neuron, the summed input of a graded relay). A projection with
+delay ``d`` into port ``current`` (``third_factor``) adds ``w * val_pre`` to the post
+group's buffer ``ac{d}`` (``tf{d}``) in the ``synapses`` slot, with the weight of this
+step. In the next step's ``groups`` slot the group consumes ``ac0`` / ``tf0`` and shifts
+every buffer down by one, so the value arrives at ``t + 1 + d`` -- the contract's delivery,
+done by the group rather than by Brian2's own delays, because the cpu scatters the weight
+and the graded value of the emitting step, which a Brian2 delay would read at arrival.
+
+Float equality with the cpu learner: every statement is one two-operand operation in the
+cpu's order, selects are ``x * int(cond)`` (exact for finite values), and one Synapses
+object per (projection, delay) holds its synapses in the cpu layout's order, so each
+buffer sums its contributions in the cpu's order (``numpy.add.at`` is sequential).
+"""
+from __future__ import annotations
+
+from neurodeploy.learning.engine_rule import EngineRule
+
+from .backend import _LIF_UPDATE, _LIF_UPDATE_REFRACTORY
+
+BUFFERS = {"current": "ac", "third_factor": "tf"}
+NEVER = 1 << 30          # steps since the last spike of a neuron that has not spiked
+
+
+def buffer_vars(depths: dict[str, int]) -> str:
+    """Model lines of the delivery buffers (``depths``: port -> deepest delay)."""
+    return "".join(f"{BUFFERS[port]}{d} : 1\n" for port, depth in depths.items()
+                   for d in range(depth + 1))
+
+
+def consume(depths: dict[str, int], into: dict[str, str]) -> str:
+    """Read slot 0 of each port's buffer into ``into[port]`` and shift the buffer."""
+    lines = []
+    for port, depth in depths.items():
+        b = BUFFERS[port]
+        if port in into:
+            lines.append(f"{into[port]} = {b}0")
+        lines += [f"{b}{d} = {b}{d + 1}" for d in range(depth)]
+        lines.append(f"{b}{depth} = 0")
+    return "\n".join(lines)
+
+
+def lif_model(depths: dict[str, int], refractory: bool) -> str:
+    """Variables of a LIF population (the backend's, plus delivery, gate and third factor)."""
+    eqs = """
+    u : 1
+    v : 1
+    a : 1
+    vth : 1 (constant)
+    bias : 1 (constant)
+    cu : 1 (constant)
+    cv : 1 (constant)
+    val : 1
+    spk : integer
+    since : integer
+    gwin : integer (constant)
+    y2 : 1
+    y3 : 1
+    period : integer (shared, constant)
+    """
+    if refractory:
+        eqs += "rc : integer\nrperiod : integer (shared, constant)\n"
+    return eqs + buffer_vars(depths)
+
+
+def lif_step(depths: dict[str, int], refractory: bool) -> str:
+    """One step of a LIF population in the ``groups`` slot.
+
+    Sample reset (u and v zeroed at every multiple of ``period``, Lava's ``LIFReset``), the
+    backend's LIF update on the delivered current, then the spike, the steps since the last
+    spike, the gate (active within ``gwin`` steps of it; ``gwin`` 0: always) and the gated
+    third factor split into its positive and negative parts ``y2`` and ``y3``."""
+    into = {"current": "a"}
+    if "third_factor" in depths:
+        into["third_factor"] = "_tf"
+    lines = ["_keep = int(timestep(t, dt) % period != 0)", "u = u * _keep", "v = v * _keep",
+             consume(depths, into),
+             (_LIF_UPDATE_REFRACTORY if refractory else _LIF_UPDATE).strip(),
+             "spk = int(v > vth)", "val = spk",
+             f"since = since + int(since < {NEVER})", "since = since * (1 - spk)"]
+    if "third_factor" in depths:
+        lines += ["_third = _tf * int(gwin == 0 or since < gwin)",
+                  "y2 = _third * int(_third > 0)", "_neg = -_third", "y3 = _neg * int(_third < 0)"]
+    return "\n".join(lines)
+
+
+def graded_model(depths: dict[str, int]) -> str:
+    """Variables of a graded relay population: it never spikes and takes no third factor."""
+    return "val : 1\nspk : integer (constant)\ny2 : 1 (constant)\ny3 : 1 (constant)\n" + \
+        buffer_vars(depths)
+
+
+def graded_step(depths: dict[str, int]) -> str:
+    """A graded relay emits its summed input of this step (a third factor is dropped)."""
+    return consume(depths, {"current": "val"})
+
+
+SOURCE_MODEL = "val : 1\n"
+SOURCE_STEP = "val = stim(t, i)"
+
+
+def on_pre(port: str, delay: int) -> str:
+    """The pre pathway of a (projection, delay) Synapses object."""
+    return f"{BUFFERS[port]}{delay}_post += w * val_pre"
+
+
+def synapse_model(rule: EngineRule | None) -> str:
+    """Per-synapse variables: the weight, and for a plastic projection its learning gain,
+    term coefficients ``c0..`` and the traces the rule uses (bounds and trace constants are
+    shared)."""
+    eqs = "w : 1\n"
+    if rule is None:
+        return eqs
+    eqs += "gain : 1 (constant)\n"
+    eqs += "".join(f"c{k} : 1 (constant)\n" for k in range(len(rule.terms)))
+    for trace in used_traces(rule):
+        eqs += f"{trace} : 1\n{trace}_dec : 1 (shared, constant)\n{trace}_imp : 1 (shared, constant)\n"
+    if bounded(rule):
+        eqs += "w_lo : 1 (shared, constant)\nw_hi : 1 (shared, constant)\n"
+    return eqs
+
+
+def used_traces(rule: EngineRule) -> list[str]:
+    """The traces (x1, x2, y1) that some term of the rule reads."""
+    return [f for f in ("x1", "x2", "y1") if any(f in t.factors for t in rule.terms)]
+
+
+def bounded(rule: EngineRule) -> bool:
+    """Whether the rule clips the weight to finite bounds."""
+    import math
+    return not (math.isinf(rule.w_min) and math.isinf(rule.w_max))
+
+
+def learning_step(rule: EngineRule) -> str:
+    """One learning epoch (one step) of a plastic projection, run in the ``end`` slot:
+    traces (presynaptic from what the pre neuron sent, postsynaptic from its spike), then
+    dw from the rule, then ``w += dw * gain`` clipped to the bounds when dw is non-zero."""
+    lines = []
+    for trace in used_traces(rule):
+        source = "val_pre" if trace.startswith("x") else "spk_post"
+        lines += [f"{trace} = {trace} * {trace}_dec", f"_imp = {trace}_imp * {source}",
+                  f"{trace} = {trace} + _imp"]
+    names = {"y2": "y2_post", "y3": "y3_post", "x0": "val_pre != 0", "y0": "spk_post != 0"}
+    lines.append(rule.brian2_expression(names, coef="c", out="_dw"))
+    lines += ["_g = _dw * gain", "_nw = w + _g"]
+    if bounded(rule):
+        # the cpu leaves w alone when dw == 0 (even outside the bounds); x*1 + y*0 is exact
+        lines += ["_nw = clip(_nw, w_lo, w_hi)", "_ch = int(_dw != 0)", "_a = _nw * _ch",
+                  "_k = 1 - _ch", "_b = w * _k", "w = _a + _b"]
+    else:
+        lines.append("w = _nw")
+    return "\n".join(lines)
