@@ -41,7 +41,6 @@ from .learning_rules import LavaRule, translate
 _lava_compat.install()
 
 GRADED_BITS = 24
-RNG_SEED = 1
 #: Loihi3FLearningRule's y trace tau: Lava's synapse decays received y values by one step of it
 Y_TAU_3F = float(np.iinfo(np.uint16).max)
 Y_GAIN_3F = float(1.0 / np.exp(-1.0 / np.array([Y_TAU_3F]))[0])
@@ -334,7 +333,7 @@ class _Builder:
         if self.plan.fixed:
             kw = dict(weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
                       sign_mode=self.L["SignMode"][proj.sign_mode.upper()])
-        conn = P.RecLearningDense(weights=w, learning_rule=rule.learning_rule(RNG_SEED),
+        conn = P.RecLearningDense(weights=w, learning_rule=rule.learning_rule(),
                                   weights_file=path, record_steps=(self.total,), **kw)
         post = self.procs[proj.post]
         post.s_out_bap.connect(conn.s_in_bap)

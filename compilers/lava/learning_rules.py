@@ -36,9 +36,12 @@ class LavaRule:
     y1_tau: float
     third_factor: bool
     scales: dict[str, float] = field(default_factory=dict)
+    rng_seed: int = 1
 
-    def learning_rule(self, rng_seed: int | None = None):
-        """A fresh Lava ``Loihi2FLearningRule`` / ``Loihi3FLearningRule``."""
+    def learning_rule(self):
+        """A fresh Lava ``Loihi2FLearningRule`` / ``Loihi3FLearningRule`` (``rng_seed`` seeds
+        the fixed-point model's stochastic rounding; the float model draws nothing)."""
+        rng_seed = self.rng_seed
         from lava.magma.core.learning.learning_rule import (Loihi2FLearningRule,
                                                             Loihi3FLearningRule)
         kw = dict(dw=self.dw, x1_impulse=self.x1_impulse, x1_tau=self.x1_tau,

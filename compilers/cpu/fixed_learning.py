@@ -1,0 +1,212 @@
+"""Fixed-point learning on the cpu, bit for bit as Lava's ``LearningDense`` bit-approximate
+model (``LearningConnectionModelBitApproximate``, learning epoch of one step).
+
+Per step, for each plastic projection (Lava's order):
+
+* traces (7-bit unsigned): ``z <- floor(d z) + [r_decay < frac(d z)]`` with ``d =
+  exp(-1/tau)`` (a trace with tau 0 restarts from 0), then on a spike ``z <- z + imp_int +
+  [r_imp < imp_frac]`` clipped to 0..127, where ``imp_frac`` is the impulse's fraction in
+  1/256 and ``r_imp`` a 7-bit random number (so fractions >= 1/2 always round up, as in
+  Lava). x1, x2 share the presynaptic random numbers, y1 the postsynaptic ones;
+* every synapse: the 16-bit accumulator starts at ``w << 7``; each product ``dep * f1 * f2
+  ... * mantissa`` (factors clipped to their widths) is shifted right by ``max(0, widths +
+  4 - 15)``, left by ``s_exp`` (the constant's exponent + 7) and saturated, as is the sum;
+  the sign mode clamps it; it is stochastically rounded to a multiple of 128 with one
+  random number per step (``[r < frac]``), shifted back, and clipped to the 8-bit weight
+  range of the sign mode.
+
+The random numbers are Lava's: NumPy PCG64 generators seeded with ``rng_seed`` (x decay),
+``+1`` (x impulse), ``+2``, ``+3`` (y) and 2 (the synaptic-variable rounding, Lava's
+``ConnVarRandom`` default), advanced twice per step (traces) and once per epoch (weights);
+:func:`random_tables` draws them from the raw PCG64 streams (doubles from the top 53 bits;
+7-bit integers from the top 7 bits of each 32-bit half, as NumPy's buffered bounded
+integers do). A Lava run builds new synapses, so the streams restart with every run; the
+cpu learner indexes the tables by the step of the run (1-based, Lava's ``time_step``).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from .engine import CACHE
+
+#: one row per plastic projection: decays/impulses of (x1, x2, y1), the sign mode and
+#: weight exponent; one row per term: dependency, powers of (x1, x2, y1, y2, y3, w),
+#: mantissa and s_exp; random tables [5, steps + 1] (x decay, x impulse, y decay, y
+#: impulse, weight rounding), column k = Lava time step k
+FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_dep t_pow "
+                                        "t_mant t_sexp rnd")
+
+SIGN_CODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
+DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
+WIDTHS = np.array([7, 7, 7, 7, 7, 9], np.int64)     # x1 x2 y1 y2 y3 w (Lava's FACTOR widths)
+ACC_MAX = (1 << 15) - 1
+ACC_MIN = -(1 << 15) - 1
+ACC_SHIFT = 7
+TRACE_MAX = 127
+CONN_SEED = 2
+
+
+def _doubles(seed: int, n: int) -> np.ndarray:
+    raw = np.random.PCG64(seed).random_raw(n)
+    return (raw >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+def _ints7(seed: int, n: int) -> np.ndarray:
+    raw = np.random.PCG64(seed).random_raw((n + 1) // 2)
+    u32 = np.empty(2 * raw.size, np.uint64)
+    u32[0::2] = raw & np.uint64(0xFFFFFFFF)
+    u32[1::2] = raw >> np.uint64(32)
+    return ((u32 * np.uint64(128)) >> np.uint64(32))[:n].astype(np.float64)
+
+
+def random_tables(rng_seed: int, steps: int) -> np.ndarray:
+    """[5, steps + 1]: column k holds the random numbers Lava's synapse uses at step k."""
+    out = np.zeros((5, steps + 1))
+    draws = 2 * steps + 1
+    idx = 2 * np.arange(steps + 1)
+    out[0] = _doubles(rng_seed, draws)[idx]
+    out[1] = _ints7(rng_seed + 1, draws)[idx]
+    out[2] = _doubles(rng_seed + 2, draws)[idx]
+    out[3] = _ints7(rng_seed + 3, draws)[idx]
+    out[4] = _doubles(CONN_SEED, steps + 1)
+    return out
+
+
+def decay_factor(tau: float) -> float:
+    """exp(-1/tau) as Lava's synapse computes it (an array expression), 0 for tau 0."""
+    if tau == 0:
+        return 0.0
+    return float(np.exp(-1 / np.array([[float(tau)]]))[0, 0])
+
+
+def impulse_parts(impulse: float) -> tuple[int, int]:
+    """(integer part, fraction in 1/256) as Lava's ``_decompose_impulses``."""
+    i = np.floor(np.array([impulse]))
+    return int(i[0]), int(np.round((np.array([impulse]) - i) * 2 ** 8)[0])
+
+
+def tables(rules: list[dict], steps: int, rng_seed: int) -> FixedTables:
+    """Tables of quantized rules (``neurodeploy.learning.fixed_point`` form) for a run of
+    ``steps`` steps."""
+    Q = len(rules)
+    dec, tau_nz = np.zeros((Q, 3)), np.zeros((Q, 3), np.uint8)
+    imp_int, imp_frac = np.zeros((Q, 3), np.int64), np.zeros((Q, 3), np.int64)
+    sign, wexp, q_t0 = np.zeros(Q, np.int64), np.zeros(Q, np.int64), np.zeros(Q + 1, np.int64)
+    dep, pw, mant, sexp = [], [], [], []
+    for q, r in enumerate(rules):
+        for c, key in enumerate(("x1", "x2", "y1")):
+            tr = r["traces"][key]
+            dec[q, c] = decay_factor(tr["tau"])
+            tau_nz[q, c] = tr["tau"] != 0
+            imp_int[q, c], imp_frac[q, c] = tr["impulse_int"], tr["impulse_frac"]
+        sign[q], wexp[q] = SIGN_CODE[r["sign_mode"]], r["weight_exp"]
+        for t in r["terms"]:
+            dep.append(DEP_CODE[t["dependency"]])
+            pw.append([t["factors"].count(f) for f in ("x1", "x2", "y1", "y2", "y3", "w")])
+            mant.append(t["mantissa"])
+            sexp.append(t["s_exp"])
+        q_t0[q + 1] = len(dep)
+    return FixedTables(dec, tau_nz, imp_int, imp_frac, sign, wexp, q_t0,
+                       np.asarray(dep, np.int64), np.asarray(pw, np.int64).reshape(-1, 6),
+                       np.asarray(mant, np.int64), np.asarray(sexp, np.int64),
+                       random_tables(rng_seed, steps))
+
+
+@njit(cache=CACHE, inline="always")
+def _decay(z, d, nz, r):
+    if not nz:
+        return 0.0
+    v = d * z
+    fl = np.floor(v)
+    return fl + (1.0 if r < v - fl else 0.0)
+
+
+@njit(cache=CACHE, inline="always")
+def _impulse(z, ii, fr, r):
+    v = z + ii + (1.0 if r < fr else 0.0)
+    return min(max(v, 0.0), float(TRACE_MAX))
+
+
+@njit(cache=CACHE, inline="always")
+def _clip(v, lo, hi):
+    return min(max(v, lo), hi)
+
+
+@njit(cache=CACHE, nogil=True)
+def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post):
+    """One learning epoch (Lava time step ``k``) of plastic projection ``q``.
+
+    pre_spk [npre], post_spk [npost] (non-zero: spiked), x [2, npre] and y [npost] traces
+    (integers held in floats), w the projection's weights in the cpu layout (register
+    values shifted left by a non-negative weight exponent), indptr / post its synapses by
+    presynaptic neuron. Traces and weights are updated in place."""
+    rnd = fx.rnd
+    rxd, rxi, ryd, ryi, rw = rnd[0, k], rnd[1, k], rnd[2, k], rnd[3, k], rnd[4, k]
+    npre = x.shape[1]
+    for j in range(npre):
+        for c in range(2):
+            z = _decay(x[c, j], fx.dec[q, c], fx.tau_nz[q, c], rxd)
+            if pre_spk[j] != 0:
+                z = _impulse(z, fx.imp_int[q, c], fx.imp_frac[q, c], rxi)
+            x[c, j] = z
+    for i in range(y.shape[0]):
+        z = _decay(y[i], fx.dec[q, 2], fx.tau_nz[q, 2], ryd)
+        if post_spk[i] != 0:
+            z = _impulse(z, fx.imp_int[q, 2], fx.imp_frac[q, 2], ryi)
+        y[i] = z
+    shift_w = fx.wexp[q] if fx.wexp[q] > 0 else 0
+    sign = fx.sign[q]
+    t0, t1 = fx.q_t0[q], fx.q_t0[q + 1]
+    for j in range(npre):
+        xs = pre_spk[j] != 0
+        for s in range(indptr[j], indptr[j + 1]):
+            i = post[s]
+            ys = post_spk[i] != 0
+            wr = np.int64(w[s]) >> shift_w
+            acc = wr << ACC_SHIFT
+            for tm in range(t0, t1):
+                dep = fx.t_dep[tm]
+                cur = np.int64(1)
+                if dep == 1:
+                    cur = np.int64(1 if xs else 0)
+                elif dep == 2:
+                    cur = np.int64(1 if ys else 0)
+                width = 0
+                for f in range(6):
+                    for _ in range(fx.t_pow[tm, f]):
+                        if f == 0:
+                            val = np.int64(x[0, j])
+                        elif f == 1:
+                            val = np.int64(x[1, j])
+                        elif f == 2:
+                            val = np.int64(y[i])
+                        elif f == 5:
+                            val = wr
+                        else:
+                            val = np.int64(0)       # y2, y3: not sent to a two-factor rule
+                        lim = np.int64(1) << WIDTHS[f]
+                        cur *= _clip(val, -lim, lim - 1)
+                        width += WIDTHS[f]
+                cur *= fx.t_mant[tm]
+                width += 4
+                if width > 15:
+                    cur >>= width - 15
+                cur <<= fx.t_sexp[tm]
+                acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
+            if sign == 2 and acc < 0:
+                acc = 0
+            elif sign == 3 and acc > 0:
+                acc = 0
+            v = acc / 128.0
+            fl = np.floor(v)
+            nw = np.int64(fl) + (1 if rw < v - fl else 0)
+            if sign == 1:
+                nw = _clip(nw, -256, 255)
+            elif sign == 2:
+                nw = _clip(nw, 0, 255)
+            else:
+                nw = _clip(nw, -255, 0)
+            w[s] = nw << shift_w

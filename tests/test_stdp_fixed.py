@@ -1,0 +1,136 @@
+"""Fixed-point STDP: the cpu's arithmetic (compilers.cpu.fixed_learning) against Lava's
+bit-approximate LearningDense, bit for bit.
+
+One plastic synapse matrix in Lava (RingBuffers drive its pre spikes and its
+back-propagated post spikes; it records its weights after every step) against the cpu
+kernel fed the same spikes: identical weight trajectories for several seeds and sign
+modes, including stochastic trace decay and impulse rounding, weight rounding and
+saturation. Also the quantization of a rule (neurodeploy.learning.fixed_point).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import pytest
+
+import neurodeploy  # noqa: F401  (installs the Lava shim)
+from neurodeploy.compilers.cpu import fixed_learning as FL
+from neurodeploy.compilers.lava import learning_processes as P
+from neurodeploy.compilers.lava.backend import LavaBackend, _kill_runtime, _lava
+from neurodeploy.compilers.lava.fixed_rules import lava_dw
+from neurodeploy.compilers.lava.learning_rules import LavaRule
+from neurodeploy.errors import CompileError
+from neurodeploy.learning.engine_rule import EngineRule, Term, Trace
+from neurodeploy.learning.fixed_point import quantize
+
+STEPS, NPRE, NPOST = 150, 6, 4
+
+# Lava execs sibling modules while searching process models; harmless
+pytestmark = pytest.mark.filterwarnings("ignore:Cannot import module")
+
+
+def _stdp(a_plus: float, a_minus: float) -> EngineRule:
+    return EngineRule(terms=(Term(a_plus, "y0", ("x1",)), Term(-a_minus, "x0", ("y1",))),
+                      x1=Trace(8.0, 1.0), y1=Trace(5.0, 1.0))
+
+
+def _lava_trajectory(q, pre, post, w0, sign, tmp_path):
+    """Weights [steps, post, pre] of Lava's fixed-point LearningDense after each step."""
+    L = _lava()
+    path = os.path.join(tmp_path, "w.bin")
+    with open(path, "wb") as fh:
+        fh.truncate(STEPS * w0.size * 8)
+    tr = q["traces"]
+    rule = LavaRule(dw=lava_dw(q), x1_impulse=tr["x1"]["impulse"], x1_tau=tr["x1"]["tau"],
+                    x2_impulse=0.0, x2_tau=0.0, y1_impulse=tr["y1"]["impulse"],
+                    y1_tau=tr["y1"]["tau"], third_factor=False, rng_seed=q["rng_seed"])
+    src = L["RingBuffer"](data=np.ascontiguousarray(pre.T))
+    bap = L["RingBuffer"](data=np.ascontiguousarray(post.T))
+    conn = P.RecLearningDense(weights=w0.copy(), learning_rule=rule.learning_rule(),
+                              weights_file=path, record_steps=tuple(range(1, STEPS + 1)),
+                              weight_exp=q["weight_exp"], num_weight_bits=8,
+                              sign_mode=L["SignMode"][sign.upper()])
+    src.s_out.connect(conn.s_in)
+    bap.s_out.connect(conn.s_in_bap)
+    exe = conn.compile(L["Loihi2SimCfg"](select_tag="fixed_pt"))
+    rt = L["Runtime"](exe, L["ActorType"].MultiProcessing)
+    exe.assign_runtime_to_all_processes(rt)
+    clean = False
+    try:
+        rt.initialize()
+        rt.start(L["RunSteps"](num_steps=STEPS, blocking=False))
+        LavaBackend._await(L, rt, time.monotonic() + 60, 60, "test run")
+        LavaBackend._stop(L, rt, time.monotonic() + 20)
+        clean = True
+    finally:
+        if not clean:
+            _kill_runtime(rt)
+    return np.fromfile(path, np.float64).reshape(STEPS, NPOST, NPRE)
+
+
+def _cpu_trajectory(q, pre, post, w0):
+    fx = FL.tables([q], STEPS, q["rng_seed"])
+    rows = np.tile(np.arange(NPOST), NPRE)
+    cols = np.repeat(np.arange(NPRE), NPOST)
+    indptr = np.arange(0, NPRE * NPOST + 1, NPOST)
+    w = w0.T.reshape(-1).astype(np.int64)
+    x, y = np.zeros((2, NPRE)), np.zeros(NPOST)
+    out = np.zeros((STEPS, NPOST, NPRE))
+    for k in range(1, STEPS + 1):
+        FL.step(k, 0, fx, pre[k - 1], post[k - 1], x, y, w, indptr, rows)
+        out[k - 1, rows, cols] = w
+    return out
+
+
+@pytest.mark.parametrize("seed,sign", [(1, "mixed"), (2, "mixed"), (3, "excitatory"),
+                                       (4, "inhibitory")])
+def test_cpu_kernel_reproduces_lava_fixed_point(tmp_path, seed, sign):
+    rng = np.random.default_rng(seed)
+    pre = (rng.random((STEPS, NPRE)) < 0.3).astype(np.int32)
+    post = (rng.random((STEPS, NPOST)) < 0.25).astype(np.int32)
+    mag = rng.integers(0, 128, (NPOST, NPRE)) * 2
+    w0 = {"mixed": mag - 128, "excitatory": mag, "inhibitory": -mag}[sign].astype(np.int32)
+    coef = 0.03 if sign != "inhibitory" else -0.03      # inhibitory weights move towards 0
+    q = quantize("p", _stdp(coef, 1.2 * coef), weight_exp=-1, scale=64.0, sign_mode=sign,
+                 seed=seed)
+    lava = _lava_trajectory(q, pre, post, w0, sign, str(tmp_path))
+    cpu = _cpu_trajectory(q, pre, post, w0)
+    moved = np.abs(lava[-1] - w0).max()
+    assert moved > 20, "the weights must move for the comparison to mean something"
+    diverged = np.flatnonzero([not np.array_equal(a, b) for a, b in zip(cpu, lava)])
+    assert diverged.size == 0, f"first divergence at step {diverged[0] + 1}"
+
+
+def test_random_tables_are_lavas_generators():
+    """The tables hold exactly what Lava's TraceRandom / ConnVarRandom draw at each step."""
+    from lava.magma.core.learning.random import ConnVarRandom, TraceRandom
+    tab = FL.random_tables(11, 40)
+    x, y, c = TraceRandom(11, 12), TraceRandom(13, 14), ConnVarRandom()
+    for k in range(1, 41):
+        for _ in range(2):
+            x.advance()
+            y.advance()
+        c.advance()
+        assert (tab[0, k], tab[1, k]) == (x.random_trace_decay, x.random_impulse_addition)
+        assert (tab[2, k], tab[3, k]) == (y.random_trace_decay, y.random_impulse_addition)
+        assert tab[4, k] == c.random_stochastic_round
+
+
+def test_quantized_rule_numbers():
+    """Mean impulse * constant equals the rate in weight-register units to the stated error;
+    traces cannot saturate at one spike per step; too small a rate is refused."""
+    rule = _stdp(0.01, 0.012)
+    q = quantize("p", rule, weight_exp=3, scale=512.0, sign_mode="mixed", seed=0)
+    to_reg = 512.0 / 2 ** 3
+    for t, want in zip(q["terms"], (0.01, -0.012)):
+        tr = q["traces"][t["factors"][0]]
+        got = t["mantissa"] * 2.0 ** t["exponent"] * tr["impulse_mean"] / to_reg
+        assert got == pytest.approx(want, rel=t["rel_error"] + 1e-12)
+        assert t["rel_error"] < 0.02
+        assert tr["impulse_mean"] <= 127 * (1 - math.exp(-1 / tr["tau"])) + 1 / 128
+        assert tr["impulse"] == tr["impulse_int"] + tr["impulse_frac"] / 256
+    with pytest.raises(CompileError, match="below what"):
+        quantize("p", _stdp(1e-9, 1e-9), weight_exp=7, scale=1.0, sign_mode="mixed", seed=0)
