@@ -18,6 +18,9 @@ from .errors import NeurodeployError
 MAX_YAML_BYTES = 64 * 2**20
 MAX_YAML_DEPTH = 64
 MAX_ALIAS_EXPANSION = 1_000_000
+# Peak memory of parsing YAML per byte of text, worst case (a flow list of one-digit
+# values: 4 MB took 1.03 GB with libyaml and our line map; a mapping about half of that).
+YAML_MEMORY_PER_BYTE = 300
 MEMORY_ENV = "NEURODEPLOY_MAX_MEMORY"
 # Measured peak bytes per synapse while compiling (float64 weights, int32 indices and
 # temporaries; benchmarks/README.md): 33 dense, 45-48 sparse. Per-synapse delays add 8.

@@ -357,3 +357,12 @@ def test_error_messages_do_not_print_huge_values():
     with pytest.raises(IRError) as info:
         parse_network(big + "neurodeploy: 1\nname: *x\npopulations: {a: {kind: lif, size: 1}}\n")
     assert len(str(info.value)) < 300
+
+
+def test_yaml_too_big_to_parse_within_the_memory_budget_is_refused_before_parsing(tmp_path: Path):
+    net = tmp_path / "wide.yaml"
+    # 5 MB of one-digit values: below the 64 MiB file limit, but parsing needs ~1.3 GB
+    net.write_text("neurodeploy: 1\nname: wide\nx: [" + "0," * 2_500_000 + "0]\n")
+    line = assert_refused(run_limited("check", str(net), cwd=tmp_path, timeout=30),
+                          "parsing 4.77 MiB of YAML", "GiB of memory", "limit is 1 GiB")
+    assert line.startswith(f"error: {net}:")
