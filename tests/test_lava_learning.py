@@ -211,3 +211,16 @@ def test_rules_lava_cannot_run_are_refused(tmp_path, text, why):
     # evaluation needs no rule: it still runs
     counts, _, _ = learner.predict_counts({"input": samples(2, 10, 10, 1)}, 2, 10)
     assert counts.shape == (2, plan.populations["output"].size)
+
+
+def test_timeout_kills_the_runtime(tmp_path):
+    """A run past its deadline is a BackendError and leaves no Lava process behind."""
+    import multiprocessing
+    steps, n = 15, 400
+    plan = build(tmp_path, FEEDFORWARD.format(seed=5, refr=0, steps=steps), "cpu")
+    before = {p.pid for p in multiprocessing.active_children()}
+    learner = get_learner("lava", plan, "output", timeout=0.5)
+    with pytest.raises(BackendError, match="did not finish"):
+        learner.predict_counts({"input": samples(n, 12, steps, 3)}, n, steps)
+    left = [p for p in multiprocessing.active_children() if p.pid not in before]
+    assert not left, f"Lava processes left running: {left}"

@@ -26,6 +26,7 @@ import tempfile
 import time
 import typing as ty
 import warnings
+from multiprocessing import util as mp_util
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from neurodeploy.learning.engine_rule import EngineRule
 
 from ..cpu.learn_layout import Layout
 from ..plan import SimPlan
+from . import guard
 from .backend import LavaBackend, _components, _kill_runtime, _lava
 from .learning_rules import LavaRule, translate
 
@@ -150,6 +152,10 @@ class LavaLearner:
         learning = sorted(self.active) if learn else []
         lava_rules = {n: self._lava_rule(n) for n in learning}
         L = _lava()
+        # the multiprocessing temp dir (the shared-memory manager's socket) must belong to
+        # this process, as in the lava backend
+        mp_util.get_temp_dir()
+        before = guard.children()
         tmp = tempfile.mkdtemp(prefix="neurodeploy-lavalearn-")
         try:
             t0 = time.perf_counter()
@@ -162,6 +168,9 @@ class LavaLearner:
             for name, path in net.weight_files.items():
                 dense = np.fromfile(path, np.float64).reshape(self.plan.projections[name].shape)
                 self._store(name, dense)
+        except BaseException:
+            guard.kill_new_children(before)
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return counts, totals, synops
