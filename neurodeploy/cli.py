@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from .errors import NeurodeployError
-from .signals import Terminated, handle_termination
+from .signals import Terminated, handle_termination, raise_pending, received
 
 EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 2
 
@@ -305,27 +305,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler = COMMANDS.get(args.command) or args.func
             code = handler(args)
             sys.stdout.flush()
+            raise_pending()
             return code
-        except NeurodeployError as exc:
-            if args.debug:
-                traceback.print_exc()
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USER
         except BrokenPipeError:
             return _quiet_broken_pipe()
         except Terminated as exc:
-            print(f"stopped: received {exc.name}; the run was stopped and temporary files "
-                  "removed", file=sys.stderr)
-            return exc.exit_code
+            return _stopped(exc.signum)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            if received() is not None:       # a library turned our Terminated into its own
+                return _stopped(received())  # error (e.g. an ImportError mid-import)
             if args.debug:
                 traceback.print_exc()
+            if isinstance(exc, NeurodeployError):
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_USER
             print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug and "
                   "report it)", file=sys.stderr)
             return EXIT_INTERNAL
+
+
+def _stopped(signum: int) -> int:
+    """Message and exit code after SIGTERM/SIGHUP: 128 + the signal number."""
+    exc = Terminated(signum)
+    print(f"stopped: received {exc.name}; the run was stopped and temporary files removed",
+          file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

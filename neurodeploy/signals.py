@@ -10,7 +10,9 @@ then exits 143 (SIGTERM) or 129 (SIGHUP), the shell's convention for "killed by 
 Forked children (Lava's workers) inherit the handler; there it restores the default action
 and re-sends the signal, so a child still dies of it as it would without us. Repeated
 signals during clean-up are ignored, and :func:`deferred` holds a signal back until a short
-critical section (a directory swap) is complete.
+critical section (a directory swap) is complete. An exception Python drops (a handler that
+ran inside an at-fork hook) is raised again by :func:`raise_pending` in polling loops, and
+the CLI still exits with the signal's code when a command finishes after one.
 """
 from __future__ import annotations
 
@@ -64,6 +66,29 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
+def _fork_before() -> None:
+    if _State.main_pid == os.getpid():
+        _State.defer_depth += 1
+
+
+def _fork_after_in_parent() -> None:
+    """Leave the fork section; a signal that came in stays pending for
+    :func:`raise_pending`, since an exception raised inside a fork hook would be dropped."""
+    if _State.main_pid == os.getpid() and _State.defer_depth:
+        _State.defer_depth -= 1
+
+
+_FORK_HOOKS: list[bool] = []
+
+
+def _register_fork_hooks() -> None:
+    """Registered last, so these run before all other before-fork hooks and after all
+    other after-fork hooks: the whole fork is a deferred section."""
+    if not _FORK_HOOKS:
+        os.register_at_fork(before=_fork_before, after_in_parent=_fork_after_in_parent)
+        _FORK_HOOKS.append(True)
+
+
 @contextmanager
 def handle_termination() -> Iterator[None]:
     """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` in the main thread."""
@@ -74,6 +99,7 @@ def handle_termination() -> Iterator[None]:
     saved = (_State.main_pid, _State.received, _State.pending, _State.defer_depth)
     _State.main_pid, _State.received, _State.pending, _State.defer_depth = \
         os.getpid(), None, None, 0
+    _register_fork_hooks()
     for s in SIGNALS:
         signal.signal(s, _handler)
     try:
@@ -82,6 +108,23 @@ def handle_termination() -> Iterator[None]:
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
         _State.main_pid, _State.received, _State.pending, _State.defer_depth = saved
+
+
+def raise_pending() -> None:
+    """Raise :class:`Terminated` if a signal was received but its exception was lost.
+
+    Python prints and drops an exception raised by a signal handler that happens to run
+    inside an at-fork hook, a ``__del__`` or a weakref callback (Lava forks its workers, so
+    a SIGTERM during start-up can land there). Polling loops call this so such a signal
+    still stops the run.
+    """
+    if _State.received is not None and _State.main_pid == os.getpid():
+        raise Terminated(_State.received)
+
+
+def received() -> int | None:
+    """The termination signal received so far (None if none)."""
+    return _State.received
 
 
 @contextmanager

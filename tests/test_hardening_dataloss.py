@@ -228,7 +228,8 @@ def _wait_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
     return {p for p in pids if _alive(p)}
 
 
-def _start_long_lava_run(build: Path, tmp_path: Path) -> tuple[subprocess.Popen, Path, set]:
+def _start_long_lava_run(build: Path, tmp_path: Path, workers_wanted: int = 5
+                         ) -> tuple[subprocess.Popen, Path, set]:
     steps = 300_000
     long_input = tmp_path / "long.npz"
     np.savez(long_input, **{"inp.spikes": (np.arange(steps)[:, None] % 7 == 0)
@@ -242,24 +243,30 @@ def _start_long_lava_run(build: Path, tmp_path: Path) -> tuple[subprocess.Popen,
                             env={**os.environ, "TMPDIR": str(tmpdir)})
     deadline = time.monotonic() + 120
     workers: set[int] = set()
-    while len(workers) < 5:                      # smm, runtime service, 3 process models
+    while len(workers) < workers_wanted:         # smm, runtime service, 3 process models
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "Lava workers did not start"
-        time.sleep(0.1)
+        time.sleep(0.1 if workers_wanted >= 5 else 0.001)
         workers = _descendants(proc.pid)
-    time.sleep(0.5)
-    assert any(tmpdir.iterdir()), "the run's temporary directory should exist by now"
+    if workers_wanted >= 5:
+        time.sleep(0.5)
+        assert any(tmpdir.iterdir()), "the run's temporary directory should exist by now"
     return proc, tmpdir, _descendants(proc.pid)
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_signal_during_lava_run_cleans_up(build, tmp_path, signum, code):
-    proc, tmpdir, workers = _start_long_lava_run(build, tmp_path)
+@pytest.mark.parametrize("signum,code,phase", [(signal.SIGTERM, 143, "running"),
+                                               (signal.SIGHUP, 129, "running"),
+                                               (signal.SIGTERM, 143, "starting")])
+def test_signal_during_lava_run_cleans_up(build, tmp_path, signum, code, phase):
+    """'starting': the signal arrives as the first Lava process appears (inside the
+    runtime's start-up, before it knows all its processes)."""
+    proc, tmpdir, workers = _start_long_lava_run(build, tmp_path,
+                                                 5 if phase == "running" else 1)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert f"received {signal.Signals(signum).name}" in err and "Traceback" not in err
-    assert _wait_gone(workers) == set()
+    assert _wait_gone(workers | _descendants(proc.pid)) == set()
     assert list(tmpdir.iterdir()) == []
     assert not (tmp_path / "res.npz").exists()
 

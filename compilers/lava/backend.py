@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurodeploy import _lava_compat
+from neurodeploy import _lava_compat, signals
 from neurodeploy.errors import BackendError
 
 from .. import Backend
@@ -170,6 +170,10 @@ class LavaBackend(Backend):
             self.check(plan)
         fixed = items[0][0].fixed
         L = _lava()
+        # the multiprocessing temp dir (the shared-memory manager's socket) must belong to
+        # this process, whose exit removes it, not to a worker that may be killed
+        from multiprocessing import util as mp_util
+        mp_util.get_temp_dir()
         before = guard.children()
         tmp = tempfile.mkdtemp(prefix="neurodeploy-lava-")
         try:
@@ -392,6 +396,7 @@ class LavaBackend(Backend):
             reason = guard.failure(rt)
             if reason:
                 raise BackendError(reason)
+            signals.raise_pending()
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
         bad = [a for a in answers.values() if not L["enum_equal"](a, L["MGMT_RESPONSE"].DONE)]
