@@ -10,6 +10,9 @@ rate-coded, --steps-per-image steps each, shown back to back). Parts:
 2. 200 chips x the whole digits test set on cpu (wall time; target < 60 s on 2 cores).
 3. Peak memory of 1000 chips x the whole test set (fresh process; per-chip summaries are
    streamed), against the size every raster would take if held.
+4. The trained digits network (examples/digits_fa.yaml trained for --train-epochs, or
+   --trained BUILD): accuracy of --accuracy-chips chips on the 450 test samples (each
+   sample from a reset state) on cpu, vs each chip through Lava.
 
     .venv/bin/python benchmarks/bench_validate.py
     .venv/bin/python benchmarks/bench_validate.py --lava-chips 2 --skip-memory
@@ -87,7 +90,7 @@ def part_throughput(build: Path, tmp: Path, args) -> dict:
     t_lava, res = timed(lambda: [lava.run(c.apply(plan), ctx.inputs, steps) for c in chips])
     t_many, many = timed(lava.run_many, [(c.apply(plan), ctx.inputs) for c in chips[:4]], steps)
     from neurodeploy.validate.runner import _simulate
-    cpu_rasters = _simulate(ctx, "cpu", chips)
+    cpu_rasters = _simulate(ctx, "cpu", chips)[0]
     same = all(np.array_equal(r["output.spikes"], c["output"]) for r, c in zip(res, cpu_rasters))
     return {"steps": steps, "cpu_chips": args.cpu_chips, "cpu_s": t_cpu,
             "cpu_chips_per_s": args.cpu_chips / t_cpu, "lava_chips": len(chips),
@@ -105,6 +108,38 @@ def part_test_set(build: Path, tmp: Path, args) -> dict:
     t, rep = timed(run_validation, s, tmp / "test_set", force=True, progress=False)
     return {"chips": args.test_chips, "steps": steps, "images": steps // args.steps_per_image,
             "wall_s": t, "target_s": 60.0, "meets": t < 60.0, "yield": rep["yield"]}
+
+
+def part_accuracy(tmp: Path, args) -> dict:
+    """Accuracy yield of the trained digits network: cpu (chips x test samples on the batch
+    axis) vs each chip through Lava (the test set back to back in one run per chip)."""
+    build = Path(args.trained) if args.trained else tmp / "trained"
+    if not args.trained:
+        subprocess.run([sys.executable, "-m", "neurodeploy.cli", "train",
+                        str(Path(__file__).resolve().parent.parent / "examples" / "digits_fa.yaml"),
+                        "--profile", "loihi2", "--epochs", str(args.train_epochs), "-o",
+                        str(build)], check=True, capture_output=True)
+    sets = {"variability.weights.cv": 0.1, "variability.v_th.cv": 0.05}
+    base = dict(build=str(build), seed=7, spec="accuracy>=0.6", sets=sets)
+    run_validation(Settings(chips=2, **base), tmp / "acc-warm", force=True, progress=False)
+    t_cpu, rep = timed(run_validation, Settings(chips=args.accuracy_chips, **base),
+                       tmp / "acc", force=True, progress=False)
+    ctx = load_context(Settings(chips=1, **base))
+    plan = load_plan(build)
+    w = ctx.work
+    stream = {w.input: w.spikes.reshape(-1, w.spikes.shape[2])}
+    lava = get_backend("lava")
+    chips = [chip_for(plan, k, overrides=sets) for k in range(args.lava_accuracy_chips)]
+    t_lava, _ = timed(lambda: [lava.run(c.apply(plan), stream, w.samples * w.steps)
+                               for c in chips])
+    acc = [c["figures"]["accuracy"] for c in rep["chips"]]
+    return {"chips": args.accuracy_chips, "samples": w.samples, "steps_per_sample": w.steps,
+            "cpu_s": t_cpu, "cpu_chips_per_s": args.accuracy_chips / t_cpu,
+            "lava_chips": len(chips), "lava_s": t_lava,
+            "lava_chips_per_s": len(chips) / t_lava,
+            "ratio": (args.accuracy_chips / t_cpu) / (len(chips) / t_lava),
+            "accuracy_mean": float(np.mean(acc)), "accuracy_min": float(np.min(acc)),
+            "yield": rep["yield"], "yield_ci": rep["yield_ci"]}
 
 
 MEMORY_CHILD = """
@@ -148,6 +183,12 @@ def main() -> None:
     ap.add_argument("--memory-images", type=int, default=0,
                     help="images per chip in part 3 (default 0: the whole test set)")
     ap.add_argument("--skip-test-set", action="store_true")
+    ap.add_argument("--trained", help="a trained digits build (default: train "
+                                      "examples/digits_fa.yaml for --train-epochs)")
+    ap.add_argument("--train-epochs", type=int, default=2)
+    ap.add_argument("--accuracy-chips", type=int, default=200)
+    ap.add_argument("--lava-accuracy-chips", type=int, default=1)
+    ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
@@ -166,6 +207,15 @@ def main() -> None:
             figs["test_set"] = p = part_test_set(build, tmp, args)
             print(f"[2] {p['chips']} chips x {p['images']} test images ({p['steps']} steps): "
                   f"{p['wall_s']:.1f} s (target < 60 s: {'met' if p['meets'] else 'NOT met'})")
+        if not args.skip_accuracy:
+            figs["accuracy"] = a = part_accuracy(tmp, args)
+            print(f"[4] trained digits, {a['chips']} chips x {a['samples']} test samples "
+                  f"({a['steps_per_sample']} steps each): cpu {a['cpu_s']:.1f} s "
+                  f"({a['cpu_chips_per_s']:.2f} chips/s; target < 60 s: "
+                  f"{'met' if a['cpu_s'] < 60 else 'NOT met'}) | lava one chip per run "
+                  f"{a['lava_chips_per_s']:.3f} chips/s | ratio {a['ratio']:.0f}x | accuracy "
+                  f"mean {a['accuracy_mean']:.3f}, min {a['accuracy_min']:.3f}, yield "
+                  f"(>= 0.6) {a['yield']:.3f}")
         if not args.skip_memory:
             figs["memory"] = m = part_memory(build, tmp, args)
             print(f"[3] {m['chips']} chips x {m['steps']} steps: peak RSS {m['peak_rss_mib']:.0f} "

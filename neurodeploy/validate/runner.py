@@ -155,15 +155,19 @@ def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]
             res = ctx.backend.run_batch(run_plan, ctx.inputs, steps, C, overrides=ov)
             return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
                     for b in range(C)], None
+        # one engine call per chip, its test samples on the batch axis: the chip's weights
+        # are shared by its samples (no copy per sample)
         w = ctx.work
         S = w.samples
-        ov = stack_overrides(real, plan, repeat=S) if real else None
-        res = ctx.backend.run_batch(run_plan, accuracy.batch_inputs(plan, w, C), steps, C * S,
-                                    overrides=ov)
-        out = res[f"{w.output}.spikes"]
-        acc = accuracy.accuracies(out.reshape(C, S, steps, out.shape[2]), w.labels)
-        rasters = {pop: accuracy.per_chip(res[f"{pop}.spikes"], C, S) for pop, _ in plan.monitors}
-        return [{pop: r[c] for pop, r in rasters.items()} for c in range(C)], acc
+        rasters, acc = [], []
+        for chip in chips:
+            p = plan.nominal() if chip is None else chip.apply(plan)
+            res = ctx.backend.run_batch(p, ctx.inputs, steps, S)
+            out = res[f"{w.output}.spikes"]
+            acc.append(accuracy.accuracies(out[None], w.labels)[0])
+            rasters.append({pop: accuracy.per_chip(res[f"{pop}.spikes"], 1, S)[0]
+                            for pop, _ in plan.monitors})
+        return rasters, np.asarray(acc)
     plans = [plan.nominal() if c is None else c.apply(plan) for c in chips]
     if backend == "lava":
         results = ctx.backend.run_many([(p, ctx.inputs) for p in plans], steps)
@@ -238,8 +242,10 @@ def chunk_size(s: Settings, ctx: _Context) -> int:
         return size
     n = sum(p.size for p in ctx.plan.populations.values() if p.kind == "lif")
     nnz = sum(int(np.size(p.weights)) for p in ctx.plan.projections.values())
-    instances = ctx.work.samples if ctx.work is not None else 1
-    per_chip = max(1, instances * (ctx.steps * n * 33 + nnz * 24))
+    if ctx.work is not None:           # chips run one after another; rasters add up
+        per_chip = max(1, ctx.work.samples * ctx.steps * n * 33)
+    else:
+        per_chip = max(1, ctx.steps * n * 33 + nnz * 24)
     return max(1, min(size, CHUNK_BYTES // per_chip))
 
 
