@@ -47,29 +47,32 @@ populations:
 projections:
   p: {pre: inp, post: out, weights: {init: constant, value: 0.5}}
 plasticity:
-  l: {rule: feedback_alignment, projections: [p], learning_rate: 0.01, trace_tau: 0}
-task: {input: inp, output: out}
+  l: {rule: feedback_alignment, projections: [p], learning_rate: 0.01, trace_tau: 0,
+      learning_epoch: EPOCH}
+task: {input: inp, output: out, sample_steps: 8}
 """
 
 
-def test_fa_output_update_matches_hand_derivation(tmp_path: Path):
+@pytest.mark.parametrize("epoch, expected", [(1, 6), (8, 8)])
+def test_fa_output_update_matches_hand_derivation(tmp_path: Path, epoch: int, expected: int):
     """Output never fires (v_th 1000), so e = label. Label spikes at 0 and 3 reach the
     error relay at 1 and 4 and the output's third factor at 2 and 5. x1 (no decay) counts
-    input spikes at 0, 1, 2: 3 at both steps. dw = eta * x1 * e = 0.01 * (3 + 3)."""
-    plan = load_plan(_build(tmp_path, ONE_LAYER))
+    input spikes at 0, 1, 2 and 6. Epoch 1: dw = eta * x1 * e at steps 2 and 5 =
+    0.01 * (3 + 3). Epoch 8: one update at step 7 with x1 = 4 and the summed error 2."""
+    plan = load_plan(_build(tmp_path, ONE_LAYER.replace("EPOCH", str(epoch))))
     learner = CpuLearner(plan, "out")
     learner.set_phase("train")
     inp = np.zeros((1, 8, 1), np.uint8)
-    inp[0, [0, 1, 2], 0] = 1
+    inp[0, [0, 1, 2, 6], 0] = 1
     label = np.zeros((1, 8, 1), np.uint8)
     label[0, [0, 3], 0] = 1
     learner.present({"inp": inp, "l_label": label}, 1, 8, learn=True)
     w = learner.layout.dense(learner.weights[0], "p")[0, 0]
-    assert w == pytest.approx(0.5 + 0.01 * 6, abs=1e-12)
+    assert w == pytest.approx(0.5 + 0.01 * expected, abs=1e-12)
 
 
 def test_learning_off_leaves_weights(tmp_path: Path):
-    plan = load_plan(_build(tmp_path, ONE_LAYER))
+    plan = load_plan(_build(tmp_path, ONE_LAYER.replace("EPOCH", "1")))
     learner = CpuLearner(plan, "out")
     learner.set_phase("train")
     ones = np.ones((1, 8, 1), np.uint8)

@@ -18,12 +18,13 @@ from neurodeploy.learning.engine_rule import FACTORS, EngineRule
 
 from ..plan import SimPlan
 
-Net = namedtuple("Net", "fixed fx n_src kind du dv vth bias refr gate_win p_pre0 p_npre p_post0 p_npost "
+Net = namedtuple("Net", "fixed fx n_src kind du dv vth bias refr gate_win epoch p_pre0 p_npre p_post0 p_npost "
                         "p_port p_ind0 p_syn0 indptr post delay pre p_pind0 pptr pidx p_shift p_acc0 "
                         "p_ndelay")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
-                            "t_dep t_pow q_wmin q_wmax gain active q_post_driven")
-State = namedtuple("State", "u v ring refr_end since xtr ytr w acc")
+                            "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
+                            "q_epoch")
+State = namedtuple("State", "u v ring refr_end since xtr ytr w acc tfacc")
 Recorder = namedtuple("Recorder", "idx spikes v_idx v counts count_lo count_hi window total synops")
 
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
@@ -117,6 +118,7 @@ class Layout:
                 raise BackendError(f"projection '{name}' ends at '{proj.post}', which is not a "
                                    "lif or graded population")
             n_post, n_pre = proj.shape
+            ndelay[p] = int(proj.max_delay) + 1
             if proj.format == "dense":
                 rows, cols = np.divmod(np.arange(n_post * n_pre), n_pre)
                 w = np.asarray(proj.weights).reshape(-1)
@@ -128,7 +130,6 @@ class Layout:
                 w = w << proj.weight_exp
             elif self.plan.fixed:
                 shift[p] = -proj.weight_exp
-                ndelay[p] = int(proj.max_delay) + 1
                 acc0[p] = n_acc
                 n_acc += ndelay[p] * n_post
             d = proj.dense_delays()[rows, cols] if np.ndim(proj.delays) else np.full(rows.size, int(proj.delays))
@@ -157,7 +158,8 @@ class Layout:
         cat = (lambda a, dt: np.concatenate(a).astype(dt) if a else np.zeros(0, dt))
         kind, du, dv, vth, bias, refr, gate = self._neuron_arrays()
         self.n_acc = n_acc
-        net = Net(bool(self.plan.fixed), self.fx, np.int64(self.n_src), kind, du, dv, vth, bias, refr, gate, pre0, npre, post0,
+        net = Net(bool(self.plan.fixed), self.fx, np.int64(self.n_src), kind, du, dv, vth, bias, refr, gate,
+                  np.ones(self.n, np.int64), pre0, npre, post0,
                   npost, port, ind0, syn0, cat(indptrs, np.int64), cat(posts, np.int64),
                   cat(delays, np.int64), cat(pres, np.int64), pind0, cat(pptrs, np.int64),
                   cat(pidxs, np.int64), shift, acc0, ndelay)
@@ -184,15 +186,25 @@ class Layout:
         q_t0 = np.zeros(Q + 1, np.int64)
         coef, dep, pw = [], [], []
         wmin, wmax = np.full(Q, -np.inf), np.full(Q, np.inf)
-        post_driven = np.zeros(Q, np.uint8)
+        q_epoch = np.ones(Q, np.int64)
+        epoch_of = np.zeros(self.n, np.int64)
         xo = yo = 0
         for q, (name, rule) in enumerate(rules.items()):
             if name not in self.slices:
                 raise BackendError(f"plastic projection '{name}' is not in the build")
-            if rule.t_epoch != 1:
-                raise BackendError(f"projection '{name}': learning epochs of {rule.t_epoch} steps "
-                                   "are not simulated by the cpu backend (epoch 1 only)")
+            if rule.t_epoch < 1:
+                raise BackendError(f"projection '{name}': learning epoch {rule.t_epoch} < 1")
+            if rule.t_epoch > 1 and any(t.dependency != "u" for t in rule.terms):
+                raise BackendError(f"projection '{name}': x0/y0-dependent terms need a learning "
+                                   f"epoch of 1 step on the cpu backend (got {rule.t_epoch})")
             p = self.slices[name].index
+            q_epoch[q] = rule.t_epoch
+            post0, npost = int(self.net.p_post0[p]), int(self.net.p_npost[p])
+            have = set(epoch_of[post0:post0 + npost].tolist()) - {0}
+            if have and have != {rule.t_epoch}:
+                raise BackendError(f"projection '{name}' learns every {rule.t_epoch} steps but "
+                                   f"its post neurons already learn every {have.pop()} steps")
+            epoch_of[post0:post0 + npost] = rule.t_epoch
             self.rule_names.append(name)
             q_proj[q], q_xoff[q], q_yoff[q] = p, xo, yo
             xo += int(self.net.p_npre[p])
@@ -205,14 +217,14 @@ class Layout:
                 dep.append(DEP_CODE[term.dependency])
                 pw.append(term.powers())
             q_t0[q + 1] = len(coef)
-            post_driven[q] = all(("y2" in t.factors or "y3" in t.factors) and t.dependency == "u"
-                                 for t in rule.terms)
             wmin[q], wmax[q] = rule.w_min, rule.w_max
         self.nx, self.ny = xo, yo
+        self.net = self.net._replace(epoch=np.maximum(epoch_of, 1))
+        powers = np.asarray(pw, np.int64).reshape(-1, len(FACTORS))
         return Rules(q_proj, q_xoff, q_yoff, q_xdec, q_ximp, q_ydec, q_yimp, q_t0,
                      np.asarray(coef, np.float64), np.asarray(dep, np.int64),
-                     np.asarray(pw, np.int64).reshape(-1, len(FACTORS)), wmin, wmax,
-                     np.ones((1, self.w0.size)), np.ones(Q, np.uint8), post_driven)
+                     *(np.ascontiguousarray(powers[:, c]) for c in range(len(FACTORS))),
+                     wmin, wmax, np.ones((1, self.w0.size)), np.ones(Q, np.uint8), q_epoch)
 
     # ------------------------------------------------------------------ helpers
     def new_state(self, batch: int, weights: np.ndarray | None = None) -> State:
@@ -222,7 +234,8 @@ class Layout:
         return State(np.zeros((batch, self.n), dt), np.zeros((batch, self.n), dt),
                      np.zeros((batch, self.depth, 2, self.n), dt), np.zeros((batch, self.n), np.int64),
                      np.full((batch, self.n), 1 << 30, np.int64), np.zeros((batch, 2, self.nx)),
-                     np.zeros((batch, self.ny)), w, np.zeros((batch, self.n_acc), dt))
+                     np.zeros((batch, self.ny)), w, np.zeros((batch, self.n_acc), dt),
+                     np.zeros((batch, self.n), dt))
 
     def dense(self, w: np.ndarray, name: str) -> np.ndarray:
         """Weights of projection ``name`` from a flat weight row, as a [post, pre] matrix."""

@@ -15,7 +15,10 @@ calls of 500 steps give exactly the state of one call of 1000 steps.
 Neuron kinds: 0 = LIF (``PyLifModelFloat`` / ``PyLifRefractoryModelFloat`` arithmetic),
 1 = graded relay (emits its summed input as a graded spike each step it is non-zero; the
 error and bottleneck populations of the feedback-alignment family). Ports: 0 = current
-(``a_in``), 1 = third factor (kept apart from the membrane, like an apical dendrite).
+(``a_in``), 1 = third factor (kept apart from the membrane, like an apical dendrite). A
+neuron sums its gated third-factor input over its learning epoch (``net.epoch``, the epoch
+of the rules it is post of); rules see that sum as y2 - y3 at the epoch's last step, and
+the sum restarts after it. With an epoch of one step it is the step's input.
 """
 from __future__ import annotations
 
@@ -24,18 +27,9 @@ from numba import njit, types
 from numba.extending import overload
 
 from .engine import CACHE
+from .learn_rules import learn_projection, update_traces
 
 KIND_LIF, KIND_GRADED = 0, 1
-DEP_U, DEP_X0, DEP_Y0 = 0, 1, 2
-N_FACTORS = 6                      # x1, x2, y1, y2, y3, w
-
-
-@njit(cache=CACHE, inline="always")
-def _power(x, k):
-    out = 1.0
-    for _ in range(k):
-        out *= x
-    return out
 
 
 MAX_UV = 1 << 23
@@ -49,23 +43,26 @@ def _wrap32(x):
     return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
 
 
-def lif_step(b, i, bp, t, a, u, v, net, st):
-    """One LIF step of neuron i; the arithmetic is chosen by the state's dtype at compile
-    time (integer: bit-accurate, float: Lava's float model). Returns whether it spiked."""
+def lif_step(t, a, u, v, du, dv, vth, bias, refr, refr_end, fx):
+    """One LIF step on scalars, returning (u, v, spiked, refr_end). The arithmetic is chosen
+    by the state's type at compile time (integer: bit-accurate, float: Lava's float
+    model). Scalars only: array arguments would cost reference counting per neuron."""
 
 
-@overload(lif_step, jit_options={"cache": CACHE})
-def _lif_step_overload(b, i, bp, t, a, u, v, net, st):
-    if isinstance(u.dtype, types.Integer):
-        return lambda b, i, bp, t, a, u, v, net, st: _lif_fixed(i, bp, a, u, v, net)
-    return lambda b, i, bp, t, a, u, v, net, st: _lif_float(b, i, bp, t, a, u, v, net, st)
+@overload(lif_step, inline="always", jit_options={"cache": CACHE})
+def _lif_step_overload(t, a, u, v, du, dv, vth, bias, refr, refr_end, fx):
+    if isinstance(u, types.Integer):
+        return lambda t, a, u, v, du, dv, vth, bias, refr, refr_end, fx: _lif_fixed(
+            a, u, v, du, dv, vth, bias, refr_end, fx)
+    return lambda t, a, u, v, du, dv, vth, bias, refr, refr_end, fx: _lif_float(
+        t, a, u, v, du, dv, vth, bias, refr, refr_end)
 
 
 def payload(a):
     """A graded neuron's output: its input, wrapped to 32 bits in fixed point."""
 
 
-@overload(payload, jit_options={"cache": CACHE})
+@overload(payload, inline="always", jit_options={"cache": CACHE})
 def _payload_overload(a):
     if isinstance(a, types.Integer):
         return lambda a: _wrap32(a)
@@ -77,7 +74,7 @@ def floor_shift(c, shift):
     only; float builds never shift)."""
 
 
-@overload(floor_shift, jit_options={"cache": CACHE})
+@overload(floor_shift, inline="always", jit_options={"cache": CACHE})
 def _floor_shift_overload(c, shift):
     if isinstance(c, types.Integer):
         return lambda c, shift: c >> shift
@@ -85,43 +82,39 @@ def _floor_shift_overload(c, shift):
 
 
 @njit(cache=CACHE, inline="always")
-def _lif_fixed(i, bp, a, u, v, net):
-    """One ``PyLifModelBitAcc`` step of neuron i (constants from the build's neuron_model:
-    ``net.fx`` = decay bits, activation shift, du offset, dv offset)."""
-    unity = 1 << net.fx[0]
-    p = u[i] * (unity - (net.du[bp, i] + net.fx[2]))
-    q = np.abs(p) >> net.fx[0]
-    x = _wrap32((-q if p < 0 else q) + (_wrap32(a) << net.fx[1]))
+def _lif_fixed(a, u, v, du, dv, vth, bias, refr_end, fx):
+    """``PyLifModelBitAcc``; fx = (decay bits, activation shift, du offset, dv offset) from
+    the build's neuron_model."""
+    unity = 1 << fx[0]
+    p = u * (unity - (du + fx[2]))
+    q = np.abs(p) >> fx[0]
+    x = _wrap32((-q if p < 0 else q) + (_wrap32(a) << fx[1]))
     x = x - TWO_UV if x > MAX_UV else x
     x = x + TWO_UV if x <= -MAX_UV else x
-    u[i] = x
-    p = v[i] * (unity - (net.dv[bp, i] + net.fx[3]))
-    q = np.abs(p) >> net.fx[0]
-    y = _wrap32((-q if p < 0 else q) + x + net.bias[bp, i])
+    p = v * (unity - (dv + fx[3]))
+    q = np.abs(p) >> fx[0]
+    y = _wrap32((-q if p < 0 else q) + x + bias)
     y = min(max(y, -VMAX), VMAX)
-    f = y > net.vth[bp, i]
-    v[i] = 0 if f else y
-    return f
+    f = y > vth
+    return x, (0 if f else y), f, refr_end
 
 
 @njit(cache=CACHE, inline="always")
-def _lif_float(b, i, bp, t, a, u, v, net, st):
-    """One ``PyLifModelFloat`` (``PyLifRefractoryModelFloat`` when refr > 0) step."""
-    x = u[i] * (1.0 - net.du[bp, i]) + a
-    u[i] = x
-    if net.refr[i] == 0:
-        y = v[i] * (1.0 - net.dv[bp, i]) + x + net.bias[bp, i]
-    elif st.refr_end[b, i] < t + 1:
-        y = v[i] * (1.0 - net.dv[bp, i]) + (x + net.bias[bp, i])
+def _lif_float(t, a, u, v, du, dv, vth, bias, refr, refr_end):
+    """``PyLifModelFloat`` (``PyLifRefractoryModelFloat`` when refr > 0)."""
+    x = u * (1.0 - du) + a
+    if refr == 0:
+        y = v * (1.0 - dv) + x + bias
+    elif refr_end < t + 1:
+        y = v * (1.0 - dv) + (x + bias)
     else:
-        y = v[i]
-    f = y > net.vth[bp, i]
+        y = v
+    f = y > vth
     if f:
         y = 0.0
-        if net.refr[i] != 0:
-            st.refr_end[b, i] = t + 1 + net.refr[i]
-    v[i] = y
-    return f
+        if refr != 0:
+            refr_end = t + 1 + refr
+    return x, y, f, refr_end
 
 
 @njit(cache=CACHE, nogil=True)
@@ -150,13 +143,35 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
     n_rules = rules.q_proj.shape[0]
     u = st.u[b]
     v = st.v[b]
+    du, dv, vth, bias = net.du[bp], net.dv[bp], net.vth[bp], net.bias[bp]
+    refr = net.refr
+    fx = (net.fx[0], net.fx[1], net.fx[2], net.fx[3])
+    refr_end = st.refr_end[b]
+    since = st.since[b]
+    kind = net.kind
+    gate_win = net.gate_win
     ring = st.ring[b]
     w = st.w[bw]
     emit = np.zeros(n_src + n, ring.dtype)
     spiked = np.zeros(n, np.uint8)
     fired = np.empty(n_src + n, np.int64)
-    third = np.zeros(n, ring.dtype)
+    third = st.tfacc[b]
     acc = st.acc[b]
+    big_pre = 1
+    big_post = 1
+    big_syn = 1
+    for q in range(n_rules):
+        p = rules.q_proj[q]
+        big_pre = max(big_pre, net.p_npre[p])
+        big_post = max(big_post, net.p_npost[p])
+        nxt = net.p_syn0[p + 1] if p + 1 < n_proj else net.post.shape[0]
+        big_syn = max(big_syn, nxt - net.p_syn0[p])
+    scratch = (np.zeros(big_pre), np.zeros(big_post), np.zeros(big_syn),
+               np.zeros(big_syn, np.int64), np.zeros(big_syn, np.uint8))
+    indptr = net.indptr
+    post = net.post
+    delay = net.delay
+    n_ops = 0
     n_rec = rec.idx.shape[0]
     n_cnt = rec.count_hi - rec.count_lo
     for tt in range(steps):
@@ -170,20 +185,21 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
             tf = ring[slot, 1, i]
             ring[slot, 0, i] = 0
             ring[slot, 1, i] = 0
-            if net.kind[i] == KIND_GRADED:
+            if kind[i] == KIND_GRADED:
                 spiked[i] = 0
                 emit[n_src + i] = payload(a)
-                third[i] = 0
                 continue
-            f = lif_step(b, i, bp, t, a, u, v, net, st)
+            u[i], v[i], f, refr_end[i] = lif_step(t, a, u[i], v[i], du[i], dv[i], vth[i],
+                                                  bias[i], refr[i], refr_end[i], fx)
             if f:
-                st.since[b, i] = 0
-            elif st.since[b, i] < (1 << 30):
-                st.since[b, i] += 1
+                since[i] = 0
+            elif since[i] < (1 << 30):
+                since[i] += 1
             spiked[i] = 1 if f else 0
             emit[n_src + i] = 1 if f else 0
-            gate = net.gate_win[i] == 0 or st.since[b, i] < net.gate_win[i]
-            third[i] = tf if gate else 0
+            gate = gate_win[i] == 0 or since[i] < gate_win[i]
+            if gate:
+                third[i] += tf
         for j in range(n_src):
             emit[j] = 1 if src[bi, tt, j] != 0 else 0
         # ---- record
@@ -207,8 +223,9 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
                 fired[nf] = e
                 nf += 1
         for p in range(n_proj):
-            lo = np.searchsorted(fired[:nf], net.p_pre0[p])
-            hi = np.searchsorted(fired[:nf], net.p_pre0[p] + net.p_npre[p])
+            pre0 = net.p_pre0[p]
+            lo = np.searchsorted(fired[:nf], pre0)
+            hi = np.searchsorted(fired[:nf], pre0 + net.p_npre[p])
             port = net.p_port[p]
             post0 = net.p_post0[p]
             ind0 = net.p_ind0[p]
@@ -216,20 +233,34 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
             shift = net.p_shift[p]
             a0 = net.p_acc0[p]
             npost = net.p_npost[p]
-            for m in range(lo, hi):
-                e = fired[m]
-                val = emit[e]
-                j = e - net.p_pre0[p]
-                k0 = net.indptr[ind0 + j]
-                k1 = net.indptr[ind0 + j + 1]
-                rec.synops[b] += k1 - k0
-                for k in range(k0, k1):
-                    s = syn0 + k
-                    if shift > 0:
-                        acc[a0 + net.delay[s] * npost + net.post[s]] += w[s] * val
-                    else:
-                        sl = (t + 1 + net.delay[s]) % depth
-                        ring[sl, port, post0 + net.post[s]] += w[s] * val
+            s1 = (t + 1) % depth
+            if shift == 0 and net.p_ndelay[p] <= 1:
+                row = ring[s1, port, post0:post0 + npost]
+                for m in range(lo, hi):
+                    e = fired[m]
+                    val = emit[e]
+                    j = e - pre0
+                    k0 = syn0 + indptr[ind0 + j]
+                    k1 = syn0 + indptr[ind0 + j + 1]
+                    n_ops += k1 - k0
+                    for s in range(k0, k1):
+                        row[post[s]] += w[s] * val
+            else:
+                for m in range(lo, hi):
+                    e = fired[m]
+                    val = emit[e]
+                    j = e - pre0
+                    k0 = syn0 + indptr[ind0 + j]
+                    k1 = syn0 + indptr[ind0 + j + 1]
+                    n_ops += k1 - k0
+                    for s in range(k0, k1):
+                        if shift > 0:
+                            acc[a0 + delay[s] * npost + post[s]] += w[s] * val
+                        else:
+                            sl = s1 + delay[s]
+                            if sl >= depth:
+                                sl -= depth
+                            ring[sl, port, post0 + post[s]] += w[s] * val
             if shift > 0 and hi > lo:
                 # weight_exp < 0: floor shift of each (delay, post) sum of this step (Lava)
                 for d in range(net.p_ndelay[p]):
@@ -239,129 +270,18 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
                         if c != 0:
                             ring[sl, port, post0 + i] += floor_shift(c, shift)
                             acc[a0 + d * npost + i] = 0
-        # ---- traces and learning (epoch of one step)
+        # ---- traces every step; rules at the end of their learning epoch
         if learn:
             for q in range(n_rules):
                 if not rules.active[q]:
                     continue
                 p = rules.q_proj[q]
-                pre0 = net.p_pre0[p]
-                npre = net.p_npre[p]
-                x0 = rules.q_xoff[q]
-                for j in range(npre):
-                    val = emit[pre0 + j]
-                    for c in range(2):
-                        xv = st.xtr[b, c, x0 + j] * rules.q_xdec[q, c]
-                        if val != 0:
-                            xv += rules.q_ximp[q, c] * val
-                        st.xtr[b, c, x0 + j] = xv
-                post0 = net.p_post0[p]
-                y0 = rules.q_yoff[q]
-                for i in range(net.p_npost[p]):
-                    yv = st.ytr[b, y0 + i] * rules.q_ydec[q]
-                    if spiked[post0 + i]:
-                        yv += rules.q_yimp[q]
-                    st.ytr[b, y0 + i] = yv
-                if rules.q_post_driven[q]:
-                    _learn_post_driven(b, q, p, net, rules, st, w, emit, spiked, third, bg)
-                else:
-                    _learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg)
+                update_traces(b, q, p, net, rules, st, emit, spiked)
+                if (t + 1) % rules.q_epoch[q] == 0:
+                    learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg, scratch)
+        for i in range(n):
+            if (t + 1) % net.epoch[i] == 0:
+                third[i] = 0
         for i in range(n):
             emit[n_src + i] = 0
-
-
-@njit(cache=CACHE, inline="always")
-def _dw(rules, t_lo, t_hi, x_dep, y_dep, x1, x2, y1, y2, y3, wv):
-    """dw = sum over terms of coef * dependency * x1^a x2^b y1^c y2^d y3^e w^f."""
-    dw = 0.0
-    for tm in range(t_lo, t_hi):
-        dep = rules.t_dep[tm]
-        if dep == DEP_X0 and not x_dep:
-            continue
-        if dep == DEP_Y0 and not y_dep:
-            continue
-        pw = rules.t_pow[tm]
-        val = rules.t_coef[tm]
-        if pw[0]:
-            val *= _power(x1, pw[0])
-        if pw[1]:
-            val *= _power(x2, pw[1])
-        if pw[2]:
-            val *= _power(y1, pw[2])
-        if pw[3]:
-            val *= _power(y2, pw[3])
-        if pw[4]:
-            val *= _power(y3, pw[4])
-        if pw[5]:
-            val *= _power(wv, pw[5])
-        dw += val
-    return dw
-
-
-@njit(cache=CACHE, inline="always")
-def _apply(w, s, dw, gain, lo_w, hi_w):
-    nw = w[s] + dw * gain
-    if nw < lo_w:
-        nw = lo_w
-    elif nw > hi_w:
-        nw = hi_w
-    w[s] = nw
-
-
-@njit(cache=CACHE, nogil=True)
-def _learn_post_driven(b, q, p, net, rules, st, w, emit, spiked, third, bg):
-    """Rules whose every term needs the third factor: visit only the synapses of post
-    neurons with a non-zero third factor this step (the index by post neuron)."""
-    pre0 = net.p_pre0[p]
-    post0 = net.p_post0[p]
-    syn0 = net.p_syn0[p]
-    pind0 = net.p_pind0[p]
-    x0 = rules.q_xoff[q]
-    y0 = rules.q_yoff[q]
-    t_lo = rules.q_t0[q]
-    t_hi = rules.q_t0[q + 1]
-    for i in range(net.p_npost[p]):
-        tf = third[post0 + i]
-        if tf == 0.0:
-            continue
-        y2 = tf if tf > 0.0 else 0.0
-        y3 = -tf if tf < 0.0 else 0.0
-        y1 = st.ytr[b, y0 + i]
-        y_dep = spiked[post0 + i] != 0
-        for m in range(net.pptr[pind0 + i], net.pptr[pind0 + i + 1]):
-            s = syn0 + net.pidx[syn0 + m]
-            j = net.pre[s]
-            dw = _dw(rules, t_lo, t_hi, emit[pre0 + j] != 0.0, y_dep, st.xtr[b, 0, x0 + j],
-                     st.xtr[b, 1, x0 + j], y1, y2, y3, w[s])
-            if dw != 0.0:
-                _apply(w, s, dw, rules.gain[bg, s], rules.q_wmin[q], rules.q_wmax[q])
-
-
-@njit(cache=CACHE, nogil=True)
-def _learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg):
-    """Every synapse of a plastic projection, in presynaptic order."""
-    pre0 = net.p_pre0[p]
-    post0 = net.p_post0[p]
-    ind0 = net.p_ind0[p]
-    syn0 = net.p_syn0[p]
-    x0 = rules.q_xoff[q]
-    y0 = rules.q_yoff[q]
-    t_lo = rules.q_t0[q]
-    t_hi = rules.q_t0[q + 1]
-    lo_w = rules.q_wmin[q]
-    hi_w = rules.q_wmax[q]
-    for j in range(net.p_npre[p]):
-        x_dep = emit[pre0 + j] != 0.0
-        x1 = st.xtr[b, 0, x0 + j]
-        x2 = st.xtr[b, 1, x0 + j]
-        for k in range(net.indptr[ind0 + j], net.indptr[ind0 + j + 1]):
-            s = syn0 + k
-            i = net.post[s]
-            y_dep = spiked[post0 + i] != 0
-            y1 = st.ytr[b, y0 + i]
-            tf = third[post0 + i]
-            y2 = tf if tf > 0.0 else 0.0
-            y3 = -tf if tf < 0.0 else 0.0
-            dw = _dw(rules, t_lo, t_hi, x_dep, y_dep, x1, x2, y1, y2, y3, w[s])
-            if dw != 0.0:
-                _apply(w, s, dw, rules.gain[bg, s], lo_w, hi_w)
+    rec.synops[b] += n_ops

@@ -110,7 +110,8 @@ class CpuLearner:
     def _reset(self) -> None:
         st = self.state
         for arr, value in ((st.u, 0), (st.v, 0), (st.ring, 0), (st.refr_end, 0),
-                           (st.since, 1 << 30), (st.xtr, 0), (st.ytr, 0)):
+                           (st.since, 1 << 30), (st.xtr, 0), (st.ytr, 0), (st.acc, 0),
+                           (st.tfacc, 0)):
             arr[...] = value
 
     def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,

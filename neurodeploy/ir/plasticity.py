@@ -33,8 +33,12 @@ class _ErrorDriven(_RuleBase):
                                     "(default: post of the last projection)")
     target_rate: Rate = Field(0.5, description="spikes per step of the labelled class's "
                               "error_from neuron that training asks for")
-    trace_tau: Steps = Field(4.0, description="presynaptic trace x1 time constant (steps); 0 = "
-                             "no decay")
+    trace_tau: Steps | None = Field(None, description="presynaptic trace x1 time constant "
+                                    "(steps); 0 = no decay; default: the learning epoch")
+    learning_epoch: Annotated[int, Field(ge=1, le=10_000, strict=True)] | None = Field(
+        None, description="steps between weight updates; the third factor is summed over "
+        "them (default: task.sample_steps, 1 without a task; Kolen-Pollack and weight mirror "
+        "use 1)")
     gate: bool = Field(True, description="hidden neurons take the error only while they are "
                        "active (a local surrogate derivative)")
     gate_window: Annotated[int, Field(ge=1, le=1000, strict=True)] = Field(

@@ -84,9 +84,11 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
     ex.projections[f"{name}_err_out"] = Projection(pre=err, post=out, connectivity="one_to_one",
                                                    weights=one, port="third_factor")
     rule = block.rule if block.rule != "dfa" else "direct_feedback_alignment"
-    eta, tau = block.learning_rate, block.trace_tau
+    epoch = learning_epoch(net, block)
+    eta = block.learning_rate
+    tau = float(epoch) if block.trace_tau is None else block.trace_tau
     decay = getattr(block, "decay", 0.0) if rule == "kolen_pollack" else 0.0
-    forward = _forward_rule(eta, tau, decay)
+    forward = _forward_rule(eta, tau, decay, epoch)
     for proj, _, _ in links:
         ex.rules[proj] = forward
     sizes = {p: net.populations[p].size for p in hidden}
@@ -135,7 +137,7 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
         for w_proj, fb in ex.pairs:
             ex.rules[fb] = EngineRule(
                 terms=(Term(eta, "u", ("x1", "y1")), Term(-decay, "u", ("w",))),
-                x1=Trace(tau=0.0, impulse=1.0), y1=Trace(tau=tau, impulse=1.0),
+                x1=INSTANT, y1=Trace(tau=tau, impulse=1.0),
                 x2=Trace(), t_epoch=1, phase="train", tied_to=w_proj)
     if rule == "weight_mirror":
         ex.noise = f"{name}_noise"
@@ -150,17 +152,31 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
                 terms=(Term(-block.mirror_rate, "u", ("x1", "y1")),
                        Term(block.mirror_rate * mean_trace, "u", ("x1",)),
                        Term(-block.decay, "u", ("w",))),
-                x1=Trace(tau=0.0, impulse=1.0), y1=Trace(tau=tau, impulse=1.0), x2=Trace(),
+                x1=INSTANT, y1=Trace(tau=tau, impulse=1.0), x2=Trace(),
                 t_epoch=1, phase="mirror", tied_to=w_proj)
     return ex
 
 
-def _forward_rule(eta: float, tau: float, decay: float) -> EngineRule:
+# A trace holding only this step's payload (decay exp(-1/tau) is 0 in float64).
+INSTANT = Trace(tau=1e-3, impulse=1.0)
+
+
+def learning_epoch(net: Network, block) -> int:
+    """Steps between updates: per step for the rules that learn B alongside W (their
+    updates must pair up step by step), else the block's choice or the sample length."""
+    if block.rule in ("kolen_pollack", "weight_mirror"):
+        return 1
+    if block.learning_epoch is not None:
+        return block.learning_epoch
+    return net.task.sample_steps if net.task is not None else 1
+
+
+def _forward_rule(eta: float, tau: float, decay: float, epoch: int) -> EngineRule:
     terms = [Term(eta, "u", ("x1", "y2")), Term(-eta, "u", ("x1", "y3"))]
     if decay:
         terms.append(Term(-decay, "u", ("w",)))
     return EngineRule(terms=tuple(terms), x1=Trace(tau=tau, impulse=1.0), x2=Trace(), y1=Trace(),
-                      t_epoch=1, third_factor=True, phase="train")
+                      t_epoch=epoch, third_factor=True, phase="train")
 
 
 def _trace_gain(tau: float) -> float:
