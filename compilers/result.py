@@ -78,7 +78,11 @@ class SimResult:
         """Read a result written by :meth:`save`."""
         from neurodeploy.arrayfile import read_npz
         arrays = read_npz(path, error=BackendError)
-        meta = json.loads(str(arrays.pop(META_KEY))) if META_KEY in arrays else {}
+        try:
+            meta = json.loads(str(arrays.pop(META_KEY))) if META_KEY in arrays else {}
+        except ValueError:
+            raise BackendError(f"{META_KEY} is not JSON; not a result written by "
+                               "neurodeploy", file=path) from None
         scales = {k[:-len(SCALE_SUFFIX)]: float(v) for k, v in arrays.items()
                   if k.endswith(SCALE_SUFFIX) and np.ndim(v) == 0}
         data = {k: v for k, v in arrays.items() if k[:-len(SCALE_SUFFIX)] not in scales

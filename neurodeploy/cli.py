@@ -35,6 +35,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         from .compile import compile_network
         from .profiles import load_profile
         result = compile_network(net, load_profile(args.profile), out=None)
+        _print_warnings(result.warnings)
         print(f"fits {args.profile}: {result.report['resources']['cores_used']} cores")
     print("ok")
     return EXIT_OK

@@ -264,6 +264,8 @@ def test_quiet_still_prints_warnings(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "warning: populations.out.params.bias" in err and "clipped" in err
     assert "warnings" not in out                      # the report itself stays hidden
+    assert main(["check", str(net), "--profile", "loihi2"]) == 0
+    assert "warning: populations.out.params.bias" in capsys.readouterr().err
 
 
 def test_input_header_checked_before_allocating(files, tmp_path, monkeypatch):

@@ -415,7 +415,7 @@ class LavaBackend(Backend):
                 if time.monotonic() > deadline:
                     raise BackendError("Lava runtime did not stop in time")
                 reason = guard.dead_workers(rt)
-                if reason and "killed by" in reason:
+                if reason:
                     raise BackendError(reason + "; the run was stopped")
                 time.sleep(0.001)
             port.recv()
