@@ -263,7 +263,15 @@ def test_same_chip_on_cpu_batch_lava_and_brian2(builds, kind):
         single = cpu.run(p, inputs, steps)
         for key in single.data:
             assert np.array_equal(single[key], batch[key][i]), key
-        # effective parameters are what each backend was given: the same plan object
+        # the batch overrides and the applied plan carry the same effective parameters
+        ov = stack_overrides(chips, plan)
+        for pop in ("hid", "out"):
+            for key in ("vth", "du", "dv", "bias_mant"):
+                assert np.array_equal(np.broadcast_to(getattr(p.populations[pop], key),
+                                                      (plan.populations[pop].size,)),
+                                      ov["populations"][pop][key][i]), (pop, key)
+        for name in plan.projections:
+            assert np.array_equal(p.projections[name].weights, ov["projections"][name]["weights"][i])
         dead, stuck = chip.masks("hid", 40)
         assert dead.any() and stuck.any()
         spikes = single["hid.spikes"]
