@@ -345,3 +345,15 @@ def test_accuracy_per_chip_equals_one_run_per_sample(tmp_path):
     bad = run_cli("validate", str(build), "--chips", "2", "--samples", "4", "--backend", "lava",
                   "-o", str(tmp_path / "l"), "-q")
     assert bad.returncode == 1 and "cpu backend" in bad.stderr
+
+
+def test_sweep_of_a_distribution_name(build, tmp_path, capsys):
+    from neurodeploy.cli import main
+    out = tmp_path / "dist"
+    assert main(["validate", str(build), "--chips", "3", "--spec", "out.rate>=0", "-q",
+                 "--sweep", "variability.weights.dist=gaussian,lognormal", "-o", str(out)]) == 0
+    rep = report(out)
+    assert [p["value"] for p in rep["points"]] == ["gaussian", "lognormal"]
+    g, ln = ([c for c in rep["chips"] if c["point"] == p] for p in (0, 1))
+    assert [c["figures"] for c in g] != [c["figures"] for c in ln]
+    assert "Yield versus variability.weights.dist" in (out / "report.html").read_text()

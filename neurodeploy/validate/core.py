@@ -82,11 +82,14 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
             if progress else None
         sdict = asdict(settings)
         stream = _dask(sdict, tasks, scheduler, workers) if use_dask else _local(sdict, tasks)
-        for results in stream:
-            store.append(results)
-            records.extend(results)
-            if bar:
-                bar.update(len(results))
+        try:
+            for results in stream:
+                store.append(results)
+                records.extend(results)
+                if bar:
+                    bar.update(len(results))
+        finally:
+            stream.close()          # shuts a local Dask cluster down on errors and signals
     finally:
         store.close()
     mismatch = {"base": base.describe(),

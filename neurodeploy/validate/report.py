@@ -146,7 +146,11 @@ def render_html(report: dict) -> str:
         images.append(("Distribution", _png(fig)))
     if report["sweep"] and report["spec"]:
         fig, ax = plt.subplots(figsize=(6, 3.2))
-        xs = [float(e["value"]) for e in report["points"]]
+        values = [e["value"] for e in report["points"]]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        xs = [float(v) for v in values] if numeric else list(range(len(values)))
+        if not numeric:
+            ax.set_xticks(xs, [str(v) for v in values])
         ys = [e["yield"] for e in report["points"]]
         lo = [e["yield_ci"][0] for e in report["points"]]
         hi = [e["yield_ci"][1] for e in report["points"]]
