@@ -61,6 +61,8 @@ def lif_model(depths: dict[str, int], refractory: bool) -> str:
     spk : integer
     since : integer
     gwin : integer (constant)
+    ep : integer (constant)
+    tfs : 1
     y2 : 1
     y3 : 1
     period : integer (shared, constant)
@@ -76,7 +78,8 @@ def lif_step(depths: dict[str, int], refractory: bool) -> str:
     Sample reset (u and v zeroed at every multiple of ``period``, Lava's ``LIFReset``), the
     backend's LIF update on the delivered current, then the spike, the steps since the last
     spike, the gate (active within ``gwin`` steps of it; ``gwin`` 0: always) and the gated
-    third factor split into its positive and negative parts ``y2`` and ``y3``."""
+    third factor summed over the neuron's learning epoch ``ep`` (the sum restarts at each
+    multiple of ``ep``), split into its positive and negative parts ``y2`` and ``y3``."""
     into = {"current": "a"}
     if "third_factor" in depths:
         into["third_factor"] = "_tf"
@@ -86,8 +89,9 @@ def lif_step(depths: dict[str, int], refractory: bool) -> str:
              "spk = int(v > vth)", "val = spk",
              f"since = since + int(since < {NEVER})", "since = since * (1 - spk)"]
     if "third_factor" in depths:
-        lines += ["_third = _tf * int(gwin == 0 or since < gwin)",
-                  "y2 = _third * int(_third > 0)", "_neg = -_third", "y3 = _neg * int(_third < 0)"]
+        lines += ["tfs = tfs * int(timestep(t, dt) % ep != 0)",
+                  "_gated = _tf * int(gwin == 0 or since < gwin)", "tfs = tfs + _gated",
+                  "y2 = tfs * int(tfs > 0)", "_neg = -tfs", "y3 = _neg * int(tfs < 0)"]
     return "\n".join(lines)
 
 
@@ -139,21 +143,27 @@ def bounded(rule: EngineRule) -> bool:
 
 
 def learning_step(rule: EngineRule) -> str:
-    """One learning epoch (one step) of a plastic projection, run in the ``end`` slot:
-    traces (presynaptic from what the pre neuron sent, postsynaptic from its spike), then
-    dw from the rule, then ``w += dw * gain`` clipped to the bounds when dw is non-zero."""
-    lines = []
+    """One step of a plastic projection, run in the ``end`` slot: traces (presynaptic from
+    what the pre neuron sent, postsynaptic from its spike), then dw from the rule, then at
+    the last step of each learning epoch ``w += dw * gain``, clipped to the bounds when dw
+    is non-zero. (dw is computed every step and applied only at epoch ends: Brian2 has no
+    offset for a ``run_regularly`` of a longer period.)"""
+    epoch = int(rule.t_epoch)
+    lines = [f"_on = int((timestep(t, dt) + 1) % {epoch} == 0)"] if epoch > 1 else []
     for trace in used_traces(rule):
         source = "val_pre" if trace.startswith("x") else "spk_post"
         lines += [f"{trace} = {trace} * {trace}_dec", f"_imp = {trace}_imp * {source}",
                   f"{trace} = {trace} + _imp"]
     names = {"y2": "y2_post", "y3": "y3_post", "x0": "val_pre != 0", "y0": "spk_post != 0"}
     lines.append(rule.brian2_expression(names, coef="c", out="_dw"))
-    lines += ["_g = _dw * gain", "_nw = w + _g"]
+    lines.append("_g = _dw * gain")
     if bounded(rule):
         # the cpu leaves w alone when dw == 0 (even outside the bounds); x*1 + y*0 is exact
-        lines += ["_nw = clip(_nw, w_lo, w_hi)", "_ch = int(_dw != 0)", "_a = _nw * _ch",
-                  "_k = 1 - _ch", "_b = w * _k", "w = _a + _b"]
+        on = " * _on" if epoch > 1 else ""
+        lines += ["_nw = w + _g", "_nw = clip(_nw, w_lo, w_hi)", f"_ch = int(_dw != 0){on}",
+                  "_a = _nw * _ch", "_k = 1 - _ch", "_b = w * _k", "w = _a + _b"]
+    elif epoch > 1:
+        lines += ["_h = _g * _on", "w = w + _h"]
     else:
-        lines.append("w = _nw")
+        lines.append("w = w + _g")
     return "\n".join(lines)

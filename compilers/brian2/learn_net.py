@@ -119,6 +119,7 @@ class LearnNet:
             g.bias = np.asarray(pop.bias_mant, np.float64)
             o = lay.neuron0[name]
             g.gwin = lay.net.gate_win[o:o + pop.size]
+            g.ep = lay.net.epoch[o:o + pop.size]
             g.since = code.NEVER
             g.period = period
             if refractory:

@@ -19,9 +19,9 @@ from ..cpu.learn_layout import Layout
 from ..plan import SimPlan
 from .learn_net import LearnNet, RunResult
 
-FIXED_REASON = ("the brian2 learner runs float builds only (Brian2 is the float reference); "
-                "this build is fixed point — train it with --profile cpu, or use --backend cpu "
-                "or lava for fixed-point builds")
+FIXED_REASON = ("is 'fixed'; the brian2 learner runs float builds only (Brian2 is the float "
+                "reference); compile or train with --profile cpu, or run this build with "
+                "--backend cpu or lava")
 
 
 def _brian2():
@@ -40,7 +40,7 @@ class Brian2Learner:
     def __init__(self, plan: SimPlan, readout: str, chips: int = 1,
                  weights: np.ndarray | None = None, gain: np.ndarray | None = None) -> None:
         if plan.fixed:
-            raise BackendError(FIXED_REASON)
+            raise BackendError(FIXED_REASON, file=plan.path, path=("numerics",))
         if chips < 1:
             raise BackendError(f"chips must be >= 1, got {chips}")
         self.rules: dict[str, EngineRule] = {}

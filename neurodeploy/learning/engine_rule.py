@@ -106,9 +106,8 @@ class EngineRule:
         """dw as Brian2 abstract code: statements that leave this epoch's dw in ``out``.
 
         Each term is evaluated as the cpu kernel does (``compilers/cpu/learn_rules.py``):
-        ``(x part * (coef * y part)) * w part``, where the x part is x1^a x2^b, the y part
-        y1^c y2^d y3^e (left to right, a power as a repeated product), and the terms are
-        summed in order. One two-operand operation per statement, so sympy never sees a
+        ``(x1^a * x2^b) * (((coef * y1^c) * y2^d) * y3^e)``, times ``w^f``, each power a
+        repeated product of its own, and the terms summed in order. One two-operand operation per statement, so sympy never sees a
         whole product or sum to reorder and Brian2 computes the same float64 dw. Term k's
         coefficient is the per-synapse variable ``{coef}{k}`` (a vector, so every
         temporary is one). An unmet dependency multiplies its term by 0 where the cpu skips
@@ -132,8 +131,11 @@ class EngineRule:
         def product(first: str | None, factors: tuple[str, ...], powers: list[int]) -> str | None:
             val = first
             for factor, power in zip(factors, powers):
-                for _ in range(power):
-                    val = nm[factor] if val is None else new(f"{val} * {nm[factor]}")
+                if power:
+                    f = nm[factor]
+                    for _ in range(power - 1):
+                        f = new(f"{f} * {nm[factor]}")
+                    val = f if val is None else new(f"{val} * {f}")
             return val
 
         total = None
