@@ -96,14 +96,16 @@ def test_clopper_pearson_matches_binomial_tails():
     (["--spec", "accuracy>>0.9"], "cannot parse clause 'accuracy>>0.9'"),
     (["--spec", "nope.rate>=1"], "population 'nope'"),
     (["--spec", "accuracy>=0.9"], "needs a build trained on a dataset"),
-    (["--spec", "out.rate>=1", "--yield", "1.5"], "--yield must be within 0..1"),
-    (["--yield", "0.9"], "--yield needs a --spec"),
+    (["--spec", "out.rate>=1", "--yield", "1.5"], "--yield: must be within 0..1"),
+    (["--yield", "0.9"], "--yield: needs a --spec"),
     (["--sweep", "variability.weight.cv=0,0.1"], "unknown parameter path 'variability.weight.cv'"),
     (["--sweep", "variability.weights.cv=0,-0.1"], "is negative"),
     (["--sweep", "variability.weights.cv=0,x"], "must be a number"),
     (["--sweep", "variability.weights.cv"], "needs PATH=VALUE"),
     (["--set", "variability.weights.dist=uniform"], "gaussian or lognormal"),
-    (["--chips", "0"], "--chips must be >= 1"),
+    (["--chips", "0"], "--chips: must be >= 1"),
+    (["--steps", "0"], "--steps: must be >= 1"),
+    (["--dask", "--workers", "0"], "--workers: must be >= 1"),
 ])
 def test_bad_arguments_are_one_line_errors(build, tmp_path, capsys, args, message):
     from neurodeploy.cli import main

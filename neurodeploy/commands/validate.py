@@ -20,7 +20,7 @@ def _settings(args: argparse.Namespace, build: str):
     from neurodeploy.validate.sweep import parse_sets, parse_sweep
     spec = parse_spec(args.spec) if args.spec is not None else None
     if args.target is not None and spec is None:
-        raise NeurodeployError("--yield needs a --spec that says what passing means "
+        raise NeurodeployError("needs a --spec that says what passing means "
                                "(e.g. --spec 'out.rate>=5')", path=("--yield",))
     sweep = parse_sweep(args.sweep) if args.sweep else None
     sets = parse_sets(args.set)

@@ -60,8 +60,10 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     """Run (or finish) a validation and write ``results.jsonl``, ``report.json`` and
     ``report.html`` into ``out``; returns the report."""
     check_settings(settings)
+    if workers is not None and workers < 1:
+        raise NeurodeployError(f"must be >= 1; got {workers}", path=("--workers",))
     if target is not None and not 0 <= target <= 1:
-        raise NeurodeployError(f"--yield must be within 0..1; got {target:g}", path=("--yield",))
+        raise NeurodeployError(f"must be within 0..1; got {target:g}", path=("--yield",))
     manifest = Build(settings.build).manifest
     base = MismatchConfig.from_manifest(manifest)
     use_dask = dask or scheduler is not None

@@ -31,7 +31,7 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
         raise NeurodeployError("--profiles is empty; name at least one profile",
                                path=("--profiles",))
     if chips < 1:
-        raise NeurodeployError(f"--chips must be >= 1; got {chips}", path=("--chips",))
+        raise NeurodeployError(f"must be >= 1; got {chips}", path=("--chips",))
     net = load_network(network)
     loaded = [(name, load_profile(name)) for name in profiles]
     if spec:

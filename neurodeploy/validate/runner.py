@@ -109,6 +109,8 @@ def load_context(s: Settings) -> _Context:
     lif = [n for n, p in plan.populations.items() if p.kind == "lif"]
     plan.monitors = [(n, "spikes") for n in lif]
     steps = plan.steps if s.steps is None else int(s.steps)
+    if steps < 1:
+        raise NeurodeployError(f"must be >= 1; got {steps}", path=("--steps",))
     opts = {"threads": s.threads} if s.backend == "cpu" and s.threads else {}
     backend = get_backend(s.backend, **opts)
     backend.check(batch_plan(plan))         # refusals (plasticity, noise, ...) come first
@@ -119,6 +121,12 @@ def load_context(s: Settings) -> _Context:
                                    "cpu backend in this release (its chips are bit-exact with "
                                    "lava's); use --backend cpu, or give --input to run a "
                                    "spike input instead", path=("--backend",))
+        if s.steps is not None:
+            raise NeurodeployError("does not apply to a build with a task: each test "
+                                   f"sample runs the task's sample_steps ({plan.task['sample_steps']})",
+                                   path=("--steps",))
+        if s.samples is not None and s.samples < 1:
+            raise NeurodeployError(f"must be >= 1; got {s.samples}", path=("--samples",))
         work = accuracy.load_workload(plan, s.data, s.samples, 0)
         steps = work.steps
         inputs = accuracy.batch_inputs(plan, work, 1)
@@ -263,11 +271,11 @@ def plan_tasks(s: Settings, done: set[tuple[int, int]], size: int
 def check_settings(s: Settings) -> None:
     """Fail early (one line) on settings no task could run."""
     if s.chips < 1:
-        raise NeurodeployError(f"--chips must be >= 1; got {s.chips}", path=("--chips",))
+        raise NeurodeployError(f"must be >= 1; got {s.chips}", path=("--chips",))
     if s.backend not in CHUNK:
         raise NeurodeployError(f"unknown backend '{s.backend}'; use cpu, lava or brian2",
                                path=("--backend",))
     if s.chunk is not None and s.chunk < 1:
-        raise NeurodeployError(f"--chunk must be >= 1; got {s.chunk}", path=("--chunk",))
+        raise NeurodeployError(f"must be >= 1; got {s.chunk}", path=("--chunk",))
     for overrides in s.points():
         MismatchConfig().with_overrides(overrides)

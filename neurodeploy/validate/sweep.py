@@ -29,11 +29,11 @@ def parse_sweep(text: str) -> Sweep:
     param = lookup(path)
     raw = [v.strip() for v in rest.split(",")]
     if not rest or any(v == "" for v in raw):
-        raise VariabilityError(f"--sweep {path}: give values separated by commas "
+        raise VariabilityError(f"{path}: give values separated by commas "
                                "(e.g. =0,0.05,0.1)", path=("--sweep",))
     values = tuple(coerce(param, v) for v in raw)
     if len(set(values)) != len(values):
-        raise VariabilityError(f"--sweep {path}: values repeat ({rest})", path=("--sweep",))
+        raise VariabilityError(f"{path}: values repeat ({rest})", path=("--sweep",))
     return Sweep(path=path, values=values)
 
 
