@@ -28,14 +28,15 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .engine import CACHE
 
 #: one row per plastic projection: decays/impulses of (x1, x2, y1), the sign mode and
 #: weight exponent; one row per term: dependency, powers of (x1, x2, y1, y2, y3, w),
-#: mantissa and s_exp; random tables [5, steps + 1] (x decay, x impulse, y decay, y
-#: impulse, weight rounding), column k = Lava time step k
+#: mantissa and s_exp; random tables [rules, 5, steps + 1] (x decay, x impulse, y decay,
+#: y impulse, weight rounding), column k = Lava time step k
 FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_dep t_pow "
                                         "t_mant t_sexp rnd")
 
@@ -88,9 +89,9 @@ def impulse_parts(impulse: float) -> tuple[int, int]:
     return int(i[0]), int(np.round((np.array([impulse]) - i) * 2 ** 8)[0])
 
 
-def tables(rules: list[dict], steps: int, rng_seed: int) -> FixedTables:
-    """Tables of quantized rules (``neurodeploy.learning.fixed_point`` form) for a run of
-    ``steps`` steps."""
+def tables(rules: list[dict], steps: int) -> FixedTables:
+    """Tables of quantized rules (``neurodeploy.learning.fixed_point`` form, each with its
+    ``rng_seed``) for a run of ``steps`` steps."""
     Q = len(rules)
     dec, tau_nz = np.zeros((Q, 3)), np.zeros((Q, 3), np.uint8)
     imp_int, imp_frac = np.zeros((Q, 3), np.int64), np.zeros((Q, 3), np.int64)
@@ -112,7 +113,8 @@ def tables(rules: list[dict], steps: int, rng_seed: int) -> FixedTables:
     return FixedTables(dec, tau_nz, imp_int, imp_frac, sign, wexp, q_t0,
                        np.asarray(dep, np.int64), np.asarray(pw, np.int64).reshape(-1, 6),
                        np.asarray(mant, np.int64), np.asarray(sexp, np.int64),
-                       random_tables(rng_seed, steps))
+                       np.stack([random_tables(int(r["rng_seed"]), steps) for r in rules])
+                       if rules else np.zeros((0, 5, 1)))
 
 
 @njit(cache=CACHE, inline="always")
@@ -143,7 +145,7 @@ def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post):
     (integers held in floats), w the projection's weights in the cpu layout (register
     values shifted left by a non-negative weight exponent), indptr / post its synapses by
     presynaptic neuron. Traces and weights are updated in place."""
-    rnd = fx.rnd
+    rnd = fx.rnd[q]
     rxd, rxi, ryd, ryi, rw = rnd[0, k], rnd[1, k], rnd[2, k], rnd[3, k], rnd[4, k]
     npre = x.shape[1]
     for j in range(npre):
@@ -210,3 +212,49 @@ def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post):
             else:
                 nw = _clip(nw, -255, 0)
             w[s] = nw << shift_w
+
+
+# --------------------------------------------------------------------------- loop hook
+def fixed_epoch(k, b, q, p, net, rules, st, w, emit, spiked):
+    """One fixed-point learning epoch of plastic projection ``q`` (projection ``p``) in the
+    cpu learn loop; compiles to nothing for float builds (float weights)."""
+
+
+@overload(fixed_epoch, jit_options={"cache": CACHE})
+def _fixed_epoch_overload(k, b, q, p, net, rules, st, w, emit, spiked):
+    if isinstance(w.dtype, types.Integer):
+        return lambda k, b, q, p, net, rules, st, w, emit, spiked: _epoch(
+            k, b, q, p, net, rules, st, w, emit, spiked)
+    return lambda k, b, q, p, net, rules, st, w, emit, spiked: None
+
+
+@njit(cache=CACHE, nogil=True)
+def _epoch(k, b, q, p, net, rules, st, w, emit, spiked):
+    pre0, npre = net.p_pre0[p], net.p_npre[p]
+    post0, npost = net.p_post0[p], net.p_npost[p]
+    syn0, ind0 = net.p_syn0[p], net.p_ind0[p]
+    nnz = net.indptr[ind0 + npre]
+    x0, y0 = rules.q_xoff[q], rules.q_yoff[q]
+    step(k, q, rules.fx, emit[pre0:pre0 + npre], spiked[post0:post0 + npost],
+         st.xtr[b, :, x0:x0 + npre], st.ytr[b, y0:y0 + npost], w[syn0:syn0 + nnz],
+         net.indptr[ind0:ind0 + npre + 1], net.post[syn0:syn0 + nnz])
+
+
+# --------------------------------------------------------------------------- host side
+def check_rules(plan, rules: dict) -> None:
+    """Refuse, with the reason, rules a fixed-point build cannot learn with."""
+    from neurodeploy.errors import BackendError
+    from neurodeploy.learning.fixed_point import plan_rule
+    for name, rule in rules.items():
+        if rule.third_factor:
+            raise BackendError(f"plastic projection '{name}': three-factor rules run on float "
+                               "builds only; train with --profile cpu")
+        plan_rule(plan, name)
+
+
+def tables_for(plan, rule_names: list[str], steps: int) -> FixedTables:
+    """Tables of a layout's plastic projections (in its rule order) for runs of up to
+    ``steps`` steps; empty for float builds."""
+    from neurodeploy.learning.fixed_point import plan_rule
+    rules = [plan_rule(plan, n) for n in rule_names] if plan.fixed else []
+    return tables(rules, steps if rules else 0)

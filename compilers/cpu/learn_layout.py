@@ -17,13 +17,14 @@ from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import FACTORS, EngineRule
 
 from ..plan import SimPlan
+from . import fixed_learning
 
 Net = namedtuple("Net", "fixed fx n_src kind du dv vth bias refr gate_win epoch p_pre0 p_npre p_post0 p_npost "
                         "p_port p_ind0 p_syn0 indptr post delay pre p_pind0 pptr pidx p_shift p_acc0 "
                         "p_ndelay")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
-                            "q_epoch")
+                            "q_epoch fx")
 State = namedtuple("State", "u v ring refr_end since xtr ytr w acc tfacc")
 Recorder = namedtuple("Recorder", "idx spikes v_idx v counts count_lo count_hi window total synops")
 
@@ -48,9 +49,9 @@ class Layout:
     """Static arrays of a plan (``net``, ``rules``) and where everything is."""
 
     def __init__(self, plan: SimPlan, rules: dict[str, EngineRule] | None = None) -> None:
-        if plan.fixed and rules:
-            raise BackendError("the cpu backend learns on float builds; fixed-point learning "
-                               "rules are not simulated in this release (see docs/learning.md)")
+        if plan.fixed and rules:        # fixed point: Lava's bit-approximate engine
+            from .fixed_learning import check_rules
+            check_rules(plan, rules)
         self.plan = plan
         self.dtype = np.int64 if plan.fixed else np.float64
         self.sources = [n for n, p in plan.populations.items() if p.kind in SOURCE_KINDS]
@@ -224,7 +225,15 @@ class Layout:
         return Rules(q_proj, q_xoff, q_yoff, q_xdec, q_ximp, q_ydec, q_yimp, q_t0,
                      np.asarray(coef, np.float64), np.asarray(dep, np.int64),
                      *(np.ascontiguousarray(powers[:, c]) for c in range(len(FACTORS))),
-                     wmin, wmax, np.ones((1, self.w0.size)), np.ones(Q, np.uint8), q_epoch)
+                     wmin, wmax, np.ones((1, self.w0.size)), np.ones(Q, np.uint8), q_epoch,
+                     fixed_learning.tables_for(self.plan, self.rule_names, 0))
+
+    def reserve_steps(self, steps: int) -> None:
+        """Fixed-point learning draws Lava's random numbers from tables indexed by the step
+        of a run (:mod:`compilers.cpu.fixed_learning`): make them cover ``steps`` steps."""
+        if self.plan.fixed and self.rule_names and self.rules.fx.rnd.shape[2] <= steps:
+            self.rules = self.rules._replace(
+                fx=fixed_learning.tables_for(self.plan, self.rule_names, steps))
 
     # ------------------------------------------------------------------ helpers
     def new_state(self, batch: int, weights: np.ndarray | None = None) -> State:

@@ -27,6 +27,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .engine import CACHE
+from .fixed_learning import fixed_epoch
 from .learn_rules import learn_projection, update_traces
 
 KIND_LIF, KIND_GRADED = 0, 1
@@ -276,6 +277,9 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
                 if not rules.active[q]:
                     continue
                 p = rules.q_proj[q]
+                if net.fixed:               # fixed point: Lava's bit-approximate engine
+                    fixed_epoch(t + 1, b, q, p, net, rules, st, w, emit, spiked)
+                    continue
                 update_traces(b, q, p, net, rules, st, emit, spiked)
                 if (t + 1) % rules.q_epoch[q] == 0:
                     learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg, scratch)

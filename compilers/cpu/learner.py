@@ -93,6 +93,7 @@ class CpuLearner:
         src = self._inputs(inputs, n_samples, steps)
         rec = self._recorder(self.chips, n_samples, steps)
         self._reset()
+        self.layout.reserve_steps(n_samples * steps)
         def one(b: int) -> None:
             run_instance(b, 0, n_samples * steps, src, self.layout.net, self.layout.rules,
                          self.state, rec, learn, steps)

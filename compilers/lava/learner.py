@@ -297,7 +297,12 @@ class _Builder:
                   bias_mant=np.asarray(pop.bias_mant, ddt),
                   bias_exp=np.full(n, int(pop.bias_exp) if fixed else 0, dtype=ddt),
                   vth=np.asarray(pop.vth, ddt))
-        return P.LearnLIF(shape=(n,), reset_interval=self.steps, reset_offset=1,
+        lay = self.lr.layout
+        o = lay.neuron0[name]
+        epochs = set(np.asarray(lay.net.epoch[o:o + n]).tolist()) if not fixed else {1}
+        if len(epochs) != 1:
+            raise BackendError(f"population '{name}' has neurons with different learning epochs")
+        return P.LearnLIF(shape=(n,), reset_interval=self.steps, reset_offset=1, epoch=epochs.pop(),
                           refractory_period=0 if fixed else int(pop.refractory),
                           gate_window=gate_window, y1_decay=y1[0], y1_impulse=y1[1],
                           counts=counts, windows=self.n_samples, window=self.steps,

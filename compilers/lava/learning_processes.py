@@ -10,7 +10,8 @@ learning synapses that report their weights.
     (the third factor counts only within ``gate_window`` steps after the neuron's last
     spike), and the post-synaptic learning signals of ``Loihi3FLearningRule``: back-propagated
     spike ``s_out_bap``, ``y1`` (its own spike trace), ``y2 = max(r, 0)``, ``y3 = max(-r, 0)``
-    with ``r`` the gated third factor. The y values are sent times ``y_gain``:
+    with ``r`` the gated third factor summed over the neuron's learning ``epoch`` (sent at
+    the epoch's last step, zero at the others; see :mod:`.learning_rules`). The y values are sent times ``y_gain``:
     ``Loihi3FLearningRule`` gives y1..y3 a decay time constant of 65535 steps, so Lava's
     learning synapse decays what it receives by ``exp(-1/65535)`` (1.5e-5) before the rule
     reads it; the learner sets ``y_gain`` to the inverse so the rule sees the neuron's values. Spike counts per sample window go to a memory-mapped
@@ -59,9 +60,9 @@ class LearnLIF(NdLIF):
     def __init__(self, *, shape: tuple[int, ...], reset_interval: int = 0,
                  reset_offset: int = 1, refractory_period: int = 0, gate_window: int = 0,
                  y1_decay: float = 1.0, y1_impulse: float = 0.0, counts: str = "",
-                 windows: int = 0, window: int = 1, y_gain: float = 1.0,
+                 windows: int = 0, window: int = 1, y_gain: float = 1.0, epoch: int = 1,
                  **kwargs: ty.Any) -> None:
-        super().__init__(shape=shape, y_gain=float(y_gain), reset_interval=int(reset_interval),
+        super().__init__(shape=shape, y_gain=float(y_gain), epoch=int(epoch), reset_interval=int(reset_interval),
                          reset_offset=int(reset_offset), refractory_period=int(refractory_period),
                          gate_window=int(gate_window),
                          y1_decay=float(y1_decay),
@@ -76,6 +77,7 @@ class LearnLIF(NdLIF):
         self.y2 = Var(shape=shape, init=0)
         self.y3 = Var(shape=shape, init=0)
         self.since = Var(shape=shape, init=NEVER)
+        self.tf_sum = Var(shape=shape, init=0)
         self.refractory_period_end = Var(shape=shape, init=0)
 
 
@@ -97,8 +99,14 @@ class _LearnMixin:
         r = third if win == 0 else np.where(self.since < win, third, 0)
         self.y1[:] = self.y1 * self.proc_params["y1_decay"] + np.where(
             spiked, self.proc_params["y1_impulse"], 0)
-        self.y2[:] = np.maximum(r, 0)
-        self.y3[:] = np.maximum(-r, 0)
+        self.tf_sum[:] = self.tf_sum + r
+        if self.time_step % self.proc_params["epoch"] == 0:
+            self.y2[:] = np.maximum(self.tf_sum, 0)
+            self.y3[:] = np.maximum(-self.tf_sum, 0)
+            self.tf_sum[:] = 0
+        else:
+            self.y2[:] = 0
+            self.y3[:] = 0
         g = self.proc_params["y_gain"]
         self.s_out_bap.send(spiked)
         self.s_out_y1.send(self.y1 * g)
@@ -134,6 +142,7 @@ class PyLearnLifModelFloat(_LearnMixin, PyNdLifModelFloat):
     y2: np.ndarray = LavaPyType(np.ndarray, float)
     y3: np.ndarray = LavaPyType(np.ndarray, float)
     since: np.ndarray = LavaPyType(np.ndarray, int)
+    tf_sum: np.ndarray = LavaPyType(np.ndarray, float)
     refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
 
     def subthr_dynamics(self, activation_in: np.ndarray) -> None:
@@ -178,6 +187,7 @@ class PyLearnLifModelBitAcc(_LearnMixin, PyNdLifModelBitAcc):
     y2: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=7)
     y3: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=7)
     since: np.ndarray = LavaPyType(np.ndarray, int)
+    tf_sum: np.ndarray = LavaPyType(np.ndarray, np.int32)
     refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
 
     def run_spk(self) -> None:
@@ -278,6 +288,13 @@ class PyRecLearningDenseModelFloat(_WeightRecorder, PyLearningDenseModelFloat):
 @requires(CPU)
 @tag("bit_approximate_loihi", "fixed_pt")
 class PyRecLearningDenseModelBitApprox(_WeightRecorder, PyLearningDenseModelBitApproximate):
-    """Lava's bit-approximate ``LearningDense`` model plus the weight recorder."""
+    """Lava's bit-approximate ``LearningDense`` model plus the weight recorder, without the
+    weight truncation Lava applies before the first step of a run: the weights it gets are
+    the build's (already on the ``num_weight_bits`` grid) or learned in an earlier run,
+    whose low bits a chip keeps (Lava would drop them at every new presentation)."""
 
     implements_process = None
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.weights_set = True

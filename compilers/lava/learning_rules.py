@@ -9,6 +9,14 @@ trace with impulse ``eta``. The result equals the rule up to float rounding (the
 is formed in a different order). A rule that cannot be written this way is refused with
 the reason, never approximated.
 
+Learning epochs longer than one step (the cpu loop's semantics: traces every step, the
+gated third factor summed over the epoch, the rule applied at its last step) run as Lava
+epochs of ONE step whose y2 / y3 are zero except at the epoch's last step, where the
+learning neuron sends the epoch's sum: Lava's own epochs would add the impulses of a
+neuron's extra spikes within an epoch undecayed (its traces are exact for one spike per
+epoch only). This needs every term to read y2 or y3; other rules with longer epochs are
+refused.
+
 Also refused: traces with ``tau = 0`` that a term reads (the cpu loop treats tau 0 as no
 decay; Lava's float model leaves such a trace undefined and its fixed-point model keeps only
 the impulse of the current epoch), finite ``w_min`` / ``w_max`` (Lava's learning engine
@@ -80,8 +88,10 @@ def translate(name: str, rule: EngineRule) -> LavaRule:
         return BackendError(f"plastic projection '{name}': {why}; Lava's learning engine cannot "
                             "run this rule (use --backend cpu)")
 
-    if rule.t_epoch != 1:
-        raise refuse(f"learning epoch of {rule.t_epoch} steps (the learners use 1)")
+    if rule.t_epoch != 1 and not (rule.third_factor and all(
+            t.dependency == "u" and ("y2" in t.factors or "y3" in t.factors) for t in rule.terms)):
+        raise refuse(f"learning epoch of {rule.t_epoch} steps with terms that do not read the "
+                     "third factor")
     if not (math.isinf(rule.w_min) and math.isinf(rule.w_max)):
         raise refuse(f"weight bounds [{rule.w_min}, {rule.w_max}] (Lava does not clip learned "
                      "weights)")

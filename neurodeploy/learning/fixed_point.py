@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import zlib
 
-from ..errors import CompileError
+from ..errors import BackendError, CompileError
 from .engine_rule import EngineRule
 
 TRACE_BITS = 7
@@ -138,8 +138,11 @@ def plan_rule(plan, name: str) -> dict:
             if stored is not None:
                 return stored
             proj = plan.projections[name]
-            return quantize(name, EngineRule.from_dict(block["projections"][name]),
-                            weight_exp=int(proj.weight_exp),
-                            scale=float(plan.populations[proj.post].scale),
-                            sign_mode=proj.sign_mode, seed=plan.seed)
+            try:
+                return quantize(name, EngineRule.from_dict(block["projections"][name]),
+                                weight_exp=int(proj.weight_exp),
+                                scale=float(plan.populations[proj.post].scale),
+                                sign_mode=proj.sign_mode, seed=plan.seed)
+            except CompileError as exc:
+                raise BackendError(f"{exc}; this fixed-point build cannot learn it") from None
     raise KeyError(name)
