@@ -120,7 +120,8 @@ def test_error_driven_training_equals_cpu(tmp_path: Path, rule: str, extra: str)
     feedback) equals the cpu learner's within ATOL."""
     plan = _plan(tmp_path, _error_driven(rule, extra))
     n, steps = 4, 16
-    inputs = {"inp": _spikes(7, (n, steps, 10), 0.4), "learn_label": _labels([0, 2, 1, 2], 3, steps)}
+    inputs = {"inp": _spikes(7, (n, steps, 10), 0.4),
+              "learn_label": _labels([0, 2, 1, 2], 3, steps)}
     learners = [Brian2Learner(plan, "out"), CpuLearner(plan, "out")]
     counts = []
     for lr in learners:
@@ -266,8 +267,8 @@ def test_fixed_build_refused(tmp_path: Path):
     with pytest.raises(BackendError, match="float builds only"):
         Brian2Learner(plan, "out")
     cli = Path(sys.executable).parent / "neurodeploy"
-    proc = subprocess.run([str(cli), "evaluate", plan.path, "--backend", "brian2", "--samples", "4"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(cli), "evaluate", plan.path, "--backend", "brian2",
+                           "--samples", "4"], capture_output=True, text=True, timeout=120)
     err = proc.stderr.strip()
     assert proc.returncode == 1, err
     assert len(err.splitlines()) == 1

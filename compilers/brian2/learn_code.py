@@ -125,7 +125,8 @@ def synapse_model(rule: EngineRule | None) -> str:
     eqs += "gain : 1 (constant)\n"
     eqs += "".join(f"c{k} : 1 (constant)\n" for k in range(len(rule.terms)))
     for trace in used_traces(rule):
-        eqs += f"{trace} : 1\n{trace}_dec : 1 (shared, constant)\n{trace}_imp : 1 (shared, constant)\n"
+        eqs += (f"{trace} : 1\n{trace}_dec : 1 (shared, constant)\n"
+                f"{trace}_imp : 1 (shared, constant)\n")
     if bounded(rule):
         eqs += "w_lo : 1 (shared, constant)\nw_hi : 1 (shared, constant)\n"
     return eqs

@@ -107,11 +107,11 @@ class EngineRule:
 
         Each term is evaluated as the cpu kernel does (``compilers/cpu/learn_rules.py``):
         ``(x1^a * x2^b) * (((coef * y1^c) * y2^d) * y3^e)``, times ``w^f``, each power a
-        repeated product of its own, and the terms summed in order. One two-operand operation per statement, so sympy never sees a
-        whole product or sum to reorder and Brian2 computes the same float64 dw. Term k's
-        coefficient is the per-synapse variable ``{coef}{k}`` (a vector, so every
-        temporary is one). An unmet dependency multiplies its term by 0 where the cpu skips
-        it: the sum is the same. ``names`` maps x1, x2, y1, y2, y3, w to Brian2 variables
+        repeated product of its own, and the terms summed in order. One two-operand
+        operation per statement, so sympy never sees a whole product or sum to reorder and
+        Brian2 computes the same float64 dw. Term k's coefficient is the per-synapse
+        variable ``{coef}{k}`` (a vector, so every temporary is one). An unmet dependency
+        multiplies its term by 0 where the cpu skips it: the sum is the same. ``names`` maps x1, x2, y1, y2, y3, w to Brian2 variables
         and x0, y0 to boolean expressions (default: the names themselves, x0 and y0 as
         booleans set on the step of a pre / post spike).
 
