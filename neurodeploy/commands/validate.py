@@ -79,7 +79,8 @@ def _cmd_compare_profiles(args: argparse.Namespace) -> int:
     rows = compare_profiles(args.network, [p.strip() for p in args.profiles.split(",") if p.strip()],
                             chips=args.chips, spec=args.spec, out=args.output,
                             input_file=args.input, steps=args.steps, seed=args.seed,
-                            progress=not args.quiet)
+                            progress=not args.quiet, frozen=args.frozen, data=args.data,
+                            samples=args.samples)
     for line in rows["table"]:
         print(line)
     if args.output:
@@ -96,6 +97,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="time steps per run (default: run.steps)")
     p.add_argument("--input", help=".npz with <population>.spikes for spike_source populations")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--data", default="digits",
+                   help="data set of a network with a task: digits (default) or an .npz with "
+                        "x_train, y_train, x_test, y_test (as for train/evaluate)")
+    p.add_argument("--samples", type=int, help="use only the first N test samples")
+    p.add_argument("--frozen", action="store_true",
+                   help="run a network with plasticity or temporal noise with fixed weights "
+                        "and no temporal noise (as simulate --frozen)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -130,13 +138,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "tcp://127.0.0.1:8786 (workers need neurodeploy and "
                                        "the build/input paths)")
     p.add_argument("--chunk", type=int, help="chips per task (default 25 cpu, 4 lava, 1 brian2)")
-    p.add_argument("--data", default="digits",
-                   help="data set of a trained build: digits (default) or an .npz with "
-                        "x_train, y_train, x_test, y_test (as for train/evaluate)")
-    p.add_argument("--samples", type=int, help="use only the first N test samples")
-    p.add_argument("--frozen", action="store_true",
-                   help="run a build with plasticity or temporal noise with fixed weights and "
-                        "no temporal noise (as simulate --frozen)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser(

@@ -20,7 +20,8 @@ NOMINAL = {p.path: 0.0 for p in PARAMS if p.kind == "float" and p.low == 0
 
 def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str | None,
                      out: str | None, input_file: str | None, steps: int | None,
-                     seed: int | None, progress: bool = True) -> dict:
+                     seed: int | None, progress: bool = True, frozen: bool = False,
+                     data: str = "digits", samples: int | None = None) -> dict:
     """Compile ``network`` per profile; validate nominal (1 chip) and mismatched (``chips``)."""
     from neurodeploy.compile import compile_network
     from neurodeploy.errors import NeurodeployError
@@ -37,7 +38,7 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
     if spec:
         parsed = parse_spec(spec)
         check_against(parsed, [n for n, p in net.populations.items() if p.kind == "lif"],
-                      has_task=False)
+                      has_task=net.task is not None)
     folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="neurodeploy-profiles-"))
     folder.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -52,7 +53,7 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
                                   "error": exc.message}
                 continue
             base = dict(build=str(build.resolve()), seed=net.seed if seed is None else seed,
-                        spec=spec, steps=steps,
+                        spec=spec, steps=steps, frozen=frozen, data=data, samples=samples,
                         input=str(Path(input_file).resolve()) if input_file else None)
             nominal = run_validation(Settings(chips=1, sets=dict(NOMINAL), **base),
                                      folder / label / "nominal", force=True, progress=False)
