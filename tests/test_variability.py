@@ -86,6 +86,7 @@ def test_counter_rng_distribution_and_independence():
 def test_temporal_noise_precompute_matches_scalar(builds):
     plan = load_plan(builds["fixed"])
     plan.noise = {"membrane": {"hid": {"sigma": 0.1, "sigma_state": 37.5}},
+                  "current": {"hid": {"sigma": 0.1, "sigma_state": 12.0}},
                   "spike_drop": {"out": {"p": 0.3}}}
     noise = TemporalNoise.from_plan(plan)
     assert noise.active
@@ -93,6 +94,10 @@ def test_temporal_noise_precompute_matches_scalar(builds):
     pid = R.population_id("hid")
     for i, t in ((0, 0), (39, 29), (5, 12)):
         assert blk["membrane"][t, i] == membrane_increment(37.5, True, 11, 2, pid, i, t)
+    cur = blk["current"]
+    assert cur.dtype == np.int64 and abs(cur.std() - 12.0) < 1.5
+    assert not np.array_equal(cur, np.floor(12.0 / 37.5 * blk["membrane"] + 0.5))
+    assert cur[3, 4] == np.floor(12.0 * R.normal(11, 2, pid, 4, 3, R.STREAM_CURRENT) + 0.5)
     drop = noise.precompute(11, 2, "out", 8, 2000)["drop"]
     assert abs(drop.mean() - 0.3) < 4 * np.sqrt(0.3 * 0.7 / drop.size)
     assert noise.precompute(11, 2, "bg", 30, 5) == {}

@@ -50,6 +50,7 @@ TWO_PI = 2.0 * math.pi
 STREAM_MEMBRANE = 1
 STREAM_SPIKE_DROP = 2
 STREAM_STOCHASTIC = 3
+STREAM_CURRENT = 4
 
 
 def population_id(name: str) -> int:

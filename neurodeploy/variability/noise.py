@@ -9,6 +9,9 @@ neuron, step, stream), so all backends see the same noise:
   ``v += sigma_state * normal(seed, chip, pop, i, t, STREAM_MEMBRANE)``; in fixed builds the
   increment is ``floor(sigma_state * z + 0.5)`` (integer state units; ``sigma_state`` is
   ``sigma`` in v_th units times the population scale and the activation shift).
+* **current** -- the same for the synaptic current, after the input of step ``t`` is added
+  and before v is updated: ``u += sigma_state * normal(..., STREAM_CURRENT)`` (an entry
+  ``current: {pop: {sigma, sigma_state}}``; the IR has no field for it yet).
 * **spike_drop** -- a spike emitted by neuron ``i`` at step ``t`` is recorded but not
   delivered to any synapse when ``uniform(seed, chip, pop, i, t, STREAM_SPIKE_DROP) < p``.
 
@@ -35,6 +38,8 @@ class PopulationNoise:
     sigma: float = 0.0          # membrane noise, units of v_th
     sigma_state: float = 0.0    # membrane noise in the build's state units
     p_drop: float = 0.0         # spike-drop probability
+    current_sigma: float = 0.0  # synaptic-current noise, units of v_th
+    current_sigma_state: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,10 @@ class TemporalNoise:
             per.setdefault(pop, {}).update(sigma=float(entry["sigma"]),
                                            sigma_state=float(entry.get("sigma_state",
                                                                        entry["sigma"])))
+        for pop, entry in (plan.noise.get("current") or {}).items():
+            per.setdefault(pop, {}).update(
+                current_sigma=float(entry["sigma"]),
+                current_sigma_state=float(entry.get("sigma_state", entry["sigma"])))
         for pop, entry in (plan.noise.get("spike_drop") or {}).items():
             per.setdefault(pop, {})["p_drop"] = float(entry["p"])
         pops = {name: PopulationNoise(name=name, pop_id=R.population_id(name), **vals)
@@ -60,12 +69,13 @@ class TemporalNoise:
 
     @property
     def active(self) -> bool:
-        return any(p.sigma_state > 0 or p.p_drop > 0 for p in self.populations.values())
+        return any(p.sigma_state > 0 or p.p_drop > 0 or p.current_sigma_state > 0
+                   for p in self.populations.values())
 
     def precompute(self, seed: int, chip: int, population: str, size: int, steps: int
                    ) -> dict[str, np.ndarray]:
-        """``{"membrane": [steps, size] increments, "drop": [steps, size] bool}`` of one
-        population (keys present only for the noise it has)."""
+        """``{"membrane" | "current": [steps, size] increments, "drop": [steps, size] bool}``
+        of one population (keys present only for the noise it has)."""
         pop = self.populations.get(population)
         out: dict[str, np.ndarray] = {}
         if pop is None:
@@ -74,6 +84,10 @@ class TemporalNoise:
             z = R.draws(seed, chip, pop.pop_id, size, steps, R.STREAM_MEMBRANE, "normal")
             inc = pop.sigma_state * z
             out["membrane"] = np.floor(inc + 0.5).astype(np.int64) if self.fixed else inc
+        if pop.current_sigma_state > 0:
+            z = R.draws(seed, chip, pop.pop_id, size, steps, R.STREAM_CURRENT, "normal")
+            inc = pop.current_sigma_state * z
+            out["current"] = np.floor(inc + 0.5).astype(np.int64) if self.fixed else inc
         if pop.p_drop > 0:
             u = R.draws(seed, chip, pop.pop_id, size, steps, R.STREAM_SPIKE_DROP, "uniform")
             out["drop"] = u < pop.p_drop
