@@ -25,6 +25,7 @@ from neurodeploy.compilers.lava.learning_rules import LavaRule
 from neurodeploy.errors import CompileError
 from neurodeploy.learning.engine_rule import EngineRule, Term, Trace
 from neurodeploy.learning.fixed_point import quantize
+from neurodeploy.profiles import load_profile
 
 STEPS, NPRE, NPOST = 150, 6, 4
 
@@ -184,3 +185,21 @@ def test_stdp_network_identical_on_cpu_and_lava(tmp_path, seed, mean):
     moved = np.abs(trajectories[0][-1][1] - w0)
     assert moved.max() >= 8 << max(plan.projections["in_out"].weight_exp, 0), "weights must learn"
     assert trajectories[0][-1][0].sum() > 0, "the output must spike"
+
+
+def test_compile_stores_and_reports_the_quantized_rule(tmp_path):
+    """A loihi2 build keeps the quantized rule in its manifest (what both learners run) and
+    the compile report shows it; float builds store none."""
+    from neurodeploy.compile import compile_network
+    from neurodeploy.compilers.plan import load_plan
+    from neurodeploy.ir import parse_network
+    from neurodeploy.learning.fixed_point import plan_rule
+    net = parse_network(NET.format(seed=1, mean=0.3), "net.yaml")
+    res = compile_network(net, load_profile("loihi2"), tmp_path / "fixed")
+    stored = res.manifest["plasticity"]["stdp"]["fixed"]["in_out"]
+    assert stored["trace_bits"] == 7 and len(stored["terms"]) == 2
+    assert "learning (fixed point)" in res.report_txt and "in_out: dw = " in res.report_txt
+    assert plan_rule(load_plan(tmp_path / "fixed"), "in_out") == stored
+    floating = compile_network(net, load_profile("cpu"), None)
+    assert "fixed" not in floating.manifest["plasticity"]["stdp"]
+    assert "learning (fixed point)" not in floating.report_txt

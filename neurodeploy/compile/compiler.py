@@ -352,6 +352,8 @@ def compile_network(net: Network, profile: HardwareProfile, out: str | Path | No
     """Compile ``net`` for ``profile``; write the build to ``out`` unless it is None."""
     compiler = _Compiler(net, profile)
     manifest, report, warnings = compiler.run()
+    from ..learning.fixed_point import add_to_build
+    add_to_build(manifest, report, str(getattr(net, "_file", "") or ""))   # fixed-point rules
     text = render_report(report)
     written = None
     if out is not None:

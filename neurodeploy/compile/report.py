@@ -41,6 +41,9 @@ def render_report(report: dict) -> str:
                          s.get("sign_mode", "-"), f"{s['step']:.3g}", f"{s['rel_rms_error']:.2e}",
                          f"{s['max_abs_error']:.3g}", str(s["clipped"])])
         lines += ["quantization"] + _table(rows) + [""]
+    if report.get("learning"):
+        lines += ["learning (fixed point)"] + [f"  {name}: {text}"
+                                              for name, text in report["learning"].items()] + [""]
     lines.append("warnings" if report["warnings"] else "warnings: none")
     lines += [f"  - {w}" for w in report["warnings"]]
     return "\n".join(lines) + "\n"

@@ -146,3 +146,17 @@ def plan_rule(plan, name: str) -> dict:
             except CompileError as exc:
                 raise BackendError(f"{exc}; this fixed-point build cannot learn it") from None
     raise KeyError(name)
+
+
+def add_to_build(manifest: dict, report: dict, file: str = "") -> None:
+    """Fixed-point builds: store each plastic projection's quantized rule in its plasticity
+    entry (``fixed``) and a one-line summary per projection in the report (``learning``)."""
+    if manifest.get("numerics") != "fixed" or not manifest.get("plasticity"):
+        return
+    lines = {}
+    for block, entry in manifest["plasticity"].items():
+        quantized = quantize_block(entry, manifest["projections"], manifest["populations"],
+                                   manifest.get("seed", 0), file, block)
+        entry["fixed"] = quantized
+        lines.update({proj: describe(q) for proj, q in quantized.items()})
+    report["learning"] = lines
