@@ -225,6 +225,7 @@ def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
     if acc is not None:
         for f, a in zip(figs, acc):
             f["accuracy"] = float(a)
+            f["synops_per_sample"] = f["synops"] / ctx.work.samples
     spec = parse_spec(s.spec) if s.spec else None
     value = s.sweep_values[point] if s.sweep_path else None
     out = []
