@@ -155,6 +155,8 @@ def add_to_build(manifest: dict, report: dict, file: str = "") -> None:
         return
     lines = {}
     for block, entry in manifest["plasticity"].items():
+        if not entry.get("projections"):
+            continue
         quantized = quantize_block(entry, manifest["projections"], manifest["populations"],
                                    manifest.get("seed", 0), file, block)
         entry["fixed"] = quantized
