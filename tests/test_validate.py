@@ -359,3 +359,17 @@ def test_sweep_of_a_distribution_name(build, tmp_path, capsys):
     g, ln = ([c for c in rep["chips"] if c["point"] == p] for p in (0, 1))
     assert [c["figures"] for c in g] != [c["figures"] for c in ln]
     assert "Yield versus variability.weights.dist" in (out / "report.html").read_text()
+
+
+def test_one_writer_per_output_folder(tmp_path):
+    from neurodeploy.validate.store import ResultStore, StoreError
+    a = ResultStore(tmp_path / "v", "k")
+    a.open(resume=False, force=False, header={})
+    try:
+        with pytest.raises(StoreError, match="another validate run"):
+            ResultStore(tmp_path / "v", "k").open(resume=True, force=False, header={})
+    finally:
+        a.close()
+    b = ResultStore(tmp_path / "v", "k")
+    assert b.open(resume=True, force=False, header={}) == []
+    b.close()

@@ -47,10 +47,31 @@ class ResultStore:
         self.path = self.folder / RESULTS
         self.key = key
         self._fh: Any = None
+        self._lockfh: Any = None
+
+    def _lock(self) -> None:
+        """One writer per folder: a second validate on it fails instead of interleaving."""
+        import fcntl
+        self._lockfh = open(self.folder / ".lock", "a+b")
+        try:
+            fcntl.flock(self._lockfh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lockfh.close()
+            self._lockfh = None
+            raise StoreError("another validate run is writing to this folder; wait for it or "
+                             "use another -o", file=self.folder) from None
 
     def open(self, resume: bool, force: bool, header: dict) -> list[dict]:
         """Start (or continue, with ``resume``) the file; returns the finished chip records."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            return self._open(resume, force, header)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, resume: bool, force: bool, header: dict) -> list[dict]:
         records: list[dict] = []
         if self.path.exists() and not force:
             lines, good = _complete_lines(self.path)
@@ -97,6 +118,9 @@ class ResultStore:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if getattr(self, "_lockfh", None) is not None:
+            self._lockfh.close()            # releases the lock
+            self._lockfh = None
 
     def _fsync_dir(self) -> None:
         try:
