@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "validate", help="Monte Carlo yield of a build under device mismatch",
         description="Simulate many mismatched chips of a build (fixed-pattern variability "
                     "from the profile, the IR's variability block and --set/--sweep), measure "
-                    "each against --spec and report the yield with a 95 %% Clopper-Pearson "
+                    "each against --spec and report the yield with a 95 % Clopper-Pearson "
                     "interval. Results are appended to DIR/results.jsonl as chips finish "
                     "(--resume continues a killed run); DIR/report.json and report.html "
                     "summarise. Exit 0 when the yield meets --yield at every sweep point, "
