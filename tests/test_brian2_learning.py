@@ -54,12 +54,15 @@ seed: 11
 populations:
   inp: {{kind: spike_source, size: 14}}
   aux: {{kind: spike_source, size: 5}}
+  bg: {{kind: poisson, size: 4, rate: 200.0}}
   h: {{kind: lif, size: 12, params: {{tau_syn: 3.0, tau_mem: 12.0, v_th: 0.8, bias: 0.02, refractory: 2}}}}
   out: {{kind: lif, size: 4, params: {LIF}}}
 projections:
   in_h: {{pre: inp, post: h, connectivity: dense, delay: {{low: 0, high: 3}},
           weights: {{init: normal, mean: 0.15, std: 0.4}}}}
-  aux_h: {{pre: aux, post: h, connectivity: {{sparse: 0.6}}, weights: {{init: uniform, low: 0.0, high: 0.5}}}}
+  aux_h: {{pre: aux, post: h, connectivity: {{sparse: 0.6}},
+           weights: {{init: uniform, low: 0.0, high: 0.5}}}}
+  bg_h: {{pre: bg, post: h, weights: {{init: constant, value: 0.5}}}}
   h_h: {{pre: h, post: h, connectivity: {{sparse: 0.3}}, delay: 1, weights: {{init: normal, std: 0.3}}}}
   h_out: {{pre: h, post: out, connectivity: {{sparse: 0.7}}, delay: {{low: 0, high: 2}},
            weights: {{init: normal, mean: 0.3, std: 0.4}}}}
@@ -68,7 +71,8 @@ projections:
 
 def test_frozen_readout_counts_identical_to_cpu(tmp_path: Path, monkeypatch):
     """Several samples, one after the other (u, v reset per sample; activations in flight
-    kept): counts, spike totals and synaptic events equal the cpu learner's."""
+    kept): counts, spike totals and synaptic events equal the cpu learner's. The Poisson
+    source gets no input and stays silent, as on cpu."""
     plan = _plan(tmp_path, FROZEN_NET).frozen()
     n, steps = 6, 25
     inputs = {"inp": _spikes(1, (n, steps, 14), 0.35), "aux": _spikes(2, (n, steps, 5), 0.3)}
@@ -137,6 +141,29 @@ def test_error_driven_training_equals_cpu(tmp_path: Path, rule: str, extra: str)
         change = np.abs(lay.dense(w_b2[0], proj) - lay.dense(w0, proj)).max()
         assert change > 1e-3, f"{proj} did not learn ({change})"
     assert learners[0].synops == learners[1].synops
+
+
+def test_chips_with_own_weights_and_gain_equal_cpu(tmp_path: Path):
+    """Two chips, each with its own weight row, per-input spikes and a per-synapse learning
+    gain (a mismatched chip's): every chip's weights and counts equal the cpu learner's."""
+    plan = _plan(tmp_path, _error_driven("feedback_alignment", ", learning_epoch: 1"))
+    n, steps = 3, 16
+    probe = CpuLearner(plan, "out")
+    nnz = probe.weights.shape[1]
+    rng = np.random.default_rng(12)
+    weights = probe.weights + rng.normal(0, 0.05, (2, nnz))
+    gain = rng.uniform(0.5, 1.5, (2, nnz))
+    inputs = {"inp": _spikes(8, (2, n * steps, 10), 0.4),
+              "learn_label": np.repeat(_labels([1, 0, 2], 3, steps).reshape(1, n * steps, 3), 2, 0)}
+    out = []
+    for cls in (Brian2Learner, CpuLearner):
+        lr = cls(plan, "out", chips=2, weights=weights, gain=gain)
+        lr.set_phase("train")
+        out.append((lr.present(inputs, n, steps, learn=True), lr.weights))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=0, atol=ATOL)
+    assert np.abs(out[0][1] - weights).max() > 1e-3
+    assert not np.array_equal(out[0][1][0] - weights[0], out[0][1][1] - weights[1])
 
 
 def test_mirror_phase_equals_cpu(tmp_path: Path):

@@ -89,7 +89,7 @@ class Brian2Learner:
                                    f"(sources: {', '.join(self.layout.sources)})")
             size = self.plan.populations[name].size
             a = np.asarray(arr)
-            if a.ndim == 3 and a.shape[0] == n_samples:
+            if a.ndim == 3 and a.shape[:2] == (n_samples, steps):
                 a = a.reshape(1, total, a.shape[2])
             elif a.ndim == 2:
                 a = a[None]
