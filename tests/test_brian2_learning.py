@@ -309,5 +309,6 @@ def test_bad_inputs_refused(tmp_path: Path):
         lr.present({"nope": np.zeros((1, 4, 1), np.uint8)}, 1, 4, learn=False)
     with pytest.raises(BackendError, match="has shape"):
         lr.present({"inp": np.zeros((1, 4, 3), np.uint8)}, 1, 4, learn=False)
-    with pytest.raises(BackendError, match="read-out"):
-        Brian2Learner(plan, "inp")
+    for readout in ("inp", "l_error", "nope"):
+        with pytest.raises(BackendError, match="read-out"):
+            Brian2Learner(plan, readout)

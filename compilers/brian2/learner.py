@@ -48,9 +48,9 @@ class Brian2Learner:
             for proj, d in block["projections"].items():
                 self.rules[proj] = EngineRule.from_dict(d)
         self.layout = Layout(plan, self.rules)
-        if readout not in self.layout.neuron0:
-            raise BackendError(f"read-out population '{readout}' is not a lif or graded "
-                               "population of this build")
+        if readout not in plan.populations or plan.populations[readout].kind != "lif":
+            raise BackendError(f"read-out population '{readout}' is not a lif population of "
+                               "this build (spike counts are read from lif neurons)")
         self.plan, self.readout, self.chips = plan, readout, chips
         w = self.layout.w0[None, :] if weights is None else weights
         self._w = np.array(w, np.float64, copy=True).reshape(-1, self.layout.w0.size)
