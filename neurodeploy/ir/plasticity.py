@@ -35,6 +35,9 @@ class _ErrorDriven(_RuleBase):
                               "error_from neuron that training asks for")
     trace_tau: Steps | None = Field(None, description="presynaptic trace x1 time constant "
                                     "(steps); 0 = no decay; default: the learning epoch")
+    lr_decay: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        1.0, description="learning-rate multiplier per training epoch (the host rewrites the "
+        "rule's coefficients between epochs)")
     learning_epoch: Annotated[int, Field(ge=1, le=10_000, strict=True)] | None = Field(
         None, description="steps between weight updates; the third factor is summed over "
         "them (default: task.sample_steps, 1 without a task; Kolen-Pollack and weight mirror "

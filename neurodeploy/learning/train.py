@@ -38,7 +38,7 @@ class TrainConfig:
     backend: str = "cpu"
     data: str = "digits"
     seed: int = 0
-    lr_decay: float = 1.0
+    lr_decay: float | None = None
     classes: list[int] | None = None
     train_samples: int | None = None
     test_samples: int | None = None
@@ -152,10 +152,20 @@ class Trainer:
         lay = self.learner.layout
         return metrics.angle_deg(lay.dense(w, b_proj), lay.dense(w, w_proj))
 
+    def scale_learning_rate(self, factor: float) -> None:
+        """Multiply every rule's coefficients by ``factor`` (the host reprograms the
+        learning engine between epochs, as a learning-rate schedule)."""
+        rules = self.learner.layout.rules
+        self.learner.layout.rules = rules._replace(t_coef=rules.t_coef * factor)
+
     def run(self) -> Curves:
         total = self.cfg.epochs
         start = time.time()
+        decay = self.cfg.lr_decay if self.cfg.lr_decay is not None else \
+            float(self.block["params"].get("lr_decay", 1.0))
         for k in range(total):
+            if k and decay != 1.0:
+                self.scale_learning_rate(decay)
             self.epoch(k)
             c = self.curves
             left = (time.time() - start) / (k + 1) * (total - k - 1)
