@@ -80,8 +80,10 @@ def _cpu_trajectory(q, pre, post, w0):
     w = w0.T.reshape(-1).astype(np.int64)
     x, y = np.zeros((2, NPRE)), np.zeros(NPOST)
     out = np.zeros((STEPS, NPOST, NPRE))
+    by_post = np.argsort(rows, kind="stable")
+    pptr = np.arange(0, NPRE * NPOST + 1, NPRE)
     for k in range(1, STEPS + 1):
-        FL.step(k, 0, fx, pre[k - 1], post[k - 1], x, y, w, indptr, rows)
+        FL.step(k, 0, fx, pre[k - 1], post[k - 1], x, y, w, indptr, rows, cols, pptr, by_post)
         out[k - 1, rows, cols] = w
     return out
 

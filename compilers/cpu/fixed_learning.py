@@ -35,10 +35,10 @@ from .engine import CACHE
 
 #: one row per plastic projection: decays/impulses of (x1, x2, y1), the sign mode and
 #: weight exponent; one row per term: dependency, powers of (x1, x2, y1, y2, y3, w),
-#: mantissa and s_exp; random tables [rules, 5, steps + 1] (x decay, x impulse, y decay,
+#: mantissa and s_exp, and its only factor when it has exactly one (else -1); random tables [rules, 5, steps + 1] (x decay, x impulse, y decay,
 #: y impulse, weight rounding), column k = Lava time step k
 FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_dep t_pow "
-                                        "t_mant t_sexp rnd")
+                                        "t_mant t_sexp t_one rnd")
 
 SIGN_CODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
@@ -113,6 +113,8 @@ def tables(rules: list[dict], steps: int) -> FixedTables:
     return FixedTables(dec, tau_nz, imp_int, imp_frac, sign, wexp, q_t0,
                        np.asarray(dep, np.int64), np.asarray(pw, np.int64).reshape(-1, 6),
                        np.asarray(mant, np.int64), np.asarray(sexp, np.int64),
+                       np.array([row.index(1) if sorted(row) == [0] * 5 + [1] else -1
+                                 for row in pw], np.int64),
                        np.stack([random_tables(int(r["rng_seed"]), steps) for r in rules])
                        if rules else np.zeros((0, 5, 1)))
 
@@ -137,14 +139,74 @@ def _clip(v, lo, hi):
     return min(max(v, lo), hi)
 
 
+@njit(cache=CACHE, inline="always")
+def _factor(f, j, i, x, y, wr):
+    if f == 0:
+        return np.int64(x[0, j])
+    if f == 1:
+        return np.int64(x[1, j])
+    if f == 2:
+        return np.int64(y[i])
+    if f == 5:
+        return wr
+    return np.int64(0)                      # y2, y3: not sent to a two-factor rule
+
+
+@njit(cache=CACHE, inline="always")
+def _new_weight(q, fx, wr, j, i, xs, ys, x, y, sign, rw):
+    """The weight register after one epoch: Lava's accumulator, rounding and saturation."""
+    acc = wr << ACC_SHIFT
+    for tm in range(fx.q_t0[q], fx.q_t0[q + 1]):
+        dep = fx.t_dep[tm]
+        if (dep == 1 and not xs) or (dep == 2 and not ys):
+            continue                        # the product is 0: acc + 0 stays in range
+        one = fx.t_one[tm]
+        if one >= 0:                        # one factor: widths + 4 <= 15, no shift
+            val = _factor(one, j, i, x, y, wr)
+            lim = np.int64(1) << WIDTHS[one]
+            cur = (_clip(val, -lim, lim - 1) * fx.t_mant[tm]) << fx.t_sexp[tm]
+            acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
+            continue
+        cur = np.int64(1)
+        width = 0
+        for f in range(6):
+            for _ in range(fx.t_pow[tm, f]):
+                val = _factor(f, j, i, x, y, wr)
+                lim = np.int64(1) << WIDTHS[f]
+                cur *= _clip(val, -lim, lim - 1)
+                width += WIDTHS[f]
+        cur *= fx.t_mant[tm]
+        width += 4
+        if width > 15:
+            cur >>= width - 15
+        cur <<= fx.t_sexp[tm]
+        acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
+    if sign == 2 and acc < 0:
+        acc = 0
+    elif sign == 3 and acc > 0:
+        acc = 0
+    # Lava: v = acc / 128, floor(v) + [r < v - floor(v)]; exact in integers
+    nw = (acc >> ACC_SHIFT) + (1 if rw < (acc & 127) / 128.0 else 0)
+    if sign == 1:
+        return _clip(nw, -256, 255)
+    if sign == 2:
+        return _clip(nw, 0, 255)
+    return _clip(nw, -255, 0)
+
+
 @njit(cache=CACHE, nogil=True)
-def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post):
+def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post, pre, pptr, pidx):
     """One learning epoch (Lava time step ``k``) of plastic projection ``q``.
 
     pre_spk [npre], post_spk [npost] (non-zero: spiked), x [2, npre] and y [npost] traces
     (integers held in floats), w the projection's weights in the cpu layout (register
-    values shifted left by a non-negative weight exponent), indptr / post its synapses by
-    presynaptic neuron. Traces and weights are updated in place."""
+    values shifted left by a non-negative weight exponent); its synapses by presynaptic
+    neuron (indptr, post) and by postsynaptic neuron (pptr, pidx: local synapse indices),
+    pre: the presynaptic neuron of each synapse. Traces and weights are updated in place.
+
+    A synapse no term touches keeps its weight exactly (its accumulator is a multiple of
+    128), so rules whose every term depends on x0 or y0 visit only the synapses of neurons
+    that spiked, each once."""
     rnd = fx.rnd[q]
     rxd, rxi, ryd, ryi, rw = rnd[0, k], rnd[1, k], rnd[2, k], rnd[3, k], rnd[4, k]
     npre = x.shape[1]
@@ -161,57 +223,30 @@ def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post):
         y[i] = z
     shift_w = fx.wexp[q] if fx.wexp[q] > 0 else 0
     sign = fx.sign[q]
-    t0, t1 = fx.q_t0[q], fx.q_t0[q + 1]
+    event = True
+    for tm in range(fx.q_t0[q], fx.q_t0[q + 1]):
+        if fx.t_dep[tm] == 0:
+            event = False
     for j in range(npre):
         xs = pre_spk[j] != 0
+        if event and not xs:
+            continue
         for s in range(indptr[j], indptr[j + 1]):
             i = post[s]
-            ys = post_spk[i] != 0
             wr = np.int64(w[s]) >> shift_w
-            acc = wr << ACC_SHIFT
-            for tm in range(t0, t1):
-                dep = fx.t_dep[tm]
-                cur = np.int64(1)
-                if dep == 1:
-                    cur = np.int64(1 if xs else 0)
-                elif dep == 2:
-                    cur = np.int64(1 if ys else 0)
-                width = 0
-                for f in range(6):
-                    for _ in range(fx.t_pow[tm, f]):
-                        if f == 0:
-                            val = np.int64(x[0, j])
-                        elif f == 1:
-                            val = np.int64(x[1, j])
-                        elif f == 2:
-                            val = np.int64(y[i])
-                        elif f == 5:
-                            val = wr
-                        else:
-                            val = np.int64(0)       # y2, y3: not sent to a two-factor rule
-                        lim = np.int64(1) << WIDTHS[f]
-                        cur *= _clip(val, -lim, lim - 1)
-                        width += WIDTHS[f]
-                cur *= fx.t_mant[tm]
-                width += 4
-                if width > 15:
-                    cur >>= width - 15
-                cur <<= fx.t_sexp[tm]
-                acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
-            if sign == 2 and acc < 0:
-                acc = 0
-            elif sign == 3 and acc > 0:
-                acc = 0
-            v = acc / 128.0
-            fl = np.floor(v)
-            nw = np.int64(fl) + (1 if rw < v - fl else 0)
-            if sign == 1:
-                nw = _clip(nw, -256, 255)
-            elif sign == 2:
-                nw = _clip(nw, 0, 255)
-            else:
-                nw = _clip(nw, -255, 0)
-            w[s] = nw << shift_w
+            w[s] = _new_weight(q, fx, wr, j, i, xs, post_spk[i] != 0, x, y, sign, rw) << shift_w
+    if not event:
+        return
+    for i in range(y.shape[0]):
+        if post_spk[i] == 0:
+            continue
+        for m in range(pptr[i], pptr[i + 1]):
+            s = pidx[m]
+            j = pre[s]
+            if pre_spk[j] != 0:
+                continue                    # done with the presynaptic neuron's synapses
+            wr = np.int64(w[s]) >> shift_w
+            w[s] = _new_weight(q, fx, wr, j, i, False, True, x, y, sign, rw) << shift_w
 
 
 # --------------------------------------------------------------------------- loop hook
@@ -235,9 +270,11 @@ def _epoch(k, b, q, p, net, rules, st, w, emit, spiked):
     syn0, ind0 = net.p_syn0[p], net.p_ind0[p]
     nnz = net.indptr[ind0 + npre]
     x0, y0 = rules.q_xoff[q], rules.q_yoff[q]
+    pind0 = net.p_pind0[p]
     step(k, q, rules.fx, emit[pre0:pre0 + npre], spiked[post0:post0 + npost],
          st.xtr[b, :, x0:x0 + npre], st.ytr[b, y0:y0 + npost], w[syn0:syn0 + nnz],
-         net.indptr[ind0:ind0 + npre + 1], net.post[syn0:syn0 + nnz])
+         net.indptr[ind0:ind0 + npre + 1], net.post[syn0:syn0 + nnz], net.pre[syn0:syn0 + nnz],
+         net.pptr[pind0:pind0 + npost + 1], net.pidx[syn0:syn0 + nnz])
 
 
 # --------------------------------------------------------------------------- host side
