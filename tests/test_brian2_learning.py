@@ -309,6 +309,10 @@ def test_bad_inputs_refused(tmp_path: Path):
         lr.present({"nope": np.zeros((1, 4, 1), np.uint8)}, 1, 4, learn=False)
     with pytest.raises(BackendError, match="has shape"):
         lr.present({"inp": np.zeros((1, 4, 3), np.uint8)}, 1, 4, learn=False)
+    with pytest.raises(BackendError, match="weights have shape"):
+        Brian2Learner(plan, "out", chips=2, weights=np.zeros((3, lr.weights.shape[1])))
+    with pytest.raises(BackendError, match="gain has shape"):
+        Brian2Learner(plan, "out", gain=np.ones(5))
     for readout in ("inp", "l_error", "nope"):
         with pytest.raises(BackendError, match="read-out"):
             Brian2Learner(plan, readout)

@@ -52,12 +52,17 @@ class Brian2Learner:
             raise BackendError(f"read-out population '{readout}' is not a lif population of "
                                "this build (spike counts are read from lif neurons)")
         self.plan, self.readout, self.chips = plan, readout, chips
-        w = self.layout.w0[None, :] if weights is None else weights
-        self._w = np.array(w, np.float64, copy=True).reshape(-1, self.layout.w0.size)
-        if self._w.shape[0] not in (1, chips):
-            raise BackendError(f"weights have {self._w.shape[0]} rows for {chips} chips")
+        nnz = self.layout.w0.size
+        self._w = np.array(self.layout.w0[None, :] if weights is None else weights, np.float64,
+                           copy=True, ndmin=2)
+        if self._w.ndim != 2 or self._w.shape[1] != nnz or self._w.shape[0] not in (1, chips):
+            raise BackendError(f"weights have shape {self._w.shape}; expected [1 or {chips}, "
+                               f"{nnz}] (the cpu layout's flat order)")
         if gain is not None:
-            self.layout.rules = self.layout.rules._replace(gain=np.asarray(gain, np.float64))
+            gain = np.array(gain, np.float64, ndmin=2)
+            if gain.ndim != 2 or gain.shape[1] != nnz or gain.shape[0] not in (1, chips):
+                raise BackendError(f"gain has shape {gain.shape}; expected [1 or {chips}, {nnz}]")
+            self.layout.rules = self.layout.rules._replace(gain=gain)
         lo = self.layout.neuron0[readout]
         self.count_range = (lo, lo + plan.populations[readout].size)
         self.synops = 0.0
