@@ -185,29 +185,27 @@ def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]
 
 
 def chip_summary(chip: Chip, plan: Any) -> dict[str, float]:
-    """What makes a chip unusual: fault counts and mean parameter shifts."""
-    dead = stuck = 0
-    vth = []
+    """What makes a chip unusual: fault counts per population, the mean threshold shift of
+    each population, and each projection's relative weight error and signed bias."""
+    out: dict[str, float] = {}
     for name, pop in plan.populations.items():
         if pop.kind != "lif":
             continue
         d, s = chip.masks(name, pop.size)
-        dead += int(d.sum())
-        stuck += int(s.sum())
-        vth.append(chip.neuron_draws(name, pop.size)["vth"])
-    v = chip.config.values
-    stuck_syn, gains = 0, []
+        out[f"dead.{name}"] = int(d.sum())
+        out[f"stuck_on.{name}"] = int(s.sum())
+        vth = chip.population_params(plan, name)["vth"].astype(np.float64)
+        nominal = np.broadcast_to(np.asarray(pop.vth, np.float64), vth.shape)
+        ok = ~(d | s) & (nominal != 0)
+        out[f"vth_shift.{name}"] = float(np.mean(vth[ok] / nominal[ok] - 1)) if ok.any() else 0.0
     for name, proj in plan.projections.items():
-        dr = chip.synapse_draws(name, tuple(np.shape(proj.weights)))
-        if v["stuck_fraction"] > 0:
-            stuck_syn += int(np.count_nonzero(dr["stuck"] < v["stuck_fraction"]))
-        from neurodeploy.variability.effective import gain
-        gains.append(gain(dr["gain"], v["weights_cv"], v["weights_dist"]).ravel())
-    z = np.concatenate(vth) if vth else np.zeros(0)
-    g = np.concatenate(gains) if gains else np.ones(0)
-    return {"dead_neurons": dead, "stuck_on_neurons": stuck, "stuck_synapses": stuck_syn,
-            "mean_vth_shift": float(v["v_th_cv"] * z.mean()) if z.size else 0.0,
-            "mean_weight_gain": float(g.mean()) if g.size else 1.0}
+        w0 = np.asarray(proj.weights, np.float64)
+        w = chip.projection_weights(plan, name).astype(np.float64)
+        scale = float(np.abs(w0).sum())
+        out[f"weight_error.{name}"] = (float(np.linalg.norm(w - w0) / np.linalg.norm(w0))
+                                       if scale else 0.0)
+        out[f"weight_bias.{name}"] = float((w - w0).sum() / scale) if scale else 0.0
+    return out
 
 
 def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
