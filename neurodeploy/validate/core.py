@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from neurodeploy.compile.artifact import Build
 from neurodeploy.errors import NeurodeployError
