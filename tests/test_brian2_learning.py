@@ -9,6 +9,7 @@ near 1 is ~1e-16), far below any weight change the tests check (> 1e-3).
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -273,6 +274,50 @@ def test_generated_dw_equals_reference():
     ref = rule.reference_dw(x1, x2, y1, third, w, x0, y0)
     np.testing.assert_allclose(ns["_dw"], ref, rtol=1e-14, atol=1e-15)
     assert np.abs(ref).max() > 0.1
+
+
+TRAIN_NET = f"""
+neurodeploy: 1
+name: train-cli
+seed: 5
+populations:
+  input: {{kind: spike_source, size: 64}}
+  hidden: {{kind: lif, size: 16, params: {LIF}}}
+  output: {{kind: lif, size: 3, params: {LIF}}}
+projections:
+  in_hid: {{pre: input, post: hidden, connectivity: dense,
+            weights: {{init: normal, mean: 0.05, std: 0.3}}}}
+  hid_out: {{pre: hidden, post: output, connectivity: dense, delay: 1,
+             weights: {{init: normal, mean: 0.1, std: 0.3}}}}
+plasticity:
+  learn: {{rule: feedback_alignment, projections: [in_hid, hid_out], learning_rate: 0.02}}
+task: {{input: input, output: output, sample_steps: 10}}
+"""
+
+
+def test_train_cli_brian2_equals_cpu(tmp_path: Path):
+    """``neurodeploy train --backend brian2`` (digits, classes 0-2, 24 samples): the same
+    curves and trained weights as ``--backend cpu``."""
+    (tmp_path / "net.yaml").write_text(TRAIN_NET)
+    cli = Path(sys.executable).parent / "neurodeploy"
+    runs = {}
+    for backend in ("brian2", "cpu"):
+        out = tmp_path / backend
+        proc = subprocess.run([str(cli), "train", str(tmp_path / "net.yaml"), "--profile", "cpu",
+                               "--backend", backend, "--epochs", "1", "--classes", "0,1,2",
+                               "--train-samples", "24", "--test-samples", "12", "-o", str(out)],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert f"on {backend}" in proc.stdout
+        runs[backend] = out / "training"
+    curves = [json.loads((runs[b] / "curves.json").read_text()) for b in ("brian2", "cpu")]
+    for key in ("train_accuracy", "test_accuracy", "loss", "angles"):
+        assert curves[0][key] == curves[1][key], key
+    files = sorted(p.name for p in (runs["cpu"] / "weights").glob("*.npy"))
+    assert "in_hid.npy" in files and "learn_fb_hidden.npy" in files
+    for name in files:
+        np.testing.assert_allclose(np.load(runs["brian2"] / "weights" / name),
+                                   np.load(runs["cpu"] / "weights" / name), rtol=0, atol=ATOL)
 
 
 FIXED_NET = """
