@@ -253,6 +253,20 @@ def test_fa_update_matches_hand_derivation(tmp_path: Path, epoch: int, expected:
     assert lr.layout.dense(lr.weights[0], "p")[0, 0] == pytest.approx(w, abs=1e-12)
 
 
+def test_learning_rate_schedule_applies(tmp_path: Path):
+    """The trainer's schedule scales ``layout.rules.t_coef``; Brian2 reads the coefficients
+    from there: halved, the epoch-1 example above gives dw = 0.005 * 6."""
+    lr = Brian2Learner(_plan(tmp_path, ONE_LAYER.replace("EPOCH", "1")), "out")
+    lr.layout.rules = lr.layout.rules._replace(t_coef=lr.layout.rules.t_coef * 0.5)
+    lr.set_phase("train")
+    inp = np.zeros((1, 8, 1), np.uint8)
+    inp[0, [0, 1, 2, 6], 0] = 1
+    label = np.zeros((1, 8, 1), np.uint8)
+    label[0, [0, 3], 0] = 1
+    lr.present({"inp": inp, "l_label": label}, 1, 8, learn=True)
+    assert lr.layout.dense(lr.weights[0], "p")[0, 0] == pytest.approx(0.53, abs=1e-12)
+
+
 def test_generated_dw_equals_reference():
     """The Brian2 statements of a rule with powers, both dependencies and a bare
     coefficient evaluate (as NumPy code) to the rule's own reference dw."""
