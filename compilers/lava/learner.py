@@ -75,7 +75,7 @@ class LavaLearner:
         if w.shape != (1, self.layout.w0.size):
             raise BackendError(f"weights have shape {w.shape}; expected (1, {self.layout.w0.size})")
         self._w = np.array(w, self.layout.dtype, copy=True)
-        self.active: set[str] = set()
+        self.active: set[str] = set(self.rules)      # as the cpu learner: all until set_phase
         self.timeout, self.stop_timeout = timeout, stop_timeout
         self.synops = 0.0
         self.last_totals = np.zeros((1, self.layout.n), np.int64)
