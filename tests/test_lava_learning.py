@@ -224,3 +224,21 @@ def test_timeout_kills_the_runtime(tmp_path):
         learner.predict_counts({"input": samples(n, 12, steps, 3)}, n, steps)
     left = [p for p in multiprocessing.active_children() if p.pid not in before]
     assert not left, f"Lava processes left running: {left}"
+
+
+def test_delayed_plastic_projection_follows_cpu(tmp_path):
+    """A uniform synaptic delay on a plastic projection (a delay line after Lava's
+    LearningDense; the traces see the spikes when emitted, as on cpu)."""
+    steps, n = 12, 25
+    text = FA.format(seed=3, rule="feedback_alignment", eta=0.02, steps=steps).replace(
+        "hid_out: {pre: hidden, post: output, connectivity: dense,",
+        "hid_out: {pre: hidden, post: output, connectivity: dense, delay: 2,")
+    plan = build(tmp_path, text, "cpu")
+    assert int(np.max(plan.projections["hid_out"].delays)) == 2
+    y = np.random.default_rng(1).integers(0, 3, n)
+    inputs = {"input": samples(n, 10, steps, 2), "learn_label": encode_labels(y, 3, steps, 0.5)}
+    (cpu, c_cpu), (lava, c_lava) = _train_both(plan, inputs, n, steps)
+    w0 = get_learner("cpu", plan, "output").weights[0]
+    assert np.abs(cpu.weights[0] - w0).max() > 1e-3
+    assert np.array_equal(c_cpu, c_lava)
+    assert np.abs(lava.weights[0] - cpu.weights[0]).max() < 1e-12

@@ -147,7 +147,7 @@ populations:
   input:  {{kind: spike_source, size: 12}}
   output: {{kind: lif, size: 5, params: {{tau_syn: 4.0, tau_mem: 10.0, v_th: 1.0}}}}
 projections:
-  in_out: {{pre: input, post: output, connectivity: dense,
+  in_out: {{pre: input, post: output, connectivity: dense, delay: {delay},
            weights: {{init: normal, mean: {mean}, std: 0.3}}}}
 plasticity:
   stdp: {{rule: stdp, projections: [in_out], learning_rate: 0.01, a_plus: 1.0, a_minus: 1.2,
@@ -156,18 +156,18 @@ task: {{input: input, output: output, encoding: rate, max_rate: 0.5, sample_step
 """
 
 
-@pytest.mark.parametrize("seed,mean", [(1, 0.3), (2, 0.1), (3, 0.5)])
-def test_stdp_network_identical_on_cpu_and_lava(tmp_path, seed, mean):
+@pytest.mark.parametrize("seed,mean,delay", [(1, 0.3, 0), (2, 0.1, 2), (3, 0.5, 0)])
+def test_stdp_network_identical_on_cpu_and_lava(tmp_path, seed, mean, delay):
     """A loihi2 build learning with STDP: the cpu learner and the Lava learner give the
     same read-out counts and the same weights after each of three presentations (each a
-    new Lava run; learned low bits carry over)."""
+    new Lava run; learned low bits carry over), with and without a synaptic delay."""
     from neurodeploy.compile import compile_network
     from neurodeploy.compilers.plan import load_plan
     from neurodeploy.ir import parse_network
     from neurodeploy.learning.learners import get_learner
     from neurodeploy.profiles import load_profile
     from neurodeploy.task import encode_samples
-    compile_network(parse_network(NET.format(seed=seed, mean=mean), "net.yaml"),
+    compile_network(parse_network(NET.format(seed=seed, mean=mean, delay=delay), "net.yaml"),
                     load_profile("loihi2"), tmp_path / "b")
     plan = load_plan(tmp_path / "b")
     n, steps = 6, 20
@@ -196,7 +196,7 @@ def test_compile_stores_and_reports_the_quantized_rule(tmp_path):
     from neurodeploy.compilers.plan import load_plan
     from neurodeploy.ir import parse_network
     from neurodeploy.learning.fixed_point import plan_rule
-    net = parse_network(NET.format(seed=1, mean=0.3), "net.yaml")
+    net = parse_network(NET.format(seed=1, mean=0.3, delay=0), "net.yaml")
     res = compile_network(net, load_profile("loihi2"), tmp_path / "fixed")
     stored = res.manifest["plasticity"]["stdp"]["fixed"]["in_out"]
     assert stored["trace_bits"] == 7 and len(stored["terms"]) == 2

@@ -127,9 +127,10 @@ class LavaLearner:
 
     def _lava_rule(self, name: str) -> LavaRule:
         proj = self.plan.projections[name]
-        if np.any(np.asarray(proj.delays) != 0):
-            raise BackendError(f"plastic projection '{name}' has delays; Lava's LearningDense "
-                               "has none (use --backend cpu)")
+        if np.unique(np.asarray(proj.delays)).size > 1:
+            raise BackendError(f"plastic projection '{name}' has delays that differ between "
+                               "synapses; Lava's LearningDense has none and the lava learner "
+                               "adds one uniform delay after it (use --backend cpu)")
         if proj.format != "dense":
             raise BackendError(f"plastic projection '{name}' is sparse; the lava learner "
                                "learns dense projections only (use --backend cpu)")
@@ -246,7 +247,14 @@ class _Builder:
                 conn = self._conn(name, proj, w)
             self.procs[proj.pre].s_out.connect(conn.s_in)
             post = self.procs[proj.post]
-            conn.a_out.connect(post.a_third_factor_in if proj.port == "third_factor" else post.a_in)
+            out = conn.a_out
+            delay = int(np.asarray(proj.delays).flat[0]) if np.size(proj.delays) else 0
+            if name in rules and delay > 0:
+                line = _processes().DelayLine(shape=(proj.shape[0],), delay=delay)
+                out.connect(line.a_in)
+                out = line.a_out
+                self.n_conns += 1
+            out.connect(post.a_third_factor_in if proj.port == "third_factor" else post.a_in)
             self.n_conns += 1
 
     # ------------------------------------------------------------------ parts

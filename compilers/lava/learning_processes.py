@@ -21,6 +21,9 @@ learning synapses that report their weights.
     Emits its summed input as a graded spike every step (zero when the input is zero): the
     error and feedback relay populations (``kind: graded``) of the feedback-alignment family.
 
+``DelayLine``
+    Delays a plastic projection's activations by its (uniform) synaptic delay.
+
 ``RecLearningDense``
     Lava's ``LearningDense`` (float model, or the fixed-point bit-approximate one) that also
     writes its weights into a memory-mapped file ([rows, post, pre]) after the learning
@@ -240,6 +243,51 @@ class PyGradedRelayModelFloat(_LearnMixin, PyLoihiProcessModel):
         self.v[:] = a
         self.s_out.send(a)
         self._count(a != 0)
+
+
+# --------------------------------------------------------------------------- delay line
+class DelayLine(AbstractProcess):
+    """Passes its input on ``delay`` steps later: the uniform synaptic delay of a plastic
+    projection (Lava's ``LearningDense`` has none), placed between the learning synapse and
+    its post neuron so that the traces still see the spikes when they are emitted."""
+
+    def __init__(self, *, shape: tuple[int, ...], delay: int,
+                 name: ty.Optional[str] = None) -> None:
+        super().__init__(shape=shape, delay=int(delay), name=name)
+        self.a_in = InPort(shape=shape)
+        self.a_out = OutPort(shape=shape)
+        self.fifo = Var(shape=(int(delay),) + tuple(shape), init=0)
+
+
+class _DelayLineModel(PyLoihiProcessModel):
+    def run_spk(self) -> None:
+        a = self.a_in.recv()
+        slot = self.time_step % self.fifo.shape[0]
+        out = self.fifo[slot].copy()
+        self.fifo[slot] = a
+        self.a_out.send(out)
+
+
+@implements(proc=DelayLine, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyDelayLineModelFloat(_DelayLineModel):
+    """Float delay line."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    fifo: np.ndarray = LavaPyType(np.ndarray, float)
+
+
+@implements(proc=DelayLine, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyDelayLineModelFixed(_DelayLineModel):
+    """Fixed-point delay line (activations as the synapse sends them)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    fifo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
 
 # --------------------------------------------------------------------------- synapses
