@@ -373,3 +373,17 @@ def test_one_writer_per_output_folder(tmp_path):
     b = ResultStore(tmp_path / "v", "k")
     assert b.open(resume=True, force=False, header={}) == []
     b.close()
+
+
+def test_distance_kernel_equals_the_filtered_train_formula():
+    from neurodeploy.validate import metrics as M
+    rng = np.random.default_rng(0)
+    chip = (rng.random((5, 300, 20)) < 0.1).astype(np.uint8)
+    nominal = (rng.random((300, 20)) < 0.1).astype(np.uint8)
+    fc, fn = M.filtered(chip, 1.0), M.filtered(nominal, 1.0)         # scipy lfilter
+    want = np.sqrt(((fc - fn[None]) ** 2).sum(axis=(1, 2))) / np.sqrt(
+        ((fc ** 2).sum(axis=(1, 2)) + (fn ** 2).sum()) / 2)
+    np.testing.assert_allclose(M.distance(chip, nominal, 1.0), want, rtol=1e-12)
+    assert M.distance(nominal[None], nominal, 1.0)[0] == 0.0
+    assert M.distance(np.zeros((1, 300, 20), np.uint8), np.zeros((300, 20), np.uint8), 1.0)[0] == 0
+    assert M.distance(chip[2:3], nominal, 1.0)[0] == M.distance(chip, nominal, 1.0)[2]

@@ -140,8 +140,7 @@ def load_context(s: Settings) -> _Context:
     base_synops = float(sum(src_counts[n] @ fanout[n] for n in src_counts))
     ctx = _Context(plan=plan, inputs=inputs, steps=steps, base=base, nominal=None,
                    fanout=fanout, base_synops=base_synops, backend=backend, work=work)
-    nominal = _simulate(ctx, s.backend, [None])[0][0]       # for distances
-    ctx.nominal = {pop: metrics.filtered(r, plan.dt) for pop, r in nominal.items()}
+    ctx.nominal = _simulate(ctx, s.backend, [None])[0][0]   # for distances
     _CONTEXTS.clear()            # one run at a time per process
     _CONTEXTS[key] = ctx
     return ctx
