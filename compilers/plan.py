@@ -53,6 +53,7 @@ class ProjectionPlan:
     num_weight_bits: int = 8
     sign_mode: str = "mixed"
     max_delay: int = 0
+    port: str = "current"
 
     def dense_weights(self) -> np.ndarray:
         """Weights as a ``[post, pre]`` matrix (zeros where there is no synapse)."""
@@ -88,6 +89,8 @@ class SimPlan:
     monitors: list[tuple[str, str]]
     plasticity: dict[str, Any] = field(default_factory=dict)
     noise: dict[str, Any] = field(default_factory=dict)
+    task: dict[str, Any] | None = None
+    neuron_model: dict[str, Any] = field(default_factory=dict)
     variability: dict[str, Any] = field(default_factory=dict)
     mismatch_applied: bool = False  # set by whoever applies a chip (neurodeploy.variability)
 
@@ -115,9 +118,25 @@ class SimPlan:
         """The same build deliberately run without its fixed-pattern mismatch."""
         return SimPlan(**{**self.__dict__, "variability": {}})
 
+    def learning_parts(self) -> tuple[set[str], set[str]]:
+        """(populations, projections) that exist only for learning: label and noise
+        sources, graded error relays, and every projection touching them or feeding a
+        third factor. With learning off they cannot change a spike of the rest."""
+        pops = {n for n, p in self.populations.items() if p.kind == "graded"}
+        for block in self.plasticity.values():
+            pops.update(x for x in (block.get("label"), block.get("noise")) if x)
+        projs = {n for n, p in self.projections.items()
+                 if p.port == "third_factor" or p.pre in pops or p.post in pops}
+        return pops, projs
+
     def frozen(self) -> "SimPlan":
-        """The same network with fixed weights and without temporal noise."""
-        return SimPlan(**{**self.__dict__, "plasticity": {}, "noise": {}})
+        """The same network with fixed weights and without temporal noise; the learning
+        pathway (:meth:`learning_parts`) is left out, as it is inert without learning."""
+        pops, projs = self.learning_parts()
+        return SimPlan(**{**self.__dict__, "plasticity": {}, "noise": {},
+                          "populations": {n: p for n, p in self.populations.items() if n not in pops},
+                          "projections": {n: p for n, p in self.projections.items() if n not in projs},
+                          "monitors": [m for m in self.monitors if m[0] not in pops]})
 
 
 def _per_neuron(build: Build, entry: Any, size: int, dtype: Any) -> np.ndarray:
@@ -151,7 +170,8 @@ def load_plan(path: str | Path | Build) -> SimPlan:
                               delays=build.value(e["delay"]), max_delay=int(e["max_delay"]),
                               weight_exp=int(e.get("weight_exp", 0)),
                               num_weight_bits=int(e.get("num_weight_bits", 8)),
-                              sign_mode=e.get("sign_mode", "mixed"))
+                              sign_mode=e.get("sign_mode", "mixed"),
+                              port=e.get("port", "current"))
         if proj.format == "coo":
             proj.rows, proj.cols = build.array(e["rows"]), build.array(e["cols"])
         projs[name] = proj
@@ -161,6 +181,7 @@ def load_plan(path: str | Path | Build) -> SimPlan:
     return SimPlan(name=m["name"], path=str(build.path), numerics=m["numerics"], dt=m["dt"],
                    seed=m["seed"], steps=m["steps"], populations=pops, projections=projs,
                    monitors=monitors, plasticity=m.get("plasticity", {}), noise=m.get("noise", {}),
+                   task=m.get("task"), neuron_model=m.get("neuron_model") or {},
                    variability=m.get("variability") or {})
 
 

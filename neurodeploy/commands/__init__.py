@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-MODULES: tuple[str, ...] = ("validate", "nir")
+MODULES: tuple[str, ...] = ("validate", "nir", "learn")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

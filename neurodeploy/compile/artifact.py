@@ -97,6 +97,9 @@ class ArrayStore:
         return self.put(relpath, key, arr)
 
 
+TRAINING_DIR = "training"      # what `neurodeploy train` adds to a build: curves, trained YAML
+
+
 def build_refusal(path: Path) -> str | None:
     """Why ``path`` is not a neurodeploy build that --force may replace (None if it is one).
 
@@ -123,7 +126,7 @@ def build_refusal(path: Path) -> str | None:
             rel = (rel_root / name).as_posix()
             if (path / rel).is_symlink():
                 foreign.append(rel)
-            elif name in files and rel not in allowed:
+            elif name in files and rel not in allowed and not rel.startswith(TRAINING_DIR + "/"):
                 foreign.append(rel)
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""

@@ -90,7 +90,8 @@ class _Compiler:
                           f"maximum of {prof.delays.max} steps (delays.max); exceeded by "
                           f"{delay - prof.delays.max}")
         for name, rule in net.plasticity.items():
-            if not prof.learning.supported or rule.rule not in prof.learning.rules:
+            names = {rule.rule, "dfa" if rule.rule == "direct_feedback_alignment" else rule.rule}
+            if not prof.learning.supported or not names & set(prof.learning.rules):
                 can = ", ".join(prof.learning.rules) if prof.learning.supported else "no rule"
                 self.fail(("plasticity", name, "rule"), f"{prof.name}'s learning engine cannot "
                           f"run '{rule.rule}' (it supports {can}); choose another rule or profile")
@@ -124,8 +125,12 @@ class _Compiler:
                 entry["rate_hz"] = self.store.scalar_or_array(f"params/{name}.npz", "rate_hz", rate, np.float64)
                 entry["p_spike"] = self.store.scalar_or_array(f"params/{name}.npz", "p_spike",
                                                               rate * self.net.dt / 1000.0, np.float64)
+            elif pop.kind == "graded":
+                self.scales[name] = 1.0
+                entry["scale"] = 1.0
             elif isinstance(pop, LIFPopulation):
-                incoming = [s for s in synapses if s.post == name]
+                incoming = [s for s in synapses if s.post == name
+                            and self.net.projections[s.name].port == "current"]
                 entry["params"], figures[name] = self._lif(name, pop, incoming)
                 entry["scale"] = self.scales[name]
             out[name] = entry
@@ -187,6 +192,7 @@ class _Compiler:
     def projection(self, syn: Synapses) -> tuple[dict, dict]:
         path = f"weights/{syn.name}.npz"
         entry: dict[str, Any] = {"pre": syn.pre, "post": syn.post, "format": syn.format,
+                                 "port": self.net.projections[syn.name].port,
                                  "shape": list(syn.shape), "n_synapses": syn.n_synapses}
         if syn.format == "coo":
             entry["rows"] = self.store.put(path, "rows", syn.rows)
@@ -242,7 +248,7 @@ class _Compiler:
         self.check_support()
         files = weight_arrays(net)
         sizes = {n: p.size for n, p in net.populations.items()}
-        compute = [n for n, p in net.populations.items() if p.kind == "lif"]
+        compute = [n for n, p in net.populations.items() if p.kind in ("lif", "graded")]
         estimates = [estimate_synapses(net, name, files) for name in net.projections]
         check_estimates(sizes, compute, estimates, prof, self.file, net.line_of)
         self.check_memory(estimates)
@@ -264,6 +270,7 @@ class _Compiler:
             "neuron_model": self._neuron_model(),
             "populations": populations, "projections": projections,
             "plasticity": self._plasticity(),
+            "task": net.task.model_dump(mode="json") if net.task else None,
             "noise": self._noise(), "variability": self._variability(),
             "monitors": [m.model_dump() for m in net.monitors],
             "cores": {"used": placement.cores_used, "available": prof.total_cores},
@@ -280,15 +287,8 @@ class _Compiler:
                 "activation_bits": n.activation_bits, "du_offset": 1, "dv_offset": 0}
 
     def _plasticity(self) -> dict:
-        out = {}
-        for name, rule in self.net.plasticity.items():
-            entry = rule.model_dump(mode="json")
-            entry["engine"] = {"profile": self.profile.name,
-                               "trace_bits": self.profile.learning.trace_bits,
-                               "epoch_steps": self.profile.learning.epoch_steps,
-                               "third_factor": self.profile.learning.third_factor}
-            out[name] = entry
-        return out
+        from ..learning.manifest import plasticity_manifest
+        return plasticity_manifest(self.expanded, self.profile, self.file)
 
     def _noise(self) -> dict:
         out: dict[str, Any] = {}
@@ -332,7 +332,7 @@ class _Compiler:
                 entry.update(cores=pl.n_cores, first_core=pl.first_core,
                              neurons_per_core=pl.neurons_per_core, synapses=pl.synapses,
                              memory_bytes=pl.memory_bytes, max_fanin_per_core=pl.max_fanin,
-                             limited_by=pl.limiting, scale=self.scales[name], **pop_figures[name])
+                             limited_by=pl.limiting, scale=self.scales[name], **pop_figures.get(name, {}))
             pops[name] = entry
         return {
             "name": self.net.name, "profile": prof.name, "numerics": prof.numerics,
@@ -350,7 +350,10 @@ class _Compiler:
 def compile_network(net: Network, profile: HardwareProfile, out: str | Path | None,
                     force: bool = False) -> CompileResult:
     """Compile ``net`` for ``profile``; write the build to ``out`` unless it is None."""
-    compiler = _Compiler(net, profile)
+    from ..learning.expand import expand
+    expanded = expand(net)
+    compiler = _Compiler(expanded.net, profile)
+    compiler.expanded = expanded
     manifest, report, warnings = compiler.run()
     from ..learning.fixed_point import add_to_build
     add_to_build(manifest, report, str(getattr(net, "_file", "") or ""))   # fixed-point rules

@@ -27,8 +27,9 @@ def render_report(report: dict) -> str:
         if "cores" in p:
             rows.append([name, p["kind"], f"{p['size']:,}", str(p["cores"]),
                          f"{p['neurons_per_core']:,}", p["limited_by"],
-                         f"{p['max_fanin_per_core']:,}", f"{p['scale']:g}", f"{p['vth']:g}",
-                         f"{p['tau_syn_eff']:.3g}", f"{p['tau_mem_eff']:.3g}"])
+                         f"{p['max_fanin_per_core']:,}", f"{p['scale']:g}",
+                         *(f"{p[k]:{f}}" if k in p else "-"
+                           for k, f in (("vth", "g"), ("tau_syn_eff", ".3g"), ("tau_mem_eff", ".3g")))])
         else:
             rows.append([name, p["kind"], f"{p['size']:,}", "input", "-", "-", "-", "-", "-",
                          "-", "-"])

@@ -94,8 +94,9 @@ def _is_tag(part: str) -> bool:
 
 _WRONG_BRANCH = {"int_type", "int_parsing", "float_type", "float_parsing", "literal_error",
                  "model_type", "dict_type", "list_type", "string_type", "model_attributes_type"}
-_TAGS = {"lif", "spike_source", "poisson", "constant", "normal", "uniform", "file", "str",
-         "int", "float", "list", "dict"}
+_TAGS = {"lif", "spike_source", "poisson", "graded", "constant", "normal", "uniform", "file",
+         "str", "int", "float", "list", "dict", "feedback_alignment", "direct_feedback_alignment",
+         "dfa", "kolen_pollack", "weight_mirror", "low_rank_fa", "stdp"}
 
 
 def _fields_at(root: type[BaseModel], path: list, data: Any) -> list[str]:
@@ -133,7 +134,7 @@ def _pick(tp: Any, node: Any) -> Any:
             models = [m for m in models if isinstance(m, type) and issubclass(m, BaseModel)]
             chosen = None
             for model in models:
-                tag_field = next((f for f in ("kind", "init") if f in model.model_fields), None)
+                tag_field = next((f for f in ("kind", "init", "rule") if f in model.model_fields), None)
                 if tag_field and isinstance(node, dict):
                     allowed = typing.get_args(model.model_fields[tag_field].annotation)
                     if node.get(tag_field) in allowed:
@@ -296,9 +297,9 @@ class _CrossChecker:
         self.population(base + ("post",), proj.post)
         pre = self.net.populations[proj.pre]
         post = self.net.populations[proj.post]
-        if post.kind != "lif":
+        if post.kind not in ("lif", "graded"):
             self.fail(base + ("post",), f"population '{proj.post}' is a {post.kind} and cannot "
-                      "receive synapses; target a lif population")
+                      "receive synapses; target a lif or graded population")
         if proj.connectivity == "one_to_one" and pre.size != post.size:
             self.fail(base + ("connectivity",), f"one_to_one needs equal sizes, got pre "
                       f"{pre.size} and post {post.size}; use dense or {{sparse: p}}")
@@ -346,7 +347,7 @@ class _CrossChecker:
                     self.fail(base + ("projections", i), f"projection '{proj}' already learns "
                               f"under '{owner[proj]}'; a projection has one rule")
                 owner[proj] = name
-            if rule.error_from is not None:
+            if getattr(rule, "error_from", None) is not None:
                 self.population(base + ("error_from",), rule.error_from)
 
 

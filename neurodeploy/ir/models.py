@@ -31,10 +31,11 @@ Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 PerNeuron = Union[Finite, list[Finite]]
 PerNeuronNonNegative = Union[NonNegativeFinite, list[NonNegativeFinite]]
 
-LEARNING_RULES = ("feedback_alignment", "dfa", "kolen_pollack", "weight_mirror",
+LEARNING_RULES = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
+                  "weight_mirror",
                   "low_rank_fa", "sal", "stdp")
 MONITOR_VARS = {"lif": ("spikes", "v", "u"), "spike_source": ("spikes",),
-                "poisson": ("spikes",)}
+                "poisson": ("spikes",), "graded": ("spikes",)}
 
 
 def _check_low_high(node: "Node") -> "Node":
@@ -85,8 +86,17 @@ class PoissonPopulation(Node):
     rate: PerNeuronNonNegative = Field(description="firing rate in Hz; scalar or per neuron")
 
 
-Population = Annotated[Union[LIFPopulation, SpikeSourcePopulation, PoissonPopulation],
-                       Field(discriminator="kind")]
+class GradedPopulation(Node):
+    """Graded relays (Loihi 2 graded spikes): each step a neuron emits its summed input as
+    a graded spike when it is non-zero, and keeps no state. The error and bottleneck
+    populations of the feedback-alignment family are graded relays."""
+
+    kind: Literal["graded"]
+    size: PositiveInt = Field(le=MAX_POPULATION_SIZE)
+
+
+Population = Annotated[Union[LIFPopulation, SpikeSourcePopulation, PoissonPopulation,
+                             GradedPopulation], Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------- weights
@@ -198,6 +208,9 @@ class Projection(Node):
     connectivity: Union[Literal["dense", "one_to_one"], SparseConnectivity] = "dense"
     weights: WeightSpec | None = None
     delay: Union[NonNegativeInt, DelayRange] = 0
+    port: Literal["current", "third_factor"] = Field(
+        "current", description="current: the post neuron's synaptic current; third_factor: "
+        "its learning input (error or reward), kept apart from the membrane")
 
     @field_validator("connectivity", mode="before")
     @classmethod
@@ -216,28 +229,7 @@ class Projection(Node):
 
 
 # --------------------------------------------------------------------------- plasticity
-class Plasticity(Node):
-    """A local learning rule applied to ``projections`` (rules are implemented per backend)."""
-
-    rule: str
-    projections: list[Name] = Field(min_length=1)
-    error_from: Name | None = None
-    feedback: WeightInit | None = None
-    learning_rate: PositiveFinite = 0.01
-    params: dict[str, Finite] = Field(default_factory=dict)
-
-    @field_validator("feedback", mode="before")
-    @classmethod
-    def _feedback_init(cls, value: Any) -> Any:
-        return check_init_spec(value, allow_file=False)
-
-    @field_validator("rule")
-    @classmethod
-    def _known_rule(cls, value: str) -> str:
-        if value not in LEARNING_RULES:
-            raise ValueError(f"unknown rule '{value}'{did_you_mean(value, LEARNING_RULES)}; "
-                             f"use one of {', '.join(LEARNING_RULES)}")
-        return value
+from .plasticity import PLASTICITY_CLASSES, Plasticity  # noqa: E402  (rules need the classes above)
 
 
 # --------------------------------------------------------------------------- noise, variability
@@ -310,6 +302,7 @@ class Network(Node):
     populations: dict[Name, Population] = Field(min_length=1)
     projections: dict[Name, Projection] = Field(default_factory=dict)
     plasticity: dict[Name, Plasticity] = Field(default_factory=dict)
+    task: "Task | None" = Field(None, description="data set encoding and read-out (train/evaluate)")
     noise: Noise = Field(default_factory=Noise)
     variability: Variability = Field(default_factory=Variability)
     monitors: list[Monitor] = Field(default_factory=list)
@@ -336,7 +329,12 @@ class Network(Node):
         return value
 
 
+from .task import Task  # noqa: E402
+
+Network.model_rebuild()
+
 IR_CLASSES: tuple[type[Node], ...] = (
-    LIFParams, LIFPopulation, SpikeSourcePopulation, PoissonPopulation, ConstantInit,
+    LIFParams, LIFPopulation, SpikeSourcePopulation, PoissonPopulation, GradedPopulation,
+    ConstantInit,
     NormalInit, UniformInit, FileWeights, SparseConnectivity, DelayRange, Projection,
-    Plasticity, MembraneNoise, SpikeDrop, Noise, CV, Sigma, Variability, Monitor, Run, Network)
+    *PLASTICITY_CLASSES, Task, MembraneNoise, SpikeDrop, Noise, CV, Sigma, Variability, Monitor, Run, Network)
