@@ -205,3 +205,13 @@ def test_compile_stores_and_reports_the_quantized_rule(tmp_path):
     floating = compile_network(net, load_profile("cpu"), None)
     assert "fixed" not in floating.manifest["plasticity"]["stdp"]
     assert "learning (fixed point)" not in floating.report_txt
+
+
+def test_kernel_refuses_a_run_longer_than_its_tables():
+    q = quantize("p", _stdp(0.03, 0.03), weight_exp=0, scale=64.0, sign_mode="mixed", seed=1)
+    fx = FL.tables([q], 5)
+    x, y, w = np.zeros((2, 1)), np.zeros(1), np.zeros(1, np.int64)
+    one = np.ones(1, np.int32)
+    idx = np.array([0, 1])
+    with pytest.raises(IndexError, match="reserve_steps"):
+        FL.step(6, 0, fx, one, one, x, y, w, idx, idx[:1], idx[:1], idx, idx[:1])

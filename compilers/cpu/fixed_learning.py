@@ -207,6 +207,9 @@ def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post, pre, pptr, pidx):
     A synapse no term touches keeps its weight exactly (its accumulator is a multiple of
     128), so rules whose every term depends on x0 or y0 visit only the synapses of neurons
     that spiked, each once."""
+    if k >= fx.rnd.shape[2]:
+        raise IndexError("fixed-point learning: the random tables are shorter than the run; "
+                         "call Layout.reserve_steps(steps) first")
     rnd = fx.rnd[q]
     rxd, rxi, ryd, ryi, rw = rnd[0, k], rnd[1, k], rnd[2, k], rnd[3, k], rnd[4, k]
     npre = x.shape[1]
