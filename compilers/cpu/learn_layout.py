@@ -24,7 +24,7 @@ Net = namedtuple("Net", "fixed fx n_src kind du dv vth bias refr gate_win epoch 
                         "p_ndelay")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
-                            "q_epoch fx")
+                            "q_epoch fx q_xsum")
 State = namedtuple("State", "u v ring refr_end since xtr ytr w acc tfacc")
 Recorder = namedtuple("Recorder", "idx spikes v_idx v counts count_lo count_hi window total synops")
 
@@ -52,6 +52,13 @@ class Layout:
         if plan.fixed and rules:        # fixed point: Lava's bit-approximate engine
             from .fixed_learning import check_rules
             check_rules(plan, rules)
+        if plan.noise:
+            raise BackendError(f"temporal noise ({', '.join(plan.noise)}) is not simulated by the "
+                               "cpu learning loop yet; remove the noise block or run frozen")
+        from .. import mismatch_refusal
+        reason = mismatch_refusal(plan)
+        if reason:
+            raise BackendError(reason)
         self.plan = plan
         self.dtype = np.int64 if plan.fixed else np.float64
         self.sources = [n for n, p in plan.populations.items() if p.kind in SOURCE_KINDS]
@@ -183,6 +190,7 @@ class Layout:
         Q = len(rules)
         q_proj, q_xoff, q_yoff = (np.zeros(Q, np.int64) for _ in range(3))
         q_xdec, q_ximp = np.ones((Q, 2)), np.zeros((Q, 2))
+        q_xsum = np.zeros((Q, 2), np.uint8)
         q_ydec, q_yimp = np.ones(Q), np.zeros(Q)
         q_t0 = np.zeros(Q + 1, np.int64)
         coef, dep, pw = [], [], []
@@ -212,6 +220,7 @@ class Layout:
             yo += int(self.net.p_npost[p])
             for c, tr in enumerate((rule.x1, rule.x2)):
                 q_xdec[q, c], q_ximp[q, c] = tr.decay, tr.impulse
+                q_xsum[q, c] = tr.epoch_sum
             q_ydec[q], q_yimp[q] = rule.y1.decay, rule.y1.impulse
             for term in rule.terms:
                 coef.append(term.coef)
@@ -226,7 +235,7 @@ class Layout:
                      np.asarray(coef, np.float64), np.asarray(dep, np.int64),
                      *(np.ascontiguousarray(powers[:, c]) for c in range(len(FACTORS))),
                      wmin, wmax, np.ones((1, self.w0.size)), np.ones(Q, np.uint8), q_epoch,
-                     fixed_learning.tables_for(self.plan, self.rule_names, 0))
+                     fixed_learning.tables_for(self.plan, self.rule_names, 0), q_xsum)
 
     def reserve_steps(self, steps: int) -> None:
         """Fixed-point learning draws Lava's random numbers from tables indexed by the step

@@ -28,7 +28,7 @@ from numba.extending import overload
 
 from .engine import CACHE
 from .fixed_learning import fixed_epoch
-from .learn_rules import learn_projection, update_traces
+from .learn_rules import learn_projection, restart_epoch_sums, update_traces
 
 KIND_LIF, KIND_GRADED = 0, 1
 
@@ -283,6 +283,7 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
                 update_traces(b, q, p, net, rules, st, emit, spiked)
                 if (t + 1) % rules.q_epoch[q] == 0:
                     learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg, scratch)
+                    restart_epoch_sums(b, q, p, net, rules, st)
         for i in range(n):
             if (t + 1) % net.epoch[i] == 0:
                 third[i] = 0

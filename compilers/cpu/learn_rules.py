@@ -48,6 +48,16 @@ def update_traces(b, q, p, net, rules, st, emit, spiked):
 
 
 @njit(cache=CACHE, nogil=True)
+def restart_epoch_sums(b, q, p, net, rules, st):
+    """Epoch-summed x traces start again from 0 after their rule was applied."""
+    x0 = rules.q_xoff[q]
+    for c in range(2):
+        if rules.q_xsum[q, c]:
+            for j in range(net.p_npre[p]):
+                st.xtr[b, c, x0 + j] = 0.0
+
+
+@njit(cache=CACHE, nogil=True)
 def learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg, scratch):
     """Add this step's dw to the weights of plastic projection q (see module docstring).
 

@@ -74,8 +74,11 @@ class CpuLearner:
             a = inputs.get(name)
             if a is None:
                 a = np.zeros((n_samples, steps, size), np.uint8)
-            if a.ndim == 3:
-                a = a.reshape(1, n_samples * steps, size) if a.shape[0] == n_samples else a
+            if a.ndim == 3 and a.shape[:2] == (n_samples, steps):
+                a = a.reshape(1, n_samples * steps, size)
+            elif a.ndim != 3 or a.shape[1:] != (n_samples * steps, size):
+                raise BackendError(f"input '{name}' has shape {a.shape}; expected [samples, "
+                                   f"steps, {size}] or [chips, samples*steps, {size}]")
             full[name] = a
         return self.layout.source_block(full, n_samples * steps)
 
@@ -117,29 +120,14 @@ class CpuLearner:
 
     def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                        chip: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-        """Frozen read-out of many samples, split over threads (weights shared, read only).
+        """Frozen read-out of many samples in one sequence (as Lava and Brian2 run them, so
+        the result does not depend on the machine's core count); weights of ``chip``.
 
         Returns (counts [samples, classes], spike totals per neuron, synaptic events)."""
-        nb = max(1, min(_threads(), n_samples))
-        bounds = np.linspace(0, n_samples, nb + 1).astype(int)
-        per = int(np.diff(bounds).max())
-        blocks = {}
-        for name in self.layout.sources:
-            a = inputs.get(name)
-            if a is None:
-                a = np.zeros((n_samples, steps, self.plan.populations[name].size), np.uint8)
-            pad = np.zeros((nb * per,) + a.shape[1:], a.dtype)
-            for b in range(nb):
-                pad[b * per:b * per + bounds[b + 1] - bounds[b]] = a[bounds[b]:bounds[b + 1]]
-            blocks[name] = pad.reshape(nb, per * steps, a.shape[2])
-        src = self.layout.source_block(blocks, per * steps)
+        src = self._inputs(inputs, n_samples, steps)
         w = self.state.w[chip:chip + 1] if self.state.w.shape[0] > 1 else self.state.w
-        st = self.layout.new_state(nb, w)
-        rec = self._recorder(nb, per, steps)
+        st = self.layout.new_state(1, w)
+        rec = self._recorder(1, n_samples, steps)
         rules = self.layout.rules._replace(active=np.zeros_like(self.layout.rules.active))
-        def one(b: int) -> None:
-            run_instance(b, 0, per * steps, src, self.layout.net, rules, st, rec, False, steps)
-        with ThreadPoolExecutor(nb) as pool:
-            list(pool.map(one, range(nb)))
-        counts = np.concatenate([rec.counts[b, :bounds[b + 1] - bounds[b]] for b in range(nb)])
-        return counts, rec.total.sum(axis=0), float(rec.synops.sum())
+        run_instance(0, 0, n_samples * steps, src, self.layout.net, rules, st, rec, False, steps)
+        return rec.counts[0], rec.total[0], float(rec.synops[0])

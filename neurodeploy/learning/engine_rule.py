@@ -41,15 +41,20 @@ class Term:
 
 @dataclass(frozen=True)
 class Trace:
-    """A trace: ``z <- z * exp(-1/tau) + impulse * s`` each step (tau 0: no decay)."""
+    """A trace: ``z <- z * exp(-1/tau) + impulse * s`` each step (tau 0: no decay).
+
+    ``epoch_sum``: no decay, and back to 0 after each learning epoch, so the rule sees the
+    sum of the pre neuron's payloads over the epoch (on Loihi 2: the relay sends its epoch
+    sum as one graded spike that overwrites x1)."""
 
     tau: float = 0.0
     impulse: float = 0.0
+    epoch_sum: bool = False
 
     @property
     def decay(self) -> float:
         """Per-step multiplier (1 for tau 0, as Lava treats tau 0 as no decay)."""
-        return 1.0 if self.tau == 0 else math.exp(-1.0 / self.tau)
+        return 1.0 if self.tau == 0 or self.epoch_sum else math.exp(-1.0 / self.tau)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ For trained projections ``W_1 .. W_L`` (input -> h_1 -> ... -> out) a rule adds:
   hidden layer; low-rank FA goes through a rank-r graded bottleneck (``B = U V``);
   Kolen–Pollack and weight mirror learn their ``B``.
 
-Every trained forward projection learns ``dw = eta * x1 * (y2 - y3)`` each step: x1 is the
-presynaptic trace, y2 - y3 the third factor (gated by the post neuron's recent activity in
-hidden layers). Kolen–Pollack adds ``- decay * w`` to W and B alike and trains
-``dB = eta * x1 * y1`` with x1 the error (no decay) and y1 the hidden spike trace (the same
-trace as W's x1), so B follows W's update transposed. Weight mirror trains B only in
-mirror phases, from noise spikes injected into the hidden layer: ``dB = -eta_m * x1 *
-(y1 - m) - decay * B`` with m the noise's mean trace (the error is -out there).
+Every trained forward projection learns ``dw = eta * x1 * (y2 - y3)`` once per learning
+epoch (default: one sample): x1 is the presynaptic trace, y2 - y3 the third factor summed
+over the epoch (gated by the post neuron's recent activity in hidden layers).
+Kolen–Pollack adds ``- decay * w`` to W and B alike and trains ``dB = eta * x1 * y1`` with
+x1 the error summed over the epoch and y1 the hidden spike trace (the same trace as W's
+x1), so B follows W's update transposed. Weight mirror trains B only in mirror phases,
+from noise spikes injected into the hidden layer: ``dB = -eta_m * x1 * (y1 - m) - decay *
+B`` with m the noise's mean trace (the error is -out there).
 """
 from __future__ import annotations
 
@@ -137,8 +138,8 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
         for w_proj, fb in ex.pairs:
             ex.rules[fb] = EngineRule(
                 terms=(Term(eta, "u", ("x1", "y1")), Term(-decay, "u", ("w",))),
-                x1=INSTANT, y1=Trace(tau=tau, impulse=1.0),
-                x2=Trace(), t_epoch=1, phase="train", tied_to=w_proj)
+                x1=EPOCH_SUM, y1=Trace(tau=tau, impulse=1.0),
+                x2=Trace(), t_epoch=epoch, phase="train", tied_to=w_proj)
     if rule == "weight_mirror":
         ex.noise = f"{name}_noise"
         h = hidden[-1]
@@ -152,20 +153,18 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
                 terms=(Term(-block.mirror_rate, "u", ("x1", "y1")),
                        Term(block.mirror_rate * mean_trace, "u", ("x1",)),
                        Term(-block.decay, "u", ("w",))),
-                x1=INSTANT, y1=Trace(tau=tau, impulse=1.0), x2=Trace(),
-                t_epoch=1, phase="mirror", tied_to=w_proj)
+                x1=EPOCH_SUM, y1=Trace(tau=tau, impulse=1.0), x2=Trace(),
+                t_epoch=epoch, phase="mirror", tied_to=w_proj)
     return ex
 
 
-# A trace holding only this step's payload (decay exp(-1/tau) is 0 in float64).
-INSTANT = Trace(tau=1e-3, impulse=1.0)
+# The error relay's payloads summed over the learning epoch: the same error the output
+# neurons' third factor sums (one step earlier, as it travels one more projection).
+EPOCH_SUM = Trace(tau=0.0, impulse=1.0, epoch_sum=True)
 
 
 def learning_epoch(net: Network, block) -> int:
-    """Steps between updates: per step for the rules that learn B alongside W (their
-    updates must pair up step by step), else the block's choice or the sample length."""
-    if block.rule in ("kolen_pollack", "weight_mirror"):
-        return 1
+    """Steps between updates: the block's choice, else the sample length of the task."""
     if block.learning_epoch is not None:
         return block.learning_epoch
     return net.task.sample_steps if net.task is not None else 1
