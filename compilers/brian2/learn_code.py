@@ -167,4 +167,8 @@ def learning_step(rule: EngineRule) -> str:
         lines += ["_h = _g * _on", "w = w + _h"]
     else:
         lines.append("w = w + _g")
+    for trace in used_traces(rule):
+        if trace.startswith("x") and getattr(rule, trace).epoch_sum:
+            # an epoch-summed trace restarts from 0 after the rule was applied (as on cpu)
+            lines.append(f"{trace} = {trace} * (1 - _on)" if epoch > 1 else f"{trace} = {trace} * 0")
     return "\n".join(lines)
