@@ -73,12 +73,11 @@ class LearnNet:
         if a is None:
             return np.zeros((self.total, size), np.uint8)
         a = np.asarray(a)
-        if a.ndim == 3:
-            a = a.reshape(-1, size)
-        if a.shape[0] < self.total or a.shape[1] != size:
-            raise BackendError(f"input of shape {a.shape} does not cover {self.n_samples} "
-                               f"samples of {self.steps} steps of {size} neurons")
-        return a[:self.total].astype(np.uint8)
+        if a.shape not in ((self.n_samples, self.steps, size), (1, self.total, size)):
+            raise BackendError(f"input of shape {a.shape}; expected [samples, steps, {size}] = "
+                               f"[{self.n_samples}, {self.steps}, {size}] or [1, samples*steps, "
+                               f"{size}] (the lava learner runs one chip)")
+        return a.reshape(self.total, size).astype(np.uint8)
 
     def _post_y1(self, rules: dict[str, LavaRule]) -> dict[str, tuple[float, float]]:
         """(decay, impulse) of the y1 trace each post population sends to three-factor rules."""

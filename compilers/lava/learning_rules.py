@@ -100,6 +100,9 @@ def translate(name: str, rule: EngineRule) -> LavaRule:
     if not rule.third_factor:
         traces["y1"] = rule.y1
     for f, tr in traces.items():
+        if f in used and getattr(tr, "epoch_sum", False):
+            raise refuse(f"trace {f} is summed over the epoch and restarts after it (Lava's "
+                         "traces do not restart)")
         if f in used and tr.tau == 0:
             raise refuse(f"trace {f} has tau 0 (no decay on cpu; undefined in Lava's float model)")
     scales = {f: 1.0 for f in traces}
