@@ -69,16 +69,16 @@ def test_every_ir_class_round_trips():
             for value in obj:
                 walk(value)
     walk(net)
-    assert {"Network", "LIFPopulation", "Projection", "Plasticity", "Monitor"} <= seen
+    assert {"Network", "LIFPopulation", "Projection", "FeedbackAlignment", "Task", "Monitor"} <= seen
 
 
 def test_check_and_compile(tmp_path: Path, capsys):
     assert main(["check", str(EXAMPLES / "digits_fa.yaml")]) == 0
-    assert "population hidden: lif, 100 neurons" in capsys.readouterr().out
+    assert "population hidden: lif, 200 neurons" in capsys.readouterr().out
     out = tmp_path / "b"
-    assert main(["compile", str(EXAMPLES / "digits_fa.yaml"), "--profile", "loihi2", "-o", str(out)]) == 0
+    assert main(["compile", str(EXAMPLES / "digits_snn.yaml"), "--profile", "loihi2", "-o", str(out)]) == 0
     assert (out / "manifest.json").exists() and (out / "report.txt").exists()
-    assert main(["compile", str(EXAMPLES / "digits_fa.yaml"), "-o", str(out)]) == 1
+    assert main(["compile", str(EXAMPLES / "digits_snn.yaml"), "-o", str(out)]) == 1
     assert "--force" in capsys.readouterr().err
 
 

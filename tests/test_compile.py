@@ -17,9 +17,9 @@ from .conftest import EXAMPLES, two_layer
 
 def test_same_input_gives_byte_identical_manifest(tmp_path: Path):
     for profile in ("loihi2", "loihi1", "cpu"):
-        a = compile_network(load_network(EXAMPLES / "digits_fa.yaml"), load_profile(profile),
+        a = compile_network(load_network(EXAMPLES / "digits_snn.yaml"), load_profile(profile),
                             tmp_path / f"a-{profile}").out
-        b = compile_network(load_network(EXAMPLES / "digits_fa.yaml"), load_profile(profile),
+        b = compile_network(load_network(EXAMPLES / "digits_snn.yaml"), load_profile(profile),
                             tmp_path / f"b-{profile}").out
         assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
         assert (a / "report.json").read_bytes() == (b / "report.json").read_bytes()
@@ -33,7 +33,7 @@ def test_seed_changes_weights(tmp_path: Path):
 
 
 def test_build_contents_round_trip(tmp_path: Path):
-    net = load_network(EXAMPLES / "digits_fa.yaml")
+    net = load_network(EXAMPLES / "digits_snn.yaml")
     out = compile_network(net, load_profile("loihi2"), tmp_path / "b").out
     build = Build(out)
     m = build.manifest

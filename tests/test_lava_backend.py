@@ -271,13 +271,33 @@ def test_keyboard_interrupt_cleans_up(monkeypatch):
                         lambda self: _time.sleep(3600))
     plan = _chain_plan(0)
     inputs = make_inputs(plan, 10, {"src.spikes": np.ones((10, 1))})
-    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    from neurodeploy.compilers.lava.backend import LavaBackend
+    running = threading.Event()
+    real_await = LavaBackend._await
+
+    def await_and_flag(*args, **kwargs):
+        running.set()
+        return real_await(*args, **kwargs)
+
+    monkeypatch.setattr(LavaBackend, "_await", staticmethod(await_and_flag))
+
+    done = threading.Event()
+
+    def interrupt_when_running() -> None:
+        # wait on the condition (the run is being awaited), not the clock
+        while not done.is_set():
+            if running.wait(0.05):
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=interrupt_when_running, daemon=True)
+    watcher.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             get_backend("lava", timeout=120).run(plan, inputs, 10)
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
     _assert_no_children()
     # the backend is usable again afterwards
     monkeypatch.undo()

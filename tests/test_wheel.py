@@ -38,6 +38,6 @@ def test_wheel_installs_and_runs(tmp_path: Path):
                            capture_output=True, text=True, cwd=tmp_path)
     assert where.returncode == 0, where.stderr
     assert str(ROOT) not in where.stdout and str(venv) in where.stdout
-    built = run("compile", str(EXAMPLES / "digits_fa.yaml"), "-o", str(tmp_path / "b"), "-q")
+    built = run("compile", str(EXAMPLES / "digits_snn.yaml"), "-o", str(tmp_path / "b"), "-q")
     assert built.returncode == 0, built.stderr
     assert (tmp_path / "b" / "manifest.json").exists()

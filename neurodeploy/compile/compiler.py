@@ -89,12 +89,7 @@ class _Compiler:
                 self.fail(("projections", name, "delay"), f"delay {delay} exceeds {prof.name}'s "
                           f"maximum of {prof.delays.max} steps (delays.max); exceeded by "
                           f"{delay - prof.delays.max}")
-        for name, rule in net.plasticity.items():
-            names = {rule.rule, "dfa" if rule.rule == "direct_feedback_alignment" else rule.rule}
-            if not prof.learning.supported or not names & set(prof.learning.rules):
-                can = ", ".join(prof.learning.rules) if prof.learning.supported else "no rule"
-                self.fail(("plasticity", name, "rule"), f"{prof.name}'s learning engine cannot "
-                          f"run '{rule.rule}' (it supports {can}); choose another rule or profile")
+        self.check_rules()
         for source in ("membrane", "spike_drop"):
             if getattr(net.noise, source) is not None and source not in prof.noise.sources:
                 self.warnings.append(f"noise.{source}: {prof.name} has no such noise source; it "
@@ -114,6 +109,16 @@ class _Compiler:
                             f"projections.{largest})", "use smaller populations or sparser "
                             "projections", CompileError, file=self.file, path=path,
                             line=self.net.line_of(path))
+
+    def check_rules(self) -> None:
+        """Every plasticity rule must be one the profile's learning engine runs."""
+        prof = self.profile
+        for name, rule in self.net.plasticity.items():
+            names = {rule.rule, "dfa" if rule.rule == "direct_feedback_alignment" else rule.rule}
+            if not prof.learning.supported or not names & set(prof.learning.rules):
+                can = ", ".join(prof.learning.rules) if prof.learning.supported else "no rule"
+                self.fail(("plasticity", name, "rule"), f"{prof.name}'s learning engine cannot "
+                          f"run '{rule.rule}' (it supports {can}); choose another rule or profile")
 
     # ------------------------------------------------------------------ populations
     def populations(self, synapses: list[Synapses]) -> tuple[dict, dict]:
@@ -351,6 +356,7 @@ def compile_network(net: Network, profile: HardwareProfile, out: str | Path | No
                     force: bool = False) -> CompileResult:
     """Compile ``net`` for ``profile``; write the build to ``out`` unless it is None."""
     from ..learning.expand import expand
+    _Compiler(net, profile).check_rules()
     expanded = expand(net)
     compiler = _Compiler(expanded.net, profile)
     compiler.expanded = expanded

@@ -52,7 +52,13 @@ def pydantic_to_error(exc: ValidationError, loaded: LoadedYAML, root: type[BaseM
     candidates = [(e, _clean_loc(e["loc"], loaded.data)) for e in exc.errors(include_url=False)]
     err, path = min(candidates, key=lambda c: (-len(c[1]), c[0]["type"] in _WRONG_BRANCH,
                                                  c[0]["type"] != "extra_forbidden"))
+    rule_tag = err["type"] == "union_tag_invalid" and \
+        (err.get("ctx") or {}).get("discriminator", "").strip("'") == "rule"
+    if rule_tag:
+        path = list(path) + ["rule"]
     message = _message(err, path, root, loaded.data)
+    if rule_tag:
+        message = message.replace("unknown value", "unknown rule", 1)
     word = loaded.bool_words.get(tuple(path))
     if word is not None and isinstance(err.get("input"), bool):
         message = (f"'{word}' is read by YAML as the boolean {err['input']}, not a name or "

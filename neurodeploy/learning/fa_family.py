@@ -141,6 +141,10 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
                 x1=EPOCH_SUM, y1=Trace(tau=tau, impulse=1.0),
                 x2=Trace(), t_epoch=epoch, phase="train", tied_to=w_proj)
     if rule == "weight_mirror":
+        if not hidden:
+            raise IRError("weight_mirror learns the feedback to a hidden layer; list at least "
+                          "two chained projections (input -> hidden -> output)", file=net._file,
+                          path=("plasticity", name, "projections"))
         ex.noise = f"{name}_noise"
         h = hidden[-1]
         ex.populations[ex.noise] = SpikeSourcePopulation(kind="spike_source", size=sizes[h])
