@@ -63,6 +63,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"{result['synaptic_operations_per_sample']:.0f} per sample")
         for pop, rate in result["mean_rate_hz"].items():
             print(f"  {pop}: {rate:.1f} Hz")
+        if result["mismatch_not_applied"]:
+            print(f"nominal chip: the build's mismatch ({', '.join(result['mismatch_not_applied'])}) "
+                  "is not applied; `neurodeploy validate` runs mismatched chips")
     return 0
 
 

@@ -4,7 +4,9 @@ The build runs frozen (learning off; the learning pathway is left out as it cann
 spike), one sample after another with u and v reset between samples. Workload figures are
 per sample: activation sparsity (fraction of neuron-steps without a spike, NeuroBench's
 definition), synaptic operations (effective accumulates: one per synapse reached by a
-spike), and the mean firing rate of every population in Hz.
+spike), and the mean firing rate of every population in Hz. A build whose profile has
+mismatch defaults is evaluated as its nominal chip (reported as ``mismatch_not_applied``);
+mismatched chips are ``neurodeploy validate``'s job.
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None
     from ..compilers import load_plan
     from ..task import load_dataset
     plan = load_plan(build).frozen()
+    mismatch = plan.mismatch_features()
+    if mismatch:
+        plan = plan.nominal()
     task = task_of(plan)
     if data is None:
         data = load_dataset(data_spec)
@@ -59,4 +64,5 @@ def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None
             "build": str(build), "numerics": plan.numerics, "predictions": pred.tolist(),
             "activation_sparsity": 1.0 - n_spikes / max(neuron_steps, 1),
             "synaptic_operations_per_sample": synops / y.size,
-            "mean_rate_hz": rates, "sample_steps": steps}
+            "mean_rate_hz": rates, "sample_steps": steps,
+            "chip": "nominal", "mismatch_not_applied": mismatch}
