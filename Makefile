@@ -29,8 +29,18 @@ $(STAMP): pyproject.toml requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
+	@echo "== 1. compile: quantize and map a network to $(PROFILE)"
 	$(BIN)/neurodeploy check examples/digits_fa.yaml
-	$(BIN)/neurodeploy compile examples/digits_fa.yaml --profile $(PROFILE) -o build/digits-fa --force
+	$(BIN)/neurodeploy compile examples/digits_snn.yaml --profile $(PROFILE) -o build/digits-snn --force
+	@echo "== 2. train on chip: feedback alignment on digits (cpu backend), deployed to $(PROFILE)"
+	$(BIN)/neurodeploy train examples/digits_fa.yaml --profile $(PROFILE) --backend cpu --epochs 20 \
+		-o build/digits_fa --force
+	@echo "== 3. evaluate the deployed build on Lava"
+	$(BIN)/neurodeploy evaluate build/digits_fa --backend lava
+	@echo "== 4. validate 100 mismatched chips (weight CV 0.1) against accuracy >= 0.9"
+	$(BIN)/neurodeploy validate build/digits_fa --chips 100 --spec "accuracy>=0.9" --yield 0.9 \
+		--set variability.weights.cv=0.1 -o build/digits_fa-validation --force
+	@echo "== 5. simulate before deploy: cpu, Lava and Brian2 agree"
 	$(BIN)/python examples/make_digits_input.py build/digits_input.npz
 	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile $(PROFILE) -o build/feedforward --force -q
 	$(BIN)/neurodeploy simulate build/feedforward --backend cpu --input build/digits_input.npz \
