@@ -52,7 +52,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..learning.evaluate import evaluate_build
     _positive("--samples", args.samples)
     result = evaluate_build(args.build, backend=args.backend, data_spec=args.data,
-                            seed=args.seed, samples=args.samples)
+                            seed=args.seed, samples=args.samples, classes=_classes(args.classes))
     if args.json:
         result = {k: v for k, v in result.items() if k != "predictions" or args.predictions}
         print(json.dumps(result, sort_keys=True))
@@ -102,6 +102,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", "-b", default="cpu", help="cpu (default), lava or brian2")
     p.add_argument("--data", default="digits", help="digits or an .npz (as for train)")
     p.add_argument("--samples", type=int, help="evaluate only the first N test samples")
+    p.add_argument("--classes", help="labels to evaluate on, e.g. 0,1,2 (default: the ones "
+                   "the build was trained on)")
     p.add_argument("--seed", type=int, default=0, help="spike encoding seed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--predictions", action="store_true", help="with --json: include every "

@@ -29,8 +29,18 @@ def task_of(plan) -> dict:
     return plan.task
 
 
+def trained_classes(build: str | Path) -> list[int] | None:
+    """The label subset a build was trained on (``train --classes``), if any."""
+    import json
+    summary = Path(build) / "training" / "summary.json"
+    if summary.is_file():
+        return json.loads(summary.read_text()).get("classes")
+    return None
+
+
 def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None = None,
-                   data_spec: str = "digits", seed: int = 0, samples: int | None = None) -> dict:
+                   data_spec: str = "digits", seed: int = 0, samples: int | None = None,
+                   classes: list[int] | None = None) -> dict:
     """Accuracy and workload of ``build`` on the test split of ``data``."""
     from ..compilers import load_plan
     from ..task import load_dataset
@@ -41,6 +51,9 @@ def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None
     task = task_of(plan)
     if data is None:
         data = load_dataset(data_spec)
+        classes = classes if classes is not None else trained_classes(build)
+        if classes:
+            data = data.subset(classes)
     check_fits(data, plan.populations[task["input"]].size, plan.populations[task["output"]].size,
                data.name)
     x, y = data.x_test, data.y_test

@@ -19,12 +19,17 @@ LEARNERS: dict[str, tuple[str, str]] = {
 }
 
 
-def get_learner(backend: str, plan, readout: str, **options):
-    """Instantiate the learner of ``backend`` for ``plan``."""
+def check_backend(backend: str) -> None:
+    """An unknown backend name is a one-line error with a suggestion."""
     from ..errors import did_you_mean
     if backend not in LEARNERS:
         raise BackendError(f"unknown backend '{backend}'{did_you_mean(backend, LEARNERS)}; "
                            f"learning runs on {', '.join(LEARNERS)}")
+
+
+def get_learner(backend: str, plan, readout: str, **options):
+    """Instantiate the learner of ``backend`` for ``plan``."""
+    check_backend(backend)
     module, cls = LEARNERS[backend]
     try:
         mod = importlib.import_module(module)

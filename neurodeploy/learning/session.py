@@ -16,6 +16,7 @@ from ..ir import load_network
 from ..ir.models import Network
 from ..profiles import HardwareProfile, load_profile
 from .evaluate import evaluate_build
+from .learners import check_backend
 from .expand import expand
 from .train import Curves, TrainConfig, Trainer, learning_block, prepare_data, remove, scratch_dir, write_curves
 
@@ -84,8 +85,10 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
     block_name, _ = learning_block(net)
     check_output_dir(out, force)
     target = load_profile(profile_name)
-    data = prepare_data(net, cfg)
+    compile_network(net, load_profile("cpu"), out=None)
     compile_network(net if target.numerics == "float" else _forward_only(net), target, out=None)
+    check_backend(cfg.backend)
+    data = prepare_data(net, cfg)
     work = scratch_dir(out)
     try:
         float_build = compile_network(net, load_profile("cpu"), work / "float_build").out
@@ -109,7 +112,8 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
                    "profile": target.name, "epochs": cfg.epochs, "data": data.name,
                    "float_test_accuracy": float_acc, "deployed_test_accuracy": deployed["accuracy"],
                    "deployed_with_learning": keep_learning,
-                   "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size)}
+                   "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
+                   "classes": cfg.classes}
         (trained_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         os.replace(trained_dir, built / "training")
         if not keep_learning:
