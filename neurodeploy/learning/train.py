@@ -153,10 +153,12 @@ class Trainer:
         return metrics.angle_deg(lay.dense(w, b_proj), lay.dense(w, w_proj))
 
     def scale_learning_rate(self, factor: float) -> None:
-        """Multiply every rule's coefficients by ``factor`` (the host reprograms the
-        learning engine between epochs, as a learning-rate schedule)."""
+        """Multiply the learning terms' coefficients by ``factor`` (the host reprograms the
+        learning engine between epochs, as a learning-rate schedule); weight-decay terms
+        (those with a factor w) keep their rate."""
         rules = self.learner.layout.rules
-        self.learner.layout.rules = rules._replace(t_coef=rules.t_coef * factor)
+        scale = np.where(rules.t_pw > 0, 1.0, factor)      # weight-decay terms keep their rate
+        self.learner.layout.rules = rules._replace(t_coef=rules.t_coef * scale)
 
     def run(self) -> Curves:
         total = self.cfg.epochs
