@@ -58,28 +58,41 @@ def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> 
                     spikes=spikes, labels=np.asarray(y, np.int64))
 
 
-def batch_inputs(plan: Any, work: Workload, chips: int) -> dict[str, np.ndarray]:
-    """Instance inputs ``[chips * samples, steps, n]`` (chip-major; Poisson sources drawn
-    from the seed for the whole test set, then cut per sample)."""
-    from neurodeploy.compilers import make_inputs
+def check_plan(plan: Any, backend: str) -> None:
+    """Refuse what the learners' read-out does not take yet (never ignore it silently)."""
+    if plan.fixed:                  # the cpu and lava learners share that layout
+        for name, pop in plan.populations.items():
+            if pop.kind == "lif" and (np.ndim(pop.du) or np.ndim(pop.dv)):
+                raise NeurodeployError(
+                    "time-constant mismatch (variability.tau_mem.cv, tau_syn.cv) of a "
+                    "fixed-point build is not taken by the learners' read-out yet (it "
+                    "reads one du/dv per population); set both to 0 with --set, or validate "
+                    "the network on a spike input with --input", path=("--set",))
+
+
+def chip_figures(plan: Any, backend: str, work: Workload, dt: float) -> dict[str, float]:
+    """Accuracy and workload of one chip's plan: the backend's learner presents the test
+    samples one after another with u and v reset between them, exactly as
+    ``neurodeploy evaluate`` does (:func:`neurodeploy.learning.evaluate.evaluate_build`)."""
+    from neurodeploy.learning.learners import get_learner
+    check_plan(plan, backend)
+    learner = get_learner(backend, plan, work.output)
     S, T = work.samples, work.steps
-    out = {work.input: np.ascontiguousarray(np.tile(work.spikes, (chips, 1, 1)))}
-    n_in = work.spikes.shape[2]
-    drawn = make_inputs(plan, S * T, {f"{work.input}.spikes": np.zeros((S * T, n_in), np.uint8)})
-    for name, arr in drawn.items():
-        if name != work.input:
-            out[name] = np.ascontiguousarray(np.tile(arr.reshape(S, T, -1), (chips, 1, 1)))
+    counts, totals, synops = learner.predict_counts({work.input: work.spikes}, S, T)
+    counts = np.asarray(counts)
+    out: dict[str, float] = {
+        "accuracy": float(np.mean(np.argmax(counts, axis=1) == work.labels))}
+    lay = learner.layout
+    cells = spikes = 0.0
+    for name in lay.neurons:
+        size = plan.populations[name].size
+        o = lay.neuron0[name]
+        n_spk = float(np.asarray(totals)[o:o + size].sum())
+        out[f"{name}.rate"] = n_spk / (size * T * S) * 1000.0 / dt
+        out[f"{name}.sparsity"] = 1.0 - n_spk / (size * T * S)
+        cells += size * T * S
+        spikes += n_spk
+    out["sparsity"] = 1.0 - spikes / cells if cells else 1.0
+    out["synops"] = float(synops)
+    out["synops_per_sample"] = float(synops) / S
     return out
-
-
-def per_chip(spikes: np.ndarray, chips: int, samples: int) -> np.ndarray:
-    """``[chips * samples, T, n]`` -> ``[chips, samples * T, n]`` (samples back to back)."""
-    b, t, n = spikes.shape
-    return spikes.reshape(chips, samples * t, n)
-
-
-def accuracies(output_spikes: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Accuracy per chip from ``[chips, samples, T, classes]`` output spikes."""
-    counts = output_spikes.sum(axis=2)
-    pred = np.argmax(counts, axis=2)             # ties: the lowest index, as evaluate
-    return (pred == labels[None, :]).mean(axis=1)

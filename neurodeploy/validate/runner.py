@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,8 @@ def load_context(s: Settings) -> _Context:
     from neurodeploy.compilers import get_backend, load_plan, make_inputs
     from neurodeploy.compilers.plan import read_input_file
     plan = load_plan(s.build)
-    if s.frozen:
+    task_mode = bool(plan.task) and not s.input
+    if s.frozen or task_mode:       # a task is read out frozen, as evaluate does
         plan = plan.frozen()
     lif = [n for n, p in plan.populations.items() if p.kind == "lif"]
     plan.monitors = [(n, "spikes") for n in lif]
@@ -115,12 +117,13 @@ def load_context(s: Settings) -> _Context:
     backend = get_backend(s.backend, **opts)
     backend.check(batch_plan(plan))         # refusals (plasticity, noise, ...) come first
     work = None
-    if plan.task and not s.input:
-        if s.backend != "cpu":
-            raise NeurodeployError("validating a trained build on its data set runs on the "
-                                   "cpu backend in this release (its chips are bit-exact with "
-                                   "lava's); use --backend cpu, or give --input to run a "
-                                   "spike input instead", path=("--backend",))
+    if task_mode:
+        spec = parse_spec(s.spec) if s.spec else None
+        if spec is not None and any("distance" in m for m in spec.metrics):
+            raise NeurodeployError("spike-train distances need rasters, which the task "
+                                   "read-out does not keep; use accuracy or rate specs, or "
+                                   "give --input to validate the network on a spike input",
+                                   path=("--spec",))
         if s.steps is not None:
             raise NeurodeployError("does not apply to a build with a task: each test "
                                    f"sample runs the task's sample_steps ({plan.task['sample_steps']})",
@@ -129,8 +132,8 @@ def load_context(s: Settings) -> _Context:
             raise NeurodeployError(f"must be >= 1; got {s.samples}", path=("--samples",))
         work = accuracy.load_workload(plan, s.data, s.samples, 0)
         steps = work.steps
-        inputs = accuracy.batch_inputs(plan, work, 1)
-        src_counts = {n: a.sum(axis=(0, 1)) for n, a in inputs.items()}
+        inputs = {work.input: work.spikes}
+        src_counts = {}
     else:
         given = read_input_file(s.input) if s.input else None
         inputs = make_inputs(plan, steps, given)
@@ -140,47 +143,50 @@ def load_context(s: Settings) -> _Context:
     base_synops = float(sum(src_counts[n] @ fanout[n] for n in src_counts))
     ctx = _Context(plan=plan, inputs=inputs, steps=steps, base=base, nominal=None,
                    fanout=fanout, base_synops=base_synops, backend=backend, work=work)
-    ctx.nominal = _simulate(ctx, s.backend, [None])[0][0]   # for distances
+    if work is None:
+        ctx.nominal = _simulate(ctx, s.backend, [None])[0]   # for distances
+    elif plan.fixed:
+        for overrides in s.points():          # refuse before anything is written
+            probe = Chip(s.seed, 0, base.with_overrides(overrides))
+            accuracy.check_plan(probe.apply(plan), s.backend)
     _CONTEXTS.clear()            # one run at a time per process
     _CONTEXTS[key] = ctx
     return ctx
 
 
 def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]
-              ) -> tuple[list[dict[str, np.ndarray]], np.ndarray | None]:
-    """Spike rasters ``{pop: [T, n]}`` of each chip (None: the nominal chip) and, for a
-    build with a task, each chip's accuracy (samples back to back in the rasters)."""
+              ) -> list[dict[str, np.ndarray]]:
+    """Spike rasters ``{pop: [T, n]}`` of each chip (None: the nominal chip)."""
     plan, steps = ctx.plan, ctx.steps
     if backend == "cpu":
         real = [c for c in chips if c is not None]
         if real and len(real) != len(chips):
             raise ValueError("mix of nominal and real chips")
         run_plan = batch_plan(plan) if real else plan.nominal()
-        C = len(chips)
-        if ctx.work is None:
-            ov = stack_overrides(real, plan) if real else None
-            res = ctx.backend.run_batch(run_plan, ctx.inputs, steps, C, overrides=ov)
-            return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
-                    for b in range(C)], None
-        # one engine call per chip, its test samples on the batch axis: the chip's weights
-        # are shared by its samples (no copy per sample)
-        w = ctx.work
-        S = w.samples
-        rasters, acc = [], []
-        for chip in chips:
-            p = plan.nominal() if chip is None else chip.apply(plan)
-            res = ctx.backend.run_batch(p, ctx.inputs, steps, S)
-            out = res[f"{w.output}.spikes"]
-            acc.append(accuracy.accuracies(out[None], w.labels)[0])
-            rasters.append({pop: accuracy.per_chip(res[f"{pop}.spikes"], 1, S)[0]
-                            for pop, _ in plan.monitors})
-        return rasters, np.asarray(acc)
+        ov = stack_overrides(real, plan) if real else None
+        res = ctx.backend.run_batch(run_plan, ctx.inputs, steps, len(chips), overrides=ov)
+        return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
+                for b in range(len(chips))]
     plans = [plan.nominal() if c is None else c.apply(plan) for c in chips]
     if backend == "lava":
         results = ctx.backend.run_many([(p, ctx.inputs) for p in plans], steps)
     else:
         results = [ctx.backend.run(p, ctx.inputs, steps) for p in plans]
-    return [{pop: r[f"{pop}.spikes"] for pop, _ in plan.monitors} for r in results], None
+    return [{pop: r[f"{pop}.spikes"] for pop, _ in plan.monitors} for r in results]
+
+
+def _task_figures(ctx: _Context, backend: str, chips: list[Chip], threads: int | None
+                  ) -> list[dict[str, float]]:
+    """Accuracy and workload of each chip through the backend's learner read-out (cpu
+    chips in parallel threads: the read-out releases the GIL)."""
+    def one(chip: Chip) -> dict[str, float]:
+        return accuracy.chip_figures(chip.apply(ctx.plan), backend, ctx.work, ctx.plan.dt)
+    if backend != "cpu" or len(chips) < 2:
+        return [one(c) for c in chips]
+    from concurrent.futures import ThreadPoolExecutor
+    n = max(1, min(len(chips), threads or len(os.sched_getaffinity(0))))
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, chips))
 
 
 def chip_summary(chip: Chip, plan: Any) -> dict[str, float]:
@@ -214,15 +220,13 @@ def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
     overrides = s.points()[point]
     cfg = ctx.base.with_overrides(overrides)
     chips = [Chip(s.seed, int(k), cfg) for k in indices]
-    rasters, acc = _simulate(ctx, s.backend, chips)
-    stacked = {pop: np.stack([r[pop] for r in rasters]) for pop in rasters[0]} if rasters else {}
-    total_steps = next(iter(stacked.values())).shape[1] if stacked else ctx.steps
-    figs = metrics.figures(stacked, ctx.nominal, ctx.plan.dt, ctx.fanout, total_steps,
-                           ctx.base_synops)
-    if acc is not None:
-        for f, a in zip(figs, acc):
-            f["accuracy"] = float(a)
-            f["synops_per_sample"] = f["synops"] / ctx.work.samples
+    if ctx.work is not None:
+        figs = _task_figures(ctx, s.backend, chips, s.threads)
+    else:
+        rasters = _simulate(ctx, s.backend, chips)
+        stacked = {pop: np.stack([r[pop] for r in rasters]) for pop in rasters[0]}
+        figs = metrics.figures(stacked, ctx.nominal, ctx.plan.dt, ctx.fanout, ctx.steps,
+                               ctx.base_synops)
     spec = parse_spec(s.spec) if s.spec else None
     value = s.sweep_values[point] if s.sweep_path else None
     out = []
@@ -248,10 +252,9 @@ def chunk_size(s: Settings, ctx: _Context) -> int:
         return size
     n = sum(p.size for p in ctx.plan.populations.values() if p.kind == "lif")
     nnz = sum(int(np.size(p.weights)) for p in ctx.plan.projections.values())
-    if ctx.work is not None:           # chips run one after another; rasters add up
-        per_chip = max(1, ctx.work.samples * ctx.steps * n * 33)
-    else:
-        per_chip = max(1, ctx.steps * n * 33 + nnz * 24)
+    if ctx.work is not None:           # learner read-outs keep no rasters
+        return size
+    per_chip = max(1, ctx.steps * n * 33 + nnz * 24)
     return max(1, min(size, CHUNK_BYTES // per_chip))
 
 

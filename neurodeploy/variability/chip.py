@@ -7,7 +7,7 @@ on the backend. The chip stores standard-normal / uniform draws, not parameters,
 same chip at two settings of a sweep differs only in the setting (common random numbers).
 
 * :meth:`Chip.apply` gives a :class:`SimPlan` with this chip's effective parameters (any
-  backend; ``du``/``dv`` become per-neuron arrays).
+  backend; ``du``/``dv`` become per-neuron arrays when time constants have mismatch).
 * :meth:`Chip.overrides` / :func:`stack_overrides` give the per-instance override dict of
   ``CpuBackend.run_batch`` for one or many chips stacked on the batch axis.
 * :meth:`Chip.learning_gain` gives the per-synapse learning-rate gain of a projection.
@@ -159,6 +159,9 @@ class Chip:
             p = copy.copy(pop)
             if pop.kind == "lif":
                 for key, val in self.population_params(plan, name).items():
+                    if key in ("du", "dv") and np.ndim(getattr(pop, key)) == 0 \
+                            and np.all(val == val[0]):
+                        val = val[0].item()     # no time-constant mismatch: keep the scalar
                     setattr(p, key, val)
             out.populations[name] = p
         out.projections = {}
