@@ -11,8 +11,8 @@ rate-coded, --steps-per-image steps each, shown back to back). Parts:
 3. Peak memory of 1000 chips x the whole test set (fresh process; per-chip summaries are
    streamed), against the size every raster would take if held.
 4. The trained digits network (examples/digits_fa.yaml trained for --train-epochs, or
-   --trained BUILD): accuracy of --accuracy-chips chips on the 450 test samples (each
-   sample from a reset state) on cpu, vs each chip through Lava.
+   --trained BUILD): accuracy of --accuracy-chips chips on the 450 test samples (the
+   learner read-out of evaluate) on cpu, vs each chip through Lava's read-out.
 
     .venv/bin/python benchmarks/bench_validate.py
     .venv/bin/python benchmarks/bench_validate.py --lava-chips 2 --skip-memory
@@ -91,7 +91,7 @@ def part_throughput(build: Path, tmp: Path, args) -> dict:
     t_lava, res = timed(lambda: [lava.run(c.apply(plan), ctx.inputs, steps) for c in chips])
     t_many, many = timed(lava.run_many, [(c.apply(plan), ctx.inputs) for c in chips[:4]], steps)
     from neurodeploy.validate.runner import _simulate
-    cpu_rasters = _simulate(ctx, "cpu", chips)[0]
+    cpu_rasters = _simulate(ctx, "cpu", chips)
     same = all(np.array_equal(r["output.spikes"], c["output"]) for r, c in zip(res, cpu_rasters))
     return {"steps": steps, "cpu_chips": args.cpu_chips, "cpu_s": t_cpu,
             "cpu_chips_per_s": args.cpu_chips / t_cpu, "lava_chips": len(chips),
@@ -128,20 +128,21 @@ def part_accuracy(tmp: Path, args) -> dict:
     run_validation(Settings(chips=2, **base), tmp / "acc-warm", force=True, progress=False)
     t_cpu, rep = timed(run_validation, Settings(chips=args.accuracy_chips, **base),
                        tmp / "acc", force=True, progress=False)
+    from neurodeploy.validate.accuracy import chip_figures
     ctx = load_context(Settings(chips=1, **base))
-    plan = load_plan(build)
-    w = ctx.work
-    stream = {w.input: w.spikes.reshape(-1, w.spikes.shape[2])}
-    lava = get_backend("lava")
+    plan, w = ctx.plan, ctx.work
     chips = [chip_for(plan, k, overrides=sets) for k in range(args.lava_accuracy_chips)]
-    t_lava, _ = timed(lambda: [lava.run(c.apply(plan), stream, w.samples * w.steps)
-                               for c in chips])
+    t_lava, lava_figs = timed(lambda: [chip_figures(c.apply(plan), "lava", w, plan.dt)
+                                       for c in chips])
+    same = all(f["accuracy"] == c["figures"]["accuracy"]
+               for f, c in zip(lava_figs, rep["chips"]))
     acc = [c["figures"]["accuracy"] for c in rep["chips"]]
     return {"chips": args.accuracy_chips, "samples": w.samples, "steps_per_sample": w.steps,
             "cpu_s": t_cpu, "cpu_chips_per_s": args.accuracy_chips / t_cpu,
             "lava_chips": len(chips), "lava_s": t_lava,
             "lava_chips_per_s": len(chips) / t_lava,
             "ratio": (args.accuracy_chips / t_cpu) / (len(chips) / t_lava),
+            "lava_accuracy_equal_cpu": bool(same),
             "accuracy_mean": float(np.mean(acc)), "accuracy_min": float(np.min(acc)),
             "yield": rep["yield"], "yield_ci": rep["yield_ci"]}
 
@@ -219,7 +220,8 @@ def main() -> None:
                   f"({a['steps_per_sample']} steps each): cpu {a['cpu_s']:.1f} s "
                   f"({a['cpu_chips_per_s']:.2f} chips/s; target < 60 s: "
                   f"{'met' if a['cpu_s'] < 60 else 'NOT met'}) | lava one chip per run "
-                  f"{a['lava_chips_per_s']:.3f} chips/s | ratio {a['ratio']:.0f}x | accuracy "
+                  f"{a['lava_chips_per_s']:.3f} chips/s | ratio {a['ratio']:.0f}x | same "
+                  f"accuracy on lava: {a['lava_accuracy_equal_cpu']} | accuracy "
                   f"mean {a['accuracy_mean']:.3f}, min {a['accuracy_min']:.3f}, yield "
                   f"(>= 0.6) {a['yield']:.3f}")
         if not args.skip_memory:
