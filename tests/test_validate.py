@@ -140,6 +140,7 @@ def test_yield_report_and_exit_codes(build, tmp_path):
     assert rep["yield"] == sum(passed) / 40 and 0 < rep["yield"] < 1
     assert rep["yield_ci"] == list(clopper_pearson(sum(passed), 40))
     assert rep["ci_method"] == "clopper-pearson" and rep["meets_target"] is False
+    assert rep["nominal"]["distance"] == 0 and rep["nominal"]["out.rate"] > 0
     worst = rep["points"][0]["worst"]
     assert worst[0]["margin"] == min(c["margin"] for c in chips) and worst[0]["failed"]
     html = (out / "report.html").read_text()

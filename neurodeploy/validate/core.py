@@ -11,7 +11,8 @@ from neurodeploy.variability.config import MismatchConfig
 
 from .progress import Progress
 from .report import build_report, write_reports
-from .runner import Settings, check_settings, chunk_size, plan_tasks, run_task
+from .runner import (Settings, check_settings, chunk_size, nominal_figures, plan_tasks,
+                     run_task)
 from .store import ResultStore
 
 
@@ -97,6 +98,7 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     mismatch = {"base": base.describe(),
                 "points": [base.with_overrides(o).describe() for o in settings.points()]}
     report = build_report(settings, _dedupe(records), target, mismatch)
+    report["nominal"] = nominal_figures(settings)
     write_reports(folder, report)
     return report
 

@@ -137,12 +137,13 @@ def render_html(report: dict) -> str:
         if report["spec"]:
             for cl in parse_spec(report["spec"]).clauses:
                 if cl.metric == metric:
-                    ax.axvline(cl.value, color="k", ls="--", lw=1)
+                    ax.axvline(cl.value, color="k", ls="--", lw=1, label="spec")
+        if metric in (report.get("nominal") or {}):
+            ax.axvline(report["nominal"][metric], color="g", ls=":", lw=1.5, label="nominal chip")
+        ax.legend(fontsize=7)
         ax.set_xlabel(metric)
         ax.set_ylabel("chips")
         ax.set_title(f"{metric} over chips")
-        if report["sweep"]:
-            ax.legend(fontsize=7)
         images.append(("Distribution", _png(fig)))
     if report["sweep"] and report["spec"]:
         fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -190,6 +191,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px}}table{{border-collapse:collapse}}<
 <p>spec: <code>{esc(str(report['spec']))}</code> &middot; backend {esc(report['backend'])}
 &middot; seed {report['seed']} &middot; {report['chips_per_point']} chips per point &middot;
 yield CI: {int(report['ci_level'] * 100)} % {esc(report['ci_method'])}</p>{verdict}
+<p>nominal (mismatch-free) chip: {esc(', '.join(f"{k} {v:.4g}" for k, v in sorted((report.get('nominal') or {}).items()) if '.' not in k))}</p>
 <table><tr><th>settings</th><th>chips</th><th>yield</th><th>95 % CI</th></tr>{''.join(rows)}</table>
 {imgs}
 <h2>Worst chips</h2><table><tr><th>point</th><th>chip</th><th>margin</th><th>failed clauses</th>

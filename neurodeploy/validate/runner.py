@@ -213,6 +213,16 @@ def chip_summary(chip: Chip, plan: Any) -> dict[str, float]:
     return out
 
 
+def nominal_figures(s: Settings) -> dict[str, float]:
+    """Figures of the mismatch-free chip (for the report's reference line)."""
+    ctx = load_context(s)
+    if ctx.work is not None:
+        return accuracy.chip_figures(ctx.plan.nominal(), s.backend, ctx.work, ctx.plan.dt)
+    stacked = {pop: r[None] for pop, r in ctx.nominal.items()}
+    return metrics.figures(stacked, ctx.nominal, ctx.plan.dt, ctx.fanout, ctx.steps,
+                           ctx.base_synops)[0]
+
+
 def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
     """Simulate chips ``indices`` at sweep point ``point``; one result dict per chip."""
     s = Settings(**settings)
