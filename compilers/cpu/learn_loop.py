@@ -26,22 +26,14 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .engine import CACHE
+from .engine import CACHE, MAX_UV, TWO_UV, VMAX
+from .engine import _wrap32
 from .fixed_learning import fixed_epoch
 from .learn_rules import learn_projection, restart_epoch_sums, update_traces
 
 KIND_LIF, KIND_GRADED = 0, 1
 
 
-MAX_UV = 1 << 23
-TWO_UV = 1 << 24
-VMAX = MAX_UV - 1
-
-
-@njit(cache=CACHE, inline="always")
-def _wrap32(x):
-    """Two's-complement wrap to the int32 range (an int32 port channel), kept in int64."""
-    return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
 
 
 def lif_step(t, a, u, v, du, dv, vth, bias, refr, refr_end, fx):
@@ -235,33 +227,27 @@ def run_instance(b, t0, steps, src, net, rules, st, rec, learn, reset_every):
             a0 = net.p_acc0[p]
             npost = net.p_npost[p]
             s1 = (t + 1) % depth
-            if shift == 0 and net.p_ndelay[p] <= 1:
-                row = ring[s1, port, post0:post0 + npost]
-                for m in range(lo, hi):
-                    e = fired[m]
-                    val = emit[e]
-                    j = e - pre0
-                    k0 = syn0 + indptr[ind0 + j]
-                    k1 = syn0 + indptr[ind0 + j + 1]
-                    n_ops += k1 - k0
+            direct = shift == 0 and net.p_ndelay[p] <= 1
+            row = ring[s1, port, post0:post0 + npost]
+            for m in range(lo, hi):
+                e = fired[m]
+                val = emit[e]
+                j = e - pre0
+                k0 = syn0 + indptr[ind0 + j]
+                k1 = syn0 + indptr[ind0 + j + 1]
+                n_ops += k1 - k0
+                if direct:                       # the common case: no delays, no shift
                     for s in range(k0, k1):
                         row[post[s]] += w[s] * val
-            else:
-                for m in range(lo, hi):
-                    e = fired[m]
-                    val = emit[e]
-                    j = e - pre0
-                    k0 = syn0 + indptr[ind0 + j]
-                    k1 = syn0 + indptr[ind0 + j + 1]
-                    n_ops += k1 - k0
-                    for s in range(k0, k1):
-                        if shift > 0:
-                            acc[a0 + delay[s] * npost + post[s]] += w[s] * val
-                        else:
-                            sl = s1 + delay[s]
-                            if sl >= depth:
-                                sl -= depth
-                            ring[sl, port, post0 + post[s]] += w[s] * val
+                    continue
+                for s in range(k0, k1):
+                    if shift > 0:
+                        acc[a0 + delay[s] * npost + post[s]] += w[s] * val
+                    else:
+                        sl = s1 + delay[s]
+                        if sl >= depth:
+                            sl -= depth
+                        ring[sl, port, post0 + post[s]] += w[s] * val
             if shift > 0 and hi > lo:
                 # weight_exp < 0: floor shift of each (delay, post) sum of this step (Lava)
                 for d in range(net.p_ndelay[p]):
