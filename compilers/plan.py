@@ -124,7 +124,7 @@ class SimPlan:
         third factor. With learning off they cannot change a spike of the rest."""
         pops = {n for n, p in self.populations.items() if p.kind == "graded"}
         for block in self.plasticity.values():
-            pops.update(x for x in (block.get("label"), block.get("noise")) if x)
+            pops.update(x for x in (block.get("label"), block.get("noise"), block.get("drive")) if x)
         projs = {n for n, p in self.projections.items()
                  if p.port == "third_factor" or p.pre in pops or p.post in pops}
         return pops, projs

@@ -7,8 +7,10 @@ session) would kill the interpreter on the spot instead. :func:`handle_terminati
 them raise :class:`Terminated`, a ``KeyboardInterrupt``, so the same clean-up runs; the CLI
 then exits 143 (SIGTERM) or 129 (SIGHUP), the shell's convention for "killed by signal N".
 
-Forked children (Lava's workers) inherit the handler; there it restores the default action
-and re-sends the signal, so a child still dies of it as it would without us. Repeated
+SIGINT goes through the same handler (still raising a plain ``KeyboardInterrupt``, exit
+130), so Ctrl-C gets the same protections. Forked children (Lava's workers) inherit the
+handler; there it restores the default action and re-sends the signal, so a child dies of
+it without a traceback of its own. Repeated
 signals during clean-up are ignored, and :func:`deferred` holds a signal back until a short
 critical section (a directory swap) is complete. An exception Python drops (a handler that
 ran inside an at-fork hook) is raised again by :func:`raise_pending` in polling loops, and
@@ -23,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP)
+SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 class Terminated(KeyboardInterrupt):
@@ -43,6 +45,11 @@ class Terminated(KeyboardInterrupt):
         return 128 + self.signum
 
 
+def _interrupt(signum: int) -> KeyboardInterrupt:
+    """What a signal raises: Ctrl-C stays a plain KeyboardInterrupt."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
 class _State:
     """Process-wide state of the installed handler."""
 
@@ -50,6 +57,7 @@ class _State:
     received: int | None = None
     pending: int | None = None
     defer_depth: int = 0
+    raised: bool = False
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -63,7 +71,8 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     if _State.defer_depth:
         _State.pending = signum
         return
-    raise Terminated(signum)
+    _State.raised = True
+    raise _interrupt(signum)
 
 
 def _fork_before() -> None:
@@ -91,23 +100,31 @@ def _register_fork_hooks() -> None:
 
 @contextmanager
 def handle_termination() -> Iterator[None]:
-    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
+    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` (SIGINT a
+    ``KeyboardInterrupt``) in the main thread, at most once; re-entrant (an inner block,
+    e.g. a Lava run inside the CLI, keeps the outer one's state)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            _State.main_pid == os.getpid():
         yield
         return
     previous = {s: signal.getsignal(s) for s in SIGNALS}
-    saved = (_State.main_pid, _State.received, _State.pending, _State.defer_depth)
     _State.main_pid, _State.received, _State.pending, _State.defer_depth = \
         os.getpid(), None, None, 0
+    _State.raised = False
     _register_fork_hooks()
     for s in SIGNALS:
         signal.signal(s, _handler)
+    completed = False
     try:
         yield
+        completed = True
     finally:
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
-        _State.main_pid, _State.received, _State.pending, _State.defer_depth = saved
+        signum, raised = _State.received, _State.raised
+        _State.main_pid, _State.received, _State.pending, _State.defer_depth = None, None, None, 0
+        if completed and signum is not None and not raised:
+            raise _interrupt(signum)     # deferred inside a fork and never raised since
 
 
 def raise_pending() -> None:
@@ -119,7 +136,8 @@ def raise_pending() -> None:
     still stops the run.
     """
     if _State.received is not None and _State.main_pid == os.getpid():
-        raise Terminated(_State.received)
+        _State.raised = True
+        raise _interrupt(_State.received)
 
 
 def received() -> int | None:
@@ -137,4 +155,5 @@ def deferred() -> Iterator[None]:
         _State.defer_depth -= 1
         if _State.defer_depth == 0 and _State.pending is not None:
             signum, _State.pending = _State.pending, None
-            raise Terminated(signum)
+            _State.raised = True
+            raise _interrupt(signum)

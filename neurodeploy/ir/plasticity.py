@@ -89,6 +89,9 @@ class WeightMirror(_ErrorDriven):
         200, description="noise-driven mirror steps after each training epoch")
     mirror_rate_hz: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
         0.2, description="spike probability per step of the mirror noise")
+    mirror_drive: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
+        0.3, description="weight of the drive that keeps output neurons at a baseline rate "
+        "in mirror phases (spikes every other step)")
 
 
 class LowRankFA(_ErrorDriven):

@@ -19,7 +19,9 @@ Kolen–Pollack adds ``- decay * w`` to W and B alike and trains ``dB = eta * x1
 x1 the error summed over the epoch and y1 the hidden spike trace (the same trace as W's
 x1), so B follows W's update transposed. Weight mirror trains B only in mirror phases,
 from noise spikes injected into the hidden layer: ``dB = -eta_m * x1 * (y1 - m) - decay *
-B`` with m the noise's mean trace (the error is -out there).
+B`` with m the noise's mean trace (the error is -out there); a drive source
+(``<b>_mirror_drive``) holds the output neurons at a baseline rate during those phases,
+so that their spikes follow W's input in both directions.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class Expansion:
     gated: list[str] = field(default_factory=list)
     pairs: list[tuple[str, str]] = field(default_factory=list)
     noise: str | None = None
+    drive: str | None = None
 
 
 def chain(net: Network, block_name: str, block) -> list[tuple[str, str, str]]:
@@ -145,8 +148,12 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
             raise IRError("weight_mirror learns the feedback to a hidden layer; list at least "
                           "two chained projections (input -> hidden -> output)", file=net._file,
                           path=("plasticity", name, "projections"))
-        ex.noise = f"{name}_noise"
+        ex.noise, ex.drive = f"{name}_noise", f"{name}_mirror_drive"
         h = hidden[-1]
+        ex.populations[ex.drive] = SpikeSourcePopulation(kind="spike_source", size=n_out)
+        ex.projections[f"{name}_drive_{out}"] = Projection(
+            pre=ex.drive, post=out, connectivity="one_to_one",
+            weights=ConstantInit(init="constant", value=block.mirror_drive))
         ex.populations[ex.noise] = SpikeSourcePopulation(kind="spike_source", size=sizes[h])
         ex.projections[f"{name}_noise_{h}"] = Projection(
             pre=ex.noise, post=h, connectivity="one_to_one",

@@ -47,7 +47,7 @@ def trained_network_yaml(net: Network, weights: dict[str, np.ndarray], directory
     doc = net.model_dump(mode="json", exclude_none=True)
     learning_pops = {n for n, p in net.populations.items() if p.kind == "graded"}
     for block in net.plasticity.values():
-        learning_pops.update(p for p in (f"{_name(net, block)}_label", f"{_name(net, block)}_noise"))
+        learning_pops.update(f"{_name(net, block)}_{part}" for part in ("label", "noise", "mirror_drive"))
     projections = {}
     for name, proj in doc["projections"].items():
         touches = proj["pre"] in learning_pops or proj["post"] in learning_pops or \

@@ -142,8 +142,13 @@ class Trainer:
         steps = int(params["mirror_steps"])
         rng = np.random.default_rng([self.cfg.seed, k, 99])
         spikes = (rng.random((1, steps, size)) < params["mirror_rate_hz"]).astype(np.uint8)
+        inputs = {noise: spikes}
+        drive = self.block.get("drive")
+        if drive:
+            n_out = self.plan.populations[drive].size
+            inputs[drive] = np.tile((np.arange(steps) % 2 == 0)[None, :, None], (1, 1, n_out)).astype(np.uint8)
         self.learner.set_phase("mirror")
-        self.learner.present({noise: spikes}, 1, steps, learn=True)
+        self.learner.present(inputs, 1, steps, learn=True)
         self.learner.set_phase("train")
 
     def angle(self, w_proj: str, b_proj: str) -> float:
@@ -153,12 +158,11 @@ class Trainer:
         return metrics.angle_deg(lay.dense(w, b_proj), lay.dense(w, w_proj))
 
     def scale_learning_rate(self, factor: float) -> None:
-        """Multiply the learning terms' coefficients by ``factor`` (the host reprograms the
-        learning engine between epochs, as a learning-rate schedule); weight-decay terms
-        (those with a factor w) keep their rate."""
+        """Multiply every rule coefficient by ``factor`` (the host reprograms the learning
+        engine between epochs, as a learning-rate schedule). Decay terms scale too: in
+        Kolen-Pollack the decay is part of the step, dW = -eta (grad + lambda W)."""
         rules = self.learner.layout.rules
-        scale = np.where(rules.t_pw > 0, 1.0, factor)      # weight-decay terms keep their rate
-        self.learner.layout.rules = rules._replace(t_coef=rules.t_coef * scale)
+        self.learner.layout.rules = rules._replace(t_coef=rules.t_coef * factor)
 
     def run(self) -> Curves:
         total = self.cfg.epochs
