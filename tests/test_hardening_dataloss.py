@@ -36,10 +36,22 @@ run: {{steps: 20}}
 """
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None
-            ) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + list(args), cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI in-process (the refusals need no separate process): exit code and output."""
+    import contextlib
+    import io
+
+    from neurodeploy.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    old = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

@@ -168,6 +168,11 @@ class LavaBackend(Backend):
                                + ", ".join(sorted(numerics)))
         for plan, _ in items:
             self.check(plan)
+        with signals.handle_termination():    # SIGTERM/SIGHUP/SIGINT: clean up, fork-safe
+            return self._run_many(items, steps)
+
+    def _run_many(self, items: ty.Sequence[tuple[SimPlan, dict[str, np.ndarray]]],
+                  steps: int) -> list[SimResult]:
         fixed = items[0][0].fixed
         L = _lava()
         # the multiprocessing temp dir (the shared-memory manager's socket) must belong to
@@ -353,7 +358,7 @@ class LavaBackend(Backend):
         deadline = time.monotonic() + timeout
         clean = False
         try:
-            rt.initialize()
+            guard.initialize(rt, deadline, timeout)
             timings["build_s"] = time.perf_counter() - t0
             t1 = time.perf_counter()
             rt.start(L["RunSteps"](num_steps=steps, blocking=False))

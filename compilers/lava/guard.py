@@ -118,3 +118,45 @@ def kill_new_children(before: set[ty.Any]) -> None:
             mp.Process.join(proc, 5)
         except (OSError, ValueError, AssertionError):
             pass
+
+
+def initialize(rt: ty.Any, deadline: float, timeout: float) -> None:
+    """``Runtime.initialize()`` of Lava 0.10, made interruptible and watched.
+
+    Lava's version blocks in ``Queue.get()`` per worker until each reports it was built, so
+    a worker killed while building hangs it forever. Here the steps that create processes
+    (shared-memory manager, workers) run as one deferred section: a signal cannot split a
+    fork from its registration (which would leave an unregistered worker nobody kills);
+    it is raised right after. The wait for the build reports is polled like a run.
+    """
+    import queue
+
+    from neurodeploy import signals
+    from neurodeploy.errors import BackendError
+    rt._build_watchdog_manager()
+    with signals.deferred():
+        rt._build_message_infrastructure()
+    rt._build_channels()
+    rt._build_sync_channels()
+    with signals.deferred():
+        rt._build_processes()
+        rt._build_runtime_services()
+    rt._start_ports()
+    for q in rt.exception_q:
+        while True:
+            try:
+                exc = q.get(timeout=0.02)
+                break
+            except queue.Empty:
+                reason = failure(rt)
+                if reason:
+                    raise BackendError(reason) from None
+                signals.raise_pending()
+                if time.monotonic() > deadline:
+                    raise BackendError(f"Lava start-up did not finish within {timeout:.0f} s; "
+                                       "raise the backend's timeout option") from None
+        if exc:
+            raise BackendError(f"Lava could not build a process: {type(exc).__name__}: {exc}\n"
+                               f"{getattr(exc, 'trace', '')}")
+    del rt.exception_q
+    rt._is_initialized = True
