@@ -84,7 +84,8 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
         bar = Progress(total, done=sum(1 for r in records if r["chip"] < settings.chips)) \
             if progress else None
         sdict = asdict(settings)
-        stream = _dask(sdict, tasks, scheduler, workers) if use_dask else _local(sdict, tasks)
+        stream = (_dask(sdict, tasks, scheduler, workers) if use_dask and tasks
+                  else _local(sdict, tasks))
         try:
             for results in stream:
                 store.append(results)
