@@ -101,7 +101,8 @@ class Layout:
             kind[sl] = NEURON_KINDS[pop.kind]
             if pop.kind == "lif" and self.plan.fixed:
                 from .kernels import effective_bias
-                du[0, sl], dv[0, sl] = int(pop.du), int(pop.dv)
+                du[0, sl] = np.asarray(pop.du, np.int64)       # scalar or per neuron (a chip)
+                dv[0, sl] = np.asarray(pop.dv, np.int64)
                 vth[0, sl] = np.asarray(pop.vth, np.int64) << int(self.fx[4])
                 bias[0, sl] = effective_bias(pop.bias_mant, pop.bias_exp)
             elif pop.kind == "lif":

@@ -58,24 +58,11 @@ def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> 
                     spikes=spikes, labels=np.asarray(y, np.int64))
 
 
-def check_plan(plan: Any, backend: str) -> None:
-    """Refuse what the learners' read-out does not take yet (never ignore it silently)."""
-    if plan.fixed:                  # the cpu and lava learners share that layout
-        for name, pop in plan.populations.items():
-            if pop.kind == "lif" and (np.ndim(pop.du) or np.ndim(pop.dv)):
-                raise NeurodeployError(
-                    "time-constant mismatch (variability.tau_mem.cv, tau_syn.cv) of a "
-                    "fixed-point build is not taken by the learners' read-out yet (it "
-                    "reads one du/dv per population); set both to 0 with --set, or validate "
-                    "the network on a spike input with --input", path=("--set",))
-
-
 def chip_figures(plan: Any, backend: str, work: Workload, dt: float) -> dict[str, float]:
     """Accuracy and workload of one chip's plan: the backend's learner presents the test
     samples one after another with u and v reset between them, exactly as
     ``neurodeploy evaluate`` does (:func:`neurodeploy.learning.evaluate.evaluate_build`)."""
     from neurodeploy.learning.learners import get_learner
-    check_plan(plan, backend)
     learner = get_learner(backend, plan, work.output)
     S, T = work.samples, work.steps
     counts, totals, synops = learner.predict_counts({work.input: work.spikes}, S, T)
