@@ -135,8 +135,7 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
             ex.projections[f"{name}_fb_{h}"] = Projection(
                 pre=neck, post=h, weights=NormalInit(init="normal", std=1.0 / math.sqrt(block.rank)),
                 port="third_factor")
-            if l == len(hidden) - 1:
-                ex.pairs.append((links[l + 1][0], f"{name}_fb_{h}"))
+            ex.pairs.append((links[l + 1][0], f"{name}_fb_{h}", f"{name}_fbv_{h}"))
     if rule == "kolen_pollack":
         for w_proj, fb in ex.pairs:
             ex.rules[fb] = EngineRule(

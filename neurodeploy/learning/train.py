@@ -130,8 +130,8 @@ class Trainer:
         c.train_accuracy.append(metrics.accuracy(counts, y))
         c.test_accuracy.append(metrics.accuracy(test, self.data.y_test))
         c.loss.append(metrics.rate_loss(counts, y, self.steps, self.block["target_rate"]))
-        for w_proj, b_proj in self.block["pairs"]:
-            c.angles.setdefault(b_proj, []).append(self.angle(w_proj, b_proj))
+        for w_proj, *b_chain in self.block["pairs"]:
+            c.angles.setdefault(b_chain[0], []).append(self.angle(w_proj, *b_chain))
         c.seconds.append(time.time() - t0)
 
     def _mirror(self, k: int) -> None:
@@ -151,11 +151,15 @@ class Trainer:
         self.learner.present(inputs, 1, steps, learn=True)
         self.learner.set_phase("train")
 
-    def angle(self, w_proj: str, b_proj: str) -> float:
-        """angle(B, W^T) in degrees for one forward / feedback pair."""
+    def angle(self, w_proj: str, *b_chain: str) -> float:
+        """angle(B, W^T) in degrees for one forward / feedback pair; a feedback path of
+        several projections (low-rank FA's U and V) counts as their product B = U V."""
         w = self.learner.weights[0]
         lay = self.learner.layout
-        return metrics.angle_deg(lay.dense(w, b_proj), lay.dense(w, w_proj))
+        b = lay.dense(w, b_chain[0])
+        for name in b_chain[1:]:
+            b = b @ lay.dense(w, name)
+        return metrics.angle_deg(b, lay.dense(w, w_proj))
 
     def scale_learning_rate(self, factor: float) -> None:
         """Multiply every rule coefficient by ``factor`` (the host reprograms the learning
