@@ -300,6 +300,42 @@ def test_dead_lava_worker_is_reported_within_seconds(build, tmp_path):
     assert list(tmpdir.iterdir()) == []
 
 
+def _threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def test_worker_dying_during_lava_start_up_is_reported(build, tmp_path):
+    """Lava's own start-up waits forever for a worker that died before reporting; the
+    first Lava process with threads running (the shared-memory manager, started first)
+    is killed while the rest are still being created."""
+    steps = 1000
+    spikes = tmp_path / "in.npz"
+    np.savez(spikes, **{"inp.spikes": np.ones((steps, 4), np.uint8)})
+    proc = subprocess.Popen(CLI + ["simulate", str(build), "-b", "lava", "--input", str(spikes),
+                                   "-o", str(tmp_path / "res.npz")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim, seen, deadline = None, set(), time.monotonic() + 120
+    while victim is None:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        seen |= _descendants(proc.pid)
+        ready = [w for w in seen if _threads(w) >= 2 and
+                 "resource_tracker" not in Path(f"/proc/{w}/cmdline").read_text()]
+        victim = min(ready) if ready else None
+        time.sleep(0.001)
+    os.kill(victim, signal.SIGKILL)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 10
+    assert proc.returncode == 1, err
+    assert f"pid {victim} was killed by SIGKILL" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _wait_gone(seen | _descendants(proc.pid)) == set()
+    assert not (tmp_path / "res.npz").exists()
+
+
 def _handler_installed(pid: int) -> bool:
     """SIGTERM is caught by the process (its handler is installed)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -376,7 +376,9 @@ class LavaBackend(Backend):
         except BackendError:
             raise
         except Exception as exc:
-            raise BackendError(f"Lava run failed: {type(exc).__name__}: {exc}") from exc
+            dead = guard.dead_worker_cause(rt)   # the cause, when a worker died under Lava
+            raise BackendError(f"{dead}; the run was stopped" if dead else
+                               f"Lava run failed: {type(exc).__name__}: {exc}") from exc
         finally:
             if not clean:
                 _kill_runtime(rt)
@@ -500,7 +502,7 @@ def _kill_runtime(rt: ty.Any) -> None:
             try:
                 smm.shutdown()
             except Exception:
-                proc = getattr(smm, "_process", None)
+                proc = guard.manager_process(rt)
                 if proc is not None and proc.is_alive():
                     proc.kill()
                     proc.join(5)

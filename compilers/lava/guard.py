@@ -43,6 +43,13 @@ def _describe_exit(code: int) -> str:
     return f"exited with code {code} without reporting an error"
 
 
+def manager_process(rt: ty.Any) -> ty.Any:
+    """The process of Lava's shared-memory manager (Lava wraps multiprocessing's), or None."""
+    smm = getattr(getattr(rt, "_messaging_infrastructure", None), "_smm", None)
+    manager = getattr(smm, "_manager", smm)
+    return getattr(manager, "_process", None)
+
+
 def dead_workers(rt: ty.Any, clean_exits: bool = False) -> str | None:
     """A sentence naming the Lava workers that died (killed by a signal or a non-zero exit
     code; with ``clean_exits`` also those that exited with 0), or None.
@@ -58,8 +65,7 @@ def dead_workers(rt: ty.Any, clean_exits: bool = False) -> str | None:
             continue
         if code is not None and (code != 0 or clean_exits):
             dead.append(f"Lava worker pid {actor.pid} {_describe_exit(code)}")
-    mi = getattr(rt, "_messaging_infrastructure", None)
-    proc = getattr(getattr(mi, "_smm", None), "_process", None)
+    proc = manager_process(rt)
     if proc is not None:
         try:
             code = proc.exitcode
@@ -68,6 +74,17 @@ def dead_workers(rt: ty.Any, clean_exits: bool = False) -> str | None:
         if code is not None and (code != 0 or clean_exits):
             dead.append(f"Lava's shared-memory manager pid {proc.pid} {_describe_exit(code)}")
     return "; ".join(dead) or None
+
+
+def dead_worker_cause(rt: ty.Any, timeout: float = 1.0) -> str | None:
+    """After Lava raised (EOFError, a reset connection): the worker whose death caused it,
+    waiting briefly, since a dying process closes its pipes before its exit is visible."""
+    deadline = time.monotonic() + timeout
+    while True:
+        dead = dead_workers(rt)
+        if dead or time.monotonic() > deadline:
+            return dead
+        time.sleep(0.01)
 
 
 def failure(rt: ty.Any, clean_exits: bool = False) -> str | None:
