@@ -41,7 +41,10 @@ def _settings(args: argparse.Namespace, build: str):
                     backend=args.backend, steps=args.steps,
                     input=str(Path(args.input).resolve()) if args.input else None,
                     chunk=args.chunk, frozen=args.frozen, data=args.data,
-                    samples=args.samples)
+                    samples=args.samples, finetune=args.finetune,
+                    finetune_epochs=args.finetune_epochs,
+                    finetune_samples=args.finetune_samples,
+                    finetune_lr_scale=args.finetune_lr_scale)
 
 
 def _summary(report: dict) -> list[str]:
@@ -56,6 +59,9 @@ def _summary(report: dict) -> list[str]:
             lo, hi = e["yield_ci"]
             lines.append(f"{head}yield {e['yield']:.3f} ({e['passed']}/{e['chips']} chips), "
                          f"95 % CI [{lo:.3f}, {hi:.3f}] ({report['ci_method']})")
+        if "accuracy_before" in e["figures"]:
+            lines.append(f"{head}fine-tuning: mean accuracy {e['figures']['accuracy_before']['mean']:.4f} "
+                         f"before, {e['figures']['accuracy']['mean']:.4f} after")
     return lines
 
 
@@ -138,6 +144,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                        "tcp://127.0.0.1:8786 (workers need neurodeploy and "
                                        "the build/input paths)")
     p.add_argument("--chunk", type=int, help="chips per task (default 25 cpu, 4 lava, 1 brian2)")
+    p.add_argument("--finetune", action="store_true",
+                   help="chip-in-the-loop: each chip runs the build's own learning rule on the "
+                        "training split, then is tested; reports accuracy before and after "
+                        "(needs a float build that kept its plasticity block; cpu backend)")
+    p.add_argument("--finetune-epochs", type=int, default=1,
+                   help="passes over the training split per chip (default 1)")
+    p.add_argument("--finetune-samples", type=int,
+                   help="fine-tune on N training samples (a seeded subset; default all)")
+    p.add_argument("--finetune-lr-scale", type=float,
+                   help="factor on the rule's learning rate (default: where train's schedule "
+                        "stopped, lr_decay ** epochs trained)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser(

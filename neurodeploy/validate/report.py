@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .finetune import html_section as finetune_html
 from .spec import parse_spec
 from .stats import CI_LEVEL, CI_METHOD, yield_summary
 
@@ -195,5 +196,5 @@ yield CI: {int(report['ci_level'] * 100)} % {esc(report['ci_method'])}</p>{verdi
 <table><tr><th>settings</th><th>chips</th><th>yield</th><th>95 % CI</th></tr>{''.join(rows)}</table>
 {imgs}
 <h2>Worst chips</h2><table><tr><th>point</th><th>chip</th><th>margin</th><th>failed clauses</th>
-<th>unusual</th></tr>{''.join(worst)}</table></body></html>
+<th>unusual</th></tr>{''.join(worst)}</table>{finetune_html(report)}</body></html>
 """

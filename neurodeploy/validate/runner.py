@@ -26,6 +26,7 @@ from . import accuracy, metrics
 from .spec import parse_spec
 
 CHUNK = {"cpu": 25, "lava": 4, "brian2": 1}
+FINETUNE_KEYS = ("finetune", "finetune_epochs", "finetune_samples", "finetune_lr_scale")
 
 
 @dataclass
@@ -47,6 +48,10 @@ class Settings:
     frozen: bool = False
     data: str = "digits"
     samples: int | None = None
+    finetune: bool = False
+    finetune_epochs: int = 1
+    finetune_samples: int | None = None
+    finetune_lr_scale: float | None = None
 
     def points(self) -> list[dict[str, Any]]:
         """Command-line overrides of each sweep point (one point without a sweep)."""
@@ -58,7 +63,7 @@ class Settings:
         """Hash of what results depend on (not the chip count, chunking or threads), with
         the build's manifest digest, so resuming with other settings is refused."""
         d = asdict(self)
-        for k in ("chips", "chunk", "threads"):
+        for k in ("chips", "chunk", "threads") + (() if self.finetune else FINETUNE_KEYS):
             d.pop(k)
         d["build_digest"] = _build_digest(self.build)
         d["input_digest"] = _file_digest(self.input) if self.input else None
@@ -105,6 +110,9 @@ def load_context(s: Settings) -> _Context:
     from neurodeploy.compilers import get_backend, load_plan, make_inputs
     from neurodeploy.compilers.plan import read_input_file
     plan = load_plan(s.build)
+    if s.finetune:
+        from . import finetune
+        finetune.check(s, plan)
     task_mode = bool(plan.task) and not s.input
     if s.frozen or task_mode:       # a task is read out frozen, as evaluate does
         plan = plan.frozen()
@@ -228,6 +236,9 @@ def run_task(settings: dict, point: int, indices: list[int]) -> list[dict]:
     chips = [Chip(s.seed, int(k), cfg) for k in indices]
     if ctx.work is not None:
         figs = _task_figures(ctx, s.backend, chips, s.threads)
+        if s.finetune:
+            from . import finetune
+            figs = finetune.task_figures(ctx, s, chips, figs)
     else:
         rasters = _simulate(ctx, s.backend, chips)
         stacked = {pop: np.stack([r[pop] for r in rasters]) for pop in rasters[0]}

@@ -1,0 +1,299 @@
+"""Chip-in-the-loop fine-tuning (``validate --finetune``): each mismatched chip runs the
+build's own on-chip learning rule on the training split, then is read out on the test split.
+
+All chips of a task learn at once on the cpu learner's chip axis: the learning layout is
+built once from the nominal plan, and each chip contributes one row of weights (its applied
+effective weights, in the layout's synapse order), one row of neuron parameters (du, dv,
+vth, bias) and one row of per-synapse learning-rate gains (``Chip.learning_gain``, forward
+and feedback drawn independently). Stuck synapses and synapses into dead or stuck-on
+neurons get gain 0: the device cannot change them. The weights a chip ends with are put into
+its frozen plan and read out exactly as ``neurodeploy evaluate`` would.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.variability.chip import Chip, batch_plan
+
+from . import accuracy
+
+GET_FLOAT_BUILD = ("train it with a float profile such as cpu, mixed_signal or memristive, "
+                   "e.g. neurodeploy train NET.yaml --profile cpu -o BUILD")
+
+
+@dataclass
+class LearnSetup:
+    """What every fine-tuning task of one run shares: the learning plan and its data."""
+
+    plan: Any                   # nominal plan with the learning pathway
+    block: dict                 # its error-driven plasticity block
+    lr_scale: float             # learning-rate factor on the block's rule coefficients
+    x: np.ndarray               # training features used for fine-tuning
+    y: np.ndarray
+
+
+def check(s: Any, plan: Any) -> None:
+    """Refuse (one line) what ``--finetune`` cannot do, before anything is written."""
+    if s.backend != "cpu":
+        raise NeurodeployError(f"--finetune runs the chips' learning on the cpu learner only "
+                               f"(got --backend {s.backend}); use --backend cpu",
+                               path=("--backend",))
+    if s.input or not plan.task:
+        raise NeurodeployError("--finetune needs a build with a task (a data set to learn "
+                               "and be tested on); drop --input", path=("--finetune",))
+    if s.finetune_epochs < 1:
+        raise NeurodeployError(f"must be >= 1; got {s.finetune_epochs}",
+                               path=("--finetune-epochs",))
+    if s.finetune_lr_scale is not None and not s.finetune_lr_scale > 0:
+        raise NeurodeployError(f"must be > 0; got {s.finetune_lr_scale}",
+                               path=("--finetune-lr-scale",))
+    if s.finetune_samples is not None and s.finetune_samples < 1:
+        raise NeurodeployError(f"must be >= 1; got {s.finetune_samples}",
+                               path=("--finetune-samples",))
+    _block(plan, s.build)
+    _check_learning_settings(s)
+
+
+def _block(plan: Any, build: str) -> dict:
+    """The build's one error-driven plasticity block, or a one-line refusal."""
+    from neurodeploy.learning.train import ERROR_DRIVEN
+    blocks = [b for b in plan.plasticity.values() if b.get("rule") in ERROR_DRIVEN]
+    if len(blocks) != 1:
+        what = "no learning pathway (plasticity block)" if not blocks else \
+            f"{len(blocks)} error-driven plasticity blocks"
+        raise NeurodeployError(f"--finetune needs a build that kept its on-chip learning rule; "
+                               f"this build has {what} (fixed-point profiles deploy the "
+                               f"forward network only): {GET_FLOAT_BUILD}",
+                               file=build, path=("--finetune",))
+    return blocks[0]
+
+
+def _check_learning_settings(s: Any) -> None:
+    """Update noise and stochastic rounding are not simulated by the float learner."""
+    from neurodeploy.compile.artifact import Build
+    from neurodeploy.variability.config import MismatchConfig
+    base = MismatchConfig.from_manifest(Build(s.build).manifest)
+    for overrides in s.points():
+        v = base.with_overrides(overrides).values
+        if v["update_noise"] or v["stochastic_rounding"]:
+            raise NeurodeployError("update noise and stochastic rounding are not simulated "
+                                   "by the cpu learner's float fine-tuning yet; set "
+                                   "variability.learning.update_noise=0 and "
+                                   "variability.learning.stochastic_rounding=false",
+                                   path=("--finetune",))
+
+
+def trained_lr_scale(build: str, block: dict) -> float:
+    """Where ``train``'s learning-rate schedule stopped: ``lr_decay ** epochs`` (epochs
+    from ``training/summary.json``; 1 for a build that was not trained by ``train``)."""
+    from pathlib import Path
+    path = Path(build) / "training" / "summary.json"
+    if not path.is_file():
+        return 1.0
+    epochs = int(json.loads(path.read_text()).get("epochs", 0))
+    return float(block["params"].get("lr_decay", 1.0)) ** epochs
+
+
+@functools.lru_cache(maxsize=2)
+def learn_setup(build: str, data: str, samples: int | None, seed: int,
+                lr_scale: float | None = None) -> LearnSetup:
+    """The build's learning plan and the training samples fine-tuning presents."""
+    from neurodeploy.compilers import load_plan
+    from neurodeploy.task import load_dataset
+    from neurodeploy.task.datasets import check_fits
+    plan = load_plan(build)
+    block = _block(plan, build)
+    task = plan.task
+    ds = load_dataset(data)
+    check_fits(ds, plan.populations[task["input"]].size,
+               plan.populations[task["output"]].size, ds.name)
+    x, y = ds.x_train, np.asarray(ds.y_train, np.int64)
+    if samples and samples < y.size:
+        keep = np.sort(np.random.default_rng([seed, 17]).choice(y.size, samples, replace=False))
+        x, y = x[keep], y[keep]
+    scale = trained_lr_scale(build, block) if lr_scale is None else float(lr_scale)
+    return LearnSetup(plan=plan, block=block, lr_scale=scale, x=x, y=y)
+
+
+def to_layout(layout: Any, plan: Any, name: str, values: np.ndarray) -> np.ndarray:
+    """Per-synapse ``values`` of projection ``name`` (shape of the plan's weight array) in
+    the learning layout's flat synapse order, checking that the order is the layout's."""
+    sl = layout.slices[name]
+    proj = plan.projections[name]
+    values = np.asarray(values, np.float64)
+    if proj.format == "dense":
+        return values.reshape(sl.shape)[sl.rows, sl.cols]
+    rows, cols = np.asarray(proj.rows, np.int64), np.asarray(proj.cols, np.int64)
+    order = np.argsort(cols, kind="stable")
+    if not (np.array_equal(rows[order], sl.rows) and np.array_equal(cols[order], sl.cols)):
+        raise RuntimeError(f"synapse order of '{name}' differs from the learning layout's")
+    return values.reshape(-1)[order]
+
+
+def _locked(chip: Chip, plan: Any, name: str) -> np.ndarray:
+    """Synapses the chip cannot change: stuck ones and those into dead or stuck-on neurons."""
+    proj = plan.projections[name]
+    shape = tuple(np.shape(proj.weights))
+    v = chip.config.values
+    locked = chip.synapse_draws(name, shape)["stuck"] < v["stuck_fraction"]
+    post = plan.populations[proj.post]
+    if post.kind == "lif":
+        dead, stuck_on = chip.masks(proj.post, post.size)
+        silenced = dead | stuck_on
+        if silenced.any():
+            idx = (np.broadcast_to(np.arange(proj.shape[0])[:, None], proj.shape)
+                   if proj.format == "dense" else np.asarray(proj.rows, np.int64))
+            locked = locked | silenced[idx]
+    return locked
+
+
+def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence[str]
+                ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Per-chip neuron rows ``{du, dv, vth, bias}`` [chips, n], weights [chips, nnz] and
+    learning-rate gains [chips, nnz] of ``chips`` applied to ``plan``."""
+    net, N = layout.net, len(chips)
+    rows = {k: np.repeat(getattr(net, k), N, axis=0) for k in ("du", "dv", "vth", "bias")}
+    w = np.repeat(layout.w0[None, :], N, axis=0)
+    g = np.ones_like(w)
+    for c, chip in enumerate(chips):
+        applied = chip.apply(plan)
+        for name in layout.neurons:
+            pop = applied.populations[name]
+            if pop.kind != "lif":
+                continue
+            sl = slice(layout.neuron0[name], layout.neuron0[name] + pop.size)
+            for key, attr in (("du", "du"), ("dv", "dv"), ("vth", "vth"), ("bias", "bias_mant")):
+                rows[key][c, sl] = getattr(pop, attr)
+        for name, sl in layout.slices.items():
+            part = slice(sl.syn0, sl.syn0 + sl.nnz)
+            w[c, part] = to_layout(layout, plan, name, applied.projections[name].weights)
+            if name in plastic:
+                gain = chip.learning_gain(name, plan=plan)
+                gain = np.where(_locked(chip, plan, name), 0.0, gain)
+                g[c, part] = to_layout(layout, plan, name, gain)
+    return rows, w, g
+
+
+def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
+             ) -> tuple[Any, np.ndarray]:
+    """Run the build's rule on every chip for ``epochs`` passes over the training samples;
+    returns (learner layout, weights [chips, nnz] after)."""
+    from neurodeploy.compilers.cpu.learner import CpuLearner
+    from neurodeploy.task import encode_labels, encode_samples
+    plan, block = setup.plan, setup.block
+    task = plan.task
+    learner = CpuLearner(batch_plan(plan), task["output"], chips=len(chips))
+    lay = learner.layout
+    rows, w, g = stack_chips(lay, plan, chips, lay.rule_names)
+    learner.state = lay.new_state(len(chips), w)
+    lay.rules = lay.rules._replace(gain=g)
+    lay.net = lay.net._replace(**rows)
+    lay.rules = lay.rules._replace(t_coef=lay.rules.t_coef * setup.lr_scale)
+    steps = int(task["sample_steps"])
+    n_classes = plan.populations[task["output"]].size
+    decay = float(block["params"].get("lr_decay", 1.0))
+    for k in range(epochs):
+        if k and decay != 1.0:
+            lay.rules = lay.rules._replace(t_coef=lay.rules.t_coef * decay)
+        order = np.random.default_rng([seed, 31, k]).permutation(setup.y.size)
+        x, y = setup.x[order], setup.y[order]
+        inputs = {task["input"]: encode_samples(x, steps, task["max_rate"], task["encoding"],
+                                                seed * 1000 + k + 11),
+                  block["label"]: encode_labels(y, n_classes, steps, block["target_rate"])}
+        learner.set_phase("train")
+        learner.present(inputs, y.size, steps, learn=True)
+        if block["rule"] == "weight_mirror":
+            _mirror(learner, block, seed, k)
+    return lay, learner.weights
+
+
+def _mirror(learner: Any, block: dict, seed: int, k: int) -> None:
+    """Weight mirror's noise phase (as ``Trainer._mirror``), every chip at once."""
+    params, noise = block["params"], block["noise"]
+    size = learner.plan.populations[noise].size
+    steps = int(params["mirror_steps"])
+    rng = np.random.default_rng([seed, k, 99])
+    inputs = {noise: (rng.random((1, steps, size)) < params["mirror_rate_hz"]).astype(np.uint8)}
+    drive = block.get("drive")
+    if drive:
+        n_out = learner.plan.populations[drive].size
+        inputs[drive] = np.tile((np.arange(steps) % 2 == 0)[None, :, None],
+                                (1, 1, n_out)).astype(np.uint8)
+    learner.set_phase("mirror")
+    learner.present(inputs, 1, steps, learn=True)
+    learner.set_phase("train")
+
+
+def tuned_plan(frozen: Any, chip: Chip, layout: Any, w: np.ndarray) -> Any:
+    """``chip`` applied to the frozen plan, with the forward weights it learned."""
+    out = chip.apply(frozen)
+    for name, proj in out.projections.items():
+        proj.weights = layout.synapse_values(w, name).astype(np.float64)
+    return out
+
+
+def task_figures(ctx: Any, s: Any, chips: list[Chip], before: list[dict[str, float]]
+                 ) -> list[dict[str, float]]:
+    """Figures of each chip after fine-tuning, with ``accuracy_before`` from ``before``."""
+    setup = learn_setup(s.build, s.data, s.finetune_samples, s.seed, s.finetune_lr_scale)
+    lay, w = finetune(setup, chips, s.finetune_epochs, s.seed)
+    plans = [tuned_plan(ctx.plan, c, lay, w[i]) for i, c in enumerate(chips)]
+
+    def one(i: int) -> dict[str, float]:
+        f = accuracy.chip_figures(plans[i], "cpu", ctx.work, ctx.plan.dt)
+        f["accuracy_before"] = before[i]["accuracy"]
+        return f
+    if len(chips) < 2:
+        return [one(i) for i in range(len(chips))]
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    n = max(1, min(len(chips), s.threads or len(os.sched_getaffinity(0))))
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(len(chips))))
+
+
+def html_section(report: dict) -> str:
+    """The report page's fine-tuning part: mean accuracy before/after per point, a
+    before-versus-after scatter of every chip and a per-chip table ('' without --finetune)."""
+    import html
+
+    chips = [c for c in report["chips"] if "accuracy_before" in c["figures"]]
+    if not chips:
+        return ""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from .report import _png
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    for e in report["points"]:
+        mine = [c for c in chips if c["point"] == e["point"]]
+        label = f"{report['sweep']['path']}={e['value']}" if report["sweep"] else None
+        ax.plot([c["figures"]["accuracy_before"] for c in mine],
+                [c["figures"]["accuracy"] for c in mine], "o", ms=3, alpha=0.7, label=label)
+    lo = min(min(c["figures"]["accuracy_before"], c["figures"]["accuracy"]) for c in chips)
+    ax.plot([lo, 1], [lo, 1], "k:", lw=1)
+    ax.set(xlabel="accuracy before fine-tuning", ylabel="accuracy after",
+           title="each chip, before and after")
+    if report["sweep"]:
+        ax.legend(fontsize=7)
+    rows = "".join(
+        f"<tr><td>{html.escape(json.dumps(e['overrides']))}</td>"
+        f"<td>{e['figures']['accuracy_before']['mean']:.4f}</td>"
+        f"<td>{e['figures']['accuracy']['mean']:.4f}</td></tr>"
+        for e in report["points"] if "accuracy_before" in e["figures"])
+    per_chip = "".join(
+        f"<tr><td>{c['point']}</td><td>{c['chip']}</td>"
+        f"<td>{c['figures']['accuracy_before']:.4f}</td><td>{c['figures']['accuracy']:.4f}</td></tr>"
+        for c in chips)
+    return (f"<h2>Chip-in-the-loop fine-tuning</h2><p>Each chip ran the build's learning rule "
+            f"on the training split; yield and figures above are after fine-tuning.</p>"
+            f"<table><tr><th>settings</th><th>mean accuracy before</th><th>after</th></tr>"
+            f"{rows}</table><img src='{_png(fig)}'>"
+            f"<table><tr><th>point</th><th>chip</th><th>accuracy before</th><th>after</th></tr>"
+            f"{per_chip}</table>")
