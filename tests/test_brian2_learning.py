@@ -93,6 +93,8 @@ def test_frozen_readout_counts_identical_to_cpu(tmp_path: Path, monkeypatch):
 
 
 def _error_driven(rule: str, extra: str = "") -> str:
+    # Kolen-Pollack learns the feedback to one hidden layer: train h1 -> h2 -> out only
+    trained = "h1_h2, h2_out" if rule == "kolen_pollack" else "in_h1, h1_h2, h2_out"
     return f"""
 neurodeploy: 1
 name: {rule}
@@ -108,7 +110,7 @@ projections:
            weights: {{init: normal, mean: 0.3, std: 0.5}}}}
   h2_out: {{pre: h2, post: out, connectivity: dense, weights: {{init: normal, mean: 0.3, std: 0.5}}}}
 plasticity:
-  learn: {{rule: {rule}, projections: [in_h1, h1_h2, h2_out], learning_rate: 0.02{extra}}}
+  learn: {{rule: {rule}, projections: [{trained}], learning_rate: 0.02{extra}}}
 task: {{input: inp, output: out, sample_steps: 16}}
 """
 
@@ -137,7 +139,8 @@ def test_error_driven_training_equals_cpu(tmp_path: Path, rule: str, extra: str)
     w_b2, w_cpu = learners[0].weights, learners[1].weights
     np.testing.assert_allclose(w_b2, w_cpu, rtol=0, atol=ATOL)
     lay, w0 = learners[0].layout, learners[0].layout.w0
-    trained = ["in_h1", "h1_h2", "h2_out"] + (["learn_fb_h2"] if rule == "kolen_pollack" else [])
+    trained = (["h1_h2", "h2_out", "learn_fb_h2"] if rule == "kolen_pollack"
+               else ["in_h1", "h1_h2", "h2_out"])
     for proj in trained:
         change = np.abs(lay.dense(w_b2[0], proj) - lay.dense(w0, proj)).max()
         assert change > 1e-3, f"{proj} did not learn ({change})"

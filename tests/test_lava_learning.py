@@ -200,7 +200,7 @@ def test_stdp_float_follows_cpu(tmp_path):
 
 
 @pytest.mark.parametrize("text,why", [
-    (DEEP.format(seed=1, rule="kolen_pollack", extra="", steps=10), "graded"),
+    (FA.format(seed=1, rule="kolen_pollack", eta=0.02, steps=10), "cannot run this rule"),
     (STDP.format(seed=1, extra=", w_max: 1.0", steps=10), "clip"),
 ])
 def test_rules_lava_cannot_run_are_refused(tmp_path, text, why):

@@ -8,7 +8,8 @@ For trained projections ``W_1 .. W_L`` (input -> h_1 -> ... -> out) a rule adds:
   ``<b>_out_err`` -1, one to one); ``<b>_err_out`` hands e to the output neurons' third
   factor;
 * the feedback pathway to the hidden layers' third factor, per rule: FA chains fixed random
-  ``B_l`` through graded relays ``<b>_relay_<h>``; DFA sends e through its own ``B_l`` to every
+  ``B_l`` through graded relays ``<b>_relay_<h>`` (``B_l`` feeds the relay of layer h, which
+  hands its signal to h and, through ``B_(l-1)``, to the layer below); DFA sends e through its own ``B_l`` to every
   hidden layer; low-rank FA goes through a rank-r graded bottleneck (``B = U V``);
   Kolen–Pollack and weight mirror learn their ``B``.
 
@@ -96,26 +97,27 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
     for proj, _, _ in links:
         ex.rules[proj] = forward
     sizes = {p: net.populations[p].size for p in hidden}
+    if rule in ("kolen_pollack", "weight_mirror") and len(hidden) > 1:
+        raise IRError(f"{rule} learns the feedback to one hidden layer in this release; train "
+                      "a network with one hidden layer (two chained projections)",
+                      file=net._file, path=("plasticity", name, "projections"))
     if rule in ("feedback_alignment", "kolen_pollack", "weight_mirror"):
-        source = err
+        source, n_source = err, n_out
         for l in range(len(hidden) - 1, -1, -1):
             h = hidden[l]
-            if l == len(hidden) - 1:
-                fb = f"{name}_fb_{h}"
-                ex.projections[fb] = Projection(pre=source, post=h, weights=_feedback_init(block, n_out),
-                                                port="third_factor")
-                ex.pairs.append((links[l + 1][0], fb))
-            else:
-                relay = f"{name}_relay_{hidden[l + 1]}"
-                ex.populations[relay] = GradedPopulation(kind="graded", size=sizes[hidden[l + 1]])
-                ex.projections[f"{name}_to_{relay}"] = Projection(
-                    pre=source, post=relay, connectivity="one_to_one" if source != err else "dense",
-                    weights=one if source != err else _feedback_init(block, n_out))
-                fb = f"{name}_fb_{h}"
-                ex.projections[fb] = Projection(pre=relay, post=h, weights=_feedback_init(block, sizes[hidden[l + 1]]),
-                                                port="third_factor")
-                ex.pairs.append((links[l + 1][0], fb))
-                source = relay
+            fb = f"{name}_fb_{h}"
+            ex.pairs.append((links[l + 1][0], fb))
+            if l == 0:
+                ex.projections[fb] = Projection(pre=source, post=h, port="third_factor",
+                                                weights=_feedback_init(block, n_source))
+                continue
+            relay = f"{name}_relay_{h}"       # carries B_l e to h and on to the layer below
+            ex.populations[relay] = GradedPopulation(kind="graded", size=sizes[h])
+            ex.projections[fb] = Projection(pre=source, post=relay,
+                                            weights=_feedback_init(block, n_source))
+            ex.projections[f"{relay}_in"] = Projection(pre=relay, post=h, connectivity="one_to_one",
+                                                       weights=one, port="third_factor")
+            source, n_source = relay, sizes[h]
     elif rule == "direct_feedback_alignment":
         for l, h in enumerate(hidden):
             fb = f"{name}_fb_{h}"
