@@ -175,10 +175,13 @@ class LavaBackend(Backend):
                   steps: int) -> list[SimResult]:
         fixed = items[0][0].fixed
         L = _lava()
-        # the multiprocessing temp dir (the shared-memory manager's socket) must belong to
-        # this process, whose exit removes it, not to a worker that may be killed
+        # the multiprocessing temp dir (the shared-memory manager's socket) and resource
+        # tracker must belong to this process, not to a worker that may be killed (whose
+        # own tracker would then report the segments it cleans up)
+        from multiprocessing import resource_tracker
         from multiprocessing import util as mp_util
         mp_util.get_temp_dir()
+        resource_tracker.ensure_running()
         before = guard.children()
         tmp = tempfile.mkdtemp(prefix="neurodeploy-lava-")
         try:
@@ -499,6 +502,7 @@ def _kill_runtime(rt: ty.Any) -> None:
             pass
         smm = getattr(mi, "_smm", None) if mi is not None else None
         if smm is not None:
+            handles = list(getattr(smm, "_shared_memory_handles", []) or [])
             try:
                 smm.shutdown()
             except Exception:
@@ -506,6 +510,7 @@ def _kill_runtime(rt: ty.Any) -> None:
                 if proc is not None and proc.is_alive():
                     proc.kill()
                     proc.join(5)
+            guard.unlink_segments(handles)     # a manager that died could not remove them
         wd = getattr(rt, "_watchdog_manager", None)
         if wd is not None:
             try:

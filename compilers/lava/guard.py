@@ -177,3 +177,13 @@ def initialize(rt: ty.Any, deadline: float, timeout: float) -> None:
                                f"{getattr(exc, 'trace', '')}")
     del rt.exception_q
     rt._is_initialized = True
+
+
+def unlink_segments(handles: list[ty.Any]) -> None:
+    """Remove the shared-memory segments of a manager that died (it would have removed
+    them), so none is left in /dev/shm and the resource tracker has nothing to warn about."""
+    for handle in handles:
+        try:
+            handle.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
