@@ -5,7 +5,8 @@ All chips of a task learn at once on the cpu learner's chip axis: the learning l
 built once from the nominal plan, and each chip contributes one row of weights (its applied
 effective weights, in the layout's synapse order), one row of neuron parameters (du, dv,
 vth, bias) and one row of per-synapse learning-rate gains (``Chip.learning_gain``, forward
-and feedback drawn independently). Stuck synapses and synapses into dead or stuck-on
+and feedback drawn independently); the learning pathway itself keeps nominal weights
+(see :func:`stack_chips`). Stuck synapses and synapses into dead or stuck-on
 neurons get gain 0: the device cannot change them. The weights a chip ends with are put into
 its frozen plan and read out exactly as ``neurodeploy evaluate`` would.
 """
@@ -156,8 +157,15 @@ def _locked(chip: Chip, plan: Any, name: str) -> np.ndarray:
 def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence[str]
                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Per-chip neuron rows ``{du, dv, vth, bias}`` [chips, n], weights [chips, nnz] and
-    learning-rate gains [chips, nnz] of ``chips`` applied to ``plan``."""
+    learning-rate gains [chips, nnz] of ``chips`` applied to ``plan``.
+
+    The learning pathway (label source, error relays, feedback and third-factor
+    projections: ``plan.learning_parts()``) keeps its nominal weights: it stands for the
+    chip's learning circuitry, whose imperfection is the per-synapse learning-rate gain.
+    With weight mismatch on the error relays the error no longer vanishes at the target
+    and a single epoch can collapse a chip (docs/validate.md)."""
     net, N = layout.net, len(chips)
+    _, pathway = plan.learning_parts()
     rows = {k: np.repeat(getattr(net, k), N, axis=0) for k in ("du", "dv", "vth", "bias")}
     w = np.repeat(layout.w0[None, :], N, axis=0)
     g = np.ones_like(w)
@@ -172,7 +180,8 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
                 rows[key][c, sl] = getattr(pop, attr)
         for name, sl in layout.slices.items():
             part = slice(sl.syn0, sl.syn0 + sl.nnz)
-            w[c, part] = to_layout(layout, plan, name, applied.projections[name].weights)
+            if name not in pathway:         # the learning pathway keeps its nominal weights
+                w[c, part] = to_layout(layout, plan, name, applied.projections[name].weights)
             if name in plastic:
                 gain = chip.learning_gain(name, plan=plan)
                 gain = np.where(_locked(chip, plan, name), 0.0, gain)

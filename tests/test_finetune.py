@@ -1,0 +1,169 @@
+"""`validate --finetune`: chip-in-the-loop fine-tuning with the build's own learning rule."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurodeploy.cli import main
+from neurodeploy.task import load_dataset
+from neurodeploy.validate import finetune as F
+from neurodeploy.variability.chip import Chip
+from neurodeploy.variability.config import MismatchConfig
+
+NET = """
+neurodeploy: 1
+name: small3
+seed: 1
+populations:
+  input:  {kind: spike_source, size: 64}
+  hidden: {kind: lif, size: 60, params: {tau_syn: 2.0, tau_mem: 8.0}}
+  output: {kind: lif, size: 3, params: {tau_syn: 2.0, tau_mem: 4.0}}
+projections:
+  in_hid:  {pre: input, post: hidden, weights: {init: normal, std: 0.15}}
+  hid_out: {pre: hidden, post: output, weights: {init: normal, std: 0.05}}
+PLASTICITY
+task: {input: input, output: output, encoding: regular, max_rate: 0.5, sample_steps: 20}
+"""
+PLASTIC = ("plasticity:\n  learn: {rule: feedback_alignment, projections: [in_hid, hid_out], "
+           "learning_rate: 0.0001}")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Digits 0, 1, 2: 240 training and 90 test samples, as an .npz."""
+    ds = load_dataset("digits").subset([0, 1, 2])
+    path = tmp_path_factory.mktemp("data") / "d3.npz"
+    np.savez(path, x_train=ds.x_train[:240], y_train=ds.y_train[:240],
+             x_test=ds.x_test[:90], y_test=ds.y_test[:90])
+    return path
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory, data) -> Path:
+    """The 3-class network trained for 2 epochs with feedback alignment, float build."""
+    tmp = tmp_path_factory.mktemp("ft")
+    net = tmp / "net.yaml"
+    net.write_text(NET.replace("PLASTICITY", PLASTIC))
+    out = tmp / "build"
+    assert main(["train", str(net), "--profile", "cpu", "--epochs", "2", "--data", str(data),
+                 "-o", str(out)]) == 0
+    return out
+
+
+def _validate(build: Path, data: Path, out: Path, *args: str) -> int:
+    return main(["validate", str(build), "--data", str(data), "-o", str(out), "-q", *args])
+
+
+def test_accuracy_before_and_after_and_high_cv_is_won_back(build, data, tmp_path, capsys):
+    """Weight CV 0.5 costs accuracy (below the nominal chip); one fine-tuning epoch wins
+    part of it back on average, and every chip's record, report entry and the HTML page
+    carry both figures."""
+    out = tmp_path / "v"
+    assert _validate(build, data, out, "--chips", "6", "--finetune",
+                     "--set", "variability.weights.cv=0.5",
+                     "--set", "variability.learning.cv=0.2") == 0
+    assert "fine-tuning: mean accuracy" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    chips = report["chips"]
+    assert len(chips) == 6
+    before = np.array([c["figures"]["accuracy_before"] for c in chips])
+    after = np.array([c["figures"]["accuracy"] for c in chips])
+    assert before.mean() < report["nominal"]["accuracy"]          # the mismatch hurts
+    assert after.mean() >= before.mean()
+    assert not np.array_equal(before, after)                      # fine-tuning changed chips
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()
+               if '"figures"' in line]
+    assert all({"accuracy", "accuracy_before"} <= set(r["figures"]) for r in records)
+    page = (out / "report.html").read_text()
+    assert "Chip-in-the-loop fine-tuning" in page and f"{after.mean():.4f}" in page
+
+
+def test_resume_keeps_finetuned_chips_and_refuses_other_settings(build, data, tmp_path, capsys):
+    """A resumed fine-tuning run computes only the missing chips, and its result equals
+    an uninterrupted run; changing the fine-tuning epochs is refused."""
+    args = ("--finetune", "--finetune-samples", "60", "--set", "variability.weights.cv=0.3")
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    assert _validate(build, data, ref, "--chips", "3", *args) == 0
+    assert _validate(build, data, out, "--chips", "2", *args) == 0
+    assert _validate(build, data, out, "--chips", "3", "--resume", *args) == 0
+    a = json.loads((ref / "report.json").read_text())["chips"]
+    b = json.loads((out / "report.json").read_text())["chips"]
+    assert [c["figures"] for c in a] == [c["figures"] for c in b]
+    capsys.readouterr()
+    assert _validate(build, data, out, "--chips", "3", "--resume", *args,
+                     "--finetune-epochs", "2") == 1
+    assert "settings" in capsys.readouterr().err.lower()
+
+
+def test_build_without_plasticity_is_refused(tmp_path, data, capsys):
+    """A build that has no learning pathway: exit 1, one line saying how to get one."""
+    net = tmp_path / "frozen.yaml"
+    net.write_text(NET.replace("PLASTICITY", ""))
+    out = tmp_path / "b"
+    assert main(["compile", str(net), "--profile", "cpu", "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert _validate(out, data, tmp_path / "v", "--chips", "2", "--finetune") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--finetune" in err and "profile such as cpu" in err
+    assert not (tmp_path / "v" / "results.jsonl").exists()
+
+
+def test_other_backends_are_refused(build, data, tmp_path, capsys):
+    assert _validate(build, data, tmp_path / "v", "--chips", "2", "--finetune",
+                     "--backend", "lava") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--backend cpu" in err
+
+
+def _chips(build: Path, sets: dict, n: int) -> list[Chip]:
+    from neurodeploy.compile.artifact import Build
+    cfg = MismatchConfig.from_manifest(Build(build).manifest).with_overrides(sets)
+    return [Chip(3, k, cfg) for k in range(n)]
+
+
+def test_per_chip_learning_gain_scales_the_update(build, data):
+    """Chips equal but for their learning-rate gains: after the same one sample, each
+    plastic synapse moved by its gain times the update of a chip without gain mismatch;
+    synapses that are not plastic did not move."""
+    setup = F.learn_setup(str(build), str(data), 1, 3)
+    plain = _chips(build, {}, 1)
+    varied = _chips(build, {"variability.learning.cv": 0.3}, 2)
+    lay, w0 = F.finetune(setup, plain, 1, 3)
+    _, w = F.finetune(setup, varied, 1, 3)
+    start = lay.w0
+    d0 = w0[0] - start
+    plastic = np.zeros(start.size, bool)
+    for name in lay.rule_names:
+        sl = lay.slices[name]
+        plastic[sl.syn0:sl.syn0 + sl.nnz] = True
+    assert np.count_nonzero(d0[plastic]) > 100 and not d0[~plastic].any()
+    _, _, gains = F.stack_chips(lay, setup.plan, varied, lay.rule_names)
+    for c in range(2):
+        np.testing.assert_allclose(w[c] - start, gains[c] * d0, rtol=1e-9, atol=1e-15)
+    assert not np.allclose(w[0], w[1])
+
+
+def test_chips_learn_alone_as_in_a_batch(build, data):
+    """A chip's weights after fine-tuning do not depend on the other chips of its batch,
+    and its stacked neuron parameters and forward weights are its own applied plan's (the
+    learning pathway keeps nominal weights)."""
+    setup = F.learn_setup(str(build), str(data), 40, 3)
+    sets = {"variability.weights.cv": 0.3, "variability.v_th.cv": 0.1,
+            "variability.learning.cv": 0.2, "variability.stuck_fraction": 0.05}
+    chips = _chips(build, sets, 3)
+    lay, w = F.finetune(setup, chips, 1, 3)
+    _, alone = F.finetune(setup, chips[2:], 1, 3)
+    np.testing.assert_array_equal(w[2], alone[0])
+    applied = chips[1].apply(setup.plan)
+    rows, wst, _ = F.stack_chips(lay, setup.plan, chips, lay.rule_names)
+    np.testing.assert_array_equal(lay.dense(wst[1], "in_hid"), applied.projections["in_hid"].weights)
+    for name in setup.plan.learning_parts()[1]:     # the learning pathway stays nominal
+        sl = lay.slices[name]
+        np.testing.assert_array_equal(wst[1, sl.syn0:sl.syn0 + sl.nnz],
+                                      lay.w0[sl.syn0:sl.syn0 + sl.nnz])
+    h = lay.neuron0["hidden"]
+    np.testing.assert_array_equal(rows["vth"][1, h:h + 60], applied.populations["hidden"].vth)
