@@ -166,6 +166,30 @@ def test_concurrent_compiles_exactly_one_wins(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_build_appearing_while_compiling_is_not_replaced(tmp_path):
+    """A compile past its existence check (its hidden temporary build is being written)
+    meets a build that another compile renamed into place meanwhile: it must fail and
+    leave that build untouched."""
+    net = tmp_path / "big.yaml"
+    net.write_text(BIG)
+    theirs = tmp_path / "theirs"
+    assert compile_to(net, theirs).returncode == 0
+    before = {p: p.read_bytes() for p in theirs.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    proc = subprocess.Popen(CLI + ["compile", str(net), "-o", str(out), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not any(p.name.startswith(".out.") and p.name.endswith(".tmp")
+                  for p in tmp_path.iterdir()):
+        assert proc.poll() is None, "compile finished before its temporary build was seen"
+        time.sleep(0.0005)
+    os.rename(theirs, out)                    # the other compile wins the race
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "someone else" in err and "wrote" not in stdout, err
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == \
+        {p.relative_to(theirs): b for p, b in before.items()}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 # ------------------------------------------------------------------ colliding outputs
 @pytest.fixture
 def build(net, tmp_path) -> Path:
