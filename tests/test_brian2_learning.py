@@ -221,19 +221,7 @@ def test_stdp_float_weights_equal_cpu(tmp_path: Path):
     assert np.any((w == 0.45) | (w == 0.0)), "no weight reached a bound"
 
 
-ONE_LAYER = """
-neurodeploy: 1
-name: one
-populations:
-  inp: {kind: spike_source, size: 1}
-  out: {kind: lif, size: 1, params: {v_th: 1000.0}}
-projections:
-  p: {pre: inp, post: out, weights: {init: constant, value: 0.5}}
-plasticity:
-  l: {rule: feedback_alignment, projections: [p], learning_rate: 0.01, trace_tau: 0,
-      learning_epoch: EPOCH}
-task: {input: inp, output: out, sample_steps: 8}
-"""
+from .test_learning_core import ONE_LAYER  # noqa: E402  (the same one-synapse network)
 
 
 @pytest.mark.parametrize("epoch, expected", [(1, 6), (8, 8)])
