@@ -226,3 +226,42 @@ def test_state_carried_runs_equal_one_long_run(tmp_path: Path, batch: int):
     assert not np.array_equal(one.w[0], lay.w0)
     if batch > 1:
         assert not np.array_equal(one.w[0], one.w[1])
+
+
+KP_TINY = """
+neurodeploy: 1
+name: kp-tiny
+populations:
+  inp: {kind: spike_source, size: 1}
+  hid: {kind: lif, size: 1, params: {tau_syn: 1.0, tau_mem: 1.0}}
+  out: {kind: lif, size: 1, params: {v_th: 1000.0}}
+projections:
+  a: {pre: inp, post: hid, weights: {init: constant, value: 5.0}}
+  b: {pre: hid, post: out, weights: {init: constant, value: 0.5}}
+plasticity:
+  k: {rule: kolen_pollack, projections: [a, b], learning_rate: 0.01, decay: 0.1,
+      trace_tau: 0, feedback: {init: constant, value: 0.25}}
+task: {input: inp, output: out, sample_steps: 8}
+"""
+
+
+def test_kolen_pollack_pathway_matches_hand_derivation(tmp_path: Path):
+    """One sample of 8 steps (one learning epoch). Input spikes at 0 and 3 make the hidden
+    neuron fire at 1 and 4 (tau 1: no memory); the output never fires. Label spikes at 0
+    and 2 leave the error relay at 1 and 3 and reach the output's and (through B) the
+    hidden neuron's third factor at 2 and 4. With traces that count (tau 0):
+    W_b: 0.5 + 0.01 * 2 (hidden spikes) * 2 (error sum) - 0.1 * 0.5 = 0.49;
+    B:   0.25 + 0.01 * 2 (error sum) * 2 (hidden spikes) - 0.1 * 0.25 = 0.265;
+    W_a: 5 + 0.01 * 2 (input spikes) * (2 * 0.25) (gated feedback) - 0.1 * 5 = 4.51."""
+    plan = load_plan(_build(tmp_path, KP_TINY))
+    learner = CpuLearner(plan, "out")
+    learner.set_phase("train")
+    inp = np.zeros((1, 8, 1), np.uint8)
+    inp[0, [0, 3], 0] = 1
+    label = np.zeros((1, 8, 1), np.uint8)
+    label[0, [0, 2], 0] = 1
+    learner.present({"inp": inp, "k_label": label}, 1, 8, learn=True)
+    dense = lambda name: learner.layout.dense(learner.weights[0], name)[0, 0]
+    assert dense("b") == pytest.approx(0.49, abs=1e-12)
+    assert dense("k_fb_hid") == pytest.approx(0.265, abs=1e-12)
+    assert dense("a") == pytest.approx(4.51, abs=1e-12)
