@@ -103,9 +103,10 @@ class SimPlan:
         return [n for n, p in self.populations.items() if p.kind != "lif"]
 
     def unsupported_features(self) -> list[str]:
-        """Manifest features no backend simulates yet (learning, temporal noise)."""
+        """Manifest features no backend simulates yet (learning; temporal noise other than
+        membrane and spike_drop, which every backend applies: compilers/noise.py)."""
         out = [f"plasticity.{name} ({rule['rule']})" for name, rule in self.plasticity.items()]
-        out += [f"noise.{kind}" for kind in self.noise]
+        out += [f"noise.{kind}" for kind in self.noise if kind not in ("membrane", "spike_drop")]
         return out
 
     def mismatch_features(self) -> list[str]:

@@ -368,8 +368,8 @@ def test_refusals(backend, fixed_plans):
     with pytest.raises(BackendError, match=r"backend 'cpu' refuses .*plasticity.stdp1"):
         backend.run(learn, inputs, STEPS)
     noisy = copy.deepcopy(plan)
-    noisy.noise = {"membrane": {}}
-    with pytest.raises(BackendError, match="noise.membrane"):
+    noisy.noise = {"membrane": {"nowhere": {"sigma": 0.1, "sigma_state": 1.0}}}
+    with pytest.raises(BackendError, match="noise.membrane names unknown population"):
         backend.run(noisy, inputs, STEPS)
     refr = copy.deepcopy(plan)
     lif = next(n for n, p in refr.populations.items() if p.kind == "lif")

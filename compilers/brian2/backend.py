@@ -45,6 +45,13 @@ cython run recompile.
 this includes compiling the synapse-creation code on a cold cache), ``codegen`` (code
 generation and, for cython, compilation of the run code; ~0 on a warm cache), ``run`` (the
 simulation loop, Brian2's own measure) and ``collect`` (monitor arrays to results).
+
+Temporal noise (``docs/noise.md``) comes precomputed from the counter-based random function
+(the numbers the cpu and Lava backends use) as ``TimedArray``s: ``v = v + nd_nz(t, i)`` ends
+the per-step update, and a population with spike drop emits a custom event ``delivered``
+(``v > vth`` and not dropped) that its outgoing synapses listen to instead of ``spike``
+(the SpikeMonitor still records every spike; the neuron still resets). Dropped source spikes
+are left out of the SpikeGeneratorGroup and recorded as given.
 """
 from __future__ import annotations
 
@@ -134,7 +141,8 @@ class Brian2Backend(Backend):
             return reason
         if plan.fixed:
             return FIXED_REASON
-        return None
+        from ..noise import noise_refusal
+        return noise_refusal(plan)
 
     # ------------------------------------------------------------------ run
     def run(self, plan: SimPlan, inputs: dict[str, np.ndarray], steps: int) -> SimResult:
@@ -192,20 +200,24 @@ class Brian2Backend(Backend):
         names = _names(plan)
         groups: dict[str, Any] = {}
         objects: list[Any] = []
+        from ..noise import delivered, noise_arrays
+        noise = noise_arrays(plan, steps)        # chip 0, as cpu and lava (docs/noise.md)
         for name, pop in plan.populations.items():
             tag = names[("pop", name)]
             if pop.kind == "lif":
-                groups[name] = self._lif_group(b2, pop, clock, tag, objects)
+                groups[name] = self._lif_group(b2, pop, clock, tag, objects,
+                                               noise.membrane.get(name), noise.drop.get(name))
             else:
-                idx_t, idx_i = np.nonzero(sources[name])
+                idx_t, idx_i = np.nonzero(delivered(sources[name], noise.drop.get(name)))
                 g = b2.SpikeGeneratorGroup(pop.size, idx_i.astype(np.int64),
                                            idx_t.astype(np.float64) * plan.dt * b2.ms,
                                            clock=clock, name=tag)
                 groups[name] = g
                 objects.append(g)
         for name, proj in plan.projections.items():
+            on_event = "delivered" if _has_drop(plan, proj.pre, noise.drop) else "spike"
             syn = self._synapses(b2, proj, groups, clock, plan.dt * b2.ms,
-                                 names[("proj", name)])
+                                 names[("proj", name)], on_event)
             if syn is not None:
                 objects.append(syn)
         # monitors
@@ -284,7 +296,8 @@ class Brian2Backend(Backend):
 
     # ------------------------------------------------------------------ model pieces
     @staticmethod
-    def _lif_group(b2: Any, pop: Any, clock: Any, tag: str, objects: list) -> Any:
+    def _lif_group(b2: Any, pop: Any, clock: Any, tag: str, objects: list,
+                   nz: np.ndarray | None = None, drop: np.ndarray | None = None) -> Any:
         refractory = int(pop.refractory)
         eqs = """
         u : 1
@@ -299,8 +312,19 @@ class Brian2Backend(Backend):
         if refractory > 0:
             eqs += "rc : integer\nrperiod : integer (shared, constant)\n"
             reset += "\nrc = rperiod"
+        update = _LIF_UPDATE_REFRACTORY if refractory > 0 else _LIF_UPDATE
+        namespace: dict[str, Any] = {}
+        events = None
+        if nz is not None:
+            namespace["nd_nz"] = b2.TimedArray(np.asarray(nz, np.float64), dt=clock.dt,
+                                               name=f"{tag}_nz")
+            update += "v = v + nd_nz(t, i)\n"
+        if drop is not None:
+            namespace["nd_keep"] = b2.TimedArray((~np.asarray(drop, bool)).astype(np.float64),
+                                                 dt=clock.dt, name=f"{tag}_keep")
+            events = {"delivered": "v > vth and nd_keep(t, i) > 0.5"}
         g = b2.NeuronGroup(pop.size, eqs, threshold="v > vth", reset=reset, clock=clock,
-                           namespace={}, name=tag)
+                           namespace=namespace, name=tag, events=events)
         # Exactly Lava's (1 - du), (1 - dv) in float64, per neuron (a mismatched chip has
         # per-neuron decays; see neurodeploy.variability)
         g.cu = np.float64(1.0) - np.broadcast_to(np.asarray(pop.du, np.float64), (pop.size,))
@@ -310,13 +334,13 @@ class Brian2Backend(Backend):
         if refractory > 0:
             g.rperiod = refractory
             g.rc = 0
-        g.run_regularly(_LIF_UPDATE_REFRACTORY if refractory > 0 else _LIF_UPDATE,
-                        clock=clock, when="groups", order=0, name=f"{tag}_update")
+        g.run_regularly(update, clock=clock, when="groups", order=0, name=f"{tag}_update")
         objects.append(g)
         return g
 
     @staticmethod
-    def _synapses(b2: Any, proj: Any, groups: dict, clock: Any, dt: Any, tag: str) -> Any:
+    def _synapses(b2: Any, proj: Any, groups: dict, clock: Any, dt: Any, tag: str,
+                  on_event: str = "spike") -> Any:
         if proj.format == "coo":
             post = np.asarray(proj.rows, dtype=np.int64)
             pre = np.asarray(proj.cols, dtype=np.int64)
@@ -337,7 +361,8 @@ class Brian2Backend(Backend):
         if np.any(d < 0):
             raise BackendError(f"projection {proj.name} has negative delays")
         syn = b2.Synapses(groups[proj.pre], groups[proj.post], model="w : 1 (constant)",
-                          on_pre="a_post += w", clock=clock, namespace={}, name=tag)
+                          on_pre="a_post += w", clock=clock, namespace={}, name=tag,
+                          on_event=on_event)
         syn.connect(i=pre, j=post)
         syn.w = w
         if np.any(d > 0):
@@ -345,3 +370,8 @@ class Brian2Backend(Backend):
             # Brian2 delay is d (not 1 + d) steps for the contract's t + 1 + d delivery.
             syn.delay = d.astype(np.float64) * dt
         return syn
+
+
+def _has_drop(plan: SimPlan, pop: str, drop: dict[str, np.ndarray]) -> bool:
+    """True when the LIF population ``pop`` has spike drop (its synapses take ``delivered``)."""
+    return pop in drop and plan.populations[pop].kind == "lif"

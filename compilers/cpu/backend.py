@@ -102,6 +102,10 @@ class CpuBackend(Backend):
             return reason
         if plan.numerics not in ("fixed", "float"):
             return f"numerics '{plan.numerics}' is neither 'fixed' nor 'float'"
+        from ..noise import noise_refusal
+        reason = noise_refusal(plan)
+        if reason:
+            return reason
         for name, pop in plan.populations.items():
             if pop.kind not in ("lif", "spike_source", "poisson"):
                 return (f"population '{name}' has kind '{pop.kind}'; the cpu backend simulates "
@@ -165,11 +169,12 @@ class CpuBackend(Backend):
         params = net.neuron_params(pops)
         syn = self._synapses(net, projs)
         rec = net.recorders()
+        noise, src_run = net.noise(src)
         t1 = time.perf_counter()
         from . import engine
         if batch == 1:
             run = engine.fixed_single if plan.fixed else engine.float_single
-            run(0, steps, net.n_lif, src, *params, *syn, *rec)
+            run(0, steps, net.n_lif, src_run, *params, *syn, *rec, *noise)
         else:
             # blocks of instances, instance axis innermost, one block per thread (the jitted
             # functions release the GIL)
@@ -177,7 +182,8 @@ class CpuBackend(Backend):
             starts = np.linspace(0, batch, n_blocks + 1).round().astype(np.int64)
             syn = _transpose_weights(syn, plan.fixed)
             run = engine.fixed_block if plan.fixed else engine.float_block
-            jobs = [(int(b0), int(b1 - b0), steps, net.n_lif, src, *params, *syn, *rec)
+            jobs = [(int(b0), int(b1 - b0), steps, net.n_lif, src_run, *params, *syn, *rec,
+                     *noise)
                     for b0, b1 in zip(starts[:-1], starts[1:])]
             if n_blocks == 1:
                 run(*jobs[0])
@@ -507,6 +513,39 @@ class _Network:
         r = {k: np.asarray(v, dtype=np.int64) for k, v in rows.items()}
         return (indptr_a, post_a, delay_a, w_a, indptr_n, acc_n, w_n, indptr_r, rows_r, r["acc0"],
                 r["post0"], r["len"], r["delay"], r["shift"], base, depth)
+
+    # ---------------------------------------------------------------- temporal noise
+    def noise(self, src: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """((nz [steps, n_lif], drp [steps, n_lif] uint8), source spikes to deliver) of
+        the plan's temporal noise (chip 0, docs/noise.md); zero-row arrays when there is none.
+        Dropped source spikes are removed from the delivered copy only (recorded as given)."""
+        from ..noise import MAX_NOISE_BYTES, noise_arrays
+        plan, T, N = self.plan, self.steps, self.n_lif
+        arrs = noise_arrays(plan, T)
+        ndt = np.int64 if plan.fixed else np.float64
+        lif_mem = [n for n in arrs.membrane if n in self.lif_off]
+        lif_drop = [n for n in arrs.drop if n in self.lif_off]
+        need = T * N * ((8 if lif_mem else 0) + (1 if lif_drop else 0))
+        if need > MAX_NOISE_BYTES:
+            raise BackendError(f"temporal noise of {T} steps x {N} neurons needs "
+                               f"{need / 2**20:.0f} MiB of precomputed draws (limit "
+                               f"{MAX_NOISE_BYTES >> 20} MiB); run fewer steps or pass --frozen")
+        nz = np.zeros((T if lif_mem else 0, N), ndt)
+        drp = np.zeros((T if lif_drop else 0, N), np.uint8)
+        for name in lif_mem:
+            off = self.lif_off[name]
+            nz[:, off:off + plan.populations[name].size] = arrs.membrane[name]
+        for name in lif_drop:
+            off = self.lif_off[name]
+            drp[:, off:off + plan.populations[name].size] = arrs.drop[name]
+        src_drop = [n for n in arrs.drop if n in self.src_off]
+        if src_drop:
+            src = src.copy()
+            for name in src_drop:
+                off = self.src_off[name]
+                cols = slice(off, off + plan.populations[name].size)
+                src[:, :, cols] = np.where(arrs.drop[name][None], 0, src[:, :, cols])
+        return (nz, drp), src
 
     # ---------------------------------------------------------------- monitors
     def recorders(self) -> tuple:

@@ -95,13 +95,15 @@ def _wrap32(x):
 def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
                     indptr_a, post_a, delay_a, w_a,
                     indptr_n, acc_n, w_n, indptr_r, rows_r, row_acc0, row_post0, row_len, row_delay,
-                    row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+                    row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u, nz, drp):
     """Simulate instance ``b`` of a fixed-point build for ``steps`` steps.
 
     src [Bi, steps, n_src] uint8; du/dv/vth6/bias [Bp, n_lif] int64 (vth6 = vth << 6,
     bias = Lava's effective bias); w_a/w_n [Bw, nnz] integers (int16/int32/int64, the
     smallest that holds them: the synapse arrays are streamed at every spike). Records into
-    out_* [B, steps, R] the neurons listed in rec_* (global LIF indices)."""
+    out_* [B, steps, R] the neurons listed in rec_* (global LIF indices). Temporal noise
+    (docs/noise.md; zero rows: none): nz [steps, n_lif] int64 membrane increments,
+    drp [steps, n_lif] uint8 spikes recorded but not delivered."""
     b = np.int64(b)
     bi = b if src.shape[0] > 1 else 0
     bp = b if du.shape[0] > 1 else 0
@@ -125,6 +127,8 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
     th = vth6[bp]
     bs = bias[bp]
     has_n = indptr_n.shape[0] > 1
+    has_nz = nz.shape[0] > 0
+    has_drp = drp.shape[0] > 0
     for t in range(steps):
         slot = t % depth
         rs = ring[slot]
@@ -142,12 +146,14 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
             q = np.abs(p) >> 12
             y = _wrap32((-q if p < 0 else q) + x + bs[i])
             y = min(max(y, -VMAX), VMAX)
+            if has_nz:
+                y = min(max(y + nz[t, i], -VMAX), VMAX)
             f = y > th[i]
             v[i] = 0 if f else y
             spk[i] = f
         nf = 0
         for i in range(n_lif):
-            if spk[i]:
+            if spk[i] and not (has_drp and drp[t, i]):
                 fired[nf] = i
                 nf += 1
         for r in range(rec_s.shape[0]):
@@ -204,10 +210,11 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
 @njit(cache=CACHE, nogil=True)
 def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                     indptr_a, post_a, delay_a, w_a,
-                    depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
+                    depth, rec_s, rec_v, rec_u, out_s, out_v, out_u, nz, drp):
     """Simulate instance ``b`` of a float build (PyLifModelFloat / PyLifRefractoryModelFloat).
 
-    du/dv/vth/bias [Bp, n_lif] float64, refr [n_lif] int64 (0: plain LIF model)."""
+    du/dv/vth/bias [Bp, n_lif] float64, refr [n_lif] int64 (0: plain LIF model); nz/drp
+    temporal noise as in :func:`_fixed_instance` (nz float64)."""
     b = np.int64(b)
     bi = b if src.shape[0] > 1 else 0
     bp = b if du.shape[0] > 1 else 0
@@ -230,6 +237,8 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
     for i in range(n_lif):
         if refr[i] != 0:
             any_refr = True
+    has_nz = nz.shape[0] > 0
+    has_drp = drp.shape[0] > 0
     for t in range(steps):
         slot = t % depth
         rs = ring[slot]
@@ -241,6 +250,8 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                 rs[i] = 0.0
                 u[i] = x
                 y = v[i] * kv[i] + x + bs[i]
+                if has_nz:
+                    y += nz[t, i]
                 f = y > th[i]
                 v[i] = 0.0 if f else y
                 spk[i] = f
@@ -257,6 +268,8 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                     y = v[i] * kv[i] + (x + bs[i])
                 else:
                     y = v[i]
+                if has_nz:
+                    y += nz[t, i]
                 f = y > th[i]
                 if f:
                     y = 0.0
@@ -266,7 +279,7 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                 spk[i] = f
         nf = 0
         for i in range(n_lif):
-            if spk[i]:
+            if spk[i] and not (has_drp and drp[t, i]):
                 fired[nf] = i
                 nf += 1
         for r in range(rec_s.shape[0]):
@@ -442,6 +455,16 @@ def _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out
 
 
 @njit(cache=CACHE, inline="always")
+def _block_drop(t, n_src, nb, drp, pmask, pcnt):
+    """Spike drop after recording: dropped LIF spikes of step t are not delivered."""
+    for i in range(drp.shape[1]):
+        if drp[t, i] and pcnt[n_src + i]:
+            pcnt[n_src + i] = 0
+            for q in range(nb):
+                pmask[n_src + i, q] = 0
+
+
+@njit(cache=CACHE, inline="always")
 def _list_instances(pmask, j, nb, qs):
     m = 0
     for q in range(nb):
@@ -454,8 +477,10 @@ def _list_instances(pmask, j, nb, qs):
 def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
                  indptr_a, post_a, delay_a, wt_a,
                  indptr_n, acc_n, wt_n, indptr_r, rows_r, row_acc0, row_post0, row_len,
-                 row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
-    """Instances b0 .. b0+nb-1 of a fixed build; wt_a/wt_n are weights [nnz, Bw]."""
+                 row_delay, row_shift, n_acc, depth, rec_s, rec_v, rec_u, out_s, out_v, out_u,
+                 nz, drp):
+    """Instances b0 .. b0+nb-1 of a fixed build; wt_a/wt_n are weights [nnz, Bw]; nz/drp
+    temporal noise shared by the instances (as in :func:`_fixed_instance`)."""
     b0 = np.int64(b0)
     n_src = src.shape[2]
     wcol_a = b0 if wt_a.shape[1] > 1 else 0
@@ -482,6 +507,8 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
             th[i, q] = vth6[bp, i]
             bs[i, q] = bias[bp, i]
     has_n = indptr_n.shape[0] > 1
+    has_nz = nz.shape[0] > 0
+    has_drp = drp.shape[0] > 0
     for t in range(steps):
         ro = (t % depth) * n_lif
         for i in range(n_lif):
@@ -499,12 +526,16 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
                 z = np.abs(p) >> 12
                 y = _wrap32((-z if p < 0 else z) + x + bs[i, q])
                 y = min(max(y, -VMAX), VMAX)
+                if has_nz:
+                    y = min(max(y + nz[t, i], -VMAX), VMAX)
                 f = y > th[i, q]
                 v[i, q] = 0 if f else y
                 pmask[n_src + i, q] = f
                 c += f
             pcnt[n_src + i] = c
         _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out_v, out_u)
+        if has_drp:
+            _block_drop(t, n_src, nb, drp, pmask, pcnt)
         _block_inputs(b0, nb, t, src, pmask, pcnt)
         s1 = (t + 1) % depth
         nt = 0
@@ -543,8 +574,9 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
 @njit(cache=CACHE, nogil=True)
 def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
                  indptr_a, post_a, delay_a, wt_a,
-                 depth, rec_s, rec_v, rec_u, out_s, out_v, out_u):
-    """Instances b0 .. b0+nb-1 of a float build; wt_a is weights [nnz, Bw]."""
+                 depth, rec_s, rec_v, rec_u, out_s, out_v, out_u, nz, drp):
+    """Instances b0 .. b0+nb-1 of a float build; wt_a is weights [nnz, Bw]; nz/drp
+    temporal noise shared by the instances (as in :func:`_float_instance`)."""
     b0 = np.int64(b0)
     n_src = src.shape[2]
     wcol_a = b0 if wt_a.shape[1] > 1 else 0
@@ -566,6 +598,8 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
             kv[i, q] = 1 - dv[bp, i]
             th[i, q] = vth[bp, i]
             bs[i, q] = bias[bp, i]
+    has_nz = nz.shape[0] > 0
+    has_drp = drp.shape[0] > 0
     for t in range(steps):
         ro = (t % depth) * n_lif
         time_step = t + 1
@@ -578,6 +612,8 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
                     ring[ro + i, q] = 0.0
                     u[i, q] = x
                     y = v[i, q] * kv[i, q] + x + bs[i, q]
+                    if has_nz:
+                        y += nz[t, i]
                     f = y > th[i, q]
                     v[i, q] = 0.0 if f else y
                     pmask[n_src + i, q] = f
@@ -592,6 +628,8 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
                         y = v[i, q] * kv[i, q] + (x + bs[i, q])
                     else:
                         y = v[i, q]
+                    if has_nz:
+                        y += nz[t, i]
                     f = y > th[i, q]
                     if f:
                         y = 0.0
@@ -601,6 +639,8 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
                     c += f
             pcnt[n_src + i] = c
         _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out_v, out_u)
+        if has_drp:
+            _block_drop(t, n_src, nb, drp, pmask, pcnt)
         _block_inputs(b0, nb, t, src, pmask, pcnt)
         s1 = (t + 1) % depth
         for j in range(n_src + n_lif):

@@ -136,6 +136,13 @@ class LavaBackend(Backend):
                         "floating_pt only); compile with refractory: 0")
             if pop.kind not in ("lif", "spike_source", "poisson"):
                 return f"population '{name}' has kind '{pop.kind}', which has no Lava process"
+        from ..noise import noise_refusal
+        reason = noise_refusal(plan)
+        if reason:
+            return reason
+        if plan.noise and self.readout == "monitor":
+            return ("temporal noise needs readout 'recorder' (a Monitor on s_out would see "
+                    "dropped spikes as missing)")
         for name, proj in plan.projections.items():
             if proj.format not in ("dense", "coo"):
                 return f"projection '{name}' has weight format '{proj.format}'"
@@ -220,6 +227,8 @@ class LavaBackend(Backend):
         mon_vars: dict[str, list[str]] = {}
         for pop, var in plan.monitors:
             mon_vars.setdefault(pop, []).append(var)
+        from ..noise import delivered, noise_arrays
+        noise = noise_arrays(plan, steps)        # chip 0, as the cpu backend (docs/noise.md)
         for name in sorted(used):
             pop = plan.populations[name]
             if pop.kind == "lif":
@@ -230,9 +239,12 @@ class LavaBackend(Backend):
                         record[var] = path
                         net.records[(name, var)] = path
                         self._prealloc(path, pop.size, var, steps, plan.fixed)
-                net.procs[name] = self._lif(L, pop, plan.fixed, record, steps)
+                net.procs[name] = self._lif(L, pop, plan.fixed, record, steps,
+                                            noise.membrane.get(name), noise.drop.get(name))
             else:
-                data = net.inputs[name][:steps].T.astype(np.int32 if plan.fixed else np.float64)
+                # dropped source spikes are not sent; the record keeps the given input
+                data = delivered(np.asarray(net.inputs[name][:steps]), noise.drop.get(name))
+                data = data.T.astype(np.int32 if plan.fixed else np.float64)
                 net.procs[name] = L["RingBuffer"](data=np.ascontiguousarray(data))
         for proj in plan.projections.values():
             conn = self._conn(L, proj, plan.fixed)
@@ -275,7 +287,8 @@ class LavaBackend(Backend):
             fh.truncate(row * steps)
 
     def _lif(self, L: dict, pop: PopulationPlan, fixed: bool, record: dict[str, str],
-             steps: int) -> ty.Any:
+             steps: int, noise: np.ndarray | None = None, drop: np.ndarray | None = None
+             ) -> ty.Any:
         n = pop.size
         # du/dv may be per neuron (a mismatched chip, neurodeploy.variability): NdLIF takes
         # them as arrays; Lava's own LIF only as scalars
@@ -294,7 +307,9 @@ class LavaBackend(Backend):
         P = L["processes"]
         if pop.refractory > 0:      # float only (refused for fixed builds)
             kw["refractory_period"] = int(pop.refractory)
-        if self.readout == "monitor" and np.all(vth == vth[0]) and uniform_decay:
+        if noise is not None or drop is not None:
+            kw.update(noise=noise, drop=drop)
+        elif self.readout == "monitor" and np.all(vth == vth[0]) and uniform_decay:
             kw.update(du=du[0].item(), dv=dv[0].item())
             # Lava's own LIF / LIFRefractory process and models, untouched
             cls = L["LIFRefractory"] if pop.refractory > 0 else L["LIF"]

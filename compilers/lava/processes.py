@@ -7,6 +7,11 @@
     ``vth`` to an array and append a record call after Lava's own ``run_spk``:
     the arithmetic is Lava's code, unchanged.
 
+    Temporal noise (``docs/noise.md``): ``noise`` ([steps, n] increments added to ``v``
+    after Lava's sub-threshold update, then clipped as Lava clips) and ``drop`` ([steps, n]
+    bool: the spike is recorded and the neuron resets, but it is not sent) are precomputed
+    from the counter-based random function, the numbers the cpu backend uses.
+
     Recording happens inside the neuron's own OS process: after each step the
     state after the update of step ``t`` (what a Monitor would read in the
     post-management phase) is written into row ``t`` of a memory-mapped file
@@ -61,10 +66,12 @@ class NdLIF(AbstractLIF):
     def __init__(self, *, shape: tuple[int, ...], vth: ty.Any = 10, u: ty.Any = 0, v: ty.Any = 0,
                  du: ty.Any = 0, dv: ty.Any = 0, bias_mant: ty.Any = 0, bias_exp: ty.Any = 0,
                  record: ty.Optional[dict[str, str]] = None, steps: int = 0,
+                 noise: ty.Optional[np.ndarray] = None, drop: ty.Optional[np.ndarray] = None,
                  name: ty.Optional[str] = None, **kwargs: ty.Any) -> None:
         super().__init__(shape=shape, u=u, v=v, du=du, dv=dv, bias_mant=bias_mant,
                          bias_exp=bias_exp, name=name, log_config=None,
-                         record=dict(record or {}), steps=int(steps), **kwargs)
+                         record=dict(record or {}), steps=int(steps),
+                         noise=noise, drop=drop, **kwargs)
         self.vth = Var(shape=shape, init=np.broadcast_to(np.asarray(vth), shape).copy())
         # per-neuron decays (a mismatched chip); Lava's LIF has one du/dv per population
         self.du = Var(shape=shape, init=np.broadcast_to(np.asarray(du), shape).copy())
@@ -84,9 +91,39 @@ class NdLIFRefractory(NdLIF):
 
 
 class _Recorder:
-    """Mixin: write spikes/v/u of each step into memory-mapped files."""
+    """Mixin: write spikes/v/u of each step into memory-mapped files; temporal noise."""
 
     _rec: ty.Optional[list] = None
+    _fired: ty.Optional[np.ndarray] = None
+
+    def _noise_row(self, key: str) -> ty.Optional[np.ndarray]:
+        """Row ``time_step - 1`` of the precomputed ``noise`` or ``drop`` array, if any."""
+        arr = self.proc_params.get(key, None)
+        t = self.time_step - 1
+        if arr is None or t >= arr.shape[0]:
+            return None
+        return arr[t]
+
+    def _add_membrane_noise(self) -> None:
+        """v += this step's increment (fixed: clipped to Lava's voltage limits)."""
+        inc = self._noise_row("noise")
+        if inc is None:
+            return
+        if self.v.dtype.kind in "iu":
+            lim = np.int64(self.max_uv_val) - 1
+            self.v[:] = np.clip(np.int64(1) * self.v + inc, -lim, lim)
+        else:
+            self.v[:] = self.v + inc
+
+    def _drop_spikes(self, spike_vector: np.ndarray) -> None:
+        """Keep the emitted spikes for the record, then unset the dropped ones in place
+        (``spike_vector`` is the array Lava sends next)."""
+        drop = self._noise_row("drop")
+        if drop is None:
+            self._fired = None
+            return
+        self._fired = np.array(spike_vector, copy=True)
+        spike_vector[drop] = 0
 
     def _open_records(self) -> None:
         record = self.proc_params.get("record", {})
@@ -111,7 +148,8 @@ class _Recorder:
             return
         for var, mm in self._rec:
             if var == "spikes":
-                mm[t] = np.packbits(np.asarray(self.s_out_buff, dtype=bool))
+                fired = self.s_out_buff if self._fired is None else self._fired
+                mm[t] = np.packbits(np.asarray(fired, dtype=bool))
             else:
                 mm[t] = getattr(self, var)
 
@@ -125,6 +163,14 @@ class PyNdLifModelBitAcc(_Recorder, PyLifModelBitAcc):
     vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
     du: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=12)
     dv: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=12)
+
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        super().subthr_dynamics(activation_in)
+        self._add_membrane_noise()
+
+    def reset_voltage(self, spike_vector: np.ndarray) -> None:
+        super().reset_voltage(spike_vector)
+        self._drop_spikes(spike_vector)
 
     def run_spk(self) -> None:
         super().run_spk()
@@ -140,6 +186,14 @@ class PyNdLifModelFloat(_Recorder, PyLifModelFloat):
     vth: np.ndarray = LavaPyType(np.ndarray, float)
     du: np.ndarray = LavaPyType(np.ndarray, float)
     dv: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def subthr_dynamics(self, activation_in: np.ndarray) -> None:
+        super().subthr_dynamics(activation_in)
+        self._add_membrane_noise()
+
+    def reset_voltage(self, spike_vector: np.ndarray) -> None:
+        super().reset_voltage(spike_vector)
+        self._drop_spikes(spike_vector)
 
     def run_spk(self) -> None:
         super().run_spk()
@@ -163,10 +217,12 @@ class PyNdLifRefractoryModelFloat(_Recorder, PyLifRefractoryModelFloat):
         free = self.refractory_period_end < self.time_step
         self.v[free] = self.v[free] * (1 - self.dv[free]) + (
             self.u[free] + self.bias_mant[free])
+        self._add_membrane_noise()
 
     def process_spikes(self, spike_vector: np.ndarray) -> None:
         self.s_out_buff = spike_vector      # Lava's run_spk keeps the spikes local
         super().process_spikes(spike_vector)
+        self._drop_spikes(spike_vector)
 
     def run_spk(self) -> None:
         super().run_spk()

@@ -124,6 +124,10 @@ def load_context(s: Settings) -> _Context:
     opts = {"threads": s.threads} if s.backend == "cpu" and s.threads else {}
     backend = get_backend(s.backend, **opts)
     backend.check(batch_plan(plan))         # refusals (plasticity, noise, ...) come first
+    if plan.noise:      # backends draw chip 0's temporal noise; validate needs it per chip
+        raise NeurodeployError("temporal noise is not drawn per Monte Carlo chip by validate "
+                               f"yet (noise: {', '.join(plan.noise)}); pass --frozen to "
+                               "validate without it", path=("--frozen",))
     work = None
     if task_mode:
         spec = parse_spec(s.spec) if s.spec else None

@@ -1,0 +1,87 @@
+"""Temporal noise of a plan as precomputed per-step arrays, the same on every backend.
+
+Every backend reads the numbers :class:`neurodeploy.variability.noise.TemporalNoise`
+precomputes from the counter-based random function (see ``docs/noise.md``):
+
+* ``membrane[pop]`` -- ``[steps, size]`` increments added to ``v`` after the LIF update and
+  before the threshold test (int64 state units in fixed builds, float64 otherwise);
+* ``drop[pop]`` -- ``[steps, size]`` bool, True where a spike of that neuron at that step is
+  not delivered to any synapse (it is still recorded, and the neuron still resets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurodeploy.errors import BackendError
+
+from .plan import SimPlan
+
+#: largest precomputed noise block of one run (bytes); longer runs are refused
+MAX_NOISE_BYTES = 1 << 30
+#: noise kinds the backends apply (``SimPlan.unsupported_features`` lists the others)
+SUPPORTED = ("membrane", "spike_drop")
+
+
+@dataclass
+class NoiseArrays:
+    """Precomputed membrane increments and spike-drop masks per population."""
+
+    membrane: dict[str, np.ndarray] = field(default_factory=dict)
+    drop: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.membrane or self.drop)
+
+
+def noise_refusal(plan: SimPlan) -> str | None:
+    """Why the plan's noise block cannot be applied (unknown or non-LIF targets)."""
+    for pop in (plan.noise.get("membrane") or {}):
+        p = plan.populations.get(pop)
+        if p is None:
+            return f"noise.membrane names unknown population '{pop}'"
+        if p.kind != "lif":
+            return f"noise.membrane on {p.kind} population '{pop}': only lif populations have v"
+    for pop, entry in (plan.noise.get("spike_drop") or {}).items():
+        if pop not in plan.populations:
+            return f"noise.spike_drop names unknown population '{pop}'"
+        if not 0.0 <= float(entry["p"]) <= 1.0:
+            return f"noise.spike_drop.{pop}: p={entry['p']} is not a probability"
+    return None
+
+
+def noise_arrays(plan: SimPlan, steps: int, chip: int = 0) -> NoiseArrays:
+    """The plan's temporal noise for ``steps`` steps of chip ``chip`` (seed: the build's)."""
+    out = NoiseArrays()
+    if not plan.noise:
+        return out
+    from neurodeploy.variability.noise import TemporalNoise
+    tn = TemporalNoise.from_plan(plan)
+    if not tn.active:
+        return out
+    need = 0
+    for name, pn in tn.populations.items():
+        if name in plan.populations:
+            size = plan.populations[name].size
+            need += steps * size * ((8 if pn.sigma_state > 0 else 0) + (1 if pn.p_drop > 0 else 0))
+    if need > MAX_NOISE_BYTES:
+        raise BackendError(f"temporal noise of {steps} steps needs {need / 2**20:.0f} MiB of "
+                           f"precomputed draws (limit {MAX_NOISE_BYTES >> 20} MiB); run fewer "
+                           "steps, or pass --frozen to run without noise")
+    for name in tn.populations:
+        if name not in plan.populations:
+            continue
+        arrs = tn.precompute(plan.seed, chip, name, plan.populations[name].size, steps)
+        if "membrane" in arrs:
+            out.membrane[name] = arrs["membrane"]
+        if "drop" in arrs:
+            out.drop[name] = arrs["drop"]
+    return out
+
+
+def delivered(spikes: np.ndarray, drop: np.ndarray | None) -> np.ndarray:
+    """``spikes`` [steps, size] (or [B, steps, size]) with dropped spikes removed."""
+    if drop is None:
+        return spikes
+    return np.where(drop[: spikes.shape[-2]], np.zeros_like(spikes), spikes)
