@@ -93,8 +93,8 @@ def test_frozen_readout_counts_identical_to_cpu(tmp_path: Path, monkeypatch):
 
 
 def _error_driven(rule: str, extra: str = "") -> str:
-    # Kolen-Pollack learns the feedback to one hidden layer: train h1 -> h2 -> out only
-    trained = "h1_h2, h2_out" if rule == "kolen_pollack" else "in_h1, h1_h2, h2_out"
+    # KP and weight mirror learn the feedback to one hidden layer: train h1 -> h2 -> out only
+    trained = "h1_h2, h2_out" if rule in ("kolen_pollack", "weight_mirror") else "in_h1, h1_h2, h2_out"
     return f"""
 neurodeploy: 1
 name: {rule}
