@@ -112,11 +112,18 @@ def test_build_without_plasticity_is_refused(tmp_path, data, capsys):
     assert not (tmp_path / "v" / "results.jsonl").exists()
 
 
-def test_other_backends_are_refused(build, data, tmp_path, capsys):
-    assert _validate(build, data, tmp_path / "v", "--chips", "2", "--finetune",
-                     "--backend", "lava") == 1
+@pytest.mark.parametrize("args, says", [
+    (("--backend", "lava"), "--backend cpu"),
+    (("--backend", "brian2"), "--backend cpu"),
+    (("--finetune-epochs", "0"), "--finetune-epochs"),
+    (("--finetune-lr-scale", "-1"), "--finetune-lr-scale"),
+    (("--set", "variability.learning.update_noise=0.5"), "update_noise=0"),
+])
+def test_unsupported_settings_are_refused(build, data, tmp_path, capsys, args, says):
+    assert _validate(build, data, tmp_path / "v", "--chips", "2", "--finetune", *args) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--backend cpu" in err
+    assert len(err.splitlines()) == 1 and says in err
+    assert not (tmp_path / "v" / "results.jsonl").exists()
 
 
 def _chips(build: Path, sets: dict, n: int) -> list[Chip]:

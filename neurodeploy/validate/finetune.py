@@ -58,6 +58,10 @@ def check(s: Any, plan: Any) -> None:
         raise NeurodeployError(f"must be >= 1; got {s.finetune_samples}",
                                path=("--finetune-samples",))
     _block(plan, s.build)
+    if plan.noise:
+        raise NeurodeployError(f"temporal noise ({', '.join(plan.noise)}) is not simulated by "
+                               "the cpu learning loop yet; remove the noise block to fine-tune",
+                               file=s.build, path=("--finetune",))
     _check_learning_settings(s)
 
 
