@@ -70,8 +70,10 @@ def _block(plan: Any, build: str) -> dict:
     from neurodeploy.learning.train import ERROR_DRIVEN
     blocks = [b for b in plan.plasticity.values() if b.get("rule") in ERROR_DRIVEN]
     if len(blocks) != 1:
-        what = "no learning pathway (plasticity block)" if not blocks else \
-            f"{len(blocks)} error-driven plasticity blocks"
+        rules = sorted({str(b.get("rule")) for b in plan.plasticity.values()})
+        what = (f"{len(blocks)} error-driven plasticity blocks" if blocks else
+                f"no error-driven learning rule (only {', '.join(rules)})" if rules else
+                "no learning pathway (plasticity block)")
         raise NeurodeployError(f"--finetune needs a build that kept its on-chip learning rule; "
                                f"this build has {what} (fixed-point profiles deploy the "
                                f"forward network only): {GET_FLOAT_BUILD}",
