@@ -227,3 +227,23 @@ def test_cli_simulates_noise_and_validate_refuses_it(plans, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "temporal noise is not drawn per Monte Carlo chip" in err, err
     assert not (tmp_path / "v" / "report.json").exists()
+
+
+def test_noise_is_drawn_per_chip_and_the_same_chip_everywhere(plans):
+    plan, fplan = plans["fixed"], plans["float"]
+    cpu = get_backend("cpu")
+    single = {c: cpu.run_batch(plan, _inputs(plan), STEPS, 1, noise_chips=[c]).data
+              for c in (0, 4)}
+    _assert_same({k: v[0] for k, v in single[0].items()}, cpu.run(plan, _inputs(plan), STEPS).data)
+    assert not np.array_equal(single[0]["hid.spikes"], single[4]["hid.spikes"])
+    batch = cpu.run_batch(plan, _inputs(plan), STEPS, 3, noise_chips=[0, 4, 0]).data
+    for b, c in enumerate((0, 4, 0)):
+        for key in batch:
+            np.testing.assert_array_equal(batch[key][b], single[c][key][0], err_msg=key)
+    lava, = get_backend("lava", noise_chip=4).run_many([(plan, _inputs(plan))], STEPS)
+    _assert_same({k: v[0] for k, v in single[4].items()}, lava.data)
+    want = cpu.run_batch(fplan, _inputs(fplan), STEPS, 1, noise_chips=[4]).data
+    b2 = get_backend("brian2", noise_chip=4).run(fplan, _inputs(fplan), STEPS).data
+    _assert_same({k: v[0] for k, v in want.items()}, b2, exact=False)
+    with pytest.raises(BackendError, match="noise_chips must be 3 integers"):
+        cpu.run_batch(plan, _inputs(plan), STEPS, 3, noise_chips=[0, 1])

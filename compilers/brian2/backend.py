@@ -128,9 +128,15 @@ class Brian2Backend(Backend):
 
     name = "brian2"
 
-    def __init__(self, target: str = "numpy", cache_dir: str | Path | None = None) -> None:
+    def __init__(self, target: str = "numpy", cache_dir: str | Path | None = None,
+                 noise_chip: int = 0) -> None:
+        """``noise_chip``: the chip whose temporal noise is drawn (docs/noise.md)."""
         if target not in TARGETS:
             raise BackendError(f"brian2 target must be one of {', '.join(TARGETS)}, got '{target}'")
+        if isinstance(noise_chip, bool) or not isinstance(noise_chip, (int, np.integer)) \
+                or noise_chip < 0:
+            raise BackendError(f"noise_chip must be an integer >= 0; got {noise_chip!r}")
+        self.noise_chip = int(noise_chip)
         self.target = target
         self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
 
@@ -201,7 +207,7 @@ class Brian2Backend(Backend):
         groups: dict[str, Any] = {}
         objects: list[Any] = []
         from ..noise import delivered, noise_arrays
-        noise = noise_arrays(plan, steps)        # chip 0, as cpu and lava (docs/noise.md)
+        noise = noise_arrays(plan, steps, self.noise_chip)     # docs/noise.md
         for name, pop in plan.populations.items():
             tag = names[("pop", name)]
             if pop.kind == "lif":

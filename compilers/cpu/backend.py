@@ -152,12 +152,15 @@ class CpuBackend(Backend):
         return SimResult(data={k: v[0] for k, v in res.data.items()}, meta=res.meta)
 
     def run_batch(self, plan: SimPlan, inputs: dict[str, np.ndarray], steps: int, batch: int,
-                  overrides: dict[str, Any] | None = None) -> SimResult:
+                  overrides: dict[str, Any] | None = None,
+                  noise_chips: Any = None) -> SimResult:
         """Simulate ``batch`` instances; arrays ``[batch, steps, size]``.
 
         ``inputs[pop]`` is ``[steps, size]`` (shared) or ``[batch, steps, size]``;
         ``overrides`` = ``{"populations": {pop: {"vth" | "du" | "dv" | "bias_mant": [B, N] |
-        [B]}}, "projections": {proj: {"weights": [B, *weights.shape]}}}``.
+        [B]}}, "projections": {proj: {"weights": [B, *weights.shape]}}}``;
+        ``noise_chips``: the chip index each instance draws its temporal noise for (``[B]``
+        integers; default chip 0 for all, see docs/noise.md).
         """
         t0 = time.perf_counter()
         self.check(plan)
@@ -169,7 +172,7 @@ class CpuBackend(Backend):
         params = net.neuron_params(pops)
         syn = self._synapses(net, projs)
         rec = net.recorders()
-        noise, src_run = net.noise(src)
+        noise, src_run = net.noise(src, _noise_chips(noise_chips, batch))
         t1 = time.perf_counter()
         from . import engine
         if batch == 1:
@@ -232,6 +235,17 @@ class CpuBackend(Backend):
 
 
 # --------------------------------------------------------------------------- overrides
+def _noise_chips(chips: Any, batch: int) -> list[int]:
+    """Validated chip index per instance for temporal noise (default: chip 0 for all)."""
+    if chips is None:
+        return [0] * batch
+    arr = np.asarray(chips)
+    if arr.shape != (batch,) or not np.issubdtype(arr.dtype, np.integer) or np.any(arr < 0):
+        raise BackendError(f"noise_chips must be {batch} integers >= 0 (one chip per instance); "
+                           f"got shape {list(arr.shape)}, dtype {arr.dtype}")
+    return [int(c) for c in arr]
+
+
 def _split_overrides(plan: SimPlan, overrides: dict[str, Any] | None, batch: int
                      ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """Validate ``overrides``; return ({pop: {field: array}}, {proj: weights [B, ...]})."""
@@ -515,36 +529,48 @@ class _Network:
                 r["post0"], r["len"], r["delay"], r["shift"], base, depth)
 
     # ---------------------------------------------------------------- temporal noise
-    def noise(self, src: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-        """((nz [steps, n_lif], drp [steps, n_lif] uint8), source spikes to deliver) of
-        the plan's temporal noise (chip 0, docs/noise.md); zero-row arrays when there is none.
-        Dropped source spikes are removed from the delivered copy only (recorded as given)."""
+    def noise(self, src: np.ndarray, chips: list[int]
+              ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """((nz [Bn, steps, n_lif], drp [Bn, steps, n_lif] uint8), source spikes to deliver)
+        of the plan's temporal noise drawn for ``chips`` (one per instance, or one shared;
+        docs/noise.md); nz is [Bn, 1, n_lif] zeros and drp has 0 steps without noise. Dropped source spikes are
+        removed from the delivered copy only (monitors record the input as given)."""
         from ..noise import MAX_NOISE_BYTES, noise_arrays
         plan, T, N = self.plan, self.steps, self.n_lif
-        arrs = noise_arrays(plan, T)
-        ndt = np.int64 if plan.fixed else np.float64
-        lif_mem = [n for n in arrs.membrane if n in self.lif_off]
-        lif_drop = [n for n in arrs.drop if n in self.lif_off]
-        need = T * N * ((8 if lif_mem else 0) + (1 if lif_drop else 0))
+        probe = noise_arrays(plan, 1)
+        lif_mem = [n for n in probe.membrane if n in self.lif_off]
+        lif_drop = [n for n in probe.drop if n in self.lif_off]
+        src_drop = [n for n in probe.drop if n in self.src_off]
+        uniq = sorted(set(chips))
+        Bn = 1 if len(uniq) == 1 else len(chips)
+        need = Bn * T * (N * ((8 if lif_mem else 0) + (1 if lif_drop else 0))
+                         + (self.n_src if src_drop else 0))
         if need > MAX_NOISE_BYTES:
-            raise BackendError(f"temporal noise of {T} steps x {N} neurons needs "
+            raise BackendError(f"temporal noise of {T} steps x {N} neurons x {Bn} chips needs "
                                f"{need / 2**20:.0f} MiB of precomputed draws (limit "
                                f"{MAX_NOISE_BYTES >> 20} MiB); run fewer steps or pass --frozen")
-        nz = np.zeros((T if lif_mem else 0, N), ndt)
-        drp = np.zeros((T if lif_drop else 0, N), np.uint8)
-        for name in lif_mem:
-            off = self.lif_off[name]
-            nz[:, off:off + plan.populations[name].size] = arrs.membrane[name]
-        for name in lif_drop:
-            off = self.lif_off[name]
-            drp[:, off:off + plan.populations[name].size] = arrs.drop[name]
-        src_drop = [n for n in arrs.drop if n in self.src_off]
+        ndt = np.int64 if plan.fixed else np.float64
+        nz = np.zeros((Bn, T if lif_mem else 1, N), ndt)
+        drp = np.zeros((Bn, T if lif_drop else 0, N), np.uint8)
+        if not (lif_mem or lif_drop or src_drop):
+            return (nz, drp), src
         if src_drop:
-            src = src.copy()
+            src = np.array(np.broadcast_to(src, (max(Bn, src.shape[0]),) + src.shape[1:]))
+        for chip in uniq:
+            arrs = noise_arrays(plan, T, chip)
+            rows = [0] if Bn == 1 else [b for b, c in enumerate(chips) if c == chip]
+            for name in lif_mem:
+                off = self.lif_off[name]
+                nz[rows, :, off:off + plan.populations[name].size] = arrs.membrane[name]
+            for name in lif_drop:
+                off = self.lif_off[name]
+                drp[rows, :, off:off + plan.populations[name].size] = arrs.drop[name]
+            srows = list(range(src.shape[0])) if Bn == 1 else rows
             for name in src_drop:
                 off = self.src_off[name]
                 cols = slice(off, off + plan.populations[name].size)
-                src[:, :, cols] = np.where(arrs.drop[name][None], 0, src[:, :, cols])
+                for r in srows:
+                    src[r, :, cols] = np.where(arrs.drop[name], 0, src[r, :, cols])
         return (nz, drp), src
 
     # ---------------------------------------------------------------- monitors

@@ -102,8 +102,9 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
     bias = Lava's effective bias); w_a/w_n [Bw, nnz] integers (int16/int32/int64, the
     smallest that holds them: the synapse arrays are streamed at every spike). Records into
     out_* [B, steps, R] the neurons listed in rec_* (global LIF indices). Temporal noise
-    (docs/noise.md; zero rows: none): nz [steps, n_lif] int64 membrane increments,
-    drp [steps, n_lif] uint8 spikes recorded but not delivered."""
+    (docs/noise.md): nz [Bn, steps, n_lif] int64 membrane increments, added branch-free
+    ([Bn, 1, n_lif] zeros: none), drp [Bn, steps, n_lif] uint8 spikes recorded but not
+    delivered (0 steps: none); Bn 1: shared by all instances."""
     b = np.int64(b)
     bi = b if src.shape[0] > 1 else 0
     bp = b if du.shape[0] > 1 else 0
@@ -127,9 +128,12 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
     th = vth6[bp]
     bs = bias[bp]
     has_n = indptr_n.shape[0] > 1
-    has_nz = nz.shape[0] > 0
-    has_drp = drp.shape[0] > 0
+    tz = 1 if nz.shape[1] > 1 else 0          # nz [Bn, 1, n]: zeros, no noise
+    has_drp = drp.shape[1] > 0
+    bz = b if nz.shape[0] > 1 else 0
+    bd = b if drp.shape[0] > 1 else 0
     for t in range(steps):
+        zr = nz[bz, t * tz]      # membrane noise of step t (zeros: none)
         slot = t % depth
         rs = ring[slot]
         # neuron update: branch-free so that LLVM vectorises it
@@ -146,14 +150,13 @@ def _fixed_instance(b, steps, n_lif, src, du, dv, vth6, bias,
             q = np.abs(p) >> 12
             y = _wrap32((-q if p < 0 else q) + x + bs[i])
             y = min(max(y, -VMAX), VMAX)
-            if has_nz:
-                y = min(max(y + nz[t, i], -VMAX), VMAX)
+            y = min(max(y + zr[i], -VMAX), VMAX)
             f = y > th[i]
             v[i] = 0 if f else y
             spk[i] = f
         nf = 0
         for i in range(n_lif):
-            if spk[i] and not (has_drp and drp[t, i]):
+            if spk[i] and not (has_drp and drp[bd, t, i]):
                 fired[nf] = i
                 nf += 1
         for r in range(rec_s.shape[0]):
@@ -237,9 +240,12 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
     for i in range(n_lif):
         if refr[i] != 0:
             any_refr = True
-    has_nz = nz.shape[0] > 0
-    has_drp = drp.shape[0] > 0
+    tz = 1 if nz.shape[1] > 1 else 0
+    has_drp = drp.shape[1] > 0
+    bz = b if nz.shape[0] > 1 else 0
+    bd = b if drp.shape[0] > 1 else 0
     for t in range(steps):
+        zr = nz[bz, t * tz]
         slot = t % depth
         rs = ring[slot]
         if not any_refr:
@@ -250,8 +256,7 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                 rs[i] = 0.0
                 u[i] = x
                 y = v[i] * kv[i] + x + bs[i]
-                if has_nz:
-                    y += nz[t, i]
+                y += zr[i]
                 f = y > th[i]
                 v[i] = 0.0 if f else y
                 spk[i] = f
@@ -268,8 +273,7 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                     y = v[i] * kv[i] + (x + bs[i])
                 else:
                     y = v[i]
-                if has_nz:
-                    y += nz[t, i]
+                y += zr[i]
                 f = y > th[i]
                 if f:
                     y = 0.0
@@ -279,7 +283,7 @@ def _float_instance(b, steps, n_lif, src, du, dv, vth, bias, refr,
                 spk[i] = f
         nf = 0
         for i in range(n_lif):
-            if spk[i] and not (has_drp and drp[t, i]):
+            if spk[i] and not (has_drp and drp[bd, t, i]):
                 fired[nf] = i
                 nf += 1
         for r in range(rec_s.shape[0]):
@@ -455,13 +459,16 @@ def _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out
 
 
 @njit(cache=CACHE, inline="always")
-def _block_drop(t, n_src, nb, drp, pmask, pcnt):
+def _block_drop(b0, t, n_src, nb, drp, pmask, pcnt):
     """Spike drop after recording: dropped LIF spikes of step t are not delivered."""
-    for i in range(drp.shape[1]):
-        if drp[t, i] and pcnt[n_src + i]:
-            pcnt[n_src + i] = 0
-            for q in range(nb):
+    many = drp.shape[0] > 1
+    for i in range(drp.shape[2]):
+        if pcnt[n_src + i] == 0:
+            continue
+        for q in range(nb):
+            if pmask[n_src + i, q] and drp[b0 + q if many else 0, t, i]:
                 pmask[n_src + i, q] = 0
+                pcnt[n_src + i] -= 1
 
 
 @njit(cache=CACHE, inline="always")
@@ -507,12 +514,15 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
             th[i, q] = vth6[bp, i]
             bs[i, q] = bias[bp, i]
     has_n = indptr_n.shape[0] > 1
-    has_nz = nz.shape[0] > 0
-    has_drp = drp.shape[0] > 0
+    tz = 1 if nz.shape[1] > 1 else 0
+    zb = 1 if nz.shape[0] > 1 else 0
+    has_drp = drp.shape[1] > 0
     for t in range(steps):
         ro = (t % depth) * n_lif
+        zt = nz[:, t * tz]       # [Bn, n_lif] membrane noise of step t
         for i in range(n_lif):
             c = 0
+            z0 = zt[0, i]           # shared noise: loop-invariant (LLVM unswitches on zb)
             for q in range(nb):
                 a = _wrap32(ring[ro + i, q])
                 ring[ro + i, q] = 0
@@ -526,8 +536,7 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
                 z = np.abs(p) >> 12
                 y = _wrap32((-z if p < 0 else z) + x + bs[i, q])
                 y = min(max(y, -VMAX), VMAX)
-                if has_nz:
-                    y = min(max(y + nz[t, i], -VMAX), VMAX)
+                y = min(max(y + (zt[b0 + q, i] if zb else z0), -VMAX), VMAX)
                 f = y > th[i, q]
                 v[i, q] = 0 if f else y
                 pmask[n_src + i, q] = f
@@ -535,7 +544,7 @@ def _fixed_block(b0, nb, steps, n_lif, src, du, dv, vth6, bias,
             pcnt[n_src + i] = c
         _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out_v, out_u)
         if has_drp:
-            _block_drop(t, n_src, nb, drp, pmask, pcnt)
+            _block_drop(b0, t, n_src, nb, drp, pmask, pcnt)
         _block_inputs(b0, nb, t, src, pmask, pcnt)
         s1 = (t + 1) % depth
         nt = 0
@@ -598,13 +607,16 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
             kv[i, q] = 1 - dv[bp, i]
             th[i, q] = vth[bp, i]
             bs[i, q] = bias[bp, i]
-    has_nz = nz.shape[0] > 0
-    has_drp = drp.shape[0] > 0
+    tz = 1 if nz.shape[1] > 1 else 0
+    zb = 1 if nz.shape[0] > 1 else 0
+    has_drp = drp.shape[1] > 0
     for t in range(steps):
         ro = (t % depth) * n_lif
+        zt = nz[:, t * tz]
         time_step = t + 1
         for i in range(n_lif):
             c = 0
+            z0 = zt[0, i]
             if refr[i] == 0:
                 for q in range(nb):          # PyLifModelFloat
                     x = u[i, q] * ku[i, q]
@@ -612,8 +624,7 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
                     ring[ro + i, q] = 0.0
                     u[i, q] = x
                     y = v[i, q] * kv[i, q] + x + bs[i, q]
-                    if has_nz:
-                        y += nz[t, i]
+                    y += (zt[b0 + q, i] if zb else z0)
                     f = y > th[i, q]
                     v[i, q] = 0.0 if f else y
                     pmask[n_src + i, q] = f
@@ -628,8 +639,7 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
                         y = v[i, q] * kv[i, q] + (x + bs[i, q])
                     else:
                         y = v[i, q]
-                    if has_nz:
-                        y += nz[t, i]
+                    y += (zt[b0 + q, i] if zb else z0)
                     f = y > th[i, q]
                     if f:
                         y = 0.0
@@ -640,7 +650,7 @@ def _float_block(b0, nb, steps, n_lif, src, du, dv, vth, bias, refr,
             pcnt[n_src + i] = c
         _block_record(b0, nb, t, n_src, pmask, v, u, rec_s, rec_v, rec_u, out_s, out_v, out_u)
         if has_drp:
-            _block_drop(t, n_src, nb, drp, pmask, pcnt)
+            _block_drop(b0, t, n_src, nb, drp, pmask, pcnt)
         _block_inputs(b0, nb, t, src, pmask, pcnt)
         s1 = (t + 1) % depth
         for j in range(n_src + n_lif):

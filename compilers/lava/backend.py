@@ -110,19 +110,24 @@ class LavaBackend(Backend):
 
     Options: ``readout`` ('recorder' default, or 'monitor' for Lava Monitors),
     ``timeout`` (seconds for one run; default ``60 + 0.005 * steps * processes``),
-    ``stop_timeout`` (seconds allowed for a normal runtime stop before it is killed).
+    ``stop_timeout`` (seconds allowed for a normal runtime stop before it is killed),
+    ``noise_chip`` (the chip whose temporal noise is drawn, docs/noise.md; default 0).
     """
 
     name = "lava"
 
     def __init__(self, readout: str = "recorder", timeout: float | None = None,
-                 stop_timeout: float = 20.0) -> None:
+                 stop_timeout: float = 20.0, noise_chip: int = 0) -> None:
         if readout not in READOUTS:
             raise BackendError(f"lava readout must be one of {', '.join(READOUTS)}; "
                                f"got '{readout}'")
         self.readout = readout
         self.timeout = timeout
         self.stop_timeout = stop_timeout
+        if isinstance(noise_chip, bool) or not isinstance(noise_chip, (int, np.integer)) \
+                or noise_chip < 0:
+            raise BackendError(f"noise_chip must be an integer >= 0; got {noise_chip!r}")
+        self.noise_chip = int(noise_chip)
 
     # ------------------------------------------------------------------ refusal
     def refuse_reason(self, plan: SimPlan) -> str | None:
@@ -228,7 +233,7 @@ class LavaBackend(Backend):
         for pop, var in plan.monitors:
             mon_vars.setdefault(pop, []).append(var)
         from ..noise import delivered, noise_arrays
-        noise = noise_arrays(plan, steps)        # chip 0, as the cpu backend (docs/noise.md)
+        noise = noise_arrays(plan, steps, self.noise_chip)     # docs/noise.md
         for name in sorted(used):
             pop = plan.populations[name]
             if pop.kind == "lif":
