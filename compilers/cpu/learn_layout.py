@@ -1,4 +1,4 @@
-"""A float build with learning laid out for :mod:`compilers.cpu.learn_loop`.
+"""A build (fixed or float) laid out for :mod:`compilers.cpu.learn_loop`.
 
 Emitters are numbered sources first (spike_source, poisson), then neurons (lif, graded) in
 manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per projection (a

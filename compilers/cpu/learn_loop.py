@@ -1,16 +1,18 @@
-"""The cpu step loop of float builds with learning: one jitted loop per instance.
+"""The cpu step loop with learning (fixed and float builds): one jitted loop per instance.
 
 Per step, in Lava's order: deliver (ring slot ``t``) -> neuron update -> gate and third
 factor -> record -> scatter this step's spikes and graded values (arrive at ``t + 1 +
-delay``) with the weights of this step -> update traces -> apply the learning rules
-(learning epoch of one step, Lava's ``lrn_guard`` every step).
+delay``) with the weights of this step -> update traces -> apply the rules whose learning
+epoch ends at this step (fixed-point rules: Lava's bit-approximate engine,
+:mod:`compilers.cpu.fixed_learning`).
 
 Arguments are grouped in named tuples (:mod:`compilers.cpu.learn_layout` builds them):
 ``net`` (static structure), ``rules`` (plastic projections and their sum-of-products terms),
 ``st`` (state carried between calls: u, v, delivery ring, traces, weights) and ``rec``
 (what to record). ``reset_every`` zeroes u and v at the start of each sample (Lava's
-``LIFReset`` with ``reset_interval = reset_every``, ``reset_offset = 1``). State and weights are updated in place, so a run can be continued: two
-calls of 500 steps give exactly the state of one call of 1000 steps.
+``LIFReset`` with ``reset_interval = reset_every``, ``reset_offset = 1``). State and
+weights are updated in place, so a run can be continued: two calls of 500 steps give
+exactly the state of one call of 1000 steps.
 
 Neuron kinds: 0 = LIF (``PyLifModelFloat`` / ``PyLifRefractoryModelFloat`` arithmetic),
 1 = graded relay (emits its summed input as a graded spike each step it is non-zero; the
@@ -26,14 +28,11 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .engine import CACHE, MAX_UV, TWO_UV, VMAX
-from .engine import _wrap32
+from .engine import CACHE, MAX_UV, TWO_UV, VMAX, _wrap32
 from .fixed_learning import fixed_epoch
 from .learn_rules import learn_projection, restart_epoch_sums, update_traces
 
 KIND_LIF, KIND_GRADED = 0, 1
-
-
 
 
 def lif_step(t, a, u, v, du, dv, vth, bias, refr, refr_end, fx):
