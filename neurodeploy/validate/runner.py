@@ -124,10 +124,6 @@ def load_context(s: Settings) -> _Context:
     opts = {"threads": s.threads} if s.backend == "cpu" and s.threads else {}
     backend = get_backend(s.backend, **opts)
     backend.check(batch_plan(plan))         # refusals (plasticity, noise, ...) come first
-    if plan.noise:      # backends draw chip 0's temporal noise; validate needs it per chip
-        raise NeurodeployError("temporal noise is not drawn per Monte Carlo chip by validate "
-                               f"yet (noise: {', '.join(plan.noise)}); pass --frozen to "
-                               "validate without it", path=("--frozen",))
     work = None
     if task_mode:
         spec = parse_spec(s.spec) if s.spec else None
@@ -172,15 +168,26 @@ def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]
             raise ValueError("mix of nominal and real chips")
         run_plan = batch_plan(plan) if real else plan.nominal()
         ov = stack_overrides(real, plan) if real else None
-        res = ctx.backend.run_batch(run_plan, ctx.inputs, steps, len(chips), overrides=ov)
+        res = ctx.backend.run_batch(run_plan, ctx.inputs, steps, len(chips), overrides=ov,
+                                    noise_chips=[_noise_chip(c) for c in chips])
         return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
                 for b in range(len(chips))]
     plans = [plan.nominal() if c is None else c.apply(plan) for c in chips]
-    if backend == "lava":
+    if plan.noise:        # temporal noise of chip k: one backend per chip draws it
+        from neurodeploy.compilers import get_backend
+        results = [get_backend(backend, noise_chip=_noise_chip(c)).run(p, ctx.inputs, steps)
+                   for c, p in zip(chips, plans)]
+    elif backend == "lava":
         results = ctx.backend.run_many([(p, ctx.inputs) for p in plans], steps)
     else:
         results = [ctx.backend.run(p, ctx.inputs, steps) for p in plans]
     return [{pop: r[f"{pop}.spikes"] for pop, _ in plan.monitors} for r in results]
+
+
+def _noise_chip(chip: Chip | None) -> int:
+    """The chip whose temporal noise a run draws: chip k draws its own; the nominal
+    (mismatch-free) reference draws chip 0's (docs/noise.md)."""
+    return 0 if chip is None else int(chip.index)
 
 
 def _task_figures(ctx: _Context, backend: str, chips: list[Chip], threads: int | None
