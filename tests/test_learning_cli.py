@@ -134,3 +134,20 @@ def test_unknown_learning_backend(tmp_path: Path, capsys):
     net = _write(tmp_path, SMALL.replace("RULE", "feedback_alignment"))
     assert main(["train", str(net), "--backend", "lavaa", "--epochs", "1", "-o", str(tmp_path / "b")]) == 1
     assert "did you mean 'lava'" in capsys.readouterr().err
+
+
+def test_sparse_and_one_to_one_projections_survive_training(tmp_path: Path, capsys):
+    """The trained network YAML re-loads with a sparse trained projection (its synapses are
+    the file's nonzeros) and the one-to-one error projections; the float build keeps them."""
+    text = SMALL.replace("RULE", "feedback_alignment").replace(
+        "in_hid:  {pre: input, post: hidden,", "in_hid:  {pre: input, post: hidden, connectivity: {sparse: 0.5},")
+    net = _write(tmp_path, text)
+    out = tmp_path / "b"
+    assert main(["train", str(net), "--profile", "cpu", "--epochs", "1", "--classes", "0,1,2",
+                 "--train-samples", "60", "-o", str(out)]) == 0
+    from neurodeploy.ir import load_network
+    trained = load_network(out / "training" / "network.yaml")
+    w = np.load(out / "training" / "weights" / "in_hid.npy")
+    assert w.shape == (60, 64) and 0.3 < np.count_nonzero(w) / w.size < 0.7
+    assert trained.projections["learn_err_out"].connectivity == "one_to_one"
+    assert np.load(out / "training" / "weights" / "learn_err_out.npy").shape == (3,)

@@ -55,8 +55,12 @@ def trained_network_yaml(net: Network, weights: dict[str, np.ndarray], directory
         if touches and not with_learning:
             continue
         arr = weights[name]
-        if proj.get("connectivity") == "one_to_one":
-            arr = np.diag(arr) if arr.ndim == 2 else arr
+        if proj.get("connectivity") == "one_to_one" and arr.ndim == 2:
+            arr = np.diag(arr).copy()
+        elif proj.get("connectivity") != "one_to_one" and arr.ndim == 1:
+            raise NeurodeployError(f"trained weights of '{name}' are not a [post, pre] matrix")
+        if isinstance(proj.get("connectivity"), dict):
+            proj["connectivity"] = "dense"     # a weight file's nonzeros are its synapses
         proj["weights"] = _weights_file(arr, directory / "weights", name)
         projections[name] = proj
     doc["projections"] = projections

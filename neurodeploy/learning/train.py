@@ -186,9 +186,17 @@ class Trainer:
         return self.curves
 
     def trained_weights(self) -> dict[str, np.ndarray]:
-        """Every projection's weights in the build's own layout ([post, pre] or per coo synapse)."""
+        """Every projection's weights as a weight file holds them: [post, pre] (absent
+        synapses 0), or the diagonal [size] of a one-to-one projection."""
         w = self.learner.weights[0]
-        return {name: self.learner.layout.synapse_values(w, name) for name in self.plan.projections}
+        out = {}
+        for name, proj in self.plan.projections.items():
+            dense = self.learner.layout.dense(w, name)
+            one_to_one = proj.format == "coo" and proj.rows is not None and \
+                proj.shape[0] == proj.shape[1] and np.array_equal(proj.rows, proj.cols) and \
+                proj.rows.size == proj.shape[0]
+            out[name] = np.diag(dense).copy() if one_to_one else dense
+        return out
 
 
 def plot_curves(curves: Curves, path: Path, title: str) -> None:
