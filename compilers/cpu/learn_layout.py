@@ -43,6 +43,7 @@ class ProjectionSlice:
     rows: np.ndarray       # post index of each synapse (local), in stored order
     cols: np.ndarray       # pre index of each synapse (local)
     shape: tuple[int, int]
+    order: np.ndarray      # stored synapse k is synapse order[k] of the build's array
 
 
 class Layout:
@@ -157,7 +158,8 @@ class Layout:
             pptrs.append(pptr)
             pidxs.append(by_post)
             pind_total += n_post + 1
-            self.slices[name] = ProjectionSlice(p, nnz_total, rows.size, rows, cols, proj.shape)
+            self.slices[name] = ProjectionSlice(p, nnz_total, rows.size, rows, cols, proj.shape,
+                                                order)
             indptrs.append(indptr)
             posts.append(rows)
             delays.append(d.astype(np.int64))
@@ -270,9 +272,9 @@ class Layout:
         proj = self.plan.projections[name]
         if proj.format == "dense":
             return self.dense(w, name)
-        lookup = {(r, c): k for k, (r, c) in enumerate(zip(sl.rows.tolist(), sl.cols.tolist()))}
-        vals = w[sl.syn0:sl.syn0 + sl.nnz]
-        return np.array([vals[lookup[(r, c)]] for r, c in zip(proj.rows.tolist(), proj.cols.tolist())])
+        out = np.empty(sl.nnz, w.dtype)
+        out[sl.order] = w[sl.syn0:sl.syn0 + sl.nnz]
+        return out
 
     def source_block(self, inputs: dict[str, np.ndarray], steps: int, batch: int = 1) -> np.ndarray:
         """src [Bi, steps, n_src] uint8 from per-source arrays [steps, size] or [B, steps, size]."""

@@ -137,7 +137,7 @@ def to_layout(layout: Any, plan: Any, name: str, values: np.ndarray) -> np.ndarr
     if proj.format == "dense":
         return values.reshape(sl.shape)[sl.rows, sl.cols]
     rows, cols = np.asarray(proj.rows, np.int64), np.asarray(proj.cols, np.int64)
-    order = np.argsort(cols, kind="stable")
+    order = sl.order
     if not (np.array_equal(rows[order], sl.rows) and np.array_equal(cols[order], sl.cols)):
         raise RuntimeError(f"synapse order of '{name}' differs from the learning layout's")
     return values.reshape(-1)[order]
