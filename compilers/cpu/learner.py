@@ -37,6 +37,7 @@ class CpuLearner:
             for proj, d in block["projections"].items():
                 rules[proj] = EngineRule.from_dict(d)
         self.layout = Layout(plan, rules)
+        self.rules = rules
         self.plan = plan
         self.readout = readout
         self.chips = chips
@@ -56,15 +57,9 @@ class CpuLearner:
 
     def set_phase(self, phase: str | None) -> None:
         """Enable the rules of one phase ('train', 'mirror'), or none."""
-        active = np.array([phase is not None and self._rule(n).phase == phase
+        active = np.array([phase is not None and self.rules[n].phase == phase
                            for n in self.layout.rule_names], np.uint8)
         self.layout.rules = self.layout.rules._replace(active=active)
-
-    def _rule(self, name: str) -> EngineRule:
-        for block in self.plan.plasticity.values():
-            if name in block["projections"]:
-                return EngineRule.from_dict(block["projections"][name])
-        raise KeyError(name)
 
     def _inputs(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int) -> np.ndarray:
         """src [Bi, n_samples*steps, n_src]; sources not given stay silent."""
@@ -112,11 +107,8 @@ class CpuLearner:
         return rec.counts
 
     def _reset(self) -> None:
-        st = self.state
-        for arr, value in ((st.u, 0), (st.v, 0), (st.ring, 0), (st.refr_end, 0),
-                           (st.since, 1 << 30), (st.xtr, 0), (st.ytr, 0), (st.acc, 0),
-                           (st.tfacc, 0)):
-            arr[...] = value
+        """Fresh neuron, delivery and trace state; the weights are carried."""
+        self.state = self.layout.new_state(self.chips, self.state.w)
 
     def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                        chip: int = 0) -> tuple[np.ndarray, np.ndarray, float]:

@@ -46,8 +46,8 @@ def trained_network_yaml(net: Network, weights: dict[str, np.ndarray], directory
     labels, learned feedback); without it only the forward network is written."""
     doc = net.model_dump(mode="json", exclude_none=True)
     learning_pops = {n for n, p in net.populations.items() if p.kind == "graded"}
-    for block in net.plasticity.values():
-        learning_pops.update(f"{_name(net, block)}_{part}" for part in ("label", "noise", "mirror_drive"))
+    for block in net.plasticity:
+        learning_pops.update(f"{block}_{part}" for part in ("label", "noise", "mirror_drive"))
     projections = {}
     for name, proj in doc["projections"].items():
         touches = proj["pre"] in learning_pops or proj["post"] in learning_pops or \
@@ -74,13 +74,6 @@ def trained_network_yaml(net: Network, weights: dict[str, np.ndarray], directory
     return path
 
 
-def _name(net: Network, block) -> str:
-    for name, b in net.plasticity.items():
-        if b is block:
-            return name
-    return ""
-
-
 def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: Path,
                 force: bool = False, progress=None) -> SessionResult:
     """Train ``network`` on ``cfg.backend`` and write the build for ``profile_name`` to ``out``."""
@@ -89,13 +82,12 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
     block_name, _ = learning_block(net)
     check_output_dir(out, force)
     target = load_profile(profile_name)
-    compile_network(net, load_profile("cpu"), out=None)
-    compile_network(net if target.numerics == "float" else _forward_only(net), target, out=None)
-    check_backend(cfg.backend)
-    data = prepare_data(net, cfg)
     work = scratch_dir(out)
     try:
         float_build = compile_network(net, load_profile("cpu"), work / "float_build").out
+        compile_network(net if target.numerics == "float" else _forward_only(net), target, out=None)
+        check_backend(cfg.backend)
+        data = prepare_data(net, cfg)
         from ..compilers import load_plan
         plan = load_plan(float_build)
         trainer = Trainer(plan, block_name, data, cfg, progress)
