@@ -151,3 +151,18 @@ def test_sparse_and_one_to_one_projections_survive_training(tmp_path: Path, caps
     assert w.shape == (60, 64) and 0.3 < np.count_nonzero(w) / w.size < 0.7
     assert trained.projections["learn_err_out"].connectivity == "one_to_one"
     assert np.load(out / "training" / "weights" / "learn_err_out.npy").shape == (3,)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--classes", "0,a"], "--classes must be comma-separated integers"),
+    (["--classes", "1,1"], "--classes needs distinct labels"),
+    (["--epochs", "0"], "--epochs must be a positive integer"),
+    (["--train-samples", "-3"], "--train-samples must be a positive integer"),
+])
+def test_bad_train_options_are_one_line(tmp_path: Path, capsys, args, says):
+    net = _write(tmp_path, SMALL.replace("RULE", "feedback_alignment"))
+    out = tmp_path / "b"
+    assert main(["train", str(net), *args, "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+    assert not out.exists()
