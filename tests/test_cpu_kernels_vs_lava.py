@@ -33,6 +33,7 @@ from lava.utils.weightutils import (SignMode, clip_weights,  # noqa: E402
                                     determine_sign_mode, truncate_weights)
 
 from compilers.cpu import kernels as K  # noqa: E402
+from neurodeploy.neurons import lif  # noqa: E402
 
 LIF_NAMES = ("l1", "l2", "l3", "lb")
 MAX_UV = 2 ** 23
@@ -293,11 +294,11 @@ def run_kernels(c: Case) -> Dict[str, Any]:
                                          int(np.abs(a.astype(np.int64)).max()))
                 stats["u_out_of_24"] += int((np.abs(u) >= MAX_UV).sum())
                 # a wrap happened if the un-wrapped sum left the 24-bit range
-                pre = (K._round_decay(u_prev, 4096 - (par[name]["du"] + 1))
+                pre = (lif._round_decay(u_prev, 4096 - (par[name]["du"] + 1), 12)
                        .astype(np.int64) + (a.astype(np.int64) << 6))
                 stats["u_wrapped"] += int(((pre > MAX_UV) |
                                            (pre <= -MAX_UV)).sum())
-                pre_v = (K._round_decay(v_prev, 4096 - par[name]["dv"])
+                pre_v = (lif._round_decay(v_prev, 4096 - par[name]["dv"], 12)
                          .astype(np.int64) + u.astype(np.int64)
                          + K.effective_bias(par[name]["bias_mant"],
                                             par[name]["bias_exp"]))

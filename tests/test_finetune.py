@@ -166,11 +166,11 @@ def test_chips_learn_alone_as_in_a_batch(build, data):
     _, alone = F.finetune(setup, chips[2:], 1, 3)
     np.testing.assert_array_equal(w[2], alone[0])
     applied = chips[1].apply(setup.plan)
-    rows, wst, _ = F.stack_chips(lay, setup.plan, chips, lay.rule_names)
+    par, wst, _ = F.stack_chips(lay, setup.plan, chips, lay.rule_names)
     np.testing.assert_array_equal(lay.dense(wst[1], "in_hid"), applied.projections["in_hid"].weights)
     for name in setup.plan.learning_parts()[1]:     # the learning pathway stays nominal
         sl = lay.slices[name]
         np.testing.assert_array_equal(wst[1, sl.syn0:sl.syn0 + sl.nnz],
                                       lay.w0[sl.syn0:sl.syn0 + sl.nnz])
     h = lay.neuron0["hidden"]
-    np.testing.assert_array_equal(rows["vth"][1, h:h + 60], applied.populations["hidden"].vth)
+    np.testing.assert_array_equal(par[1, 2, h:h + 60], applied.populations["hidden"].vth)

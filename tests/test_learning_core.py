@@ -15,7 +15,7 @@ import pytest
 from neurodeploy.compile import compile_network
 from neurodeploy.compilers import load_plan, make_inputs
 from neurodeploy.compilers.cpu.learn_layout import Layout, Recorder
-from neurodeploy.compilers.cpu.learn_loop import run_instance
+from neurodeploy.compilers.cpu.step_loop import run_instance
 from neurodeploy.compilers.cpu.learner import CpuLearner
 from neurodeploy.ir import parse_network
 from neurodeploy.learning.engine_rule import EngineRule
@@ -32,10 +32,7 @@ def _build(tmp_path: Path, text: str, profile: str = "cpu") -> Path:
 
 def _recorder(lay: Layout, steps: int, batch: int = 1) -> Recorder:
     n = lay.n
-    return Recorder(np.arange(lay.n_src, lay.n_src + n), np.zeros((batch, steps, n), np.uint8),
-                    np.arange(n), np.zeros((batch, steps, n), lay.dtype),
-                    np.zeros((batch, 0, 0), np.int32), 0, 0, 1,
-                    np.zeros((batch, n), np.int64), np.zeros(batch))
+    return lay.recorder(batch, steps, spikes=np.arange(lay.n_src, lay.n_src + n), v=np.arange(n))
 
 
 ONE_LAYER = """
@@ -167,7 +164,7 @@ def test_step_loop_equals_cpu_engine(tmp_path: Path, seed: int):
         lay = Layout(plan)
         st = lay.new_state(1)
         rec = _recorder(lay, steps)
-        run_instance(0, 0, steps, lay.source_block(inputs, steps), lay.net, lay.rules, st, rec,
+        run_instance(0, 0, steps, lay.source_block(inputs, steps), lay.net, lay.rules, st, lay.noise(), rec,
                      False, 0)
         for key, arr in ref.data.items():
             pop, var = key.split(".")
@@ -217,9 +214,9 @@ def test_state_carried_runs_equal_one_long_run(tmp_path: Path, batch: int):
     one, two = lay.new_state(batch, weights), lay.new_state(batch, weights)
     r1, r2 = _recorder(lay, steps, batch), _recorder(lay, steps, batch)
     for b in range(batch):
-        run_instance(b, 0, steps, src, lay.net, lay.rules, one, r1, True, 50)
-        run_instance(b, 0, 500, src[:, :500], lay.net, lay.rules, two, r2, True, 50)
-        run_instance(b, 500, 500, np.ascontiguousarray(src[:, 500:]), lay.net, lay.rules, two,
+        run_instance(b, 0, steps, src, lay.net, lay.rules, one, lay.noise(), r1, True, 50)
+        run_instance(b, 0, 500, src[:, :500], lay.net, lay.rules, two, lay.noise(), r2, True, 50)
+        run_instance(b, 500, 500, np.ascontiguousarray(src[:, 500:]), lay.net, lay.rules, two, lay.noise(),
                      _recorder(lay, 500, batch), True, 50)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)

@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons import lif
 
 from .. import Backend
 from ..plan import SimPlan
@@ -76,34 +77,6 @@ TARGETS = ("numpy", "cython")
 CYTHON_COMPILE_ARGS = ["-w", "-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c++11"]
 _FLAGS_TAG = "ieee-O2"
 DEFAULT_CACHE = Path(os.path.expanduser("~/.cache/neurodeploy/brian2"))
-
-# The per-step code of a LIF group (run_regularly in the 'groups' slot).  One operation per
-# statement: the float result does not depend on how sympy orders commutative operands.
-_LIF_UPDATE = """
-u = u * cu
-u = u + a
-a = 0
-v = v * cv
-v = v + u
-v = v + bias
-"""
-# PyLifRefractoryModelFloat: u always integrates; v only when not refractory, and that model
-# adds ``v * (1 - dv) + (u + bias)`` (u + bias first, unlike PyLifModelFloat).  The select is
-# exact (x*1 + y*0 with finite x, y); ``rc`` counts the refractory steps left: a spike at step
-# T sets it to ``refractory`` so v is held at steps T+1 .. T+refractory (Lava's
-# ``refractory_period_end = T + refractory`` and update when ``end < time_step``).
-_LIF_UPDATE_REFRACTORY = """
-u = u * cu
-u = u + a
-a = 0
-_ub = u + bias
-_vd = v * cv
-_vn = _vd + _ub
-_free = int(rc <= 0)
-v = _free * _vn + (1 - _free) * v
-rc = rc - 1
-"""
-
 
 def _brian2():
     import brian2  # heavy import, done on first run only
@@ -304,21 +277,7 @@ class Brian2Backend(Backend):
     @staticmethod
     def _lif_group(b2: Any, pop: Any, clock: Any, tag: str, objects: list,
                    nz: np.ndarray | None = None, drop: np.ndarray | None = None) -> Any:
-        refractory = int(pop.refractory)
-        eqs = """
-        u : 1
-        v : 1
-        a : 1
-        vth : 1 (constant)
-        bias : 1 (constant)
-        cu : 1 (constant)
-        cv : 1 (constant)
-        """
-        reset = "v = 0"
-        if refractory > 0:
-            eqs += "rc : integer\nrperiod : integer (shared, constant)\n"
-            reset += "\nrc = rperiod"
-        update = _LIF_UPDATE_REFRACTORY if refractory > 0 else _LIF_UPDATE
+        eqs, update, reset = lif.brian2_code(int(pop.refractory))
         namespace: dict[str, Any] = {}
         events = None
         if nz is not None:
@@ -331,15 +290,7 @@ class Brian2Backend(Backend):
             events = {"delivered": "v > vth and nd_keep(t, i) > 0.5"}
         g = b2.NeuronGroup(pop.size, eqs, threshold="v > vth", reset=reset, clock=clock,
                            namespace=namespace, name=tag, events=events)
-        # Exactly Lava's (1 - du), (1 - dv) in float64, per neuron (a mismatched chip has
-        # per-neuron decays; see neurodeploy.variability)
-        g.cu = np.float64(1.0) - np.broadcast_to(np.asarray(pop.du, np.float64), (pop.size,))
-        g.cv = np.float64(1.0) - np.broadcast_to(np.asarray(pop.dv, np.float64), (pop.size,))
-        g.vth = np.asarray(pop.vth, dtype=np.float64)
-        g.bias = np.asarray(pop.bias_mant, dtype=np.float64)   # float model ignores bias_exp
-        if refractory > 0:
-            g.rperiod = refractory
-            g.rc = 0
+        lif.brian2_set(g, pop)
         g.run_regularly(update, clock=clock, when="groups", order=0, name=f"{tag}_update")
         objects.append(g)
         return g

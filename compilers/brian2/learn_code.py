@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from neurodeploy.learning.engine_rule import EngineRule
 
-from .backend import _LIF_UPDATE, _LIF_UPDATE_REFRACTORY
+from neurodeploy.neurons import lif
 
 BUFFERS = {"current": "ac", "third_factor": "tf"}
 NEVER = 1 << 30          # steps since the last spike of a neuron that has not spiked
@@ -49,14 +49,8 @@ def consume(depths: dict[str, int], into: dict[str, str]) -> str:
 
 def lif_model(depths: dict[str, int], refractory: bool) -> str:
     """Variables of a LIF population (the backend's, plus delivery, gate and third factor)."""
-    eqs = """
-    u : 1
-    v : 1
-    a : 1
-    vth : 1 (constant)
-    bias : 1 (constant)
-    cu : 1 (constant)
-    cv : 1 (constant)
+    eqs, _, _ = lif.brian2_code(int(refractory))
+    eqs += """
     val : 1
     spk : integer
     since : integer
@@ -67,8 +61,6 @@ def lif_model(depths: dict[str, int], refractory: bool) -> str:
     y3 : 1
     period : integer (shared, constant)
     """
-    if refractory:
-        eqs += "rc : integer\nrperiod : integer (shared, constant)\n"
     return eqs + buffer_vars(depths)
 
 
@@ -85,7 +77,7 @@ def lif_step(depths: dict[str, int], refractory: bool) -> str:
         into["third_factor"] = "_tf"
     lines = ["_keep = int(timestep(t, dt) % period != 0)", "u = u * _keep", "v = v * _keep",
              consume(depths, into),
-             (_LIF_UPDATE_REFRACTORY if refractory else _LIF_UPDATE).strip(),
+             lif.brian2_code(int(refractory))[1].strip(),
              "spk = int(v > vth)", "val = spk",
              f"since = since + int(since < {NEVER})", "since = since * (1 - spk)"]
     if "third_factor" in depths:

@@ -22,6 +22,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
+from neurodeploy.neurons import lif
 
 from ..cpu.learn_layout import Layout
 from . import learn_code as code
@@ -110,20 +111,15 @@ class LearnNet:
         else:
             depths = self.depths[name]
             refractory = int(pop.refractory) > 0
-            reset = "v = 0" + ("\nrc = rperiod" if refractory else "")
+            reset = lif.brian2_code(int(pop.refractory))[2]
             g = b2.NeuronGroup(pop.size, code.lif_model(depths, refractory), threshold="v > vth",
                                reset=reset, clock=clock, namespace={}, name=tag)
-            g.cu = np.float64(1.0) - np.broadcast_to(np.asarray(pop.du, np.float64), (pop.size,))
-            g.cv = np.float64(1.0) - np.broadcast_to(np.asarray(pop.dv, np.float64), (pop.size,))
-            g.vth = np.asarray(pop.vth, np.float64)
-            g.bias = np.asarray(pop.bias_mant, np.float64)
+            lif.brian2_set(g, pop)
             o = lay.neuron0[name]
             g.gwin = lay.net.gate_win[o:o + pop.size]
             g.ep = lay.net.epoch[o:o + pop.size]
             g.since = code.NEVER
             g.period = period
-            if refractory:
-                g.rperiod = int(pop.refractory)
             g.run_regularly(code.lif_step(depths, refractory), clock=clock, when="groups",
                             name=f"{tag}_step")
         objects.append(g)

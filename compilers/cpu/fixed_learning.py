@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .engine import CACHE
+from neurodeploy.jit import CACHE
 
 #: one row per plastic projection: decays/impulses of (x1, x2, y1), the sign mode and
 #: weight exponent; one row per term: dependency, powers of (x1, x2, y1, y2, y3, w),

@@ -1,6 +1,7 @@
 """Vectorised NumPy kernels reproducing Lava's CPU process models bit-exactly.
 
-Reference: lava-nc 0.10.0 ``PyLifModelBitAcc`` / ``PyLifModelFloat``,
+Reference: lava-nc 0.10.0 ``PyLifModelBitAcc`` / ``PyLifModelFloat`` (the LIF steps are
+:mod:`neurodeploy.neurons.lif`'s, re-exported here),
 ``PyDenseModelBitAcc`` / ``PyDenseModelFloat`` (``PySparseModel*`` share the
 same arithmetic) and ``PyDelayDenseModel{BitAcc,Float}``.
 
@@ -35,6 +36,8 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
+from neurodeploy.neurons import lif
+
 ArrayLike = Union[np.ndarray, int, float, Sequence[Any]]
 
 __all__ = [
@@ -44,15 +47,6 @@ __all__ = [
     "SynapseBuffer", "DenseState",
 ]
 
-# Loihi constants used by AbstractPyLifModelFixed.
-UV_BITS = 24
-MAX_UV = 1 << (UV_BITS - 1)          # 2**23
-DECAY_SHIFT = 12
-DECAY_UNITY = 1 << DECAY_SHIFT       # 4096
-DS_OFFSET = 1                        # added to du (current decay)
-DM_OFFSET = 0                        # added to dv (voltage decay)
-VTH_SHIFT = 6
-ACT_SHIFT = 6
 MAX_DELAY_LOIHI2 = 63
 
 
@@ -76,66 +70,9 @@ def _wrap_i32(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).astype(np.int32, casting="unsafe")
 
 
-def _round_decay(x: np.ndarray, mult: np.ndarray) -> np.ndarray:
-    """``sign(x*m) * (|x*m| >> 12)`` in int64, cast to int32 (Lava decay)."""
-    prod = x.astype(np.int64) * mult
-    return (np.sign(prod) * np.right_shift(np.abs(prod), DECAY_SHIFT)
-            ).astype(np.int32)
-
-
-def effective_bias(bias_mant: ArrayLike, bias_exp: ArrayLike) -> np.ndarray:
-    """Lava's ``scale_bias``: int16-stored mantissa shifted by int16 exponent.
-
-    Both are cast to int16 first because Lava stores them in int16 Vars."""
-    bm = np.asarray(bias_mant).astype(np.int16).astype(np.int32)
-    be = np.asarray(bias_exp).astype(np.int16)
-    return np.where(be >= 0,
-                    np.left_shift(bm, np.maximum(be, 0)),
-                    np.right_shift(bm, np.maximum(-be, 0))).astype(np.int32)
-
-
-def lif_fixed_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray,
-                   du: ArrayLike, dv: ArrayLike, vth: ArrayLike,
-                   bias_mant: ArrayLike, bias_exp: ArrayLike) -> np.ndarray:
-    """One ``PyLifModelBitAcc`` step; updates int32 ``u``/``v`` in place.
-
-    Returns the boolean spike array ``[B, N]``.  ``a_in`` is wrapped to int32
-    (what the int32 port channel does); it is *not* truncated to int16.
-    """
-    a = _wrap_i32(a_in)
-    du64 = np.asarray(du, dtype=np.int64)
-    dv64 = np.asarray(dv, dtype=np.int64)
-
-    # Current: 12-bit decay (ds_offset=1), activation << 6, single wrap.
-    dec_u = _round_decay(u, DECAY_UNITY - (du64 + DS_OFFSET))
-    dec_u = dec_u + np.left_shift(a, ACT_SHIFT)          # int32, wraps
-    wrapped = np.where(dec_u > MAX_UV, dec_u - np.int32(2 * MAX_UV), dec_u)
-    wrapped = np.where(wrapped <= -MAX_UV, dec_u + np.int32(2 * MAX_UV),
-                       wrapped)
-    u[...] = wrapped
-
-    # Voltage: 12-bit decay (dm_offset=0), int32 sum, clip to 24 bits.
-    dec_v = _round_decay(v, DECAY_UNITY - (dv64 + DM_OFFSET))
-    upd = dec_v + u + effective_bias(bias_mant, bias_exp)  # int32, wraps
-    v[...] = np.clip(upd, -MAX_UV + 1, MAX_UV - 1)
-
-    spikes = v > np.left_shift(np.asarray(vth, dtype=np.int64), VTH_SHIFT)
-    v[spikes] = 0
-    return spikes
-
-
-def lif_float_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray,
-                   du: ArrayLike, dv: ArrayLike, vth: ArrayLike,
-                   bias_mant: ArrayLike) -> np.ndarray:
-    """One ``PyLifModelFloat`` step (float64, same operation order).
-
-    Note Lava's float model ignores ``bias_exp`` (bias is ``bias_mant``)."""
-    u[...] = u * (1 - np.asarray(du, dtype=np.float64))
-    u += a_in
-    v[...] = v * (1 - np.asarray(dv, dtype=np.float64)) + u + bias_mant
-    spikes = v > vth
-    v[spikes] = 0
-    return spikes
+lif_fixed_step = lif.reference_fixed_step
+lif_float_step = lif.reference_float_step
+effective_bias = lif.effective_bias
 
 
 def _determine_mode(w: np.ndarray) -> int:

@@ -1,4 +1,4 @@
-"""A build (fixed or float) laid out for :mod:`compilers.cpu.learn_loop`.
+"""A build (fixed or float) laid out for :mod:`compilers.cpu.step_loop`.
 
 Emitters are numbered sources first (spike_source, poisson), then neurons (lif, graded) in
 manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per projection (a
@@ -15,22 +15,24 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import FACTORS, EngineRule
+from neurodeploy.neurons import KINDS, FixedConstants
 
 from ..plan import SimPlan
 from . import fixed_learning
 
-Net = namedtuple("Net", "fixed fx n_src kind du dv vth bias refr gate_win epoch p_pre0 p_npre p_post0 p_npost "
-                        "p_port p_ind0 p_syn0 indptr post delay pre p_pind0 pptr pidx p_shift p_acc0 "
-                        "p_ndelay")
+Net = namedtuple("Net", "fixed fx n_src par ipar g_code g_lo g_hi third gate_win epoch p_pre0 "
+                        "p_npre p_post0 p_npost p_port p_ind0 p_syn0 indptr post delay pre p_pind0 "
+                        "pptr pidx p_shift p_acc0 p_ndelay")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
                             "q_epoch fx q_xsum")
-State = namedtuple("State", "u v ring refr_end since xtr ytr w acc tfacc")
-Recorder = namedtuple("Recorder", "idx spikes v_idx v counts count_lo count_hi window total synops")
+State = namedtuple("State", "u v ring aux since xtr ytr w acc tfacc")
+Recorder = namedtuple("Recorder", "idx spikes v_idx v u_idx u counts count_lo count_hi window "
+                                  "total synops")
+Noise = namedtuple("Noise", "seed chip pop_id local sigma p_drop mem drop")
 
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
 SOURCE_KINDS = ("spike_source", "poisson")
-NEURON_KINDS = {"lif": 0, "graded": 1}
 
 
 @dataclass
@@ -53,9 +55,6 @@ class Layout:
         if plan.fixed and rules:        # fixed point: Lava's bit-approximate engine
             from .fixed_learning import check_rules
             check_rules(plan, rules)
-        if plan.noise:
-            raise BackendError(f"temporal noise ({', '.join(plan.noise)}) is not simulated by the "
-                               "cpu learning loop yet; remove the noise block or run frozen")
         from .. import mismatch_refusal
         reason = mismatch_refusal(plan)
         if reason:
@@ -63,11 +62,12 @@ class Layout:
         self.plan = plan
         self.dtype = np.int64 if plan.fixed else np.float64
         self.sources = [n for n, p in plan.populations.items() if p.kind in SOURCE_KINDS]
-        self.neurons = [n for n, p in plan.populations.items() if p.kind in NEURON_KINDS]
+        self.neurons = [n for n, p in plan.populations.items() if p.kind in KINDS]
         other = set(plan.populations) - set(self.sources) - set(self.neurons)
         if other:
             raise BackendError(f"populations {sorted(other)} have kinds the cpu learning loop "
                                "does not simulate")
+        self.fc = FixedConstants.from_neuron_model(plan.neuron_model) if plan.fixed else None
         self.emitter0: dict[str, int] = {}
         off = 0
         for name in self.sources:
@@ -86,32 +86,46 @@ class Layout:
         self.rules = self._build_rules(rules or {})
 
     # ------------------------------------------------------------------ structure
+    def neuron_params(self, overrides: dict[str, dict[str, np.ndarray]] | None = None,
+                      batch: int = 1) -> np.ndarray:
+        """Parameter slots [B, 4, n] of every neuron through its kind's ``cpu_params``;
+        ``overrides`` {pop: {"du" | "dv" | "vth" | "bias_mant": [B, N] or [B]}} (chips)."""
+        overrides = overrides or {}
+        par = np.zeros((batch if overrides else 1, 4, self.n), self.dtype)
+        for name in self.neurons:
+            pop = self.plan.populations[name]
+            lo = self.neuron0[name]
+            over = {k: (np.asarray(v)[:, None] if np.ndim(v) == 1 else np.asarray(v))
+                    for k, v in overrides.get(name, {}).items()}
+            slots = KINDS[pop.kind].cpu_params(pop, self.plan.fixed, self.fc, over)
+            for c in range(4):
+                par[:, c, lo:lo + pop.size] = slots[f"p{c}"]
+        return par
+
     def _neuron_arrays(self) -> tuple:
-        n = self.n
-        kind = np.zeros(n, np.int8)
-        du, dv, vth, bias = (np.zeros((1, n), self.dtype) for _ in range(4))
-        refr = np.zeros(n, np.int64)
-        gate = np.zeros(n, np.int64)
+        """(integer slot, group codes, group starts, group ends, gate windows) per neuron:
+        a group is a run of neurons of one kind, stepped by one branch of the loop."""
+        ipar = np.zeros(self.n, np.int64)
+        gate = np.zeros(self.n, np.int64)
+        codes, los, his = [], [], []
         gated = {}
         for block in self.plan.plasticity.values():
             for pop in block.get("gated", []):
                 gated[pop] = int(block.get("gate_window", 0))
         for name in self.neurons:
             pop = self.plan.populations[name]
-            sl = slice(self.neuron0[name], self.neuron0[name] + pop.size)
-            kind[sl] = NEURON_KINDS[pop.kind]
-            if pop.kind == "lif" and self.plan.fixed:
-                from .kernels import effective_bias
-                du[0, sl] = np.asarray(pop.du, np.int64)       # scalar or per neuron (a chip)
-                dv[0, sl] = np.asarray(pop.dv, np.int64)
-                vth[0, sl] = np.asarray(pop.vth, np.int64) << int(self.fx[4])
-                bias[0, sl] = effective_bias(pop.bias_mant, pop.bias_exp)
-            elif pop.kind == "lif":
-                du[0, sl], dv[0, sl] = pop.du, pop.dv
-                vth[0, sl], bias[0, sl] = pop.vth, pop.bias_mant
-                refr[sl] = pop.refractory
-            gate[sl] = gated.get(name, 0)
-        return kind, du, dv, vth, bias, refr, gate
+            kind = KINDS[pop.kind]
+            lo, hi = self.neuron0[name], self.neuron0[name] + pop.size
+            ipar[lo:hi] = kind.cpu_params(pop, self.plan.fixed, self.fc)["pi"]
+            gate[lo:hi] = gated.get(name, 0)
+            if codes and codes[-1] == kind.code and his[-1] == lo:
+                his[-1] = hi
+            else:
+                codes.append(kind.code)
+                los.append(lo)
+                his.append(hi)
+        groups = (np.asarray(codes, np.int64), np.asarray(los, np.int64), np.asarray(his, np.int64))
+        return ipar, groups, gate
 
     def _build_net(self) -> tuple[Net, np.ndarray]:
         names = list(self.plan.projections)
@@ -119,7 +133,7 @@ class Layout:
         pre0, npre, post0, npost, port, ind0, syn0 = (np.zeros(P, np.int64) for _ in range(7))
         indptrs, posts, delays, weights, pres, pptrs, pidxs = [], [], [], [], [], [], []
         pind0, shift, acc0, ndelay = (np.zeros(P, np.int64) for _ in range(4))
-        self.fx = self._fixed_constants()
+        self.fx = self.fc.cpu_tuple() if self.plan.fixed else np.zeros(6, np.int64)
         n_acc = 0
         nnz_total, ind_total, pind_total = 0, 0, 0
         for p, name in enumerate(names):
@@ -135,6 +149,9 @@ class Layout:
             else:
                 rows, cols = np.asarray(proj.rows, np.int64), np.asarray(proj.cols, np.int64)
                 w = np.asarray(proj.weights)
+            if self.plan.fixed:             # Lava's clip and truncation (identity on a build)
+                from .kernels import prepare_fixed_weights
+                w = prepare_fixed_weights(w, proj.sign_mode, proj.num_weight_bits)
             w = w.astype(self.dtype)
             if self.plan.fixed and proj.weight_exp >= 0:
                 w = w << proj.weight_exp
@@ -167,27 +184,16 @@ class Layout:
             nnz_total += rows.size
             ind_total += n_pre + 1
         cat = (lambda a, dt: np.concatenate(a).astype(dt) if a else np.zeros(0, dt))
-        kind, du, dv, vth, bias, refr, gate = self._neuron_arrays()
+        ipar, groups, gate = self._neuron_arrays()
         self.n_acc = n_acc
-        net = Net(bool(self.plan.fixed), self.fx, np.int64(self.n_src), kind, du, dv, vth, bias, refr, gate,
-                  np.ones(self.n, np.int64), pre0, npre, post0,
+        third = bool(np.any(port == 1) or self.plan.plasticity)
+        net = Net(bool(self.plan.fixed), self.fx, np.int64(self.n_src), self.neuron_params(),
+                  ipar, *groups, third, gate, np.ones(self.n, np.int64), pre0, npre, post0,
                   npost, port, ind0, syn0, cat(indptrs, np.int64), cat(posts, np.int64),
                   cat(delays, np.int64), cat(pres, np.int64), pind0, cat(pptrs, np.int64),
                   cat(pidxs, np.int64), shift, acc0, ndelay)
         self.depth = int(net.delay.max()) + 1 if net.delay.size else 1
         return net, cat(weights, self.dtype)
-
-    def _fixed_constants(self) -> np.ndarray:
-        """[decay bits, activation shift, du offset, dv offset, threshold shift] from the
-        build's ``neuron_model`` (fixed builds), so no width is a literal in the loop."""
-        if not self.plan.fixed:
-            return np.zeros(5, np.int64)
-        nm = self.plan.neuron_model
-        if nm.get("state_bits", 24) != 24:
-            raise BackendError(f"neuron_model.state_bits {nm['state_bits']}: the cpu backend "
-                               "simulates 24-bit u/v only")
-        return np.array([nm["decay_bits"], nm["activation_shift"], nm["du_offset"],
-                         nm["dv_offset"], nm["threshold_shift"]], np.int64)
 
     def _build_rules(self, rules: dict[str, EngineRule]) -> Rules:
         Q = len(rules)
@@ -257,6 +263,66 @@ class Layout:
                      np.full((batch, self.n), 1 << 30, np.int64), np.zeros((batch, 2, self.nx)),
                      np.zeros((batch, self.ny)), w, np.zeros((batch, self.n_acc), dt),
                      np.zeros((batch, self.n), dt))
+
+    def batch_weights(self, projs: dict[str, np.ndarray], batch: int) -> np.ndarray:
+        """Flat weights [batch, nnz]: the build's, with ``projs`` {name: [batch, *weights
+        shape]} in the build's own units (fixed: mantissas, prepared as Lava does with the
+        plan's sign mode and bits, then shifted by a non-negative weight_exp)."""
+        w = np.repeat(self.w0[None, :], batch, axis=0)
+        for name, arr in projs.items():
+            proj, sl = self.plan.projections[name], self.slices[name]
+            if self.plan.fixed:
+                from .kernels import prepare_fixed_weights
+                vals = prepare_fixed_weights(arr, proj.sign_mode, proj.num_weight_bits)
+                vals = np.asarray(vals, np.int64).reshape(batch, -1)
+                if proj.weight_exp >= 0:
+                    vals = vals << proj.weight_exp
+            else:
+                vals = np.asarray(arr, np.float64).reshape(batch, -1)
+            w[:, sl.syn0:sl.syn0 + sl.nnz] = vals[:, sl.order]
+        return w
+
+    def recorder(self, batch: int, steps: int = 0, spikes: np.ndarray | None = None,
+                 v: np.ndarray | None = None, u: np.ndarray | None = None,
+                 counts: tuple[int, int] = (0, 0), windows: int = 0, window: int = 1
+                 ) -> Recorder:
+        """Recorders of a run of ``batch`` instances: rasters of the emitters ``spikes`` and
+        v / u of the neurons ``v`` / ``u`` over ``steps`` steps, spike counts of neurons
+        ``counts[0]:counts[1]`` per window of ``window`` steps, totals and synaptic events."""
+        idx = [np.zeros(0, np.int64) if x is None else np.asarray(x, np.int64) for x in (spikes, v, u)]
+        lo, hi = counts
+        vdt = np.int32 if self.plan.fixed else np.float64     # Lava's Var types
+        return Recorder(idx[0], np.zeros((batch, steps if idx[0].size else 0, idx[0].size), np.uint8),
+                        idx[1], np.zeros((batch, steps if idx[1].size else 0, idx[1].size), vdt),
+                        idx[2], np.zeros((batch, steps if idx[2].size else 0, idx[2].size), vdt),
+                        np.zeros((batch, windows, hi - lo), np.int32), lo, hi, max(window, 1),
+                        np.zeros((batch, self.n), np.int64), np.zeros(batch))
+
+    def noise(self, chips: np.ndarray | list[int] | None = None) -> Noise:
+        """The plan's temporal noise (membrane, spike drop) for instances drawing the noise
+        of ``chips`` (one per instance, or one for all; default chip 0)."""
+        from neurodeploy.variability.noise import TemporalNoise
+        from neurodeploy.variability.counter_rng import population_id
+        m = self.n_src + self.n
+        pop_id, local = np.zeros(m, np.uint64), np.zeros(m, np.int64)
+        sigma, p_drop = np.zeros(self.n), np.zeros(m)
+        tn = TemporalNoise.from_plan(self.plan)
+        for name, e0 in self.emitter0.items():
+            size = self.plan.populations[name].size
+            pop_id[e0:e0 + size] = population_id(name)
+            local[e0:e0 + size] = np.arange(size)
+            pn = tn.populations.get(name)
+            if pn is None:
+                continue
+            if pn.current_sigma_state > 0:
+                raise BackendError(f"noise.current on '{name}' is not simulated by the cpu "
+                                   "backend; remove it")
+            p_drop[e0:e0 + size] = pn.p_drop
+            if name in self.neuron0:
+                sigma[e0 - self.n_src:e0 - self.n_src + size] = pn.sigma_state
+        chips = np.zeros(1, np.int64) if chips is None else np.asarray(chips, np.int64).reshape(-1)
+        return Noise(np.int64(self.plan.seed), chips, pop_id, local, sigma, p_drop,
+                     bool(sigma.any()), bool(p_drop.any()))
 
     def dense(self, w: np.ndarray, name: str) -> np.ndarray:
         """Weights of projection ``name`` from a flat weight row, as a [post, pre] matrix."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .engine import CACHE
+from neurodeploy.jit import CACHE
 
 DEP_U, DEP_X0, DEP_Y0 = 0, 1, 2
 

@@ -2,7 +2,7 @@
 
 The host's whole job during training is here: it hands each sample's input spikes (and,
 when learning, the label spikes) to the network and resets neuron state between samples.
-Errors, feedback and weight updates happen inside :func:`learn_loop.run_instance`.
+Errors, feedback and weight updates happen inside :func:`step_loop.run_instance`.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from neurodeploy.learning.engine_rule import EngineRule
 
 from ..plan import SimPlan
 from .learn_layout import Layout, Recorder
-from .learn_loop import run_instance
+from .step_loop import run_instance
 
 
 def _threads() -> int:
@@ -31,7 +31,10 @@ class CpuLearner:
     each, ``chips`` > 1) that learn in parallel."""
 
     def __init__(self, plan: SimPlan, readout: str, chips: int = 1,
-                 weights: np.ndarray | None = None, gain: np.ndarray | None = None) -> None:
+                 weights: np.ndarray | None = None, gain: np.ndarray | None = None,
+                 noise_chips: list[int] | None = None) -> None:
+        """``noise_chips``: the chip whose temporal noise each chip (or all) draws
+        (default chip 0, docs/noise.md)."""
         rules = {}
         for block in plan.plasticity.values():
             for proj, d in block["projections"].items():
@@ -42,6 +45,7 @@ class CpuLearner:
         self.readout = readout
         self.chips = chips
         self.state = self.layout.new_state(chips, weights)
+        self.noise = self.layout.noise(noise_chips)
         if self.state.w.shape[0] not in (1, chips):
             raise BackendError(f"weights have {self.state.w.shape[0]} rows for {chips} chips")
         if gain is not None:
@@ -78,11 +82,8 @@ class CpuLearner:
         return self.layout.source_block(full, n_samples * steps)
 
     def _recorder(self, batch: int, n_windows: int, window: int) -> Recorder:
-        lo, hi = self.count_range
-        return Recorder(np.zeros(0, np.int64), np.zeros((batch, 0, 0), np.uint8),
-                        np.zeros(0, np.int64), np.zeros((batch, 0, 0)),
-                        np.zeros((batch, n_windows, hi - lo), np.int32), lo, hi, window,
-                        np.zeros((batch, self.layout.n), np.int64), np.zeros(batch))
+        return self.layout.recorder(batch, counts=self.count_range, windows=n_windows,
+                                    window=window)
 
     def present(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                 learn: bool) -> np.ndarray:
@@ -94,7 +95,7 @@ class CpuLearner:
         self.layout.reserve_steps(n_samples * steps)
         def one(b: int) -> None:
             run_instance(b, 0, n_samples * steps, src, self.layout.net, self.layout.rules,
-                         self.state, rec, learn, steps)
+                         self.state, self.noise, rec, learn, steps)
         if self.chips == 1:
             one(0)
         else:
@@ -121,5 +122,8 @@ class CpuLearner:
         st = self.layout.new_state(1, w)
         rec = self._recorder(1, n_samples, steps)
         rules = self.layout.rules._replace(active=np.zeros_like(self.layout.rules.active))
-        run_instance(0, 0, n_samples * steps, src, self.layout.net, rules, st, rec, False, steps)
+        noise = self.noise if self.noise.chip.shape[0] == 1 else self.layout.noise(
+            self.noise.chip[chip:chip + 1])
+        run_instance(0, 0, n_samples * steps, src, self.layout.net, rules, st, noise, rec, False,
+                     steps)
         return rec.counts[0], rec.total[0], float(rec.synops[0])

@@ -11,22 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..plan import SimPlan
+from neurodeploy.neurons import lif
+
 from . import kernels as K
 
 
-def lif_refractory_float_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: float,
-                              dv: float, vth: np.ndarray, bias_mant: np.ndarray,
-                              refractory: int, ref_end: np.ndarray, time_step: int
-                              ) -> np.ndarray:
-    """One ``PyLifRefractoryModelFloat`` step (lava 0.10, ``time_step`` counts from 1)."""
-    u[...] = u * (1 - du)
-    u += a_in
-    live = ref_end < time_step
-    v[live] = v[live] * (1 - dv) + (u[live] + np.broadcast_to(bias_mant, v.shape)[live])
-    spikes = v > vth
-    ref_end[spikes] = time_step + refractory
-    v[spikes] = 0
-    return spikes
+lif_refractory_float_step = lif.reference_refractory_float_step
 
 
 def simulate(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int

@@ -40,6 +40,7 @@ import numpy as np
 
 from neurodeploy import _lava_compat, signals
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons import lif
 
 from .. import Backend
 from . import guard
@@ -297,21 +298,11 @@ class LavaBackend(Backend):
         n = pop.size
         # du/dv may be per neuron (a mismatched chip, neurodeploy.variability): NdLIF takes
         # them as arrays; Lava's own LIF only as scalars
-        ddt = np.int64 if fixed else np.float64
-        du = np.broadcast_to(np.asarray(pop.du, ddt), (n,))
-        dv = np.broadcast_to(np.asarray(pop.dv, ddt), (n,))
+        kw = lif.lava_kwargs(pop, fixed)
+        vth = kw.pop("vth")
+        du, dv = kw["du"], kw["dv"]
         uniform_decay = bool(np.all(du == du[0]) and np.all(dv == dv[0]))
-        if fixed:
-            kw = dict(du=du.copy(), dv=dv.copy(), bias_mant=np.asarray(pop.bias_mant, np.int64),
-                      bias_exp=np.full(n, int(pop.bias_exp), dtype=np.int64))
-            vth = np.asarray(pop.vth, dtype=np.int64)
-        else:
-            kw = dict(du=du.copy(), dv=dv.copy(),
-                      bias_mant=np.asarray(pop.bias_mant, np.float64), bias_exp=np.zeros(n))
-            vth = np.asarray(pop.vth, dtype=np.float64)
         P = L["processes"]
-        if pop.refractory > 0:      # float only (refused for fixed builds)
-            kw["refractory_period"] = int(pop.refractory)
         if noise is not None or drop is not None:
             kw.update(noise=noise, drop=drop)
         elif self.readout == "monitor" and np.all(vth == vth[0]) and uniform_decay:

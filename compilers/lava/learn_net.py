@@ -13,6 +13,7 @@ import typing as ty
 import numpy as np
 
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons import lif
 
 from .backend import LavaBackend, _components
 from .learning_rules import LavaRule
@@ -109,12 +110,8 @@ class LearnNet:
             return P.GradedRelay(shape=(pop.size,), counts=counts, windows=self.n_samples,
                                  window=self.steps)
         n, fixed = pop.size, self.plan.fixed
-        ddt = np.int64 if fixed else np.float64
-        kw = dict(du=np.broadcast_to(np.asarray(pop.du, ddt), (n,)).copy(),
-                  dv=np.broadcast_to(np.asarray(pop.dv, ddt), (n,)).copy(),
-                  bias_mant=np.asarray(pop.bias_mant, ddt),
-                  bias_exp=np.full(n, int(pop.bias_exp) if fixed else 0, dtype=ddt),
-                  vth=np.asarray(pop.vth, ddt))
+        kw = lif.lava_kwargs(pop, fixed)
+        kw.pop("refractory_period", None)        # LearnLIF takes it below (float only)
         lay = self.lr.layout
         o = lay.neuron0[name]
         epochs = set(np.asarray(lay.net.epoch[o:o + n]).tolist()) if not fixed else {1}

@@ -162,7 +162,7 @@ def _locked(chip: Chip, plan: Any, name: str) -> np.ndarray:
 
 def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence[str]
                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Per-chip neuron rows ``{du, dv, vth, bias}`` [chips, n], weights [chips, nnz] and
+    """Per-chip neuron parameter slots [chips, 4, n], weights [chips, nnz] and
     learning-rate gains [chips, nnz] of ``chips`` applied to ``plan``.
 
     The learning pathway (label source, error relays, feedback and third-factor
@@ -170,20 +170,21 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
     chip's learning circuitry, whose imperfection is the per-synapse learning-rate gain.
     With weight mismatch on the error relays the error no longer vanishes at the target
     and a single epoch can collapse a chip (docs/validate.md)."""
-    net, N = layout.net, len(chips)
+    N = len(chips)
     _, pathway = plan.learning_parts()
-    rows = {k: np.repeat(getattr(net, k), N, axis=0) for k in ("du", "dv", "vth", "bias")}
     w = np.repeat(layout.w0[None, :], N, axis=0)
     g = np.ones_like(w)
+    over: dict[str, dict[str, np.ndarray]] = {}
     for c, chip in enumerate(chips):
         applied = chip.apply(plan)
         for name in layout.neurons:
             pop = applied.populations[name]
             if pop.kind != "lif":
                 continue
-            sl = slice(layout.neuron0[name], layout.neuron0[name] + pop.size)
-            for key, attr in (("du", "du"), ("dv", "dv"), ("vth", "vth"), ("bias", "bias_mant")):
-                rows[key][c, sl] = getattr(pop, attr)
+            rows = over.setdefault(name, {k: np.zeros((N, pop.size)) for k in
+                                          ("du", "dv", "vth", "bias_mant")})
+            for key in rows:
+                rows[key][c] = getattr(pop, key)
         for name, sl in layout.slices.items():
             part = slice(sl.syn0, sl.syn0 + sl.nnz)
             if name not in pathway:         # the learning pathway keeps its nominal weights
@@ -192,7 +193,7 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
                 gain = chip.learning_gain(name, plan=plan)
                 gain = np.where(_locked(chip, plan, name), 0.0, gain)
                 g[c, part] = to_layout(layout, plan, name, gain)
-    return rows, w, g
+    return layout.neuron_params(over, N), w, g
 
 
 def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
@@ -205,10 +206,10 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     task = plan.task
     learner = CpuLearner(batch_plan(plan), task["output"], chips=len(chips))
     lay = learner.layout
-    rows, w, g = stack_chips(lay, plan, chips, lay.rule_names)
+    par, w, g = stack_chips(lay, plan, chips, lay.rule_names)
     learner.state = lay.new_state(len(chips), w)
     lay.rules = lay.rules._replace(gain=g)
-    lay.net = lay.net._replace(**rows)
+    lay.net = lay.net._replace(par=par)
     lay.rules = lay.rules._replace(t_coef=lay.rules.t_coef * setup.lr_scale)
     steps = int(task["sample_steps"])
     n_classes = plan.populations[task["output"]].size

@@ -1,0 +1,60 @@
+"""What a neuron kind is: its name, the numba code the cpu loop dispatches on, its state and
+parameter slots, and the fixed-point constants it reads from a build's ``neuron_model``.
+
+A kind is defined once in its own module (:mod:`.lif`, :mod:`.graded`) with its quantizer,
+NumPy reference step and per-backend translations; :mod:`neurodeploy.neurons` registers it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FixedConstants:
+    """Fixed-point constants of a neuron model, from a build's ``neuron_model`` (never
+    literals in a backend). Defaults are Loihi 2's (Lava's ``AbstractPyLifModelFixed``)."""
+
+    decay_bits: int = 12
+    state_bits: int = 24
+    activation_shift: int = 6
+    threshold_shift: int = 6
+    du_offset: int = 1
+    dv_offset: int = 0
+
+    @classmethod
+    def from_neuron_model(cls, nm: dict[str, Any] | None) -> "FixedConstants":
+        """Constants of a build's ``neuron_model`` block (missing keys: Loihi 2's)."""
+        nm = nm or {}
+        return cls(**{k: int(nm[k]) for k in cls.__dataclass_fields__ if k in nm})
+
+    def cpu_tuple(self) -> np.ndarray:
+        """The order the cpu step functions read them in (``fx`` of the step loop)."""
+        return np.array([self.decay_bits, self.activation_shift, self.du_offset,
+                         self.dv_offset, self.state_bits, self.threshold_shift], np.int64)
+
+
+@dataclass(frozen=True)
+class NeuronKind:
+    """One neuron kind.
+
+    ``cpu_step(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx) -> (u, v, aux, out, spiked)`` is
+    the kind's numba scalar step (inlined into the cpu step loop through the generated
+    dispatcher, :mod:`.cpu_dispatch`): ``a`` the delivered input, ``z`` this step's membrane
+    noise, ``u, v`` (build dtype) and ``aux`` (int64) its state, ``p0..p3`` (build dtype) and
+    ``pi`` (int64) its parameter slots as ``cpu_params`` fills them, ``out`` what it emits
+    (0: nothing; 1 for a spike, the value for a graded event). ``spiked`` counts as a spike
+    (rates, monitors, y0)."""
+
+    name: str
+    code: int
+    module: str                       # where cpu_step lives (the dispatcher imports it)
+    spiking: bool                     # emits binary spikes (else graded values)
+    state: tuple[str, ...]
+    cpu_params: Callable[..., dict[str, Any]]
+    reference_step: Callable[..., Any]
+    monitor_vars: tuple[str, ...] = ("spikes",)
+    takes_noise: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
