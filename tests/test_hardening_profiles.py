@@ -103,9 +103,8 @@ def test_builtin_profiles_load_and_compile_for_a_small_network():
 
 # --------------------------------------------------------------------------- fixed-point widths
 @pytest.mark.parametrize("body, path, value", [
-    ("neuron: {state_bits: 28}", ("neuron", "state_bits"), "28"),
-    ("neuron: {decay_bits: 10}", ("neuron", "decay_bits"), "10"),
-    ("neuron: {decay_bits: 16}", ("neuron", "decay_bits"), "16"),
+    ("neuron: {state_bits: 31}", ("neuron", "state_bits"), "31"),
+    ("neuron: {decay_bits: 20}", ("neuron", "decay_bits"), "20"),
     ("neuron: {threshold_shift: 4}", ("neuron", "threshold_shift"), "4"),
     ("neuron: {activation_shift: 5}", ("neuron", "activation_shift"), "5"),
     ("neuron: {bias_mant_bits: 16}", ("neuron", "bias_mant_bits"), "16"),
@@ -121,16 +120,16 @@ def test_fixed_point_widths_the_simulators_cannot_honour_are_refused(tmp_path: P
         compile_network(parse_network(small_net()), profile, tmp_path / "build")
     err = info.value
     assert err.file == str(prof) and err.path == path and err.line == 3
-    assert f"is {value}" in err.message and "Lava" in err.message
+    assert f"is {value}" in err.message and "numerics: float" in err.message
     assert not (tmp_path / "build").exists()
 
 
 def test_fixed_point_refusal_through_the_cli(tmp_path: Path, capsys):
-    prof = write_profile(tmp_path, "neuron:\n  decay_bits: 10\n  state_bits: 28")
+    prof = write_profile(tmp_path, "neuron:\n  decay_bits: 20\n  state_bits: 31")
     (tmp_path / "net.yaml").write_text(small_net())
     code = main(["compile", str(tmp_path / "net.yaml"), "-p", str(prof), "-o", str(tmp_path / "b")])
     err = capsys.readouterr().err
-    assert code == 1 and "my_chip.yaml:5: neuron.state_bits: profile my_chip: is 28" in err
+    assert code == 1 and "my_chip.yaml:5: neuron.state_bits: profile my_chip: is 31" in err
     assert "(also neuron.decay_bits)" in err
 
 
@@ -151,6 +150,33 @@ def test_narrower_widths_compile_and_stay_bit_exact_on_cpu_and_lava(tmp_path: Pa
     assert cpu["b.spikes"].sum() > 0
     for key in ("b.spikes", "b.v"):
         np.testing.assert_array_equal(cpu[key], lava[key])
+
+
+def test_other_neuron_widths_run_on_cpu_as_the_reference_and_lava_refuses(tmp_path: Path):
+    """decay_bits, state_bits and shifts come from the build's neuron_model: a chip with
+    10-bit decays, a 20-bit state and 4-bit shifts runs bit-exactly as the NumPy reference
+    says, differs from the loihi2 build, and Lava (Loihi 2's widths only) refuses it."""
+    from neurodeploy.compilers.cpu.reference import simulate
+    from neurodeploy.errors import BackendError
+    prof = write_profile(tmp_path, "neuron: {decay_bits: 10, state_bits: 20, "
+                                   "threshold_shift: 4, activation_shift: 4, "
+                                   "threshold_bits: 12}")
+    runs = {}
+    for name, profile in (("mine", load_profile(prof)), ("loihi2", load_profile("loihi2"))):
+        build = tmp_path / name
+        result = compile_network(parse_network(small_net()), profile, build)
+        plan = load_plan(build)
+        inputs = make_inputs(plan, 80)
+        runs[name] = cpu = get_backend("cpu").run(plan, inputs, 80)
+        ref = simulate(plan, inputs, 80)
+        assert cpu["b.spikes"].sum() > 0
+        for key in ("b.spikes", "b.v"):
+            np.testing.assert_array_equal(cpu[key], ref[key])
+    assert result.manifest["neuron_model"]["decay_bits"] == 12
+    assert load_plan(tmp_path / "mine").neuron_model["decay_bits"] == 10
+    assert not np.array_equal(runs["mine"]["b.v"], runs["loihi2"]["b.v"])
+    with pytest.raises(BackendError, match=r"decay_bits 10 \(Lava: 12\).*--backend cpu"):
+        get_backend("lava").run(load_plan(tmp_path / "mine"), make_inputs(plan, 10), 10)
 
 
 # --------------------------------------------------------------------------- variability

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..plan import SimPlan
-from neurodeploy.neurons import lif
+from neurodeploy.neurons import FixedConstants, lif
 
 from . import kernels as K
 
@@ -24,9 +24,11 @@ def simulate(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int
     """Monitored arrays ``{"<pop>.<var>": [steps, size]}`` of one instance."""
     fixed = plan.fixed
     dtype = np.int32 if fixed else np.float64
-    lif = {n: p for n, p in plan.populations.items() if p.kind == "lif"}
-    state = {n: (np.zeros((1, p.size), dtype), np.zeros((1, p.size), dtype)) for n, p in lif.items()}
-    ref_end = {n: np.zeros((1, p.size), np.int64) for n, p in lif.items()}
+    fc = FixedConstants.from_neuron_model(plan.neuron_model)
+    lifs = {n: p for n, p in plan.populations.items() if p.kind == "lif"}
+    state = {n: (np.zeros((1, p.size), dtype), np.zeros((1, p.size), dtype))
+             for n, p in lifs.items()}
+    ref_end = {n: np.zeros((1, p.size), np.int64) for n, p in lifs.items()}
     projs = {}
     for name, pr in plan.projections.items():
         delayed = np.ndim(pr.delays) > 0 or int(pr.delays) != 0
@@ -38,19 +40,21 @@ def simulate(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int
                                    max_delay=pr.max_delay if delayed else None)
     rec = {f"{p}.{v}": [] for p, v in plan.monitors}
     for t in range(steps):
-        a_in = {n: np.zeros((1, p.size), np.int64 if fixed else np.float64) for n, p in lif.items()}
+        a_in = {n: np.zeros((1, p.size), np.int64 if fixed else np.float64)
+                for n, p in lifs.items()}
         for name, pr in plan.projections.items():
             a_in[pr.post] = a_in[pr.post] + projs[name].deliver()
         spikes = {}
-        for n, p in lif.items():
+        for n, p in lifs.items():
             u, v = state[n]
             if fixed:
-                s = K.lif_fixed_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant, p.bias_exp)
+                s = lif.reference_fixed_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant,
+                                             p.bias_exp, fc)
             elif p.refractory:
                 s = lif_refractory_float_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant,
                                               p.refractory, ref_end[n], t + 1)
             else:
-                s = K.lif_float_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant)
+                s = lif.reference_float_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant)
             spikes[n] = s
         for n in plan.sources():
             spikes[n] = inputs[n][t][None].astype(bool)

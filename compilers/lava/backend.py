@@ -135,6 +135,8 @@ class LavaBackend(Backend):
         reason = super().refuse_reason(plan)
         if reason:
             return reason
+        if plan.fixed and lif.lava_mismatch(plan.neuron_model):
+            return lif.lava_mismatch(plan.neuron_model)
         for name, pop in plan.populations.items():
             if pop.kind == "lif" and pop.refractory > 0 and plan.fixed:
                 return (f"population '{name}' has refractory {pop.refractory}; Lava's "

@@ -105,6 +105,8 @@ class LavaLearner:
 
     # ------------------------------------------------------------------ checks
     def _check_plan(self, plan: SimPlan) -> None:
+        if plan.fixed and lif.lava_mismatch(plan.neuron_model):
+            raise BackendError(lif.lava_mismatch(plan.neuron_model))
         for name, pop in plan.populations.items():
             if pop.kind not in ("lif", "graded", "spike_source", "poisson"):
                 raise BackendError(f"population '{name}' has kind '{pop.kind}', which the lava "

@@ -13,6 +13,7 @@ from .. import __version__, limits
 from ..errors import CompileError
 from ..ir.load import weight_arrays
 from ..ir.models import LIFPopulation, Network, PoissonPopulation
+from ..neurons import lif_quantize
 from ..profiles import HardwareProfile
 from . import quantize as q
 from .artifact import FORMAT, FORMAT_VERSION, ArrayStore, array_hash, write_build
@@ -58,7 +59,7 @@ class _Compiler:
 
     # ------------------------------------------------------------------ support checks
     def check_numerics(self) -> None:
-        """Refuse fixed-point widths the simulators would silently replace by Lava's."""
+        """Refuse fixed-point widths the simulators cannot run exactly."""
         if not self.fixed:
             return
         bad = q.unsupported_fixed_point(self.profile)
@@ -66,9 +67,8 @@ class _Compiler:
             path, reason = bad[0]
             more = f" (also {', '.join('.'.join(p) for p, _ in bad[1:])})" if bad[1:] else ""
             raise CompileError(
-                f"profile {self.profile.name}: {reason}{more}; every backend would simulate "
-                "Lava's 24-bit state, 12-bit decays and 6-bit shifts instead, so the results "
-                "would not be this chip's. Keep Lava's widths (extends: loihi2) or use "
+                f"profile {self.profile.name}: {reason}{more}; the simulators would not run "
+                "this chip's arithmetic. Keep within these widths (extends: loihi2) or use "
                 "numerics: float", file=self.profile._file, path=path,
                 line=self.profile.line_of(path))
 
@@ -142,56 +142,21 @@ class _Compiler:
         return out, figures
 
     def _lif(self, name: str, pop: LIFPopulation, incoming: list[Synapses]) -> tuple[dict, dict]:
-        p, dt, path = pop.params, self.net.dt, f"params/{name}.npz"
-        v_th = np.broadcast_to(np.asarray(p.v_th, dtype=np.float64), (pop.size,))
-        bias = np.broadcast_to(np.asarray(p.bias, dtype=np.float64), (pop.size,))
-        if not self.fixed:
-            self.scales[name] = 1.0
-            params = {"du": dt / p.tau_syn, "dv": dt / p.tau_mem,
-                      "vth": self.store.scalar_or_array(path, "vth", v_th, np.float64),
-                      "bias_mant": self.store.scalar_or_array(path, "bias_mant", bias, np.float64),
-                      "bias_exp": 0, "refractory": p.refractory}
-            return params, {"vth": float(v_th.max()), "tau_syn_eff": p.tau_syn,
-                            "tau_mem_eff": p.tau_mem}
-        n = self.profile.neuron
+        path = f"params/{name}.npz"
         max_input = float(sum(s.abs_row_sum() for s in incoming).max()) if incoming else 0.0
-        scale = q.voltage_scale(float(v_th.max()), max_input, self.profile)
-        if scale == 0.0 and q.voltage_scale(float(v_th.max()), 0.0, self.profile) == 0.0:
-            self.fail(("populations", name, "params", "v_th"), f"v_th {v_th.max():g} does not "
-                      f"fit the {n.threshold_bits}-bit threshold and {n.state_bits}-bit state "
-                      "even at scale 1; lower v_th (weights and bias scale with it)")
-        if scale == 0.0:
-            names = ", ".join(s.name for s in incoming)
-            self.fail(("populations", name), f"worst-case input of {max_input:.3g} per step "
-                      f"(all of {names} firing) does not fit {n.activation_bits}-bit activation "
-                      f"at any scale >= 1 with v_th {v_th.max():g}; lower the weights or fan-in, "
-                      "or raise v_th")
-        self.scales[name] = scale
-        du = int(q.decay_to_fixed(dt / p.tau_syn, n.decay_bits, 1))
-        dv = int(q.decay_to_fixed(dt / p.tau_mem, n.decay_bits, 0))
-        vth = q.threshold_to_fixed(v_th, scale)
-        if vth.min() < 1:
-            self.fail(("populations", name, "params", "v_th"), f"threshold {v_th.min():g} "
-                      f"quantizes to 0 at scale {scale:g}; raise v_th or lower the weights")
-        bias_mant, bias_exp, clipped = q.bias_to_fixed(bias, scale, self.profile)
-        if clipped:
-            self.warnings.append(f"populations.{name}.params.bias: {clipped} biases clipped to "
-                                 f"the {n.bias_mant_bits}-bit mantissa at exponent {bias_exp}")
-        if vth.max() < 64:
-            self.warnings.append(f"populations.{name}: threshold is only {int(vth.max())} "
-                                 "steps of resolution (large fan-in forces a small scale)")
-        unity = 2 ** n.decay_bits
-        params = {"du": du, "dv": dv,
-                  "vth": self.store.scalar_or_array(path, "vth", vth, np.int32),
-                  "bias_mant": self.store.scalar_or_array(path, "bias_mant", bias_mant, np.int32),
-                  "bias_exp": bias_exp, "refractory": 0}
-        bias_eff = bias_mant * 2.0 ** bias_exp / (scale * 2 ** n.activation_shift)
-        figures = {"vth": int(vth.max()), "max_input": max_input,
-                   "tau_syn_eff": dt * unity / (du + 1),
-                   "tau_mem_eff": dt * unity / dv if dv else float("inf"),
-                   "v_th_rel_err": float(np.max(np.abs(vth / scale - v_th) / v_th)),
-                   "bias_max_abs_err": float(np.max(np.abs(bias_eff - bias)))}
-        return params, figures
+        try:
+            qz = lif_quantize.quantize(name, pop.params, pop.size, self.net.dt, max_input,
+                                       ", ".join(s.name for s in incoming), self.profile,
+                                       self.fixed)
+        except lif_quantize.QuantizeError as e:
+            self.fail(("populations", name) + e.path, str(e))
+        self.scales[name] = qz.scale
+        self.warnings.extend(qz.warnings)
+        dtype = np.int32 if self.fixed else np.float64
+        params = dict(qz.params)
+        for key in ("vth", "bias_mant"):
+            params[key] = self.store.scalar_or_array(path, key, params[key], dtype)
+        return params, qz.figures
 
     # ------------------------------------------------------------------ projections
     def projection(self, syn: Synapses) -> tuple[dict, dict]:

@@ -143,17 +143,16 @@ def relative_rms(original: np.ndarray, approx: np.ndarray) -> float:
     return float(np.sqrt(np.sum(np.square(approx - original))) / norm)
 
 
-# What every backend simulates for ``numerics: fixed`` (Lava 0.10's PyLifModelBitAcc and
-# PyDenseModelBitAcc; compilers/cpu/kernels.py, compilers/lava): field path -> (relation,
-# value). "==" fields change the arithmetic itself; "<=" fields only narrow what the compiler
-# may emit, which the simulators then run exactly. ``activation_bits`` is absent: it only
+# What the simulators run for ``numerics: fixed`` (Lava 0.10's PyLifModelBitAcc and
+# PyDenseModelBitAcc, generalised in neurodeploy/neurons/lif.py to the build's state and
+# decay widths and shifts, which the cpu backend honours and Lava refuses unless they are
+# Loihi 2's): field path -> (relation, value). "<=" fields bound what the compiler may emit
+# (int32 state in the simulators), which the simulators then run exactly. ``activation_bits`` is absent: it only
 # bounds the scale the compiler picks, and activations travel in int32 as in Lava's
 # channels (wrapping identically; tests/netgen.py's stress profile uses 24).
 LAVA_FIXED_POINT: dict[tuple[str, str], tuple[str, int]] = {
-    ("neuron", "state_bits"): ("==", 24),
-    ("neuron", "decay_bits"): ("==", 12),
-    ("neuron", "threshold_shift"): ("==", 6),
-    ("neuron", "activation_shift"): ("==", 6),
+    ("neuron", "state_bits"): ("<=", 30),
+    ("neuron", "decay_bits"): ("<=", 16),
     ("neuron", "threshold_bits"): ("<=", 17),
     ("neuron", "bias_mant_bits"): ("<=", 13),
     ("weights", "bits"): ("<=", 8),
@@ -173,6 +172,13 @@ def unsupported_fixed_point(profile: HardwareProfile) -> list[tuple[tuple[str, s
             need = f"{want}" if rel == "==" else f"at most {want}"
             out.append(((section, name), f"is {value}, but the simulators implement Lava's "
                         f"bit-accurate LIF and Dense only, where it is {want}; use {need}"))
+    n = profile.neuron
+    if n.threshold_shift != n.activation_shift:
+        field, other = (("activation_shift", "threshold_shift") if n.activation_shift != 6
+                        else ("threshold_shift", "activation_shift"))
+        out.append((("neuron", field), f"is {getattr(n, field)}, but {other} is "
+                    f"{getattr(n, other)}; the quantizer scales inputs and thresholds alike, "
+                    "so the two shifts must be equal"))
     for (section, name), (lo, hi) in LAVA_FIXED_RANGES.items():
         a, b = getattr(getattr(profile, section), name)
         if a < lo or b > hi:

@@ -219,6 +219,20 @@ def brian2_set(group: Any, pop: Any) -> None:
 
 
 # --------------------------------------------------------------------------- Lava
+def lava_mismatch(neuron_model: dict[str, Any]) -> str | None:
+    """Why Lava's bit-accurate LIF cannot run a fixed build of this ``neuron_model`` (its
+    widths are Loihi 2's), or None when it can."""
+    fc = FixedConstants.from_neuron_model(neuron_model)
+    bad = [f"{k} {getattr(fc, k)} (Lava: {getattr(LOIHI2, k)})"
+           for k in ("state_bits", "decay_bits", "activation_shift", "threshold_shift")
+           if getattr(fc, k) != getattr(LOIHI2, k)]
+    if not bad:
+        return None
+    return (f"this build's neuron model has {', '.join(bad)}; Lava's bit-accurate LIF has "
+            "Loihi 2's widths only: run it on --backend cpu, or compile for a profile with "
+            "Lava's widths")
+
+
 def lava_kwargs(pop: Any, fixed: bool) -> dict[str, Any]:
     """Arguments of Lava's LIF processes (ours take per-neuron du, dv, vth)."""
     n = pop.size

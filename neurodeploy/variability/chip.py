@@ -21,10 +21,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from neurodeploy.neurons import FixedConstants
+
 from . import effective as E
 from .config import MismatchConfig
 
-ACTIVATION_SHIFT = 6      # Lava's bit-accurate LIF shifts the input by 6 bits
 
 
 def _rng(seed: int, index: int, what: str, name: str) -> np.random.Generator:
@@ -119,11 +120,12 @@ class Chip:
         v, n, fixed = self.config.values, pop.size, plan.fixed
         z = self.neuron_draws(name, n)
         vth = E.threshold(pop.vth, z["vth"], v["v_th_cv"], fixed)
+        fc = FixedConstants.from_neuron_model(plan.neuron_model)
         du = E.decay(np.broadcast_to(pop.du, (n,)), z["tau_syn"], v["tau_syn_cv"], fixed,
-                     E.DU_OFFSET if fixed else 0)
+                     fc.du_offset if fixed else 0, fc.decay_bits)
         dv = E.decay(np.broadcast_to(pop.dv, (n,)), z["tau_mem"], v["tau_mem_cv"], fixed,
-                     E.DV_OFFSET)
-        unit = pop.scale * 2.0 ** (ACTIVATION_SHIFT - pop.bias_exp) if fixed else 1.0
+                     fc.dv_offset, fc.decay_bits)
+        unit = pop.scale * 2.0 ** (fc.activation_shift - pop.bias_exp) if fixed else 1.0
         bias = E.bias(pop.bias_mant, z["bias"], v["bias_sigma"], fixed, unit)
         dead, stuck = self.masks(name, n)
         if dead.any() or stuck.any():

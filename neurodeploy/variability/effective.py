@@ -1,7 +1,7 @@
 """Nominal parameters + one chip's draws -> that chip's effective parameters.
 
 Mismatch is applied in float (the physical quantity), then fixed builds are re-quantized to
-the registers Lava's bit-accurate models take: 12-bit ``du``/``dv``, 17-bit unsigned
+the registers Lava's bit-accurate models take: ``du``/``dv`` of the build's decay width, 17-bit unsigned
 ``vth``, 13-bit signed ``bias_mant`` at the population's ``bias_exp``, and weights on the
 projection's mantissa grid (sign mode and ``num_weight_bits``), so a mismatched chip is still
 a valid build of the same profile. Float builds stay float (analog devices are not snapped
@@ -13,8 +13,6 @@ import numpy as np
 
 from .config import MismatchConfig
 
-DECAY_UNITY = 4096          # Lava: decay fraction = (d + offset) / 4096
-DU_OFFSET, DV_OFFSET = 1, 0
 VTH_MAX = (1 << 17) - 1     # unsigned 17-bit threshold mantissa
 BIAS_MIN, BIAS_MAX = -(1 << 12), (1 << 12) - 1     # signed 13-bit bias mantissa
 MIN_GAIN = 0.05             # a time constant never shrinks below 5 % of nominal
@@ -34,15 +32,17 @@ def gain(z: np.ndarray, cv: float, dist: str = "gaussian") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- neurons
-def decay(nominal: np.ndarray | float, z: np.ndarray, cv: float, fixed: bool, offset: int
-          ) -> np.ndarray:
-    """Decay register(s) when the time constant is scaled by ``1 + cv z``."""
+def decay(nominal: np.ndarray | float, z: np.ndarray, cv: float, fixed: bool, offset: int,
+          bits: int = 12) -> np.ndarray:
+    """Decay register(s) when the time constant is scaled by ``1 + cv z``; a fixed register
+    is the fraction ``(d + offset) / 2**bits`` (the build's ``neuron_model``)."""
     g = np.maximum(1.0 + cv * z, MIN_GAIN)
     if not fixed:
         return np.minimum(np.asarray(nominal, np.float64) / g, 1.0)
-    frac = (np.asarray(nominal, np.float64) + offset) / DECAY_UNITY
-    reg = np.rint(frac / g * DECAY_UNITY).astype(np.int64) - offset
-    return np.clip(reg, 0, DECAY_UNITY - 1)
+    unity = 1 << bits
+    frac = (np.asarray(nominal, np.float64) + offset) / unity
+    reg = np.rint(frac / g * unity).astype(np.int64) - offset
+    return np.clip(reg, 0, unity - 1)
 
 
 def threshold(nominal: np.ndarray, z: np.ndarray, cv: float, fixed: bool) -> np.ndarray:
