@@ -130,11 +130,14 @@ class SimPlan:
                  if p.port == "third_factor" or p.pre in pops or p.post in pops}
         return pops, projs
 
-    def frozen(self) -> "SimPlan":
-        """The same network with fixed weights and without temporal noise; the learning
+    def frozen(self, keep_noise: bool = False) -> "SimPlan":
+        """The same network with fixed weights, and without temporal noise unless
+        ``keep_noise`` (a task's read-out keeps it: it is what the chip does); the learning
         pathway (:meth:`learning_parts`) is left out, as it is inert without learning."""
         pops, projs = self.learning_parts()
-        return SimPlan(**{**self.__dict__, "plasticity": {}, "noise": {},
+        noise = ({kind: {n: e for n, e in (entries or {}).items() if n not in pops}
+                  for kind, entries in self.noise.items()} if keep_noise else {})
+        return SimPlan(**{**self.__dict__, "plasticity": {}, "noise": noise,
                           "populations": {n: p for n, p in self.populations.items() if n not in pops},
                           "projections": {n: p for n, p in self.projections.items() if n not in projs},
                           "monitors": [m for m in self.monitors if m[0] not in pops]})

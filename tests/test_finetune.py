@@ -174,3 +174,42 @@ def test_chips_learn_alone_as_in_a_batch(build, data):
                                       lay.w0[sl.syn0:sl.syn0 + sl.nnz])
     h = lay.neuron0["hidden"]
     np.testing.assert_array_equal(par[1, 2, h:h + 60], applied.populations["hidden"].vth)
+
+
+NOISE = "noise: {membrane: {sigma: 0.1}, spike_drop: {p: 0.1}}"
+
+
+def test_noisy_build_fine_tunes_with_each_chip_drawing_its_own_noise(tmp_path, data, capsys):
+    """Temporal noise rides along in training and fine-tuning on the cpu learner (each chip
+    draws its own, so the same chip read out with another chip's noise differs), and the
+    learners that do not draw it refuse the build by name."""
+    from neurodeploy.compilers import load_plan
+    from neurodeploy.errors import BackendError
+    from neurodeploy.learning.learners import get_learner
+    from neurodeploy.validate import accuracy
+    net = tmp_path / "net.yaml"
+    net.write_text(NET.replace("PLASTICITY", PLASTIC + "\n" + NOISE))
+    build = tmp_path / "build"
+    assert main(["train", str(net), "--profile", "cpu", "--epochs", "1", "--data", str(data),
+                 "-o", str(build)]) == 0
+    plan = load_plan(build)
+    assert set(plan.noise) == {"membrane", "spike_drop"}
+    out = tmp_path / "v"
+    assert _validate(build, data, out, "--chips", "3", "--finetune",
+                     "--set", "variability.weights.cv=0.3") == 0
+    chips = json.loads((out / "report.json").read_text())["chips"]
+    assert all({"accuracy", "accuracy_before"} <= set(c["figures"]) for c in chips)
+    read = plan.frozen(keep_noise=True)
+    work = accuracy.load_workload(read, str(data), 30, 0)
+    a = accuracy.chip_figures(read, "cpu", work, plan.dt, noise_chip=0)
+    assert a == accuracy.chip_figures(read, "cpu", work, plan.dt, noise_chip=0)
+    assert a["synops"] != accuracy.chip_figures(read, "cpu", work, plan.dt, noise_chip=1)["synops"]
+    quiet = accuracy.chip_figures(plan.frozen(), "cpu", work, plan.dt)
+    assert quiet["synops"] != a["synops"]          # the noise is applied, not dropped
+    for backend in ("lava", "brian2"):
+        with pytest.raises(BackendError, match=f"temporal noise.*{backend} learner"):
+            get_learner(backend, plan, "output")
+    assert main(["train", str(net), "--profile", "cpu", "--backend", "lava", "--epochs", "1",
+                 "--data", str(data), "-o", str(tmp_path / "lava")]) == 1
+    assert "temporal noise" in capsys.readouterr().err
+    assert not (tmp_path / "lava").exists()

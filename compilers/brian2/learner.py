@@ -14,6 +14,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
+from neurodeploy.learning.learners import refuse_noise
 
 from ..cpu.learn_layout import Layout
 from ..plan import SimPlan
@@ -38,7 +39,11 @@ class Brian2Learner:
     (one weight row each) run one after the other."""
 
     def __init__(self, plan: SimPlan, readout: str, chips: int = 1,
-                 weights: np.ndarray | None = None, gain: np.ndarray | None = None) -> None:
+                 weights: np.ndarray | None = None, gain: np.ndarray | None = None,
+                 noise_chips: list[int] | None = None) -> None:
+        """``noise_chips`` is accepted for the learner interface; a build with temporal
+        noise is refused (this learner does not draw it)."""
+        refuse_noise(plan, "brian2")
         if plan.fixed:
             raise BackendError(FIXED_REASON, file=plan.path, path=("numerics",))
         if chips < 1:

@@ -31,6 +31,8 @@ import numpy as np
 from neurodeploy import _lava_compat
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
+from neurodeploy.learning.learners import refuse_noise
+from neurodeploy.neurons import lif
 
 from ..cpu.learn_layout import Layout
 from ..plan import SimPlan
@@ -48,7 +50,11 @@ class LavaLearner:
 
     def __init__(self, plan: SimPlan, readout: str, chips: int = 1,
                  weights: np.ndarray | None = None, gain: np.ndarray | None = None,
-                 timeout: float | None = None, stop_timeout: float = 20.0) -> None:
+                 timeout: float | None = None, stop_timeout: float = 20.0,
+                 noise_chips: list[int] | None = None) -> None:
+        """``noise_chips`` is accepted for the learner interface; a build with temporal
+        noise is refused (this learner does not draw it)."""
+        refuse_noise(plan, "lava")
         if chips != 1:
             raise BackendError(f"the lava learner runs one chip at a time; got chips={chips} "
                                "(the cpu learner runs many in parallel)")

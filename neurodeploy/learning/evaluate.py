@@ -44,7 +44,7 @@ def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None
     """Accuracy and workload of ``build`` on the test split of ``data``."""
     from ..compilers import load_plan
     from ..task import load_dataset
-    plan = load_plan(build).frozen()
+    plan = load_plan(build).frozen(keep_noise=True)
     mismatch = plan.mismatch_features()
     if mismatch:
         plan = plan.nominal()

@@ -27,6 +27,14 @@ def check_backend(backend: str) -> None:
                            f"learning runs on {', '.join(LEARNERS)}")
 
 
+def refuse_noise(plan, backend: str) -> None:
+    """Temporal noise in a learning build is drawn by the cpu learner only."""
+    if plan.noise:
+        raise BackendError(f"this build has temporal noise ({', '.join(sorted(plan.noise))}), "
+                           f"which the {backend} learner does not draw; use --backend cpu, or "
+                           "remove the noise block", file=plan.path, path=("noise",))
+
+
 def get_learner(backend: str, plan, readout: str, **options):
     """Instantiate the learner of ``backend`` for ``plan``."""
     check_backend(backend)

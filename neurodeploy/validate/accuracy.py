@@ -58,12 +58,15 @@ def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> 
                     spikes=spikes, labels=np.asarray(y, np.int64))
 
 
-def chip_figures(plan: Any, backend: str, work: Workload, dt: float) -> dict[str, float]:
+def chip_figures(plan: Any, backend: str, work: Workload, dt: float, noise_chip: int = 0
+                 ) -> dict[str, float]:
     """Accuracy and workload of one chip's plan: the backend's learner presents the test
     samples one after another with u and v reset between them, exactly as
-    ``neurodeploy evaluate`` does (:func:`neurodeploy.learning.evaluate.evaluate_build`)."""
+    ``neurodeploy evaluate`` does (:func:`neurodeploy.learning.evaluate.evaluate_build`);
+    a build with temporal noise draws chip ``noise_chip``'s (docs/noise.md)."""
     from neurodeploy.learning.learners import get_learner
-    learner = get_learner(backend, plan, work.output)
+    options = {"noise_chips": [noise_chip]} if plan.noise else {}
+    learner = get_learner(backend, plan, work.output, **options)
     S, T = work.samples, work.steps
     counts, totals, synops = learner.predict_counts({work.input: work.spikes}, S, T)
     counts = np.asarray(counts)

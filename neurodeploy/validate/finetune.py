@@ -58,10 +58,6 @@ def check(s: Any, plan: Any) -> None:
         raise NeurodeployError(f"must be >= 1; got {s.finetune_samples}",
                                path=("--finetune-samples",))
     _block(plan, s.build)
-    if plan.noise:
-        raise NeurodeployError(f"temporal noise ({', '.join(plan.noise)}) is not simulated by "
-                               "the cpu learning loop yet; remove the noise block to fine-tune",
-                               file=s.build, path=("--finetune",))
     _check_learning_settings(s)
 
 
@@ -204,7 +200,8 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     from neurodeploy.task import encode_labels, encode_samples
     plan, block = setup.plan, setup.block
     task = plan.task
-    learner = CpuLearner(batch_plan(plan), task["output"], chips=len(chips))
+    learner = CpuLearner(batch_plan(plan), task["output"], chips=len(chips),
+                         noise_chips=[int(c.index) for c in chips])
     lay = learner.layout
     par, w, g = stack_chips(lay, plan, chips, lay.rule_names)
     learner.state = lay.new_state(len(chips), w)
@@ -262,7 +259,7 @@ def task_figures(ctx: Any, s: Any, chips: list[Chip], before: list[dict[str, flo
     plans = [tuned_plan(ctx.plan, c, lay, w[i]) for i, c in enumerate(chips)]
 
     def one(i: int) -> dict[str, float]:
-        f = accuracy.chip_figures(plans[i], "cpu", ctx.work, ctx.plan.dt)
+        f = accuracy.chip_figures(plans[i], "cpu", ctx.work, ctx.plan.dt, int(chips[i].index))
         f["accuracy_before"] = before[i]["accuracy"]
         return f
     if len(chips) < 2:

@@ -114,8 +114,8 @@ def load_context(s: Settings) -> _Context:
         from . import finetune
         finetune.check(s, plan)
     task_mode = bool(plan.task) and not s.input
-    if s.frozen or task_mode:       # a task is read out frozen, as evaluate does
-        plan = plan.frozen()
+    if s.frozen or task_mode:       # a task is read out frozen (with its noise), as evaluate does
+        plan = plan.frozen(keep_noise=task_mode and not s.frozen)
     lif = [n for n, p in plan.populations.items() if p.kind == "lif"]
     plan.monitors = [(n, "spikes") for n in lif]
     steps = plan.steps if s.steps is None else int(s.steps)
@@ -195,7 +195,8 @@ def _task_figures(ctx: _Context, backend: str, chips: list[Chip], threads: int |
     """Accuracy and workload of each chip through the backend's learner read-out (cpu
     chips in parallel threads: the read-out releases the GIL)."""
     def one(chip: Chip) -> dict[str, float]:
-        return accuracy.chip_figures(chip.apply(ctx.plan), backend, ctx.work, ctx.plan.dt)
+        return accuracy.chip_figures(chip.apply(ctx.plan), backend, ctx.work, ctx.plan.dt,
+                                     _noise_chip(chip))
     if backend != "cpu" or len(chips) < 2:
         return [one(c) for c in chips]
     from concurrent.futures import ThreadPoolExecutor
