@@ -5,6 +5,8 @@ precomputes from the counter-based random function (see ``docs/noise.md``):
 
 * ``membrane[pop]`` -- ``[steps, size]`` increments added to ``v`` after the LIF update and
   before the threshold test (int64 state units in fixed builds, float64 otherwise);
+* ``current[pop]`` -- ``[steps, size]`` increments added to the input a neuron receives at
+  that step, before it enters u (int64 activation units in fixed builds);
 * ``drop[pop]`` -- ``[steps, size]`` bool, True where a spike of that neuron at that step is
   not delivered to any synapse (it is still recorded, and the neuron still resets).
 """
@@ -21,7 +23,7 @@ from .plan import SimPlan
 #: largest precomputed noise block of one run (bytes); longer runs are refused
 MAX_NOISE_BYTES = 1 << 30
 #: noise kinds the backends apply (``SimPlan.unsupported_features`` lists the others)
-SUPPORTED = ("membrane", "spike_drop")
+SUPPORTED = ("membrane", "current", "spike_drop")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class NoiseArrays:
     """Precomputed membrane increments and spike-drop masks per population."""
 
     membrane: dict[str, np.ndarray] = field(default_factory=dict)
+    current: dict[str, np.ndarray] = field(default_factory=dict)
     drop: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
@@ -37,12 +40,14 @@ class NoiseArrays:
 
 def noise_refusal(plan: SimPlan) -> str | None:
     """Why the plan's noise block cannot be applied (unknown or non-LIF targets)."""
-    for pop in (plan.noise.get("membrane") or {}):
-        p = plan.populations.get(pop)
-        if p is None:
-            return f"noise.membrane names unknown population '{pop}'"
-        if p.kind != "lif":
-            return f"noise.membrane on {p.kind} population '{pop}': only lif populations have v"
+    for kind in ("membrane", "current"):
+        for pop in (plan.noise.get(kind) or {}):
+            p = plan.populations.get(pop)
+            if p is None:
+                return f"noise.{kind} names unknown population '{pop}'"
+            if p.kind != "lif":
+                return (f"noise.{kind} on {p.kind} population '{pop}': only lif populations "
+                        "have u and v")
     for pop, entry in (plan.noise.get("spike_drop") or {}).items():
         if pop not in plan.populations:
             return f"noise.spike_drop names unknown population '{pop}'"
@@ -64,7 +69,8 @@ def noise_arrays(plan: SimPlan, steps: int, chip: int = 0) -> NoiseArrays:
     for name, pn in tn.populations.items():
         if name in plan.populations:
             size = plan.populations[name].size
-            need += steps * size * ((8 if pn.sigma_state > 0 else 0) + (1 if pn.p_drop > 0 else 0))
+            need += steps * size * ((8 if pn.sigma_state > 0 else 0) + (1 if pn.p_drop > 0 else 0)
+                                    + (8 if pn.current_sigma_state > 0 else 0))
     if need > MAX_NOISE_BYTES:
         raise BackendError(f"temporal noise of {steps} steps needs {need / 2**20:.0f} MiB of "
                            f"precomputed draws (limit {MAX_NOISE_BYTES >> 20} MiB); run fewer "
@@ -75,6 +81,8 @@ def noise_arrays(plan: SimPlan, steps: int, chip: int = 0) -> NoiseArrays:
         arrs = tn.precompute(plan.seed, chip, name, plan.populations[name].size, steps)
         if "membrane" in arrs:
             out.membrane[name] = arrs["membrane"]
+        if "current" in arrs:
+            out.current[name] = arrs["current"]
         if "drop" in arrs:
             out.drop[name] = arrs["drop"]
     return out

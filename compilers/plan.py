@@ -104,9 +104,10 @@ class SimPlan:
 
     def unsupported_features(self) -> list[str]:
         """Manifest features no backend simulates yet (learning; temporal noise other than
-        membrane and spike_drop, which every backend applies: compilers/noise.py)."""
+        membrane, current and spike_drop, which every backend applies: compilers/noise.py)."""
+        from .noise import SUPPORTED
         out = [f"plasticity.{name} ({rule['rule']})" for name, rule in self.plasticity.items()]
-        out += [f"noise.{kind}" for kind in self.noise if kind not in ("membrane", "spike_drop")]
+        out += [f"noise.{kind}" for kind in self.noise if kind not in SUPPORTED]
         return out
 
     def mismatch_features(self) -> list[str]:

@@ -113,9 +113,10 @@ class LearningSpec(Node):
 
 
 class NoiseSpec(Node):
-    """Temporal noise the target has or can generate (``membrane``, ``spike_drop``)."""
+    """Temporal noise the target has or can generate (``membrane``, ``current``,
+    ``spike_drop``)."""
 
-    sources: list[Literal["membrane", "spike_drop"]] = Field(default_factory=list)
+    sources: list[Literal["membrane", "current", "spike_drop"]] = Field(default_factory=list)
 
 
 class VariabilitySpec(Node):

@@ -1,4 +1,5 @@
-"""Temporal noise (membrane noise, spike drop) applied identically by cpu, Lava and Brian2."""
+"""Temporal noise (membrane and current noise, spike drop) applied identically by cpu, Lava
+and Brian2."""
 from __future__ import annotations
 
 import copy
@@ -39,7 +40,7 @@ monitors: [{{population: hid, var: spikes}}, {{population: out, var: spikes}},
            {{population: out, var: v}}, {{population: src, var: spikes}}]
 run: {{steps: {steps}}}
 """
-NOISE = "noise: {membrane: {sigma: 0.2}, spike_drop: {p: 0.3}}"
+NOISE = "noise: {membrane: {sigma: 0.2}, current: {sigma: 0.05}, spike_drop: {p: 0.3}}"
 
 # statistics: 'quiet' gets membrane noise only (no input, threshold out of reach), 'relay'
 # receives every delivered spike of 'src' (all ones, 30 % dropped) one to one
@@ -51,12 +52,14 @@ populations:
   src:   {{kind: spike_source, size: 50}}
   quiet: {{kind: lif, size: 60, params: {{tau_syn: 5.0, tau_mem: 10.0, v_th: 1.0}}}}
   relay: {{kind: lif, size: 50, params: {{tau_syn: 5.0, tau_mem: 10.0, v_th: 1.0}}}}
+  cnoise: {{kind: lif, size: 40, params: {{tau_syn: 5.0, tau_mem: 10.0, v_th: 1.0}}}}
 projections:
   p: {{pre: src, post: relay, connectivity: one_to_one, weights: {{init: constant, value: 0.01}}}}
-noise: {{membrane: {{sigma: 0.05, populations: [quiet]}}, spike_drop: {{p: 0.3, populations: [src]}}}}
+noise: {{membrane: {{sigma: 0.05, populations: [quiet]}}, spike_drop: {{p: 0.3, populations: [src]}},
+        current: {{sigma: 0.01, populations: [cnoise]}}}}
 {zero}
 monitors: [{{population: quiet, var: v}}, {{population: quiet, var: spikes}},
-           {{population: relay, var: u}}]
+           {{population: relay, var: u}}, {{population: cnoise, var: u}}]
 run: {{steps: 200}}
 """
 
@@ -102,7 +105,7 @@ def _assert_same(a: dict, b: dict, exact: bool = True) -> None:
 def test_noise_is_applied_and_lifted_from_refusals(plans):
     for numerics in ("fixed", "float"):
         plan = plans[numerics]
-        assert set(plan.noise) == {"membrane", "spike_drop"}
+        assert set(plan.noise) == {"membrane", "current", "spike_drop"}
         assert plan.unsupported_features() == []
         noisy = get_backend("cpu").run(plan, _inputs(plan), STEPS).data
         frozen = get_backend("cpu").run(plan.frozen(), _inputs(plan), STEPS).data
@@ -113,9 +116,9 @@ def test_noise_is_applied_and_lifted_from_refusals(plans):
         # monitored source spikes are the given input, dropped or not
         np.testing.assert_array_equal(noisy["src.spikes"], _inputs(plan)["src"])
     other = copy.copy(plans["fixed"])
-    other.noise = {**other.noise, "current": {"hid": {"sigma": 0.1, "sigma_state": 5.0}}}
-    assert other.unsupported_features() == ["noise.current"]
-    with pytest.raises(BackendError, match="noise.current"):
+    other.noise = {**other.noise, "burst": {"hid": {"sigma": 0.1, "sigma_state": 5.0}}}
+    assert other.unsupported_features() == ["noise.burst"]
+    with pytest.raises(BackendError, match="noise.burst"):
         get_backend("cpu").run(other, _inputs(other), STEPS)
 
 
@@ -209,6 +212,20 @@ def test_noise_statistics_match_requested(tmp_path, profile):
     assert abs(dropped - 0.3) < 4 * np.sqrt(0.3 * 0.7 / delivered.size)
     drop = noise_arrays(plan, steps).drop["src"]
     np.testing.assert_array_equal(delivered, (~drop[:-1]).astype(int))
+    # current: cnoise has no input, so u_t = decay(u_{t-1}) + the input noise (in fixed
+    # point an integer activation, shifted like any input)
+    sc = plan.noise["current"]["cnoise"]["sigma_state"]
+    u = data["cnoise.u"].astype(np.int64 if plan.fixed else np.float64)
+    uprev = np.vstack([np.zeros((1, 40), u.dtype), u[:-1]])
+    du = plan.populations["cnoise"].du
+    z = R.draws(plan.seed, 0, "cnoise", 40, steps, R.STREAM_CURRENT)
+    if plan.fixed:
+        pu = uprev * (4095 - int(du))
+        inc = u - np.sign(pu) * (np.abs(pu) >> 12)
+        np.testing.assert_array_equal(inc, np.floor(sc * z + 0.5).astype(np.int64) << 6)
+    else:
+        np.testing.assert_allclose(u - uprev * (1 - du), sc * z, rtol=0, atol=1e-12)
+    assert abs(np.std(sc * z) / sc - 1) < 0.1 and sc > 0
 
 
 def test_cli_simulates_noise_and_validate_draws_it_per_chip(plans, tmp_path, capsys):

@@ -185,7 +185,8 @@ class Brian2Backend(Backend):
             tag = names[("pop", name)]
             if pop.kind == "lif":
                 groups[name] = self._lif_group(b2, pop, clock, tag, objects,
-                                               noise.membrane.get(name), noise.drop.get(name))
+                                               noise.membrane.get(name), noise.drop.get(name),
+                                               noise.current.get(name))
             else:
                 idx_t, idx_i = np.nonzero(delivered(sources[name], noise.drop.get(name)))
                 g = b2.SpikeGeneratorGroup(pop.size, idx_i.astype(np.int64),
@@ -276,10 +277,15 @@ class Brian2Backend(Backend):
     # ------------------------------------------------------------------ model pieces
     @staticmethod
     def _lif_group(b2: Any, pop: Any, clock: Any, tag: str, objects: list,
-                   nz: np.ndarray | None = None, drop: np.ndarray | None = None) -> Any:
+                   nz: np.ndarray | None = None, drop: np.ndarray | None = None,
+                   current: np.ndarray | None = None) -> Any:
         eqs, update, reset = lif.brian2_code(int(pop.refractory))
         namespace: dict[str, Any] = {}
         events = None
+        if current is not None:         # the input plus its noise, before u takes it
+            namespace["nd_nzc"] = b2.TimedArray(np.asarray(current, np.float64), dt=clock.dt,
+                                                name=f"{tag}_nzc")
+            update = "a = a + nd_nzc(t, i)\n" + update
         if nz is not None:
             namespace["nd_nz"] = b2.TimedArray(np.asarray(nz, np.float64), dt=clock.dt,
                                                name=f"{tag}_nz")

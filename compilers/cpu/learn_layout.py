@@ -29,7 +29,7 @@ Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_
 State = namedtuple("State", "u v ring aux since xtr ytr w acc tfacc")
 Recorder = namedtuple("Recorder", "idx spikes v_idx v u_idx u counts count_lo count_hi window "
                                   "total synops")
-Noise = namedtuple("Noise", "seed chip pop_id local sigma p_drop mem drop")
+Noise = namedtuple("Noise", "seed chip pop_id local sigma p_drop mem drop sigma_c cur")
 
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
 SOURCE_KINDS = ("spike_source", "poisson")
@@ -305,7 +305,7 @@ class Layout:
         from neurodeploy.variability.counter_rng import population_id
         m = self.n_src + self.n
         pop_id, local = np.zeros(m, np.uint64), np.zeros(m, np.int64)
-        sigma, p_drop = np.zeros(self.n), np.zeros(m)
+        sigma, sigma_c, p_drop = np.zeros(self.n), np.zeros(self.n), np.zeros(m)
         tn = TemporalNoise.from_plan(self.plan)
         for name, e0 in self.emitter0.items():
             size = self.plan.populations[name].size
@@ -314,15 +314,13 @@ class Layout:
             pn = tn.populations.get(name)
             if pn is None:
                 continue
-            if pn.current_sigma_state > 0:
-                raise BackendError(f"noise.current on '{name}' is not simulated by the cpu "
-                                   "backend; remove it")
             p_drop[e0:e0 + size] = pn.p_drop
             if name in self.neuron0:
                 sigma[e0 - self.n_src:e0 - self.n_src + size] = pn.sigma_state
+                sigma_c[e0 - self.n_src:e0 - self.n_src + size] = pn.current_sigma_state
         chips = np.zeros(1, np.int64) if chips is None else np.asarray(chips, np.int64).reshape(-1)
         return Noise(np.int64(self.plan.seed), chips, pop_id, local, sigma, p_drop,
-                     bool(sigma.any()), bool(p_drop.any()))
+                     bool(sigma.any()), bool(p_drop.any()), sigma_c, bool(sigma_c.any()))
 
     def dense(self, w: np.ndarray, name: str) -> np.ndarray:
         """Weights of projection ``name`` from a flat weight row, as a [post, pre] matrix."""

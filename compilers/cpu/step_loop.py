@@ -29,8 +29,8 @@ from numba.extending import overload
 
 from neurodeploy.jit import CACHE
 from neurodeploy.neurons.cpu_dispatch import neuron_step
-from neurodeploy.variability.counter_rng import (STREAM_MEMBRANE, STREAM_SPIKE_DROP, normal,
-                                                 uniform)
+from neurodeploy.variability.counter_rng import (STREAM_CURRENT, STREAM_MEMBRANE,
+                                                 STREAM_SPIKE_DROP, normal, uniform)
 
 from .fixed_learning import fixed_epoch
 from .learn_rules import learn_projection, restart_epoch_sums, update_traces
@@ -77,7 +77,7 @@ def _dropped(noise, chip, e, t):
 
 @njit(cache=CACHE, inline="always")
 def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
-    """Step every neuron group by its kind, with its membrane noise and spike drop
+    """Step every neuron group by its kind, with its current and membrane noise and spike drop
     (``emit``: delivered events, ``shown``: events as monitors see them, ``spiked``: spikes
     for rates and traces)."""
     n_src = net.n_src
@@ -91,6 +91,9 @@ def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
             a = ring[slot, 0, i]
             ring[slot, 0, i] = 0
             e = n_src + i
+            if noise.cur and noise.sigma_c[i] > 0.0:
+                a += state_noise(noise.sigma_c[i] * normal(
+                    noise.seed, chip, noise.pop_id[e], noise.local[e], t, STREAM_CURRENT), a)
             zf = 0.0
             if noise.mem and noise.sigma[i] > 0.0:
                 zf = noise.sigma[i] * normal(noise.seed, chip, noise.pop_id[e], noise.local[e],

@@ -248,7 +248,8 @@ class LavaBackend(Backend):
                         net.records[(name, var)] = path
                         self._prealloc(path, pop.size, var, steps, plan.fixed)
                 net.procs[name] = self._lif(L, pop, plan.fixed, record, steps,
-                                            noise.membrane.get(name), noise.drop.get(name))
+                                            noise.membrane.get(name), noise.drop.get(name),
+                                            noise.current.get(name))
             else:
                 # dropped source spikes are not sent; the record keeps the given input
                 data = delivered(np.asarray(net.inputs[name][:steps]), noise.drop.get(name))
@@ -295,8 +296,8 @@ class LavaBackend(Backend):
             fh.truncate(row * steps)
 
     def _lif(self, L: dict, pop: PopulationPlan, fixed: bool, record: dict[str, str],
-             steps: int, noise: np.ndarray | None = None, drop: np.ndarray | None = None
-             ) -> ty.Any:
+             steps: int, noise: np.ndarray | None = None, drop: np.ndarray | None = None,
+             current: np.ndarray | None = None) -> ty.Any:
         n = pop.size
         # du/dv may be per neuron (a mismatched chip, neurodeploy.variability): NdLIF takes
         # them as arrays; Lava's own LIF only as scalars
@@ -305,8 +306,8 @@ class LavaBackend(Backend):
         du, dv = kw["du"], kw["dv"]
         uniform_decay = bool(np.all(du == du[0]) and np.all(dv == dv[0]))
         P = L["processes"]
-        if noise is not None or drop is not None:
-            kw.update(noise=noise, drop=drop)
+        if noise is not None or drop is not None or current is not None:
+            kw.update(noise=noise, drop=drop, current=current)
         elif self.readout == "monitor" and np.all(vth == vth[0]) and uniform_decay:
             kw.update(du=du[0].item(), dv=dv[0].item())
             # Lava's own LIF / LIFRefractory process and models, untouched

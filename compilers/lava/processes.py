@@ -67,11 +67,12 @@ class NdLIF(AbstractLIF):
                  du: ty.Any = 0, dv: ty.Any = 0, bias_mant: ty.Any = 0, bias_exp: ty.Any = 0,
                  record: ty.Optional[dict[str, str]] = None, steps: int = 0,
                  noise: ty.Optional[np.ndarray] = None, drop: ty.Optional[np.ndarray] = None,
+                 current: ty.Optional[np.ndarray] = None,
                  name: ty.Optional[str] = None, **kwargs: ty.Any) -> None:
         super().__init__(shape=shape, u=u, v=v, du=du, dv=dv, bias_mant=bias_mant,
                          bias_exp=bias_exp, name=name, log_config=None,
                          record=dict(record or {}), steps=int(steps),
-                         noise=noise, drop=drop, **kwargs)
+                         noise=noise, drop=drop, current=current, **kwargs)
         self.vth = Var(shape=shape, init=np.broadcast_to(np.asarray(vth), shape).copy())
         # per-neuron decays (a mismatched chip); Lava's LIF has one du/dv per population
         self.du = Var(shape=shape, init=np.broadcast_to(np.asarray(du), shape).copy())
@@ -103,6 +104,11 @@ class _Recorder:
         if arr is None or t >= arr.shape[0]:
             return None
         return arr[t]
+
+    def _with_current_noise(self, activation_in: np.ndarray) -> np.ndarray:
+        """This step's input plus its current-noise increment (docs/noise.md)."""
+        inc = self._noise_row("current")
+        return activation_in if inc is None else activation_in + inc
 
     def _add_membrane_noise(self) -> None:
         """v += this step's increment (fixed: clipped to Lava's voltage limits)."""
@@ -165,7 +171,7 @@ class PyNdLifModelBitAcc(_Recorder, PyLifModelBitAcc):
     dv: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=12)
 
     def subthr_dynamics(self, activation_in: np.ndarray) -> None:
-        super().subthr_dynamics(activation_in)
+        super().subthr_dynamics(self._with_current_noise(activation_in))
         self._add_membrane_noise()
 
     def reset_voltage(self, spike_vector: np.ndarray) -> None:
@@ -188,7 +194,7 @@ class PyNdLifModelFloat(_Recorder, PyLifModelFloat):
     dv: np.ndarray = LavaPyType(np.ndarray, float)
 
     def subthr_dynamics(self, activation_in: np.ndarray) -> None:
-        super().subthr_dynamics(activation_in)
+        super().subthr_dynamics(self._with_current_noise(activation_in))
         self._add_membrane_noise()
 
     def reset_voltage(self, spike_vector: np.ndarray) -> None:
@@ -213,7 +219,7 @@ class PyNdLifRefractoryModelFloat(_Recorder, PyLifRefractoryModelFloat):
     def subthr_dynamics(self, activation_in: np.ndarray) -> None:
         """Lava's refractory sub-threshold update with ``dv`` indexed per neuron."""
         self.u[:] = self.u * (1 - self.du)
-        self.u[:] += activation_in
+        self.u[:] += self._with_current_noise(activation_in)
         free = self.refractory_period_end < self.time_step
         self.v[free] = self.v[free] * (1 - self.dv[free]) + (
             self.u[free] + self.bias_mant[free])

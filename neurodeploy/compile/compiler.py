@@ -90,7 +90,7 @@ class _Compiler:
                           f"maximum of {prof.delays.max} steps (delays.max); exceeded by "
                           f"{delay - prof.delays.max}")
         self.check_rules()
-        for source in ("membrane", "spike_drop"):
+        for source in ("membrane", "current", "spike_drop"):
             if getattr(net.noise, source) is not None and source not in prof.noise.sources:
                 self.warnings.append(f"noise.{source}: {prof.name} has no such noise source; it "
                                      "is simulated but cannot be generated on the device")
@@ -270,6 +270,11 @@ class _Compiler:
             out["membrane"] = {t: {"sigma": membrane.sigma,
                                    "sigma_state": membrane.sigma * self.scales.get(t, 1.0) * shift}
                                for t in targets}
+        current = self.net.noise.current
+        if current is not None:         # enters before the activation shift: no shift
+            out["current"] = {t: {"sigma": current.sigma,
+                                  "sigma_state": current.sigma * self.scales.get(t, 1.0)}
+                              for t in (current.populations or lif)}
         drop = self.net.noise.spike_drop
         if drop is not None:
             out["spike_drop"] = {t: {"p": drop.p} for t in (drop.populations or list(self.net.populations))}

@@ -242,14 +242,14 @@ class _CrossChecker:
         for name, proj in net.projections.items():
             self._projection(name, proj)
         self._plasticity()
-        for kind in ("membrane", "spike_drop"):
+        for kind in ("membrane", "current", "spike_drop"):
             entry = getattr(net.noise, kind)
             for i, pop in enumerate((entry.populations or []) if entry else []):
                 self.population(("noise", kind, "populations", i), pop)
-                if kind == "membrane" and net.populations[pop].kind != "lif":
+                if kind != "spike_drop" and net.populations[pop].kind != "lif":
                     self.fail(("noise", kind, "populations", i), f"'{pop}' is a "
                               f"{net.populations[pop].kind} population without a membrane; "
-                              "membrane noise applies to lif populations")
+                              f"{kind} noise applies to lif populations")
         seen = set()
         for i, mon in enumerate(net.monitors):
             self.population(("monitors", i, "population"), mon.population)

@@ -240,6 +240,14 @@ class MembraneNoise(Node):
     populations: list[Name] | None = None
 
 
+class CurrentNoise(Node):
+    """Gaussian noise of std ``sigma`` (units of v_th per step) added to the synaptic input
+    a lif neuron receives every step, before it enters the current u."""
+
+    sigma: NonNegativeFinite
+    populations: list[Name] | None = None
+
+
 class SpikeDrop(Node):
     """Each emitted spike is lost with probability ``p`` before reaching its synapses."""
 
@@ -251,6 +259,7 @@ class Noise(Node):
     """Temporal noise, drawn anew every step."""
 
     membrane: MembraneNoise | None = None
+    current: CurrentNoise | None = None
     spike_drop: SpikeDrop | None = None
 
 

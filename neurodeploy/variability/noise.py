@@ -9,9 +9,11 @@ neuron, step, stream), so all backends see the same noise:
   ``v += sigma_state * normal(seed, chip, pop, i, t, STREAM_MEMBRANE)``; in fixed builds the
   increment is ``floor(sigma_state * z + 0.5)`` (integer state units; ``sigma_state`` is
   ``sigma`` in v_th units times the population scale and the activation shift).
-* **current** -- the same for the synaptic current, after the input of step ``t`` is added
-  and before v is updated: ``u += sigma_state * normal(..., STREAM_CURRENT)`` (an entry
-  ``current: {pop: {sigma, sigma_state}}``; the IR has no field for it yet).
+* **current** -- noise on the synaptic input: the input a neuron receives at step ``t``
+  becomes ``a + sigma_state * normal(..., STREAM_CURRENT)`` before it enters u (fixed:
+  ``floor(x + 0.5)`` in activation units, i.e. before the activation shift; ``sigma_state``
+  is ``sigma`` in v_th units times the population scale). Manifest entry ``current: {pop:
+  {sigma, sigma_state}}``.
 * **spike_drop** -- a spike emitted by neuron ``i`` at step ``t`` is recorded but not
   delivered to any synapse when ``uniform(seed, chip, pop, i, t, STREAM_SPIKE_DROP) < p``.
 
