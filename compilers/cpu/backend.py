@@ -126,6 +126,7 @@ class CpuBackend(Backend):
         pops, projs = split_overrides(plan, overrides, batch)
         net = lay.net._replace(par=lay.neuron_params(pops, batch)) if pops else lay.net
         state = lay.new_state(batch, lay.batch_weights(projs, batch) if projs else None)
+        state = state._replace(w=_narrow(state.w))
         noise = lay.noise(check_noise_chips(noise_chips, batch))
         rec, columns = _recorder(lay, plan, batch, steps)
         rules = lay.rules
@@ -165,6 +166,19 @@ class CpuBackend(Backend):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise BackendError(f"{name} must be an integer >= {low}; got {value!r}")
         return int(value)
+
+
+def _narrow(w: np.ndarray) -> np.ndarray:
+    """Fixed-point weights in the smallest integer type that holds them: a frozen run
+    streams them at every spike (float weights are kept as they are)."""
+    if w.dtype.kind != "i" or w.size == 0:
+        return w
+    lo, hi = int(w.min()), int(w.max())
+    for dt in (np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return w.astype(dt)
+    return w
 
 
 def _fingerprint(plan: SimPlan) -> str:
