@@ -7,7 +7,9 @@ effective weights, in the layout's synapse order), one row of neuron parameters 
 vth, bias) and one row of per-synapse learning-rate gains (``Chip.learning_gain``, forward
 and feedback drawn independently); the learning pathway itself keeps nominal weights
 (see :func:`stack_chips`). Stuck synapses and synapses into dead or stuck-on
-neurons get gain 0: the device cannot change them. The weights a chip ends with are put into
+neurons get gain 0: the device cannot change them. Each chip's update noise and stochastic
+rounding (``Chip.learning_settings``) step in LSBs of each plastic projection's nominal full
+scale (:func:`update_settings`), drawn per synapse and update at the chip's seed and index. The weights a chip ends with are put into
 its frozen plan and read out exactly as ``neurodeploy evaluate`` would.
 """
 from __future__ import annotations
