@@ -117,13 +117,44 @@ def test_build_without_plasticity_is_refused(tmp_path, data, capsys):
     (("--backend", "brian2"), "--backend cpu"),
     (("--finetune-epochs", "0"), "--finetune-epochs"),
     (("--finetune-lr-scale", "-1"), "--finetune-lr-scale"),
-    (("--set", "variability.learning.update_noise=0.5"), "update_noise=0"),
+    (("--set", "variability.learning.weight_bits=8.5"), "whole number"),
 ])
 def test_unsupported_settings_are_refused(build, data, tmp_path, capsys, args, says):
     assert _validate(build, data, tmp_path / "v", "--chips", "2", "--finetune", *args) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err
     assert not (tmp_path / "v" / "results.jsonl").exists()
+
+
+@pytest.mark.parametrize("setting", ["variability.learning.update_noise=0.5",
+                                     "variability.learning.stochastic_rounding=true"])
+def test_update_noise_and_stochastic_rounding_run(build, data, tmp_path, capsys, setting):
+    """Imperfect updates run through the command line: accuracy before and after for
+    every chip."""
+    out = tmp_path / "v"
+    args = ("--chips", "2", "--finetune", "--finetune-samples", "60",
+            "--set", "variability.weights.cv=0.2")
+    assert _validate(build, data, out, *args, "--set", setting) == 0
+    assert "fine-tuning: mean accuracy" in capsys.readouterr().out
+    chips = json.loads((out / "report.json").read_text())["chips"]
+    assert len(chips) == 2
+    for c in chips:
+        assert 0 <= c["figures"]["accuracy_before"] <= 1 and 0 <= c["figures"]["accuracy"] <= 1
+
+
+def test_zero_weight_projection_has_no_lsb(tmp_path, data, capsys):
+    """Update noise needs each plastic projection's full scale: all-zero weights are
+    refused with one line."""
+    net = tmp_path / "zero.yaml"
+    net.write_text(NET.replace("PLASTICITY", PLASTIC).replace(
+        "{init: normal, std: 0.05}", "{init: constant, value: 0.0}"))
+    out = tmp_path / "b"
+    assert main(["compile", str(net), "--profile", "cpu", "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert _validate(out, data, tmp_path / "v", "--chips", "2", "--finetune",
+                     "--set", "variability.learning.update_noise=0.5") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "hid_out" in err and "update_noise=0" in err
 
 
 def _chips(build: Path, sets: dict, n: int) -> list[Chip]:
@@ -213,3 +244,54 @@ def test_noisy_build_fine_tunes_with_each_chip_drawing_its_own_noise(tmp_path, d
                  "--data", str(data), "-o", str(tmp_path / "lava")]) == 1
     assert "temporal noise" in capsys.readouterr().err
     assert not (tmp_path / "lava").exists()
+
+
+#: sha256 of the weights below, computed before update noise and stochastic rounding
+#: existed (commit a89cfff); fine-tuning with both off must still give exactly them.
+OFF_SHA256 = "cab3d4cdbcf88312114b6c7468ff60b00da68ad0cd224cc49eb9f064845bfd39"
+
+
+@pytest.mark.parametrize("sets", [{}, {"variability.learning.update_noise": 0,
+                                       "variability.learning.stochastic_rounding": False}])
+def test_updates_off_are_bit_for_bit_as_before(build, data, sets):
+    import hashlib
+    setup = F.learn_setup(str(build), str(data), 60, 3)
+    _, w = F.finetune(setup, _chips(build, sets, 3), 2, 3)
+    assert hashlib.sha256(np.ascontiguousarray(w).tobytes()).hexdigest() == OFF_SHA256
+
+
+def test_update_noise_is_per_chip_and_reproducible(build, data):
+    """Chips equal but for their update-noise draws: chip 1 learns the same alone as in a
+    batch, chips 0 and 1 end differently, and the plastic synapses moved away from the
+    noiseless run by about the requested std (0.5 LSB per update, a few updates each)."""
+    setup = F.learn_setup(str(build), str(data), 20, 3)
+    noisy = _chips(build, {"variability.learning.update_noise": 0.5}, 2)
+    lay, w = F.finetune(setup, noisy, 1, 3)
+    _, alone = F.finetune(setup, noisy[1:], 1, 3)
+    _, again = F.finetune(setup, noisy, 1, 3)
+    _, plain = F.finetune(setup, _chips(build, {}, 1), 1, 3)
+    np.testing.assert_array_equal(w[1], alone[0])
+    np.testing.assert_array_equal(w, again)
+    assert not np.array_equal(w[0], w[1])
+    sl = lay.slices["hid_out"]
+    lsb = lay.rules.upd.lsb[lay.rule_names.index("hid_out")]
+    diff = (w[0] - plain[0])[sl.syn0:sl.syn0 + sl.nnz] / lsb
+    assert lsb > 0 and 0.5 < diff.std() < 0.5 * np.sqrt(20 * 20)
+
+
+def test_stochastic_rounding_moves_weights_by_whole_lsbs(build, data):
+    """With stochastic rounding every plastic weight moved by a whole number of its
+    projection's LSBs (some by none, some by several); other weights did not move."""
+    setup = F.learn_setup(str(build), str(data), 20, 3)
+    chips = _chips(build, {"variability.learning.stochastic_rounding": True,
+                           "variability.weights.cv": 0.2}, 1)
+    lay, w = F.finetune(setup, chips, 1, 3)
+    _, start, _ = F.stack_chips(lay, setup.plan, chips, lay.rule_names)
+    moved = np.zeros(start.shape[1], bool)
+    for q, name in enumerate(lay.rule_names):
+        sl = lay.slices[name]
+        k = (w[0] - start[0])[sl.syn0:sl.syn0 + sl.nnz] / lay.rules.upd.lsb[q]
+        assert np.abs(k - np.rint(k)).max() < 1e-6
+        assert np.count_nonzero(np.rint(k)) > 10 and np.abs(k).max() >= 2
+        moved[sl.syn0:sl.syn0 + sl.nnz] = True
+    np.testing.assert_array_equal(w[0][~moved], start[0][~moved])

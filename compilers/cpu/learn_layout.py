@@ -25,8 +25,12 @@ Net = namedtuple("Net", "fixed fx n_src par ipar g_code g_lo g_hi third gate_win
                         "pptr pidx p_shift p_acc0 p_ndelay")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
-                            "q_epoch fx q_xsum")
-State = namedtuple("State", "u v ring aux since xtr ytr w acc tfacc")
+                            "q_epoch fx q_xsum upd")
+#: imperfect weight updates of float rules (:mod:`compilers.cpu.learn_rules`): per instance
+#: (``[Bu]``) the noise std in LSBs, stochastic rounding on/off, the seed and chip of the
+#: draws; per rule the LSB and the projection's id; per synapse its index in the build
+Updates = namedtuple("Updates", "sigma rounding seed chip lsb pid sid")
+State = namedtuple("State", "u v ring aux since xtr ytr w acc tfacc nupd")
 Recorder = namedtuple("Recorder", "idx spikes v_idx v u_idx u counts count_lo count_hi window "
                                   "total synops")
 Noise = namedtuple("Noise", "seed chip pop_id local sigma p_drop mem drop sigma_c cur")
@@ -245,7 +249,8 @@ class Layout:
                      np.asarray(coef, np.float64), np.asarray(dep, np.int64),
                      *(np.ascontiguousarray(powers[:, c]) for c in range(len(FACTORS))),
                      wmin, wmax, np.ones((1, self.w0.size)), np.ones(Q, np.uint8), q_epoch,
-                     fixed_learning.tables_for(self.plan, self.rule_names, 0), q_xsum)
+                     fixed_learning.tables_for(self.plan, self.rule_names, 0), q_xsum,
+                     self.updates())
 
     def reserve_steps(self, steps: int) -> None:
         """Fixed-point learning draws Lava's random numbers from tables indexed by the step
@@ -254,16 +259,51 @@ class Layout:
             self.rules = self.rules._replace(
                 fx=fixed_learning.tables_for(self.plan, self.rule_names, steps))
 
+    def updates(self, sigma: np.ndarray | float = 0.0, rounding: np.ndarray | bool = False,
+                seed: np.ndarray | int = 0, chip: np.ndarray | int = 0,
+                lsb: np.ndarray | None = None) -> Updates:
+        """Imperfect weight updates of the float rules: per instance (or one for all) the
+        noise std in LSBs, stochastic rounding, the seed and chip of the draws; ``lsb``
+        [rules] the weight step each rule's projection updates in (needed when either is on)."""
+        from neurodeploy.variability.counter_rng import population_id
+        one = (lambda x, dt: np.atleast_1d(np.asarray(x, dt)))
+        sigma, rounding = one(sigma, np.float64), one(rounding, np.uint8)
+        seed, chip = one(seed, np.int64), one(chip, np.int64)
+        Q = len(self.rule_names)
+        lsb = np.zeros(Q) if lsb is None else np.asarray(lsb, np.float64).reshape(Q)
+        if (sigma.any() or rounding.any()) and self.plan.fixed:
+            raise BackendError("update noise and stochastic rounding of weight updates are "
+                               "float-learner settings; fixed-point learning rounds as Lava does")
+        if (sigma.any() or rounding.any()) and not np.all(lsb > 0):
+            raise BackendError("update noise and stochastic rounding need a weight step > 0 "
+                               "for every plastic projection")
+        sizes = {a.shape[0] for a in (sigma, rounding, seed, chip)} - {1}
+        if len(sizes) > 1:
+            raise BackendError("update settings have different numbers of instances")
+        n = sizes.pop() if sizes else 1
+        sigma, rounding, seed, chip = (np.ascontiguousarray(np.broadcast_to(a, (n,)))
+                                       for a in (sigma, rounding, seed, chip))
+        sid = np.zeros(self.w0.size, np.int64)
+        for sl in self.slices.values():
+            sid[sl.syn0:sl.syn0 + sl.nnz] = sl.order
+        pid = np.array([population_id(n) for n in self.rule_names], np.int64)
+        return Updates(sigma, rounding, seed, chip, lsb, pid, sid)
+
     # ------------------------------------------------------------------ helpers
-    def new_state(self, batch: int, weights: np.ndarray | None = None) -> State:
-        """Fresh state for ``batch`` instances; ``weights`` [Bw, nnz] (default: the build's)."""
+    def new_state(self, batch: int, weights: np.ndarray | None = None,
+                  updates: np.ndarray | None = None) -> State:
+        """Fresh state for ``batch`` instances; ``weights`` [Bw, nnz] (default: the build's);
+        ``updates`` [batch, rules]: how many updates each rule made on each instance (the
+        index of update-noise draws; carried like the weights, default 0)."""
         dt = self.dtype
         w = np.array(self.w0[None, :] if weights is None else weights, dt, copy=True)
+        nupd = (np.zeros((batch, len(self.rule_names)), np.int64) if updates is None
+                else np.array(updates, np.int64, copy=True))
         return State(np.zeros((batch, self.n), dt), np.zeros((batch, self.n), dt),
                      np.zeros((batch, self.depth, 2, self.n), dt), np.zeros((batch, self.n), np.int64),
                      np.full((batch, self.n), 1 << 30, np.int64), np.zeros((batch, 2, self.nx)),
                      np.zeros((batch, self.ny)), w, np.zeros((batch, self.n_acc), dt),
-                     np.zeros((batch, self.n), dt))
+                     np.zeros((batch, self.n), dt), nupd)
 
     def batch_weights(self, projs: dict[str, np.ndarray], batch: int) -> np.ndarray:
         """Flat weights [batch, nnz]: the build's, with ``projs`` {name: [batch, *weights

@@ -7,13 +7,27 @@ power. Each term visits only the synapses where both parts can be non-zero, thro
 index by pre neuron or by post neuron, whichever touches fewer synapses; so STDP costs
 what its spikes cost and feedback alignment what its error reaches. All terms are summed
 into ``dw`` first and applied after (every term sees the weights of this step, as Lava's
-learning engine does).
+learning engine does): ``w += A_ij dw``, clipped to the rule's [w_min, w_max], where
+``A_ij`` is the synapse's learning-rate gain.
+
+Imperfect updates (``rules.upd``, per instance; off by default, and then the arithmetic is
+exactly the above): every synapse the rule updates (dw != 0, A_ij > 0) gets
+``sigma * LSB * z`` added to its update, ``z`` a standard normal drawn from
+:mod:`neurodeploy.variability.counter_rng` at (seed, chip, projection id, synapse index in
+the build, update index), and with stochastic rounding the update is then rounded to a
+whole number of LSBs, up with probability equal to its fraction (a uniform of the same
+coordinates, another stream), so its mean is unchanged; the bounds become the grid points
+inside [w_min, w_max]. The update index counts the rule's updates on that instance
+(``st.nupd``), carried across runs like the weights.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from neurodeploy.jit import CACHE
+from neurodeploy.variability.counter_rng import (STREAM_UPDATE_NOISE, STREAM_UPDATE_ROUNDING,
+                                                 normal, uniform)
 
 DEP_U, DEP_X0, DEP_Y0 = 0, 1, 2
 
@@ -125,6 +139,11 @@ def learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg, scratc
                     yv = ypart[net.post[syn0 + k]]
                     if yv != 0.0:
                         nt = _add(k, xv * yv * _power(w[syn0 + k], kw), dwb, touched, mark, nt)
+    upd = rules.upd
+    bu = b if upd.sigma.shape[0] > 1 else 0
+    if upd.sigma[bu] > 0.0 or upd.rounding[bu] != 0:
+        _apply_imperfect(b, bu, q, syn0, nt, rules, st, w, bg, dwb, touched, mark)
+        return
     lo = rules.q_wmin[q]
     hi = rules.q_wmax[q]
     for m in range(nt):
@@ -134,6 +153,44 @@ def learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg, scratc
         w[s] = lo if nw < lo else (hi if nw > hi else nw)
         dwb[k] = 0.0
         mark[k] = 0
+    st.nupd[b, q] += 1
+
+
+@njit(cache=CACHE, nogil=True)
+def _apply_imperfect(b, bu, q, syn0, nt, rules, st, w, bg, dwb, touched, mark):
+    """Apply dw with update noise and/or stochastic rounding (see module docstring)."""
+    upd = rules.upd
+    lsb = upd.lsb[q]
+    noise = upd.sigma[bu] * lsb
+    rounding = upd.rounding[bu] != 0
+    seed, chip = upd.seed[bu], upd.chip[bu]
+    pid = upd.pid[q]
+    n = st.nupd[b, q]
+    lo = rules.q_wmin[q]
+    hi = rules.q_wmax[q]
+    if rounding:                        # bounds on the grid, inside [w_min, w_max]
+        lo = np.ceil(lo / lsb) * lsb
+        hi = np.floor(hi / lsb) * lsb
+    for m in range(nt):
+        k = touched[m]
+        s = syn0 + k
+        g = rules.gain[bg, s]
+        d = dwb[k] * g
+        dwb[k] = 0.0
+        mark[k] = 0
+        if g == 0.0:                    # a synapse the device cannot change
+            continue
+        if noise > 0.0:
+            d += noise * normal(seed, chip, pid, upd.sid[s], n, STREAM_UPDATE_NOISE)
+        if rounding:
+            r = d / lsb
+            f = np.floor(r)
+            if uniform(seed, chip, pid, upd.sid[s], n, STREAM_UPDATE_ROUNDING) < r - f:
+                f += 1.0
+            d = f * lsb
+        nw = w[s] + d
+        w[s] = lo if nw < lo else (hi if nw > hi else nw)
+    st.nupd[b, q] = n + 1
 
 
 @njit(cache=CACHE, inline="always")

@@ -108,8 +108,8 @@ class CpuLearner:
         return rec.counts
 
     def _reset(self) -> None:
-        """Fresh neuron, delivery and trace state; the weights are carried."""
-        self.state = self.layout.new_state(self.chips, self.state.w)
+        """Fresh neuron, delivery and trace state; the weights and update counts are carried."""
+        self.state = self.layout.new_state(self.chips, self.state.w, self.state.nupd)
 
     def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                        chip: int = 0) -> tuple[np.ndarray, np.ndarray, float]:

@@ -7,7 +7,9 @@ effective weights, in the layout's synapse order), one row of neuron parameters 
 vth, bias) and one row of per-synapse learning-rate gains (``Chip.learning_gain``, forward
 and feedback drawn independently); the learning pathway itself keeps nominal weights
 (see :func:`stack_chips`). Stuck synapses and synapses into dead or stuck-on
-neurons get gain 0: the device cannot change them. The weights a chip ends with are put into
+neurons get gain 0: the device cannot change them. Each chip's update noise and stochastic
+rounding (``Chip.learning_settings``) step in LSBs of each plastic projection's nominal full
+scale (:func:`update_settings`), drawn per synapse and update at the chip's seed and index. The weights a chip ends with are put into
 its frozen plan and read out exactly as ``neurodeploy evaluate`` would.
 """
 from __future__ import annotations
@@ -58,7 +60,7 @@ def check(s: Any, plan: Any) -> None:
         raise NeurodeployError(f"must be >= 1; got {s.finetune_samples}",
                                path=("--finetune-samples",))
     _block(plan, s.build)
-    _check_learning_settings(s)
+    _check_learning_settings(s, plan)
 
 
 def _block(plan: Any, build: str) -> dict:
@@ -77,19 +79,24 @@ def _block(plan: Any, build: str) -> dict:
     return blocks[0]
 
 
-def _check_learning_settings(s: Any) -> None:
-    """Update noise and stochastic rounding are not simulated by the float learner."""
+def _check_learning_settings(s: Any, plan: Any) -> None:
+    """Update noise and stochastic rounding step in LSBs of each plastic projection's
+    nominal full scale (:func:`update_lsb`): refuse a plastic projection whose weights are
+    all 0, which has no full scale."""
     from neurodeploy.compile.artifact import Build
     from neurodeploy.variability.config import MismatchConfig
     base = MismatchConfig.from_manifest(Build(s.build).manifest)
-    for overrides in s.points():
-        v = base.with_overrides(overrides).values
-        if v["update_noise"] or v["stochastic_rounding"]:
-            raise NeurodeployError("update noise and stochastic rounding are not simulated "
-                                   "by the cpu learner's float fine-tuning yet; set "
+    if not any(v["update_noise"] or v["stochastic_rounding"]
+               for v in (base.with_overrides(o).values for o in s.points())):
+        return
+    for proj in _block(plan, s.build)["projections"]:
+        if not np.any(plan.projections[proj].weights):
+            raise NeurodeployError(f"projection '{proj}' has only zero weights, so its weight "
+                                   "LSB (max|w| / (2^(bits-1) - 1)) is undefined for update "
+                                   "noise and stochastic rounding; set "
                                    "variability.learning.update_noise=0 and "
                                    "variability.learning.stochastic_rounding=false",
-                                   path=("--finetune",))
+                                   file=s.build, path=("--finetune",))
 
 
 def trained_lr_scale(build: str, block: dict) -> float:
@@ -192,6 +199,22 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
     return layout.neuron_params(over, N), w, g
 
 
+def update_settings(layout: Any, plan: Any, chips: Sequence[Chip]) -> Any:
+    """The learner's imperfect-update settings of ``chips`` (``Chip.learning_settings``):
+    noise std in LSBs and stochastic rounding per chip, drawn at (chip seed, chip index),
+    in steps of each plastic projection's :func:`update_lsb`."""
+    from neurodeploy.variability.effective import update_lsb
+    sets = [c.learning_settings for c in chips]
+    bits = {st["weight_bits"] for st in sets}
+    if len(bits) > 1:
+        raise ValueError(f"chips of one fine-tuning batch have different weight_bits {bits}")
+    width = bits.pop()
+    lsb = [update_lsb(plan.projections[n].weights, width) for n in layout.rule_names]
+    return layout.updates(sigma=[st["update_noise"] for st in sets],
+                          rounding=[st["stochastic_rounding"] for st in sets],
+                          seed=[c.seed for c in chips], chip=[c.index for c in chips], lsb=lsb)
+
+
 def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
              ) -> tuple[Any, np.ndarray]:
     """Run the build's rule on every chip for ``epochs`` passes over the training samples;
@@ -205,7 +228,7 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     lay = learner.layout
     par, w, g = stack_chips(lay, plan, chips, lay.rule_names)
     learner.state = lay.new_state(len(chips), w)
-    lay.rules = lay.rules._replace(gain=g)
+    lay.rules = lay.rules._replace(gain=g, upd=update_settings(lay, plan, chips))
     lay.net = lay.net._replace(par=par)
     lay.rules = lay.rules._replace(t_coef=lay.rules.t_coef * setup.lr_scale)
     steps = int(task["sample_steps"])

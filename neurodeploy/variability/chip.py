@@ -108,10 +108,12 @@ class Chip:
 
     @property
     def learning_settings(self) -> dict[str, Any]:
-        """``{"cv", "update_noise", "stochastic_rounding"}`` for the learning engine."""
+        """``{"cv", "update_noise", "stochastic_rounding", "weight_bits"}`` for the learning
+        engine (update noise in LSBs of ``E.update_lsb`` at ``weight_bits``)."""
         v = self.config.values
         return {"cv": v["learning_rate_cv"], "update_noise": v["update_noise"],
-                "stochastic_rounding": bool(v["stochastic_rounding"])}
+                "stochastic_rounding": bool(v["stochastic_rounding"]),
+                "weight_bits": int(v["learning_weight_bits"])}
 
     # ------------------------------------------------------------------ parameters
     def population_params(self, plan: Any, name: str) -> dict[str, np.ndarray]:

@@ -19,7 +19,7 @@ class Param:
 
     path: str
     profile_key: str
-    kind: str               # "float", "dist", "bool"
+    kind: str               # "float", "int", "dist", "bool"
     low: float = 0.0
     high: float | None = None
     high_open: bool = False
@@ -60,6 +60,8 @@ PARAMS: tuple[Param, ...] = (
           doc="noise on every weight update, std in weight LSBs"),
     Param("variability.learning.stochastic_rounding", "stochastic_rounding", "bool",
           doc="round updates stochastically to the weight precision"),
+    Param("variability.learning.weight_bits", "learning_weight_bits", "int", 2, 24,
+          doc="weight precision of a float build's learning: LSB = max|w| / (2^(bits-1) - 1)"),
 )
 BY_PATH = {p.path: p for p in PARAMS}
 BY_KEY = {p.profile_key: p for p in PARAMS}
@@ -69,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "stuck_on_fraction": 0.0, "stuck_fraction": 0.0, "stuck_max_share": 0.5,
     "write_noise": 0.0, "drift_nu": 0.0, "drift_nu_cv": 0.0, "drift_time_s": 1.0,
     "learning_rate_cv": 0.0, "update_noise": 0.0, "stochastic_rounding": None,
+    "learning_weight_bits": 8,
 }
 # IR variability block -> profile keys
 _IR_KEYS = {("v_th", "cv"): "v_th_cv", ("tau_mem", "cv"): "tau_mem_cv",
@@ -171,6 +174,8 @@ def coerce(param: Param, raw: Any) -> Any:
         raise VariabilityError(f"{where} must be a number; got {raw!r}") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise VariabilityError(f"{where} must be finite; got {raw!r}")
+    if param.kind == "int" and value != int(value):
+        raise VariabilityError(f"{where} must be a whole number; got {raw!r}")
     if value < param.low:
         what = "a coefficient of variation" if where.endswith(".cv") else "this value"
         raise VariabilityError(f"{where} = {value:g} is negative or too small; {what} must "
@@ -179,4 +184,4 @@ def coerce(param: Param, raw: Any) -> Any:
         op = "<" if param.high_open else "<="
         raise VariabilityError(f"{where} = {value:g} is out of range; it must be {op} "
                                f"{param.high:g}")
-    return value
+    return int(value) if param.kind == "int" else value

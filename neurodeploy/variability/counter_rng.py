@@ -51,6 +51,12 @@ STREAM_MEMBRANE = 1
 STREAM_SPIKE_DROP = 2
 STREAM_STOCHASTIC = 3
 STREAM_CURRENT = 4
+#: streams of the learning engine's weight updates (compilers/cpu/learn_rules.py); their
+#: ``pop`` coordinate is a projection's id and ``step`` the update's index. A normal of
+#: stream s reads the uniforms of streams 2s and 2s + 1, so update noise (5) uses 10 and 11
+#: and rounding (12) is apart from every other model's uniforms.
+STREAM_UPDATE_NOISE = 5
+STREAM_UPDATE_ROUNDING = 12
 
 
 def population_id(name: str) -> int:

@@ -117,3 +117,13 @@ def weights(nominal: np.ndarray, draws: dict[str, np.ndarray], cfg: MismatchConf
         return out
     out = np.rint(out / step) * step
     return np.clip(out, low, high).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- learning
+def update_lsb(nominal: np.ndarray, bits: int) -> float:
+    """Weight step of a float build's learning updates: a signed ``bits``-bit register
+    spanning the projection's nominal full scale, ``max|w| / (2^(bits-1) - 1)`` (0 when
+    every weight is 0)."""
+    w = np.asarray(nominal, np.float64)
+    full = float(np.max(np.abs(w))) if w.size else 0.0
+    return full / ((1 << (int(bits) - 1)) - 1)
