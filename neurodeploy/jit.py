@@ -1,6 +1,7 @@
 """numba set-up shared by every jitted module: the on-disk cache location and int32 wrap."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -20,27 +21,50 @@ def _writable(path: Path) -> bool:
         return False
 
 
-def _configure_cache() -> bool:
-    """Make ``cache=True`` work even when the package directory is read-only.
+def _jitted_sources() -> list[Path]:
+    """Every source file whose code ends up in a cached jitted function of the package."""
+    import importlib.util
+    here = Path(__file__).resolve().parent
+    files = [here / "jit.py", here / "variability" / "counter_rng.py"]
+    files += sorted((here / "neurons").glob("*.py"))
+    spec = importlib.util.find_spec("neurodeploy.compilers")
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        files += sorted((Path(loc) / "cpu").glob("*.py"))
+    return files
 
-    numba writes its cache next to this file (``__pycache__``) when it can. Otherwise (an
-    installed, read-only site-packages) we point ``numba.config.CACHE_DIR`` at
-    ``$NEURODEPLOY_CACHE_DIR/numba``, ``~/.cache/neurodeploy/numba`` or a temp dir, unless
-    the user already chose one with ``NUMBA_CACHE_DIR``. Returns False when nothing is
-    writable (the functions are then compiled without a disk cache)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return _writable(Path(os.environ["NUMBA_CACHE_DIR"]))
-    if _writable(Path(__file__).resolve().parent / "__pycache__"):
-        return True
+
+def _source_tag() -> str:
+    """Hash of the jitted sources. numba keys a cached function by its own file only, so an
+    edit of a function it inlines from another module (a neuron step, the random function)
+    would leave a stale cache entry; one cache folder per source version avoids that."""
+    h = hashlib.blake2b(digest_size=6)
+    for f in _jitted_sources():
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            continue
+    return h.hexdigest()
+
+
+def _configure_cache() -> bool:
+    """Point numba's on-disk cache at a folder of this source version.
+
+    The base is ``NUMBA_CACHE_DIR`` when the user set it, else ``$NEURODEPLOY_CACHE_DIR/numba``,
+    ``~/.cache/neurodeploy/numba`` or a temp dir (the first writable); the cache goes into
+    ``<base>/<source hash>`` (:func:`_source_tag`). Returns False when nothing is writable
+    (the functions are then compiled without a disk cache)."""
     candidates = []
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        candidates.append(Path(os.environ["NUMBA_CACHE_DIR"]))
     if os.environ.get("NEURODEPLOY_CACHE_DIR"):
         candidates.append(Path(os.environ["NEURODEPLOY_CACHE_DIR"]) / "numba")
     candidates.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                       / "neurodeploy" / "numba")
     candidates.append(Path(tempfile.gettempdir()) / f"neurodeploy-numba-{os.getuid()}")
+    tag = _source_tag()
     for cand in candidates:
-        if _writable(cand):
-            numba.config.CACHE_DIR = str(cand)
+        if _writable(cand / tag):
+            numba.config.CACHE_DIR = str(cand / tag)
             return True
     return False
 

@@ -81,6 +81,12 @@ def test_counter_rng_distribution_and_independence():
     for o in others:
         assert abs(np.corrcoef(z.ravel(), o.ravel())[0, 1]) < 4 / np.sqrt(n)
     assert abs(np.corrcoef(z[:-1].ravel(), z[1:].ravel())[0, 1]) < 4 / np.sqrt(n)
+    # no two noise models share a random number: membrane noise's magnitude is independent
+    # of the spike-drop and stochastic-neuron uniforms at the same coordinates
+    zm = np.abs(R.draws(1, 0, 7, 2000, 100, R.STREAM_MEMBRANE, "normal")).ravel()
+    for stream in (R.STREAM_SPIKE_DROP, R.STREAM_STOCHASTIC, R.STREAM_CURRENT):
+        ud = R.draws(1, 0, 7, 2000, 100, stream, "uniform").ravel()
+        assert abs(np.corrcoef(zm, ud)[0, 1]) < 4 / np.sqrt(n), stream
 
 
 def test_temporal_noise_precompute_matches_scalar(builds):

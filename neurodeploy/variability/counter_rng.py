@@ -12,7 +12,7 @@ coordinates, each absorbed with a distinct odd constant:
     h = mix(h ^ (neuron * K3));  h = mix(h ^ (step * K4));  h = mix(h ^ (stream * K5))
 
 all in uint64 arithmetic (wrapping). ``uniform`` is the top 53 bits of ``h`` scaled to
-[0, 1); ``normal`` is Box-Muller on two uniforms of streams ``2*stream`` and ``2*stream+1``.
+[0, 1); ``normal`` is Box-Muller on two uniforms of streams ``NORMAL_BASE + 2*stream`` and ``+ 1``.
 
 The scalar functions (``hash64``, ``uniform``, ``normal``) are numba ``@njit`` functions
 (all constants are ``np.uint64`` so numba never promotes to float); call them from inside
@@ -44,6 +44,9 @@ _K0, _K1, _K2, _K3, _K4, _K5 = _K
 _KS = np.uint64((0x243F6A8885A308D3 + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
 _ONE = np.uint64(1)
 _INV53 = 1.0 / 9007199254740992.0           # 2**-53
+#: a normal of stream s reads the uniforms of streams NORMAL_BASE + 2s and NORMAL_BASE + 2s
+#: + 1, a range no model draws uniforms from, so no two models share a random number
+NORMAL_BASE = np.uint64(1 << 32)
 TWO_PI = 2.0 * math.pi
 
 #: stream numbers reserved for the temporal noise models (see neurodeploy.variability.noise)
@@ -52,9 +55,7 @@ STREAM_SPIKE_DROP = 2
 STREAM_STOCHASTIC = 3
 STREAM_CURRENT = 4
 #: streams of the learning engine's weight updates (compilers/cpu/learn_rules.py); their
-#: ``pop`` coordinate is a projection's id and ``step`` the update's index. A normal of
-#: stream s reads the uniforms of streams 2s and 2s + 1, so update noise (5) uses 10 and 11
-#: and rounding (12) is apart from every other model's uniforms.
+#: ``pop`` coordinate is a projection's id and ``step`` the update's index.
 STREAM_UPDATE_NOISE = 5
 STREAM_UPDATE_ROUNDING = 12
 
@@ -92,10 +93,11 @@ def uniform(seed, chip, pop, neuron, step, stream):
 
 @njit(nogil=True)
 def normal(seed, chip, pop, neuron, step, stream):
-    """Standard normal draw (Box-Muller on uniform streams 2*stream and 2*stream + 1)."""
-    s = np.uint64(stream)
-    u1 = 1.0 - uniform(seed, chip, pop, neuron, step, s + s)            # (0, 1]
-    u2 = uniform(seed, chip, pop, neuron, step, s + s + _ONE)
+    """Standard normal draw (Box-Muller on the uniform streams ``NORMAL_BASE + 2 stream`` and
+    ``NORMAL_BASE + 2 stream + 1``)."""
+    s = NORMAL_BASE + np.uint64(stream) + np.uint64(stream)
+    u1 = 1.0 - uniform(seed, chip, pop, neuron, step, s)                # (0, 1]
+    u2 = uniform(seed, chip, pop, neuron, step, s + _ONE)
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(TWO_PI * u2)
 
 
@@ -133,9 +135,9 @@ def uniform_array(seed, chip, pop, neuron, step, stream) -> np.ndarray:
 
 def normal_array(seed, chip, pop, neuron, step, stream) -> np.ndarray:
     """Vectorised :func:`normal` (same formula; NumPy's log/cos may differ in the last bit)."""
-    s = _u64(stream)
-    u1 = 1.0 - uniform_array(seed, chip, pop, neuron, step, s + s)
-    u2 = uniform_array(seed, chip, pop, neuron, step, s + s + _ONE)
+    s = NORMAL_BASE + _u64(stream) + _u64(stream)
+    u1 = 1.0 - uniform_array(seed, chip, pop, neuron, step, s)
+    u2 = uniform_array(seed, chip, pop, neuron, step, s + _ONE)
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(TWO_PI * u2)
 
 
