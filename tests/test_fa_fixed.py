@@ -43,6 +43,25 @@ task: {{input: input, output: output, encoding: rate, max_rate: 0.5, sample_step
 """
 PLASTIC = ("in_hid", "hid_out")
 
+DEEP = """
+neurodeploy: 1
+name: deep-fixed
+seed: {seed}
+populations:
+  input: {{kind: spike_source, size: 8}}
+  h1:    {{kind: lif, size: 7, params: {{tau_syn: 4.0, tau_mem: 10.0, v_th: 1.0}}}}
+  h2:    {{kind: lif, size: 5, params: {{tau_syn: 4.0, tau_mem: 10.0, v_th: 1.0}}}}
+  output: {{kind: lif, size: 3, params: {{tau_syn: 4.0, tau_mem: 10.0, v_th: 1.0}}}}
+projections:
+  w1: {{pre: input, post: h1, connectivity: dense, weights: {{init: normal, mean: 0.4, std: 0.4}}}}
+  w2: {{pre: h1, post: h2, connectivity: dense, weights: {{init: normal, mean: 0.4, std: 0.4}}}}
+  w3: {{pre: h2, post: output, connectivity: dense, weights: {{init: normal, mean: 0.3, std: 0.4}}}}
+plasticity:
+  learn: {{rule: {rule}, projections: [w1, w2, w3], learning_rate: 0.005, target_rate: 0.5,
+          gate_window: 6, learning_epoch: 1, trace_tau: 6.0}}
+task: {{input: input, output: output, encoding: rate, max_rate: 0.5, sample_steps: 20}}
+"""
+
 
 def _text(seed=3, eta=0.01, steps=20, rule="feedback_alignment", epoch=", learning_epoch: 1"):
     return FA_FIXED.format(seed=seed, eta=eta, steps=steps, rule=rule, epoch=epoch)
@@ -65,7 +84,7 @@ def _registers(plan, name, dense):
     return dense >> exp if exp > 0 else dense
 
 
-def _cpu_trajectories(plan, inputs, n, steps):
+def _cpu_trajectories(plan, inputs, n, steps, plastic=PLASTIC):
     """{projection: weight registers [steps, post, pre]} of the cpu learner after every
     step (one step per call: the loop continues a run exactly)."""
     cpu = get_learner("cpu", plan, "output")
@@ -74,29 +93,33 @@ def _cpu_trajectories(plan, inputs, n, steps):
     src = cpu._inputs(inputs, n, steps)
     rec = cpu._recorder(1, n, steps)
     cpu.layout.reserve_steps(total)
-    out = {p: np.zeros((total,) + plan.projections[p].shape, np.int64) for p in PLASTIC}
+    out = {p: np.zeros((total,) + plan.projections[p].shape, np.int64) for p in plastic}
     for t in range(total):
         run_instance(0, t, 1, src[:, t:t + 1], cpu.layout.net, cpu.layout.rules, cpu.state,
                      cpu.noise, rec, True, steps)
-        for p in PLASTIC:
+        for p in plastic:
             out[p][t] = _registers(plan, p, cpu.layout.dense(cpu.state.w[0], p))
     return out, rec.counts[0]
 
 
-@pytest.mark.parametrize("seed,eta", [(3, 0.01), (4, 0.01), (5, 0.004)])
-def test_fa_fixed_weights_identical_every_step(tmp_path, seed, eta):
-    """8 -> 6 -> 3, six samples of 20 steps in one run: the weights of both plastic
-    projections are identical on cpu and Lava after each of the 120 steps."""
+@pytest.mark.parametrize("seed,eta,deep", [(3, 0.01, False), (4, 0.01, False), (5, 0.004, False),
+                                           (3, 0.005, True)])
+def test_fa_fixed_weights_identical_every_step(tmp_path, seed, eta, deep):
+    """FA 8 -> 6 -> 3 (and DFA 8 -> 7 -> 5 -> 3), six samples of 20 steps in one run: the
+    weights of every plastic projection are identical on cpu and Lava after each of the
+    120 steps."""
     n, steps = 6, 20
-    _, plan = _build(tmp_path, _text(seed=seed, eta=eta, steps=steps))
+    text = DEEP.format(seed=seed, rule="dfa") if deep else _text(seed=seed, eta=eta, steps=steps)
+    plastic = ("w1", "w2", "w3") if deep else PLASTIC
+    _, plan = _build(tmp_path, text)
     inputs = _inputs(seed, n, steps)
-    cpu, cpu_counts = _cpu_trajectories(plan, inputs, n, steps)
+    cpu, cpu_counts = _cpu_trajectories(plan, inputs, n, steps, plastic)
     lava = get_learner("lava", plan, "output", timeout=300)
     lava.set_phase("train")
     lava.keep_trajectories()
     lava_counts = lava.present(inputs, n, steps, learn=True)[0]
     assert np.array_equal(cpu_counts, lava_counts)
-    for p in PLASTIC:
+    for p in plastic:
         want = lava.trajectories[p]
         assert want.shape == cpu[p].shape
         w0 = plan.projections[p].dense_weights()
@@ -169,7 +192,9 @@ def test_compile_quantizes_fa_on_loihi2(tmp_path):
 
 
 @pytest.mark.parametrize("text,where,says", [
-    (_text(rule="dfa"), ("plasticity", "learn", "rule"), "float only"),
+    (_text(rule="kolen_pollack"), ("plasticity", "learn", "rule"), "float only"),
+    (DEEP.format(seed=1, rule="feedback_alignment"), ("plasticity", "learn", "projections"),
+     "one hidden layer"),
     (_text(epoch=""), ("plasticity", "learn", "learning_epoch"), "learning_epoch: 1"),
 ])
 def test_fixed_point_refusals(tmp_path, text, where, says):

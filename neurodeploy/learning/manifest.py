@@ -10,22 +10,23 @@ from ..errors import CompileError
 from ..profiles import HardwareProfile
 from .expand import Expanded
 
-FIXED_LEARNING = ("stdp", "feedback_alignment")
+FIXED_LEARNING = ("stdp", "feedback_alignment", "direct_feedback_alignment", "dfa")
 
 
 def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> None:
     """Refuse, with the reason, what a fixed-point learning engine does not run."""
     if block.rule not in FIXED_LEARNING:
         raise CompileError(
-            f"'{block.rule}' runs in float only in this release (fixed point runs stdp and "
-            f"feedback_alignment); train with --profile cpu (float) and deploy the trained "
-            f"weights to {profile.name} (neurodeploy train does this), or use "
-            "feedback_alignment or stdp", file=file, path=("plasticity", name, "rule"))
+            f"'{block.rule}' runs in float only in this release (fixed point runs stdp, "
+            f"feedback_alignment and dfa); train with --profile cpu (float) and deploy the "
+            f"trained weights to {profile.name} (neurodeploy train does this), or use one of "
+            "those", file=file, path=("plasticity", name, "rule"))
     if block.rule == "feedback_alignment" and len(ex.hidden) > 1:
         raise CompileError(
-            f"feedback_alignment in fixed point learns networks with one hidden layer in this "
-            f"release ({len(ex.hidden)} hidden layers here); train with --profile cpu, or list "
-            "two chained projections", file=file, path=("plasticity", name, "projections"))
+            f"feedback_alignment in fixed point learns networks with one hidden layer "
+            f"({len(ex.hidden)} here): its error relays between hidden layers would carry B e "
+            "as integers at graded scale 1, which floors the error away; use dfa, or train "
+            "with --profile cpu", file=file, path=("plasticity", name, "projections"))
     epochs = {r.t_epoch for r in ex.rules.values()}
     if epochs != {1}:
         raise CompileError(
