@@ -203,6 +203,13 @@ def test_fixed_point_refusals(tmp_path, text, where, says):
     assert tuple(info.value.path) == where
 
 
+def test_profile_without_graded_third_factor_refuses_fa():
+    """Loihi 1's engine takes no graded third factor: FA is refused there with the reason."""
+    with pytest.raises(CompileError, match="no graded third factor") as info:
+        compile_network(parse_network(_text(), "net.yaml"), load_profile("loihi1"), None)
+    assert tuple(info.value.path) == ("plasticity", "learn", "rule")
+
+
 def test_three_factor_kernel_reproduces_lava(tmp_path):
     """The cpu kernel against Lava's bit-approximate LearningDense with a
     Loihi3FLearningRule fed by RingBuffers (pre spikes, y0, y1..y3) for 3000 steps:

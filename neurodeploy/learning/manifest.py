@@ -21,6 +21,12 @@ def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> N
             f"feedback_alignment and dfa); train with --profile cpu (float) and deploy the "
             f"trained weights to {profile.name} (neurodeploy train does this), or use one of "
             "those", file=file, path=("plasticity", name, "rule"))
+    if block.rule != "stdp" and not profile.learning.third_factor:
+        raise CompileError(
+            f"{profile.name}'s learning engine has no graded third factor, which '{block.rule}' "
+            "needs for its error; train with --profile cpu and deploy the trained weights "
+            f"(neurodeploy train does this), or use stdp", file=file,
+            path=("plasticity", name, "rule"))
     if block.rule == "feedback_alignment" and len(ex.hidden) > 1:
         raise CompileError(
             f"feedback_alignment in fixed point learns networks with one hidden layer "
