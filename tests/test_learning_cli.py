@@ -115,9 +115,21 @@ def test_bad_plasticity_block_is_one_line(tmp_path: Path, capsys, block, where, 
     assert not out.exists()
 
 
-def test_fa_refused_on_fixed_point_compile(tmp_path: Path, capsys):
+def test_fa_on_fixed_point_compile_needs_one_step_epochs(tmp_path: Path, capsys):
+    """Fixed-point FA learns every step: the example (one update per 30-step sample) is
+    refused with the field to set, and compiles with it; Kolen-Pollack is float only."""
     assert main(["compile", str(EXAMPLES / "digits_fa.yaml"), "--profile", "loihi2", "-o",
                  str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "plasticity.learn.learning_epoch" in err and "learning_epoch: 1" in err
+    assert not (tmp_path / "b").exists()
+    text = (EXAMPLES / "digits_fa.yaml").read_text().replace("lr_decay: 0.9",
+                                                             "lr_decay: 0.9\n    learning_epoch: 1")
+    net = _write(tmp_path, text)
+    assert main(["compile", str(net), "--profile", "loihi2", "-o", str(tmp_path / "c")]) == 0
+    assert "third factor y2/y3" in capsys.readouterr().out
+    kp = (EXAMPLES / "digits_kp.yaml")
+    assert main(["compile", str(kp), "--profile", "loihi2", "-o", str(tmp_path / "d")]) == 1
     err = capsys.readouterr().err
     assert "plasticity.learn.rule" in err and "neurodeploy train does this" in err
 

@@ -83,7 +83,8 @@ def _cpu_trajectory(q, pre, post, w0):
     by_post = np.argsort(rows, kind="stable")
     pptr = np.arange(0, NPRE * NPOST + 1, NPRE)
     for k in range(1, STEPS + 1):
-        FL.step(k, 0, fx, pre[k - 1], post[k - 1], x, y, w, indptr, rows, cols, pptr, by_post)
+        FL.step(k, 0, fx, pre[k - 1], post[k - 1], x, y, np.zeros((2, NPOST)), w, indptr, rows,
+                cols, pptr, by_post)
         out[k - 1, rows, cols] = w
     return out
 
@@ -214,4 +215,4 @@ def test_kernel_refuses_a_run_longer_than_its_tables():
     one = np.ones(1, np.int32)
     idx = np.array([0, 1])
     with pytest.raises(IndexError, match="reserve_steps"):
-        FL.step(6, 0, fx, one, one, x, y, w, idx, idx[:1], idx[:1], idx, idx[:1])
+        FL.step(6, 0, fx, one, one, x, y, np.zeros((2, 1)), w, idx, idx[:1], idx[:1], idx, idx[:1])

@@ -15,6 +15,13 @@ Per step, for each plastic projection (Lava's order):
   random number per step (``[r < frac]``), shifted back, and clipped to the 8-bit weight
   range of the sign mode.
 
+Three-factor rules (feedback alignment): the post neuron's gated third-factor sum of the
+step, ``r``, becomes ``y2, y3`` by :func:`neurodeploy.learning.fixed_point.third_factor_channels`
+(the same function Lava's learning neuron runs); Lava's synapse decays what it receives
+with ``Loihi3FLearningRule``'s y tau of 65535 steps (stochastically, with the y decay random
+number) before the rule reads it, and so does this kernel. y1 is 0 there (the learning
+neuron sends none in fixed point).
+
 The random numbers are Lava's: NumPy PCG64 generators seeded with ``rng_seed`` (x decay),
 ``+1`` (x impulse), ``+2``, ``+3`` (y) and 2 (the synaptic-variable rounding, Lava's
 ``ConnVarRandom`` default), advanced twice per step (traces) and once per epoch (weights);
@@ -32,13 +39,15 @@ from numba import njit, types
 from numba.extending import overload
 
 from neurodeploy.jit import CACHE
+from neurodeploy.learning.fixed_point import third_factor_channels
 
 #: one row per plastic projection: decays/impulses of (x1, x2, y1), the sign mode and
 #: weight exponent; one row per term: dependency, powers of (x1, x2, y1, y2, y3, w),
 #: mantissa and s_exp, and its only factor when it has exactly one (else -1); random tables [rules, 5, steps + 1] (x decay, x impulse, y decay,
-#: y impulse, weight rounding), column k = Lava time step k
+#: y impulse, weight rounding), column k = Lava time step k; per rule: three-factor flag and
+#: third-factor shift, and the decay of the received y channels (Loihi3FLearningRule's tau)
 FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_dep t_pow "
-                                        "t_mant t_sexp t_one rnd")
+                                        "t_mant t_sexp t_one rnd tf tf_shift y3f_dec")
 
 SIGN_CODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
@@ -48,6 +57,8 @@ ACC_MIN = -(1 << 15) - 1
 ACC_SHIFT = 7
 TRACE_MAX = 127
 CONN_SEED = 2
+Y_TAU_3F = 65535                    # Loihi3FLearningRule's y1..y3 tau (np.iinfo(uint16).max)
+_channels = njit(cache=CACHE, inline="always")(third_factor_channels)
 
 
 def _doubles(seed: int, n: int) -> np.ndarray:
@@ -97,7 +108,10 @@ def tables(rules: list[dict], steps: int) -> FixedTables:
     imp_int, imp_frac = np.zeros((Q, 3), np.int64), np.zeros((Q, 3), np.int64)
     sign, wexp, q_t0 = np.zeros(Q, np.int64), np.zeros(Q, np.int64), np.zeros(Q + 1, np.int64)
     dep, pw, mant, sexp = [], [], [], []
+    tf, tf_shift = np.zeros(Q, np.uint8), np.zeros(Q, np.int64)
     for q, r in enumerate(rules):
+        if "third_factor" in r:
+            tf[q], tf_shift[q] = 1, r["third_factor"]["shift"]
         for c, key in enumerate(("x1", "x2", "y1")):
             tr = r["traces"][key]
             dec[q, c] = decay_factor(tr["tau"])
@@ -116,7 +130,7 @@ def tables(rules: list[dict], steps: int) -> FixedTables:
                        np.array([row.index(1) if sorted(row) == [0] * 5 + [1] else -1
                                  for row in pw], np.int64),
                        np.stack([random_tables(int(r["rng_seed"]), steps) for r in rules])
-                       if rules else np.zeros((0, 5, 1)))
+                       if rules else np.zeros((0, 5, 1)), tf, tf_shift, decay_factor(Y_TAU_3F))
 
 
 @njit(cache=CACHE, inline="always")
@@ -140,7 +154,7 @@ def _clip(v, lo, hi):
 
 
 @njit(cache=CACHE, inline="always")
-def _factor(f, j, i, x, y, wr):
+def _factor(f, j, i, x, y, y23, wr):
     if f == 0:
         return np.int64(x[0, j])
     if f == 1:
@@ -149,11 +163,11 @@ def _factor(f, j, i, x, y, wr):
         return np.int64(y[i])
     if f == 5:
         return wr
-    return np.int64(0)                      # y2, y3: not sent to a two-factor rule
+    return np.int64(y23[f - 3, i])          # y2, y3 (0 for a two-factor rule)
 
 
 @njit(cache=CACHE, inline="always")
-def _new_weight(q, fx, wr, j, i, xs, ys, x, y, sign, rw):
+def _new_weight(q, fx, wr, j, i, xs, ys, x, y, y23, sign, rw):
     """The weight register after one epoch: Lava's accumulator, rounding and saturation."""
     acc = wr << ACC_SHIFT
     for tm in range(fx.q_t0[q], fx.q_t0[q + 1]):
@@ -162,7 +176,7 @@ def _new_weight(q, fx, wr, j, i, xs, ys, x, y, sign, rw):
             continue                        # the product is 0: acc + 0 stays in range
         one = fx.t_one[tm]
         if one >= 0:                        # one factor: widths + 4 <= 15, no shift
-            val = _factor(one, j, i, x, y, wr)
+            val = _factor(one, j, i, x, y, y23, wr)
             lim = np.int64(1) << WIDTHS[one]
             cur = (_clip(val, -lim, lim - 1) * fx.t_mant[tm]) << fx.t_sexp[tm]
             acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
@@ -171,7 +185,7 @@ def _new_weight(q, fx, wr, j, i, xs, ys, x, y, sign, rw):
         width = 0
         for f in range(6):
             for _ in range(fx.t_pow[tm, f]):
-                val = _factor(f, j, i, x, y, wr)
+                val = _factor(f, j, i, x, y, y23, wr)
                 lim = np.int64(1) << WIDTHS[f]
                 cur *= _clip(val, -lim, lim - 1)
                 width += WIDTHS[f]
@@ -195,11 +209,12 @@ def _new_weight(q, fx, wr, j, i, xs, ys, x, y, sign, rw):
 
 
 @njit(cache=CACHE, nogil=True)
-def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post, pre, pptr, pidx):
+def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pidx):
     """One learning epoch (Lava time step ``k``) of plastic projection ``q``.
 
     pre_spk [npre], post_spk [npost] (non-zero: spiked), x [2, npre] and y [npost] traces
-    (integers held in floats), w the projection's weights in the cpu layout (register
+    (integers held in floats), y23 [2, npost] the y2, y3 channels the post neurons send
+    this step (three-factor rules; decayed here as Lava's synapse does), w the projection's weights in the cpu layout (register
     values shifted left by a non-negative weight exponent); its synapses by presynaptic
     neuron (indptr, post) and by postsynaptic neuron (pptr, pidx: local synapse indices),
     pre: the presynaptic neuron of each synapse. Traces and weights are updated in place.
@@ -220,6 +235,11 @@ def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post, pre, pptr, pidx):
                 z = _impulse(z, fx.imp_int[q, c], fx.imp_frac[q, c], rxi)
             x[c, j] = z
     for i in range(y.shape[0]):
+        if fx.tf[q]:                        # Loihi3FLearningRule: received values, decayed
+            y[i] = 0.0
+            for c in range(2):
+                y23[c, i] = _decay(y23[c, i], fx.y3f_dec, True, ryd)
+            continue
         z = _decay(y[i], fx.dec[q, 2], fx.tau_nz[q, 2], ryd)
         if post_spk[i] != 0:
             z = _impulse(z, fx.imp_int[q, 2], fx.imp_frac[q, 2], ryi)
@@ -237,7 +257,8 @@ def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post, pre, pptr, pidx):
         for s in range(indptr[j], indptr[j + 1]):
             i = post[s]
             wr = np.int64(w[s]) >> shift_w
-            w[s] = _new_weight(q, fx, wr, j, i, xs, post_spk[i] != 0, x, y, sign, rw) << shift_w
+            w[s] = _new_weight(q, fx, wr, j, i, xs, post_spk[i] != 0, x, y, y23, sign,
+                               rw) << shift_w
     if not event:
         return
     for i in range(y.shape[0]):
@@ -249,33 +270,38 @@ def step(k, q, fx, pre_spk, post_spk, x, y, w, indptr, post, pre, pptr, pidx):
             if pre_spk[j] != 0:
                 continue                    # done with the presynaptic neuron's synapses
             wr = np.int64(w[s]) >> shift_w
-            w[s] = _new_weight(q, fx, wr, j, i, False, True, x, y, sign, rw) << shift_w
+            w[s] = _new_weight(q, fx, wr, j, i, False, True, x, y, y23, sign, rw) << shift_w
 
 
 # --------------------------------------------------------------------------- loop hook
-def fixed_epoch(k, b, q, p, net, rules, st, w, emit, spiked):
+def fixed_epoch(k, b, q, p, net, rules, st, w, emit, spiked, third):
     """One fixed-point learning epoch of plastic projection ``q`` (projection ``p``) in the
-    cpu learn loop; compiles to nothing for float builds (float weights)."""
+    cpu learn loop (``third``: each neuron's gated third factor of this step); compiles to
+    nothing for float builds (float weights)."""
 
 
 @overload(fixed_epoch, jit_options={"cache": CACHE})
-def _fixed_epoch_overload(k, b, q, p, net, rules, st, w, emit, spiked):
+def _fixed_epoch_overload(k, b, q, p, net, rules, st, w, emit, spiked, third):
     if isinstance(w.dtype, types.Integer):
-        return lambda k, b, q, p, net, rules, st, w, emit, spiked: _epoch(
-            k, b, q, p, net, rules, st, w, emit, spiked)
-    return lambda k, b, q, p, net, rules, st, w, emit, spiked: None
+        return lambda k, b, q, p, net, rules, st, w, emit, spiked, third: _epoch(
+            k, b, q, p, net, rules, st, w, emit, spiked, third)
+    return lambda k, b, q, p, net, rules, st, w, emit, spiked, third: None
 
 
 @njit(cache=CACHE, nogil=True)
-def _epoch(k, b, q, p, net, rules, st, w, emit, spiked):
+def _epoch(k, b, q, p, net, rules, st, w, emit, spiked, third):
     pre0, npre = net.p_pre0[p], net.p_npre[p]
     post0, npost = net.p_post0[p], net.p_npost[p]
     syn0, ind0 = net.p_syn0[p], net.p_ind0[p]
     nnz = net.indptr[ind0 + npre]
     x0, y0 = rules.q_xoff[q], rules.q_yoff[q]
     pind0 = net.p_pind0[p]
+    y23 = np.zeros((2, npost))
+    if rules.fx.tf[q]:
+        for i in range(npost):
+            y23[0, i], y23[1, i] = _channels(np.int64(third[post0 + i]), rules.fx.tf_shift[q])
     step(k, q, rules.fx, emit[pre0:pre0 + npre], spiked[post0:post0 + npost],
-         st.xtr[b, :, x0:x0 + npre], st.ytr[b, y0:y0 + npost], w[syn0:syn0 + nnz],
+         st.xtr[b, :, x0:x0 + npre], st.ytr[b, y0:y0 + npost], y23, w[syn0:syn0 + nnz],
          net.indptr[ind0:ind0 + npre + 1], net.post[syn0:syn0 + nnz], net.pre[syn0:syn0 + nnz],
          net.pptr[pind0:pind0 + npost + 1], net.pidx[syn0:syn0 + nnz])
 
@@ -283,12 +309,8 @@ def _epoch(k, b, q, p, net, rules, st, w, emit, spiked):
 # --------------------------------------------------------------------------- host side
 def check_rules(plan, rules: dict) -> None:
     """Refuse, with the reason, rules a fixed-point build cannot learn with."""
-    from neurodeploy.errors import BackendError
     from neurodeploy.learning.fixed_point import plan_rule
-    for name, rule in rules.items():
-        if rule.third_factor:
-            raise BackendError(f"plastic projection '{name}': three-factor rules run on float "
-                               "builds only; train with --profile cpu")
+    for name in rules:
         plan_rule(plan, name)
 
 

@@ -270,7 +270,7 @@ def run_instance(b, t0, steps, src, net, rules, st, noise, rec, learn, reset_eve
                     continue
                 p = rules.q_proj[q]
                 if net.fixed:               # fixed point: Lava's bit-approximate engine
-                    fixed_epoch(t + 1, b, q, p, net, rules, st, w, emit, spiked)
+                    fixed_epoch(t + 1, b, q, p, net, rules, st, w, emit, spiked, third)
                     continue
                 update_traces(b, q, p, net, rules, st, emit, spiked)
                 if (t + 1) % rules.q_epoch[q] == 0:

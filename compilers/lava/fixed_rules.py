@@ -4,7 +4,6 @@ exactly, so Lava runs the numbers the manifest stores (see
 :mod:`neurodeploy.learning.fixed_point`)."""
 from __future__ import annotations
 
-from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
 from neurodeploy.learning.fixed_point import plan_rule
 
@@ -23,13 +22,11 @@ def lava_dw(q: dict) -> str:
 
 
 def fixed_lava_rule(name: str, rule: EngineRule, plan) -> LavaRule:
-    """The LavaRule of a fixed build's plastic projection."""
-    if rule.third_factor:
-        raise BackendError(f"plastic projection '{name}': three-factor rules run in float "
-                           "builds only on the lava learner")
+    """The LavaRule of a fixed build's plastic projection (a ``Loihi3FLearningRule`` for
+    three-factor rules: the learning neuron sends y1..y3)."""
     q = plan_rule(plan, name)
     tr = q["traces"]
     return LavaRule(dw=lava_dw(q), x1_impulse=tr["x1"]["impulse"], x1_tau=tr["x1"]["tau"],
                     x2_impulse=tr["x2"]["impulse"], x2_tau=tr["x2"]["tau"],
                     y1_impulse=tr["y1"]["impulse"], y1_tau=tr["y1"]["tau"],
-                    third_factor=False, rng_seed=int(q["rng_seed"]))
+                    third_factor=rule.third_factor, rng_seed=int(q["rng_seed"]))

@@ -46,8 +46,10 @@ class LearnNet:
         for block in plan.plasticity.values():
             for pop in block.get("gated", []):
                 gate[pop] = int(block.get("gate_window", 0))
+        shifts = self._tf_shifts(rules)
         for name in lay.neurons:
-            self.procs[name] = self._neuron(name, gate.get(name, 0), y1.get(name, (1.0, 0.0)))
+            self.procs[name] = self._neuron(name, gate.get(name, 0), y1.get(name, (1.0, 0.0)),
+                                            shifts.get(name, 0))
         for name in lay.sources:
             dt = np.int32 if plan.fixed else np.float64
             self.procs[name] = L["RingBuffer"](data=np.ascontiguousarray(self.src[name].T.astype(dt)))
@@ -95,6 +97,22 @@ class LearnNet:
             out[post] = want
         return out
 
+    def _tf_shifts(self, rules: dict[str, LavaRule]) -> dict[str, int]:
+        """Fixed point: the third-factor shift of each learning post population (the one
+        its quantized three-factor rules store)."""
+        if not self.plan.fixed:
+            return {}
+        from neurodeploy.learning.fixed_point import plan_rule
+        out: dict[str, int] = {}
+        for name, r in rules.items():
+            if r.third_factor:
+                post = self.plan.projections[name].post
+                shift = int(plan_rule(self.plan, name)["third_factor"]["shift"])
+                if out.setdefault(post, shift) != shift:
+                    raise BackendError(f"three-factor rules into '{post}' store different "
+                                       "third-factor shifts; recompile the build")
+        return out
+
     def _counts_file(self, name: str, size: int) -> str:
         path = os.path.join(self.tmp, f"counts-{len(self.count_files)}.bin")
         with open(path, "wb") as fh:
@@ -102,7 +120,8 @@ class LearnNet:
         self.count_files[name] = path
         return path
 
-    def _neuron(self, name: str, gate_window: int, y1: tuple[float, float]) -> ty.Any:
+    def _neuron(self, name: str, gate_window: int, y1: tuple[float, float],
+                tf_shift: int = 0) -> ty.Any:
         pop = self.plan.populations[name]
         counts = self._counts_file(name, pop.size)
         P = _processes()
@@ -121,7 +140,7 @@ class LearnNet:
                           refractory_period=0 if fixed else int(pop.refractory),
                           gate_window=gate_window, y1_decay=y1[0], y1_impulse=y1[1],
                           counts=counts, windows=self.n_samples, window=self.steps,
-                          y_gain=1.0 if fixed else Y_GAIN_3F, **kw)
+                          y_gain=1.0 if fixed else Y_GAIN_3F, tf_shift=tf_shift, **kw)
 
     def _weights(self, name: str) -> np.ndarray:
         """[post, pre] weights as Lava's connection takes them (fixed: the mantissa)."""
@@ -155,15 +174,16 @@ class LearnNet:
     def _learning_conn(self, name: str, proj: ty.Any, w: np.ndarray, rule: LavaRule) -> ty.Any:
         P = _processes()
         path = os.path.join(self.tmp, f"w-{len(self.weight_files)}.bin")
+        steps = self.record_steps()
         with open(path, "wb") as fh:
-            fh.truncate(w.size * 8)
+            fh.truncate(len(steps) * w.size * 8)
         self.weight_files[name] = path
         kw: dict[str, ty.Any] = {}
         if self.plan.fixed:
             kw = dict(weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
                       sign_mode=self.L["SignMode"][proj.sign_mode.upper()])
         conn = P.RecLearningDense(weights=w, learning_rule=rule.learning_rule(),
-                                  weights_file=path, record_steps=(self.total,), **kw)
+                                  weights_file=path, record_steps=steps, **kw)
         post = self.procs[proj.post]
         post.s_out_bap.connect(conn.s_in_bap)
         if rule.third_factor:
@@ -171,6 +191,13 @@ class LearnNet:
             post.s_out_y2.connect(conn.s_in_y2)
             post.s_out_y3.connect(conn.s_in_y3)
         return conn
+
+    def record_steps(self) -> tuple[int, ...]:
+        """Lava time steps after which learned weights are written: the last one, or every
+        step when the learner keeps trajectories (``trace_weights``)."""
+        if getattr(self.lr, "trace_weights", False):
+            return tuple(range(1, self.total + 1))
+        return (self.total,)
 
     def root(self) -> tuple[ty.Any, int]:
         """The process Lava compiles from (a tie joining disconnected components)."""

@@ -81,6 +81,8 @@ class LavaLearner:
         self.synops = 0.0
         self.last_totals = np.zeros((1, self.layout.n), np.int64)
         self.timings: dict[str, float] = {}
+        self.trace_weights = False
+        self.trajectories: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ interface
     @property
@@ -91,6 +93,11 @@ class LavaLearner:
     def set_phase(self, phase: str | None) -> None:
         """Enable the rules of one phase ('train', 'mirror'), or none."""
         self.active = {n for n, r in self.rules.items() if phase is not None and r.phase == phase}
+
+    def keep_trajectories(self, on: bool = True) -> None:
+        """Keep each plastic projection's weights after every step of the next runs in
+        ``trajectories`` ({name: [steps, post, pre]}, the build's units; fixed: registers)."""
+        self.trace_weights = bool(on)
 
     def present(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                 learn: bool) -> np.ndarray:
@@ -117,9 +124,6 @@ class LavaLearner:
             if pop.kind not in ("lif", "graded", "spike_source", "poisson"):
                 raise BackendError(f"population '{name}' has kind '{pop.kind}', which the lava "
                                    "learner does not simulate")
-            if pop.kind == "graded" and plan.fixed:
-                raise BackendError(f"graded population '{name}' in a fixed-point build: the "
-                                   "lava learner relays graded spikes in float builds only")
             if pop.kind == "lif" and plan.fixed and pop.refractory > 0:
                 raise BackendError(f"population '{name}' has refractory {pop.refractory}; Lava's "
                                    "bit-accurate LIF has no refractory period")
@@ -170,8 +174,11 @@ class LavaLearner:
             self.timings = {"run_s": time.perf_counter() - t0, "steps": total}
             counts, totals, synops = net.read(total)
             for name, path in net.weight_files.items():
-                dense = np.fromfile(path, np.float64).reshape(self.plan.projections[name].shape)
-                self._store(name, dense)
+                shape = self.plan.projections[name].shape
+                rows = np.fromfile(path, np.float64).reshape((-1,) + tuple(shape))
+                if self.trace_weights:
+                    self.trajectories[name] = rows
+                self._store(name, rows[-1])
         except BaseException:
             guard.kill_new_children(before)
             raise

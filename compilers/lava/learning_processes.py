@@ -17,9 +17,14 @@ learning synapses that report their weights.
     reads it; the learner sets ``y_gain`` to the inverse so the rule sees the neuron's values. Spike counts per sample window go to a memory-mapped
     file (``counts``: [windows, size] int32), written inside the neuron's own process.
 
+    In fixed point the gated third factor ``r`` of the step (an integer activation) is sent
+    as ``y2, y3 = third_factor_channels(r, tf_shift)`` (7-bit, the shift the build's
+    quantized rule stores; :mod:`neurodeploy.learning.fixed_point`) and y1 as 0.
+
 ``GradedRelay``
     Emits its summed input as a graded spike every step (zero when the input is zero): the
-    error and feedback relay populations (``kind: graded``) of the feedback-alignment family.
+    error and feedback relay populations (``kind: graded``) of the feedback-alignment family
+    (float, or fixed point: int32 payloads, as the cpu loop's graded kind).
 
 ``DelayLine``
     Delays a plastic projection's activations by its (uniform) synaptic delay.
@@ -52,6 +57,8 @@ from lava.proc.dense.models import (PyLearningDenseModelBitApproximate,  # noqa:
                                     PyLearningDenseModelFloat)
 from lava.proc.dense.process import LearningDense  # noqa: E402
 
+from neurodeploy.learning.fixed_point import third_factor_channels  # noqa: E402
+
 from .processes import NdLIF, PyNdLifModelBitAcc, PyNdLifModelFloat  # noqa: E402
 
 NEVER = 1 << 30
@@ -64,8 +71,9 @@ class LearnLIF(NdLIF):
                  reset_offset: int = 1, refractory_period: int = 0, gate_window: int = 0,
                  y1_decay: float = 1.0, y1_impulse: float = 0.0, counts: str = "",
                  windows: int = 0, window: int = 1, y_gain: float = 1.0, epoch: int = 1,
-                 **kwargs: ty.Any) -> None:
-        super().__init__(shape=shape, y_gain=float(y_gain), epoch=int(epoch), reset_interval=int(reset_interval),
+                 tf_shift: int = 0, **kwargs: ty.Any) -> None:
+        super().__init__(shape=shape, y_gain=float(y_gain), epoch=int(epoch),
+                         tf_shift=int(tf_shift), reset_interval=int(reset_interval),
                          reset_offset=int(reset_offset), refractory_period=int(refractory_period),
                          gate_window=int(gate_window),
                          y1_decay=float(y1_decay),
@@ -177,8 +185,9 @@ class PyLearnLifModelFloat(_LearnMixin, PyNdLifModelFloat):
 @requires(CPU)
 @tag("bit_accurate_loihi", "fixed_pt")
 class PyLearnLifModelBitAcc(_LearnMixin, PyNdLifModelBitAcc):
-    """Lava's bit-accurate LIF with ``LIFReset``'s reset and learning outputs (the y traces
-    of a fixed-point three-factor rule are 7-bit; only y0 is used by fixed-point stdp)."""
+    """Lava's bit-accurate LIF with ``LIFReset``'s reset and learning outputs: y0 (the
+    back-propagated spike), y1 = 0 and the 7-bit y2 / y3 channels of the gated third factor
+    (:func:`~neurodeploy.learning.fixed_point.third_factor_channels`)."""
 
     implements_process = None
     a_third_factor_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=7)
@@ -207,10 +216,15 @@ class PyLearnLifModelBitAcc(_LearnMixin, PyNdLifModelBitAcc):
         self.s_out.send(s)
         spiked = s.astype(bool)
         self.s_out_bap.send(spiked)
-        zero = np.zeros(self.v.shape, np.int32)
-        self.s_out_y1.send(zero)
-        self.s_out_y2.send(np.clip(third, 0, 127).astype(np.int32))
-        self.s_out_y3.send(np.clip(-third, 0, 127).astype(np.int32))
+        self.since[:] = np.where(spiked, 0, np.minimum(self.since + 1, NEVER))
+        win = self.proc_params["gate_window"]
+        r = np.asarray(third, np.int64)
+        r = r if win == 0 else np.where(self.since < win, r, 0)
+        y2, y3 = third_factor_channels(r, self.proc_params["tf_shift"])
+        self.y2[:], self.y3[:] = y2, y3
+        self.s_out_y1.send(np.zeros(self.v.shape, np.int32))
+        self.s_out_y2.send(self.y2.astype(np.int32))
+        self.s_out_y3.send(self.y3.astype(np.int32))
         self._count(s)
         self._record()
 
@@ -240,6 +254,23 @@ class PyGradedRelayModelFloat(_LearnMixin, PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         a = self.a_in.recv()
+        self.v[:] = a
+        self.s_out.send(a)
+        self._count(a != 0)
+
+
+@implements(proc=GradedRelay, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyGradedRelayModelFixed(_LearnMixin, PyLoihiProcessModel):
+    """Fixed-point relay: ``s_out = a_in`` as an int32 graded payload."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        a = np.asarray(self.a_in.recv()).astype(np.int64).astype(np.int32)
         self.v[:] = a
         self.s_out.send(a)
         self._count(a != 0)

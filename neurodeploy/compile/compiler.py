@@ -332,7 +332,8 @@ def compile_network(net: Network, profile: HardwareProfile, out: str | Path | No
     compiler.expanded = expanded
     manifest, report, warnings = compiler.run()
     from ..learning.fixed_point import add_to_build
-    add_to_build(manifest, report, str(getattr(net, "_file", "") or ""))   # fixed-point rules
+    add_to_build(manifest, report, str(getattr(net, "_file", "") or ""),   # fixed-point rules
+                 lambda ref: compiler.store.files[ref["file"]][ref["key"]])
     text = render_report(report)
     written = None
     if out is not None:

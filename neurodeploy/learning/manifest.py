@@ -10,7 +10,34 @@ from ..errors import CompileError
 from ..profiles import HardwareProfile
 from .expand import Expanded
 
-FIXED_LEARNING = ("stdp",)
+FIXED_LEARNING = ("stdp", "feedback_alignment", "direct_feedback_alignment", "dfa")
+
+
+def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> None:
+    """Refuse, with the reason, what a fixed-point learning engine does not run."""
+    if block.rule not in FIXED_LEARNING:
+        raise CompileError(
+            f"'{block.rule}' runs in float only in this release (fixed point runs stdp, "
+            f"feedback_alignment and dfa); train with --profile cpu (float) and deploy the "
+            f"trained weights to {profile.name} (neurodeploy train does this), or use one of "
+            "those", file=file, path=("plasticity", name, "rule"))
+    if block.rule != "stdp" and not profile.learning.third_factor:
+        raise CompileError(
+            f"{profile.name}'s learning engine has no graded third factor, which '{block.rule}' "
+            "needs for its error; train with --profile cpu and deploy the trained weights "
+            f"(neurodeploy train does this), or use stdp", file=file,
+            path=("plasticity", name, "rule"))
+    if block.rule == "feedback_alignment" and len(ex.hidden) > 1:
+        raise CompileError(
+            f"feedback_alignment in fixed point learns networks with one hidden layer "
+            f"({len(ex.hidden)} here): its error relays between hidden layers would carry B e "
+            "as integers at graded scale 1, which floors the error away; use dfa, or train "
+            "with --profile cpu", file=file, path=("plasticity", name, "projections"))
+    epochs = {r.t_epoch for r in ex.rules.values()}
+    if epochs != {1}:
+        raise CompileError(
+            f"learning epoch {max(epochs)} steps: fixed-point rules run every step; set "
+            "learning_epoch: 1", file=file, path=("plasticity", name, "learning_epoch"))
 
 
 def plasticity_manifest(expanded: Expanded, profile: HardwareProfile, file: str) -> dict:
@@ -19,12 +46,8 @@ def plasticity_manifest(expanded: Expanded, profile: HardwareProfile, file: str)
     net = expanded.net
     for name, ex in expanded.blocks.items():
         block = net.plasticity[name]
-        if profile.numerics == "fixed" and block.rule not in FIXED_LEARNING:
-            raise CompileError(
-                f"'{block.rule}' needs graded error spikes and a signed third factor, which "
-                f"this release simulates in float only; train with --profile cpu (float) and "
-                f"deploy the trained weights to {profile.name} (neurodeploy train does this), "
-                "or use stdp", file=file, path=("plasticity", name, "rule"))
+        if profile.numerics == "fixed":
+            _check_fixed(name, block, ex, profile, file)
         out[name] = {
             "rule": block.rule, "params": block.model_dump(mode="json"),
             "label": ex.label, "output": ex.output, "hidden": ex.hidden, "gated": ex.gated,

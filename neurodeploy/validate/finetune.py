@@ -66,6 +66,10 @@ def check(s: Any, plan: Any) -> None:
 def _block(plan: Any, build: str) -> dict:
     """The build's one error-driven plasticity block, or a one-line refusal."""
     from neurodeploy.learning.train import ERROR_DRIVEN
+    if plan.fixed and plan.plasticity:
+        raise NeurodeployError("--finetune scales a float build's learning rate; this "
+                               "fixed-point build's rate is compiled into its quantized rule: "
+                               f"{GET_FLOAT_BUILD}", file=build, path=("--finetune",))
     blocks = [b for b in plan.plasticity.values() if b.get("rule") in ERROR_DRIVEN]
     if len(blocks) != 1:
         rules = sorted({str(b.get("rule")) for b in plan.plasticity.values()})
