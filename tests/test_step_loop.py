@@ -206,3 +206,54 @@ def test_a_new_kind_is_one_module_and_a_registry_line(tmp_path: Path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["[0.0,", "0.0,", "6.0,", "0.0]", "2.0"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_block_loop_equals_one_instance_at_a_time(tmp_path: Path, seed: int, monkeypatch):
+    """A batch stepped in blocks (shared synapse reads) is bit for bit the same batch run one
+    instance at a time: per-instance weights, thresholds and noise chips, with delays."""
+    from neurodeploy.compilers import get_backend
+    from neurodeploy.compilers.cpu import backend as cpu_backend
+    for profile in ("loihi2", "cpu"):
+        plan = load_plan(compile_random(seed, tmp_path / profile, profile=profile))
+        steps, batch = 60, 5
+        inputs = make_inputs(plan, steps, random_inputs(plan, steps, seed))
+        rng = np.random.default_rng(seed)
+        name, proj = next(iter(plan.projections.items()))
+        w = np.asarray(proj.weights)
+        ws = np.stack([w if b == 0 else (w * rng.uniform(0.5, 1.5, w.shape)).astype(w.dtype)
+                       for b in range(batch)])
+        over = {"projections": {name: {"weights": ws}}}
+        runs = {}
+        for block in (1, 16):
+            monkeypatch.setattr(cpu_backend, "BLOCK", block)
+            runs[block] = get_backend("cpu", threads=1).run_batch(
+                plan, inputs, steps, batch, overrides=over, noise_chips=list(range(batch))).data
+        assert runs[1].keys() == runs[16].keys()
+        for key in runs[1]:
+            np.testing.assert_array_equal(runs[1][key], runs[16][key], err_msg=f"{profile} {key}")
+        # the instances differ (their own weights and noise), so a mix-up would show
+        assert any(not np.array_equal(runs[1][k][0], runs[1][k][b])
+                   for k in runs[1] for b in range(1, batch))
+
+
+def test_block_loop_draws_each_instance_its_own_noise(tmp_path: Path, monkeypatch):
+    """With membrane noise and spike drop, blocks and single instances agree bit for bit."""
+    from neurodeploy.compilers import get_backend
+    from neurodeploy.compilers.cpu import backend as cpu_backend
+    net = parse_network(NOISY, tmp_path / "net.yaml")
+    for profile in ("loihi2", "cpu"):
+        plan = load_plan(compile_network(net, load_profile(profile), tmp_path / profile).out)
+        rng = np.random.default_rng(2)
+        inputs = make_inputs(plan, 200, {"src.spikes": (rng.random((200, 10)) < 0.3)
+                                         .astype(np.uint8)})
+        runs = {}
+        for block in (1, 16):
+            monkeypatch.setattr(cpu_backend, "BLOCK", block)
+            runs[block] = get_backend("cpu", threads=1).run_batch(
+                plan, inputs, 200, 4, noise_chips=[3, 1, 4, 1]).data
+        for key in runs[1]:
+            np.testing.assert_array_equal(runs[1][key], runs[16][key], err_msg=f"{profile} {key}")
+        v = runs[16]["out.v"]
+        np.testing.assert_array_equal(v[1], v[3])            # chip 1 twice: the same run
+        assert not np.array_equal(v[0], v[1])

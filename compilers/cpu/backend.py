@@ -28,6 +28,7 @@ from .. import Backend
 from ..plan import SimPlan
 from ..result import SimResult
 from . import kernels as K
+from .block_loop import run_block
 from .inputs import source_spikes
 from .learn_layout import SOURCE_KINDS, Layout
 from .overrides import check_noise_chips, split_overrides
@@ -132,15 +133,21 @@ class CpuBackend(Backend):
         rules = lay.rules
         t1 = time.perf_counter()
 
-        def one(b: int) -> None:
-            run_instance(b, 0, steps, src, net, rules, state, noise, rec, False, 0)
         n_threads = max(1, min(batch, self.threads or _cpu_count()))
+        blocks = _blocks(batch, n_threads)
+
+        def one(block: tuple[int, int]) -> None:
+            b0, nb = block
+            if nb == 1:
+                run_instance(b0, 0, steps, src, net, rules, state, noise, rec, False, 0)
+            else:
+                run_block(b0, nb, steps, src, net, rules, state, noise, rec)
         if n_threads == 1:
-            for b in range(batch):
-                one(b)
+            for block in blocks:
+                one(block)
         else:
             with ThreadPoolExecutor(n_threads) as pool:
-                list(pool.map(one, range(batch)))
+                list(pool.map(one, blocks))
         t2 = time.perf_counter()
         data = {key: (arr if (a == 0 and b == arr.shape[2]) else np.ascontiguousarray(arr[:, :, a:b]))
                 for key, (arr, a, b) in ((k, (getattr(rec, field), a, b))
@@ -166,6 +173,17 @@ class CpuBackend(Backend):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise BackendError(f"{name} must be an integer >= {low}; got {value!r}")
         return int(value)
+
+
+#: instances stepped together by the block loop (they share each spike's synapse reads)
+BLOCK = 16
+
+
+def _blocks(batch: int, n_threads: int) -> list[tuple[int, int]]:
+    """(first instance, count) of each block: at most BLOCK instances, and at least one
+    block per thread."""
+    size = max(1, min(BLOCK, -(-batch // n_threads)))
+    return [(b0, min(size, batch - b0)) for b0 in range(0, batch, size)]
 
 
 def _narrow(w: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""The cpu step loop for a block of frozen instances (simulate and validate batches).
+
+It runs the step of :mod:`compilers.cpu.step_loop` (same neuron, noise, source and record
+functions, same order) for ``nb`` instances at once and shares the scatter between them:
+a presynaptic neuron's synapses (post index, delay, weight when the instances share
+weights) are read once per step for every instance of the block in which it fired, instead
+of once per instance. Each instance's ring receives its contributions in the order a single
+run adds them (projections, then presynaptic neurons, then synapses, ascending), so every
+instance is bit for bit what :func:`~compilers.cpu.step_loop.run_instance` gives it, float
+builds included. No learning: plastic runs go through ``run_instance``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from neurodeploy.jit import CACHE
+
+from .step_loop import _neurons, _record, _sources, _third_factor, floor_shift
+
+
+@njit(cache=CACHE, nogil=True)
+def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
+    """Simulate instances ``b0 .. b0 + nb - 1`` from step 0 for ``steps`` steps (frozen).
+
+    Arguments as :func:`~compilers.cpu.step_loop.run_instance`; state and recorders are
+    updated in place. Inside, the delivery ring, the emitted values and the weights are held
+    with the instance innermost, so one synapse's contributions to the block are adjacent."""
+    n_src = net.n_src
+    n = net.ipar.shape[0]
+    m = n_src + n
+    depth = st.ring.shape[1]
+    n_proj = net.p_pre0.shape[0]
+    fx = (net.fx[0], net.fx[1], net.fx[2], net.fx[3], net.fx[4], net.fx[5])
+    ring = np.empty((depth, 2, n, nb), st.ring.dtype)
+    for q in range(nb):
+        ring[:, :, :, q] = st.ring[b0 + q]
+    shared_w = st.w.shape[0] == 1
+    nnz = st.w.shape[1]
+    wb = np.empty((nnz, 1 if shared_w else nb), st.w.dtype)
+    for q in range(wb.shape[1]):
+        wb[:, q] = st.w[0 if shared_w else b0 + q]
+    emit = np.zeros((m, nb), st.ring.dtype)
+    shown = np.zeros((nb, m), np.uint8)
+    spiked = np.zeros((nb, n), np.uint8)
+    fired = np.empty(m, np.int64)
+    lst = np.empty(nb, np.int64)
+    cnt = np.zeros(m, np.int64)
+    n_ops = np.zeros(nb, np.int64)
+    indptr = net.indptr
+    post = net.post
+    delay = net.delay
+    for t in range(steps):
+        slot = t % depth
+        for q in range(nb):
+            b = b0 + q
+            rq = ring[:, :, :, q]
+            eq = emit[:, q]
+            _neurons(b, t, slot, net, st, noise, rq, eq, shown[q], spiked[q], fx)
+            if net.third:
+                _third_factor(slot, net, st, b, rq, spiked[q], st.tfacc[b])
+            _sources(b, t, t, src, net, noise, eq, shown[q], fired)
+            _record(b, t, t, rec, st, eq, shown[q], spiked[q])
+        for e in range(m):
+            c = 0
+            for q in range(nb):
+                if emit[e, q] != 0:
+                    c += 1
+            cnt[e] = c
+        s1 = (t + 1) % depth
+        for p in range(n_proj):
+            pre0 = net.p_pre0[p]
+            port = net.p_port[p]
+            post0 = net.p_post0[p]
+            ind0 = net.p_ind0[p]
+            syn0 = net.p_syn0[p]
+            shift = net.p_shift[p]
+            a0 = net.p_acc0[p]
+            npost = net.p_npost[p]
+            for j in range(net.p_npre[p]):
+                e = pre0 + j
+                c = cnt[e]
+                if c == 0:
+                    continue
+                k0 = syn0 + indptr[ind0 + j]
+                k1 = syn0 + indptr[ind0 + j + 1]
+                val = emit[e]
+                k = 0
+                for q in range(nb):
+                    if val[q] != 0:
+                        n_ops[q] += k1 - k0
+                        lst[k] = q
+                        k += 1
+                if shift > 0:
+                    for s in range(k0, k1):
+                        i = a0 + delay[s] * npost + post[s]
+                        for r in range(k):
+                            q = lst[r]
+                            st.acc[b0 + q, i] += wb[s, 0 if shared_w else q] * val[q]
+                    continue
+                for s in range(k0, k1):
+                    sl = s1 + delay[s]
+                    if sl >= depth:
+                        sl -= depth
+                    dst = ring[sl, port, post0 + post[s]]
+                    if shared_w:
+                        wv = wb[s, 0]
+                        for q in range(nb):          # instances that did not fire add 0
+                            dst[q] += wv * val[q]
+                    else:
+                        ws = wb[s]
+                        for q in range(nb):
+                            dst[q] += ws[q] * val[q]
+            if shift > 0:
+                # weight_exp < 0: floor shift of each (delay, post) sum of this step (Lava)
+                for q in range(nb):
+                    b = b0 + q
+                    for d in range(net.p_ndelay[p]):
+                        sl = (t + 1 + d) % depth
+                        for i in range(npost):
+                            c = st.acc[b, a0 + d * npost + i]
+                            if c != 0:
+                                ring[sl, port, post0 + i, q] += floor_shift(c, shift)
+                                st.acc[b, a0 + d * npost + i] = 0
+        if net.third:
+            for q in range(nb):
+                for i in range(n):
+                    if (t + 1) % net.epoch[i] == 0:
+                        st.tfacc[b0 + q, i] = 0
+        for i in range(n):
+            for q in range(nb):
+                emit[n_src + i, q] = 0
+    for q in range(nb):
+        st.ring[b0 + q] = ring[:, :, :, q]
+        rec.synops[b0 + q] += n_ops[q]
