@@ -218,6 +218,8 @@ class Layout:
             p = self.slices[name].index
             q_epoch[q] = rule.t_epoch
             post0, npost = int(self.net.p_post0[p]), int(self.net.p_npost[p])
+            # the post neurons sum their third factor over one epoch; a rule that reads no
+            # third factor (weight mirror's B, its drive homeostat) keeps its own epoch
             reads_third = rule.third_factor or any("y2" in t.factors or "y3" in t.factors
                                                    for t in rule.terms)
             have = set(epoch_of[post0:post0 + npost].tolist()) - {0}

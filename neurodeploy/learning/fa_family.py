@@ -198,8 +198,9 @@ def _mirror_rule(block, w_proj: str) -> EngineRule:
     """Weight mirror's B update, every step of a mirror phase: ``dB = -eta (x1 - x2)(y1 - m)
     - decay B`` expanded into products. x1 is the error's payload this step (``-out``), x2
     its running mean (so the output side is centred per neuron), y1 the hidden trace and m
-    its mean under the noise, so ``E[dB] = eta Cov(out, h)``, which is W^T times the
-    output neurons' gain."""
+    its nominal mean under the noise (a noise spike can leave charge for a second hidden
+    spike, so the true mean is a little higher; with x1 - x2 centred that offset only adds
+    variance), so ``E[dB] = eta Cov(out, h)``: W^T times the output neurons' gain."""
     eta, tau_y = block.mirror_rate, block.mirror_tau
     m = block.mirror_rate_hz * _trace_gain(tau_y)
     return EngineRule(
