@@ -223,11 +223,16 @@ class Layout:
             p = self.slices[name].index
             q_epoch[q] = rule.t_epoch
             post0, npost = int(self.net.p_post0[p]), int(self.net.p_npost[p])
+            # the post neurons sum their third factor over one epoch; a rule that reads no
+            # third factor (weight mirror's B, its drive homeostat) keeps its own epoch
+            reads_third = rule.third_factor or any("y2" in t.factors or "y3" in t.factors
+                                                   for t in rule.terms)
             have = set(epoch_of[post0:post0 + npost].tolist()) - {0}
-            if have and have != {rule.t_epoch}:
+            if reads_third and have and have != {rule.t_epoch}:
                 raise BackendError(f"projection '{name}' learns every {rule.t_epoch} steps but "
                                    f"its post neurons already learn every {have.pop()} steps")
-            epoch_of[post0:post0 + npost] = rule.t_epoch
+            if reads_third:
+                epoch_of[post0:post0 + npost] = rule.t_epoch
             self.rule_names.append(name)
             q_proj[q], q_xoff[q], q_yoff[q] = p, xo, yo
             xo += int(self.net.p_npre[p])

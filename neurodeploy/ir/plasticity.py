@@ -79,8 +79,8 @@ class KolenPollack(_ErrorDriven):
 
 
 class WeightMirror(_ErrorDriven):
-    """Akrout et al. 2019: B learns from noise-driven mirror phases, dB = eta_m x y^T
-    - decay B, while W learns by feedback alignment through B."""
+    """Akrout et al. 2019: B learns from noise-driven mirror phases, dB = eta_m y x^T
+    - decay B with both sides centred (every step of a phase), while W learns through B."""
 
     rule: Literal["weight_mirror"]
     decay: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-4
@@ -90,8 +90,14 @@ class WeightMirror(_ErrorDriven):
     mirror_rate_hz: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
         0.2, description="spike probability per step of the mirror noise")
     mirror_drive: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
-        0.3, description="weight of the drive that keeps output neurons at a baseline rate "
-        "in mirror phases (spikes every other step)")
+        0.3, description="initial weight of the drive that keeps output neurons at a "
+        "baseline rate in mirror phases (spikes every other step; adapted by a homeostat)")
+    mirror_target_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(
+        0.2, description="spikes per step the drive homeostat holds each output neuron at "
+        "in mirror phases")
+    mirror_tau: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
+        4.0, description="time constant (steps) of the hidden trace the mirror update "
+        "pairs with the output's spikes")
 
 
 class LowRankFA(_ErrorDriven):

@@ -19,10 +19,12 @@ over the epoch (gated by the post neuron's recent activity in hidden layers).
 Kolen–Pollack adds ``- decay * w`` to W and B alike and trains ``dB = eta * x1 * y1`` with
 x1 the error summed over the epoch and y1 the hidden spike trace (the same trace as W's
 x1), so B follows W's update transposed. Weight mirror trains B only in mirror phases,
-from noise spikes injected into the hidden layer: ``dB = -eta_m * x1 * (y1 - m) - decay *
-B`` with m the noise's mean trace (the error is -out there); a drive source
-(``<b>_mirror_drive``) holds the output neurons at a baseline rate during those phases,
-so that their spikes follow W's input in both directions.
+from noise spikes injected into the hidden layer, every step: ``dB = -eta_m (x1 - x2)
+(y1 - m) - decay B`` with x1 the error (``-out`` there), x2 its running mean and m the
+hidden trace's mean under the noise (both sides centred, as Akrout's zero-mean noise);
+a drive source (``<b>_mirror_drive``) holds the output neurons at a baseline rate during
+those phases through a homeostatic rule of its own, so that every output's spikes follow
+W's input in both directions with a similar gain.
 """
 from __future__ import annotations
 
@@ -159,14 +161,9 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
         ex.projections[f"{name}_noise_{h}"] = Projection(
             pre=ex.noise, post=h, connectivity="one_to_one",
             weights=ConstantInit(init="constant", value=_noise_weight(net, h)))
-        mean_trace = block.mirror_rate_hz * _trace_gain(tau)
         for w_proj, fb in ex.pairs:
-            ex.rules[fb] = EngineRule(
-                terms=(Term(-block.mirror_rate, "u", ("x1", "y1")),
-                       Term(block.mirror_rate * mean_trace, "u", ("x1",)),
-                       Term(-block.decay, "u", ("w",))),
-                x1=EPOCH_SUM, y1=Trace(tau=tau, impulse=1.0), x2=Trace(),
-                t_epoch=epoch, phase="mirror", tied_to=w_proj)
+            ex.rules[fb] = _mirror_rule(block, w_proj)
+        ex.rules[f"{name}_drive_{out}"] = _drive_rule(block)
     return ex
 
 
@@ -188,6 +185,42 @@ def _forward_rule(eta: float, tau: float, decay: float, epoch: int) -> EngineRul
         terms.append(Term(-decay, "u", ("w",)))
     return EngineRule(terms=tuple(terms), x1=Trace(tau=tau, impulse=1.0), x2=Trace(), y1=Trace(),
                       t_epoch=epoch, third_factor=True, phase="train")
+
+
+# Time constant (steps) of the error's running mean (x2) and of the drive homeostat's
+# traces in mirror phases, and the homeostat's rate.
+MIRROR_MEAN_TAU = 100.0
+DRIVE_TAU = 20.0
+DRIVE_RATE = 1e-3
+
+
+def _mirror_rule(block, w_proj: str) -> EngineRule:
+    """Weight mirror's B update, every step of a mirror phase: ``dB = -eta (x1 - x2)(y1 - m)
+    - decay B`` expanded into products. x1 is the error's payload this step (``-out``), x2
+    its running mean (so the output side is centred per neuron), y1 the hidden trace and m
+    its nominal mean under the noise (a noise spike can leave charge for a second hidden
+    spike, so the true mean is a little higher; with x1 - x2 centred that offset only adds
+    variance), so ``E[dB] = eta Cov(out, h)``: W^T times the output neurons' gain."""
+    eta, tau_y = block.mirror_rate, block.mirror_tau
+    m = block.mirror_rate_hz * _trace_gain(tau_y)
+    return EngineRule(
+        terms=(Term(-eta, "u", ("x1", "y1")), Term(eta * m, "u", ("x1",)),
+               Term(eta, "u", ("x2", "y1")), Term(-eta * m, "u", ("x2",)),
+               Term(-block.decay, "u", ("w",))),
+        x1=EPOCH_SUM, x2=Trace(tau=MIRROR_MEAN_TAU, impulse=1.0 / _trace_gain(MIRROR_MEAN_TAU)),
+        y1=Trace(tau=tau_y, impulse=1.0), t_epoch=1, phase="mirror", tied_to=w_proj)
+
+
+def _drive_rule(block) -> EngineRule:
+    """Homeostat of the mirror drive: ``dw = r x1 (target - y1 / G)`` holds every output
+    neuron at ``mirror_target_rate`` in mirror phases, whatever its mean input from the
+    noise-driven hidden layer (W's row sums), so all outputs answer W x with a similar gain."""
+    g = _trace_gain(DRIVE_TAU)
+    return EngineRule(
+        terms=(Term(DRIVE_RATE * block.mirror_target_rate, "u", ("x1",)),
+               Term(-DRIVE_RATE / g, "u", ("x1", "y1"))),
+        x1=Trace(tau=DRIVE_TAU, impulse=1.0), y1=Trace(tau=DRIVE_TAU, impulse=1.0),
+        t_epoch=1, phase="mirror")
 
 
 def _trace_gain(tau: float) -> float:

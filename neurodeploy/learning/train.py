@@ -173,6 +173,8 @@ class Trainer:
         start = time.time()
         decay = self.cfg.lr_decay if self.cfg.lr_decay is not None else \
             float(self.block["params"].get("lr_decay", 1.0))
+        if self.block["rule"] == "weight_mirror":
+            self._mirror(total)         # B starts as the initial W's mirror, not from its init
         for k in range(total):
             if k and decay != 1.0:
                 self.scale_learning_rate(decay)
