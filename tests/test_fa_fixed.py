@@ -23,6 +23,8 @@ from neurodeploy.learning.learners import get_learner
 from neurodeploy.profiles import load_profile
 from neurodeploy.task import encode_labels, encode_samples
 
+from .lava_run import run_fixed
+
 pytestmark = pytest.mark.filterwarnings("ignore:Cannot import module")
 
 FA_FIXED = """
@@ -216,11 +218,10 @@ def test_three_factor_kernel_reproduces_lava(tmp_path):
     identical weights after every step, including the steps where Lava's synapse rounds a
     received y value down (its y tau of 65535 steps; checked to happen here)."""
     import os
-    import time
 
     from neurodeploy.compilers.cpu import fixed_learning as FL
     from neurodeploy.compilers.lava import learning_processes as P
-    from neurodeploy.compilers.lava.backend import LavaBackend, _kill_runtime, _lava
+    from neurodeploy.compilers.lava.backend import _lava
     from neurodeploy.compilers.lava.fixed_rules import lava_dw
     from neurodeploy.compilers.lava.learning_rules import LavaRule
     from neurodeploy.learning.engine_rule import EngineRule, Term, Trace
@@ -252,19 +253,7 @@ def test_three_factor_kernel_reproduces_lava(tmp_path):
     for port, data in feeds.items():
         src = L["RingBuffer"](data=np.ascontiguousarray(data.T))
         src.s_out.connect(getattr(conn, port))
-    exe = conn.compile(L["Loihi2SimCfg"](select_tag="fixed_pt"))
-    rt = L["Runtime"](exe, L["ActorType"].MultiProcessing)
-    exe.assign_runtime_to_all_processes(rt)
-    clean = False
-    try:
-        rt.initialize()
-        rt.start(L["RunSteps"](num_steps=steps, blocking=False))
-        LavaBackend._await(L, rt, time.monotonic() + 120, 120, "test run")
-        LavaBackend._stop(L, rt, time.monotonic() + 20)
-        clean = True
-    finally:
-        if not clean:
-            _kill_runtime(rt)
+    run_fixed(L, conn, steps, 120)
     lava = np.fromfile(path, np.float64).reshape(steps, npost, npre)
 
     fx = FL.tables([q], steps)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 import numpy as np
 import pytest
@@ -19,13 +18,15 @@ import pytest
 import neurodeploy  # noqa: F401  (installs the Lava shim)
 from neurodeploy.compilers.cpu import fixed_learning as FL
 from neurodeploy.compilers.lava import learning_processes as P
-from neurodeploy.compilers.lava.backend import LavaBackend, _kill_runtime, _lava
+from neurodeploy.compilers.lava.backend import _lava
 from neurodeploy.compilers.lava.fixed_rules import lava_dw
 from neurodeploy.compilers.lava.learning_rules import LavaRule
 from neurodeploy.errors import CompileError
 from neurodeploy.learning.engine_rule import EngineRule, Term, Trace
 from neurodeploy.learning.fixed_point import quantize
 from neurodeploy.profiles import load_profile
+
+from .lava_run import run_fixed
 
 STEPS, NPRE, NPOST = 150, 6, 4
 
@@ -56,19 +57,7 @@ def _lava_trajectory(q, pre, post, w0, sign, tmp_path):
                               sign_mode=L["SignMode"][sign.upper()])
     src.s_out.connect(conn.s_in)
     bap.s_out.connect(conn.s_in_bap)
-    exe = conn.compile(L["Loihi2SimCfg"](select_tag="fixed_pt"))
-    rt = L["Runtime"](exe, L["ActorType"].MultiProcessing)
-    exe.assign_runtime_to_all_processes(rt)
-    clean = False
-    try:
-        rt.initialize()
-        rt.start(L["RunSteps"](num_steps=STEPS, blocking=False))
-        LavaBackend._await(L, rt, time.monotonic() + 60, 60, "test run")
-        LavaBackend._stop(L, rt, time.monotonic() + 20)
-        clean = True
-    finally:
-        if not clean:
-            _kill_runtime(rt)
+    run_fixed(L, conn, STEPS, 60)
     return np.fromfile(path, np.float64).reshape(STEPS, NPOST, NPRE)
 
 
