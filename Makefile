@@ -40,7 +40,12 @@ demo: $(STAMP)
 	@echo "== 4. validate 100 mismatched chips (weight CV 0.1) against accuracy >= 0.9"
 	$(BIN)/neurodeploy validate build/digits_fa --chips 100 --spec "accuracy>=0.9" --yield 0.9 \
 		--set variability.weights.cv=0.1 -o build/digits_fa-validation --force
-	@echo "== 5. simulate before deploy: cpu, Lava and Brian2 agree"
+	@echo "== 5. chip-in-the-loop: 20 chips at weight CV 0.3 fine-tune with their own FA rule (float build keeps it)"
+	$(BIN)/neurodeploy train examples/digits_fa.yaml --profile cpu --backend cpu --epochs 20 \
+		-o build/digits_fa_cpu --force
+	$(BIN)/neurodeploy validate build/digits_fa_cpu --chips 20 --finetune \
+		--set variability.weights.cv=0.3 -o build/digits_fa_cpu-finetune --force
+	@echo "== 6. simulate before deploy: cpu, Lava and Brian2 agree"
 	$(BIN)/python examples/make_digits_input.py build/digits_input.npz
 	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile $(PROFILE) -o build/feedforward --force -q
 	$(BIN)/neurodeploy simulate build/feedforward --backend cpu --input build/digits_input.npz \
