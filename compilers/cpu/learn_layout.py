@@ -187,14 +187,15 @@ class Layout:
             weights.append(w)
             nnz_total += rows.size
             ind_total += n_pre + 1
-        # per-synapse indices as int32: the scatter streams them at every spike
+        # per-synapse indices as small as they fit: the scatter streams them at every spike
         cat = (lambda a, dt: np.concatenate(a).astype(dt) if a else np.zeros(0, dt))
+        post_dt = np.uint16 if int(npost.max(initial=0)) <= 0xFFFF else np.int32
         ipar, groups, gate = self._neuron_arrays()
         self.n_acc = n_acc
         third = bool(np.any(port == 1) or self.plan.plasticity)
         net = Net(bool(self.plan.fixed), self.fx, np.int64(self.n_src), self.neuron_params(),
                   ipar, *groups, third, gate, np.ones(self.n, np.int64), pre0, npre, post0,
-                  npost, port, ind0, syn0, cat(indptrs, np.int64), cat(posts, np.int32),
+                  npost, port, ind0, syn0, cat(indptrs, np.int64), cat(posts, post_dt),
                   cat(delays, np.int32), cat(pres, np.int32), pind0, cat(pptrs, np.int64),
                   cat(pidxs, np.int64), shift, acc0, ndelay)
         self.depth = int(net.delay.max()) + 1 if net.delay.size else 1
