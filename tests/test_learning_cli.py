@@ -178,3 +178,31 @@ def test_bad_train_options_are_one_line(tmp_path: Path, capsys, args, says):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
     assert not out.exists()
+
+
+def test_train_learns_on_the_profiles_imperfect_plasticity(tmp_path: Path, capsys):
+    """A profile with learning-rate mismatch and update noise trains chip 0's imperfect
+    learning circuitry on the cpu learner (other weights than the ideal profile's, still
+    well above chance); the Brian2 learner refuses it in one line and writes nothing."""
+    net = _write(tmp_path, SMALL.replace("RULE", "feedback_alignment"))
+    prof = tmp_path / "lossy.yaml"
+    prof.write_text("name: lossy\nextends: cpu\n"
+                    "variability: {learning_rate_cv: 0.5, update_noise: 0.5}\n")
+    args = ["--epochs", "2", "--classes", "0,1,2", "--train-samples", "150"]
+    weights = {}
+    for name, profile in (("ideal", "cpu"), ("lossy", str(prof))):
+        out = tmp_path / name
+        assert main(["train", str(net), "--profile", profile, *args, "-o", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert ("imperfect plasticity: learning-rate CV 0.5, update noise 0.5 LSB" in err) == \
+            (name == "lossy")
+        summary = json.loads((out / "training" / "summary.json").read_text())
+        assert summary["deployed_test_accuracy"] > 0.6
+        weights[name] = np.load(out / "weights" / "in_hid.npz")["weights"]
+    assert weights["ideal"].shape == weights["lossy"].shape
+    assert not np.allclose(weights["ideal"], weights["lossy"])
+    assert main(["train", str(net), "--profile", str(prof), "--backend", "brian2", *args,
+                 "-o", str(tmp_path / "b2")]) == 1
+    err = capsys.readouterr().err
+    assert "simulated by the cpu learner only" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b2").exists()

@@ -85,12 +85,14 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
     work = scratch_dir(out)
     try:
         float_build = compile_network(net, load_profile("cpu"), work / "float_build").out
-        compile_network(net if target.numerics == "float" else _forward_only(net), target, out=None)
+        deployed = compile_network(net if target.numerics == "float" else _forward_only(net),
+                                   target, out=None)
         check_backend(cfg.backend)
         data = prepare_data(net, cfg)
         from ..compilers import load_plan
         plan = load_plan(float_build)
-        trainer = Trainer(plan, block_name, data, cfg, progress)
+        trainer = Trainer(plan, block_name, data, cfg, progress,
+                          deployed.manifest if target.numerics == "float" else None)
         curves = trainer.run()
         weights = trainer.trained_weights()
         expanded = expand(net).net

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import IRError, NeurodeployError
+from ..errors import BackendError, IRError, NeurodeployError
 from ..ir.models import Network
 from ..task import Dataset, encode_labels, encode_samples, load_dataset
 from ..task.datasets import check_fits
@@ -92,15 +92,48 @@ class Trainer:
     """Runs the epochs of one training session on one learner."""
 
     def __init__(self, plan, block_name: str, data: Dataset, cfg: TrainConfig,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 target_manifest: dict | None = None) -> None:
+        """``target_manifest``: the float target's compile manifest, whose plasticity
+        imperfections (``variability.learning``) the learning circuitry has."""
         self.plan, self.data, self.cfg = plan, data, cfg
         self.block = plan.plasticity[block_name]
         self.task = plan.task
         self.learner = get_learner(cfg.backend, plan, self.task["output"])
         self.progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
+        if target_manifest is not None:
+            self._imperfect_learning(cfg.backend, target_manifest)
         self.curves = Curves()
         self.steps = int(self.task["sample_steps"])
         self.n_classes = plan.populations[self.task["output"]].size
+
+    def _imperfect_learning(self, backend: str, manifest: dict) -> None:
+        """The target profile's plasticity imperfections (``variability.learning``:
+        learning-rate mismatch, update noise, stochastic rounding) as chip 0's learning
+        circuitry has them; the cpu learner simulates them, the other learners refuse them."""
+        from ..validate.finetune import to_layout, update_settings
+        from ..variability.chip import Chip
+        from ..variability.config import MismatchConfig
+        chip = Chip(self.plan.seed, 0, MismatchConfig.from_manifest(manifest))
+        s = chip.learning_settings
+        if not (s["cv"] or s["update_noise"] or s["stochastic_rounding"]):
+            return
+        if backend != "cpu":
+            raise BackendError(f"the profile's learning imperfections (variability.learning: "
+                               f"cv {s['cv']}, update_noise {s['update_noise']}, "
+                               f"stochastic_rounding {s['stochastic_rounding']}) are simulated "
+                               "by the cpu learner only; use --backend cpu",
+                               file=self.plan.path, path=("variability", "learning"))
+        lay = self.learner.layout
+        gain = np.ones((1, lay.w0.size))
+        for name in lay.rule_names:
+            sl = lay.slices[name]
+            gain[0, sl.syn0:sl.syn0 + sl.nnz] = to_layout(
+                lay, self.plan, name, chip.learning_gain(name, plan=self.plan))
+        lay.rules = lay.rules._replace(gain=gain, upd=update_settings(lay, self.plan, [chip]))
+        self.progress(f"learning with chip 0's imperfect plasticity: learning-rate CV {s['cv']}, "
+                      f"update noise {s['update_noise']} LSB, stochastic rounding "
+                      f"{'on' if s['stochastic_rounding'] else 'off'}")
 
     def _encode(self, x: np.ndarray, seed: int) -> np.ndarray:
         return encode_samples(x, self.steps, self.task["max_rate"], self.task["encoding"], seed)
