@@ -136,8 +136,9 @@ class SimPlan:
         ``keep_noise`` (a task's read-out keeps it: it is what the chip does); the learning
         pathway (:meth:`learning_parts`) is left out, as it is inert without learning."""
         pops, projs = self.learning_parts()
-        noise = ({kind: {n: e for n, e in (entries or {}).items() if n not in pops}
-                  for kind, entries in self.noise.items()} if keep_noise else {})
+        kept = {kind: {n: e for n, e in (entries or {}).items() if n not in pops}
+                for kind, entries in self.noise.items()} if keep_noise else {}
+        noise = {kind: entries for kind, entries in kept.items() if entries}
         return SimPlan(**{**self.__dict__, "plasticity": {}, "noise": noise,
                           "populations": {n: p for n, p in self.populations.items() if n not in pops},
                           "projections": {n: p for n, p in self.projections.items() if n not in projs},
