@@ -4,7 +4,7 @@
 
 Each row is a `neurodeploy train` session (cpu backend, deployed to loihi2) of one example
 network, plus the back-propagation reference (a rate network of the same architecture,
-NumPy). Takes a few minutes on two cores.
+NumPy). Takes about 15 minutes on two cores (weight mirror's mirror phases about 6).
 """
 from __future__ import annotations
 
