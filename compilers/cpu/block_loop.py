@@ -84,7 +84,7 @@ def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
                     continue
                 k0 = syn0 + indptr[ind0 + j]
                 k1 = syn0 + indptr[ind0 + j + 1]
-                val = emit[e]
+                val = emit[e]                # a view, made once per firing neuron
                 k = 0
                 for q in range(nb):
                     if val[q] != 0:
@@ -102,15 +102,14 @@ def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
                     sl = s1 + delay[s]
                     if sl >= depth:
                         sl -= depth
-                    dst = ring[sl, port, post0 + post[s]]
+                    i = post0 + post[s]
                     if shared_w:
                         wv = wb[s, 0]
                         for q in range(nb):          # instances that did not fire add 0
-                            dst[q] += wv * val[q]
+                            ring[sl, port, i, q] += wv * val[q]
                     else:
-                        ws = wb[s]
                         for q in range(nb):
-                            dst[q] += ws[q] * val[q]
+                            ring[sl, port, i, q] += wb[s, q] * val[q]
             if shift > 0:
                 # weight_exp < 0: floor shift of each (delay, post) sum of this step (Lava)
                 for q in range(nb):
