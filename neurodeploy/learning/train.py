@@ -119,11 +119,13 @@ class Trainer:
         if not (s["cv"] or s["update_noise"] or s["stochastic_rounding"]):
             return
         if backend != "cpu":
-            raise BackendError(f"the profile's learning imperfections (variability.learning: "
-                               f"cv {s['cv']}, update_noise {s['update_noise']}, "
+            prof = manifest.get("profile")
+            name = prof.get("name") if isinstance(prof, dict) else prof
+            raise BackendError(f"profile {name}'s learning imperfections (learning_rate_cv "
+                               f"{s['cv']}, update_noise {s['update_noise']}, "
                                f"stochastic_rounding {s['stochastic_rounding']}) are simulated "
                                "by the cpu learner only; use --backend cpu",
-                               file=self.plan.path, path=("variability", "learning"))
+                               path=("--backend",))
         lay = self.learner.layout
         gain = np.ones((1, lay.w0.size))
         for name in lay.rule_names:
