@@ -23,7 +23,6 @@ from neurodeploy.learning.learners import get_learner
 from neurodeploy.profiles import load_profile
 from neurodeploy.task import encode_labels, encode_samples
 
-from .lava_run import run_fixed
 
 pytestmark = pytest.mark.filterwarnings("ignore:Cannot import module")
 
@@ -223,6 +222,7 @@ def test_three_factor_kernel_reproduces_lava(tmp_path):
     from neurodeploy.compilers.lava import learning_processes as P
     from neurodeploy.compilers.lava.backend import _lava
     from neurodeploy.compilers.lava.fixed_rules import lava_dw
+    from neurodeploy.compilers.lava.learner import run_network
     from neurodeploy.compilers.lava.learning_rules import LavaRule
     from neurodeploy.learning.engine_rule import EngineRule, Term, Trace
     from neurodeploy.learning.fixed_point import quantize
@@ -253,7 +253,7 @@ def test_three_factor_kernel_reproduces_lava(tmp_path):
     for port, data in feeds.items():
         src = L["RingBuffer"](data=np.ascontiguousarray(data.T))
         src.s_out.connect(getattr(conn, port))
-    run_fixed(L, conn, steps, 120)
+    run_network(L, conn, "fixed_pt", steps, 120, 20, "test")
     lava = np.fromfile(path, np.float64).reshape(steps, npost, npre)
 
     fx = FL.tables([q], steps)

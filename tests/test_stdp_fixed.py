@@ -20,13 +20,13 @@ from neurodeploy.compilers.cpu import fixed_learning as FL
 from neurodeploy.compilers.lava import learning_processes as P
 from neurodeploy.compilers.lava.backend import _lava
 from neurodeploy.compilers.lava.fixed_rules import lava_dw
+from neurodeploy.compilers.lava.learner import run_network
 from neurodeploy.compilers.lava.learning_rules import LavaRule
 from neurodeploy.errors import CompileError
 from neurodeploy.learning.engine_rule import EngineRule, Term, Trace
 from neurodeploy.learning.fixed_point import quantize
 from neurodeploy.profiles import load_profile
 
-from .lava_run import run_fixed
 
 STEPS, NPRE, NPOST = 150, 6, 4
 
@@ -57,7 +57,7 @@ def _lava_trajectory(q, pre, post, w0, sign, tmp_path):
                               sign_mode=L["SignMode"][sign.upper()])
     src.s_out.connect(conn.s_in)
     bap.s_out.connect(conn.s_in_bap)
-    run_fixed(L, conn, STEPS, 60)
+    run_network(L, conn, "fixed_pt", STEPS, 60, 20, "test")
     return np.fromfile(path, np.float64).reshape(STEPS, NPOST, NPRE)
 
 

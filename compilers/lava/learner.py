@@ -196,27 +196,35 @@ class LavaLearner:
         self._w[0, sl.syn0:sl.syn0 + sl.nnz] = vals
 
     def _execute(self, L: dict, root: ty.Any, total: int, timeout: float) -> None:
-        cfg = L["Loihi2SimCfg"](select_tag="fixed_pt" if self.plan.fixed else "floating_pt")
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Cannot import module")
-                exe = root.compile(cfg)
-        except Exception as exc:
-            raise BackendError(f"Lava could not compile the learning network: "
-                               f"{type(exc).__name__}: {exc}") from exc
-        rt = L["Runtime"](exe, L["ActorType"].MultiProcessing)
-        exe.assign_runtime_to_all_processes(rt)
-        clean = False
-        try:
-            rt.initialize()
-            rt.start(L["RunSteps"](num_steps=total, blocking=False))
-            LavaBackend._await(L, rt, time.monotonic() + timeout, timeout, "learning run")
-            LavaBackend._stop(L, rt, time.monotonic() + self.stop_timeout)
-            clean = True
-        except BackendError:
-            raise
-        except Exception as exc:
-            raise BackendError(f"Lava learning run failed: {type(exc).__name__}: {exc}") from exc
-        finally:
-            if not clean:
-                _kill_runtime(rt)
+        run_network(L, root, "fixed_pt" if self.plan.fixed else "floating_pt", total, timeout,
+                    self.stop_timeout, "learning")
+
+
+def run_network(L: dict, root: ty.Any, tag: str, steps: int, timeout: float,
+                stop_timeout: float, what: str) -> None:
+    """Compile ``root``'s network for ``Loihi2SimCfg(select_tag=tag)`` and run it for
+    ``steps`` steps within ``timeout`` s (``what`` names it in errors); the runtime is always stopped (killed when it does
+    not stop cleanly), and Lava's failures become one-line :class:`BackendError`\ s."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Cannot import module")
+            exe = root.compile(L["Loihi2SimCfg"](select_tag=tag))
+    except Exception as exc:
+        raise BackendError(f"Lava could not compile the {what} network: "
+                           f"{type(exc).__name__}: {exc}") from exc
+    rt = L["Runtime"](exe, L["ActorType"].MultiProcessing)
+    exe.assign_runtime_to_all_processes(rt)
+    clean = False
+    try:
+        rt.initialize()
+        rt.start(L["RunSteps"](num_steps=steps, blocking=False))
+        LavaBackend._await(L, rt, time.monotonic() + timeout, timeout, f"{what} run")
+        LavaBackend._stop(L, rt, time.monotonic() + stop_timeout)
+        clean = True
+    except BackendError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"Lava {what} run failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if not clean:
+            _kill_runtime(rt)
