@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import KINDS
+from neurodeploy.neurons import KINDS, FixedConstants
 
 from .. import Backend
 from ..plan import SimPlan
@@ -70,12 +70,12 @@ class CpuBackend(Backend):
                 if pop.refractory and plan.fixed:
                     return (f"population '{name}' has refractory {pop.refractory} in a fixed "
                             "build; Lava's bit-accurate LIF has no refractory period")
-                bits = int(plan.neuron_model.get("decay_bits", 12))
-                top = (1 << bits) - 1
+                fc = FixedConstants.from_neuron_model(plan.neuron_model)
+                top = fc.decay_top
                 if plan.fixed and not (0 <= np.min(pop.du) and np.max(pop.du) <= top
                                        and 0 <= np.min(pop.dv) and np.max(pop.dv) <= top):
                     return (f"population '{name}': du={pop.du}, dv={pop.dv} outside the "
-                            f"{bits}-bit decay register 0..{top}")
+                            f"{fc.decay_bits}-bit decay register 0..{top}")
         for name, proj in plan.projections.items():
             for end in (proj.pre, proj.post):
                 if end not in plan.populations:

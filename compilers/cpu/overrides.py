@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons import FixedConstants
 
 from ..plan import SimPlan
 
@@ -67,10 +68,10 @@ def split_overrides(plan: SimPlan, overrides: dict[str, Any] | None, batch: int
                     raise BackendError(f"{f} must hold integers in a fixed build "
                                        "(hardware register values)")
                 arr = arr.astype(np.int64)
-                bits = int(plan.neuron_model.get("decay_bits", 12))
-                top = (1 << bits) - 1
-                if key in ("du", "dv") and (arr.min() < 0 or arr.max() > top):
-                    raise BackendError(f"{f} outside the {bits}-bit decay register 0..{top}")
+                fc = FixedConstants.from_neuron_model(plan.neuron_model)
+                if key in ("du", "dv") and (arr.min() < 0 or arr.max() > fc.decay_top):
+                    raise BackendError(f"{f} outside the {fc.decay_bits}-bit decay register "
+                                       f"0..{fc.decay_top}")
             else:
                 arr = arr.astype(np.float64)
             out[key] = arr.reshape(batch, -1)

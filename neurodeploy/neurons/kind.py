@@ -30,6 +30,11 @@ class FixedConstants:
         nm = nm or {}
         return cls(**{k: int(nm[k]) for k in cls.__dataclass_fields__ if k in nm})
 
+    @property
+    def decay_top(self) -> int:
+        """Largest value of a decay register (``du``, ``dv``)."""
+        return (1 << self.decay_bits) - 1
+
     def cpu_tuple(self) -> np.ndarray:
         """The order the cpu step functions read them in (``fx`` of the step loop)."""
         return np.array([self.decay_bits, self.activation_shift, self.du_offset,
