@@ -104,6 +104,10 @@ def test_bad_dataset_is_one_line_and_writes_nothing(tmp_path: Path, capsys, chan
      "plasticity.learn.decay", "less than 1"),
     ("{rule: stdp, projections: [in_hid], w_min: 1.0, w_max: 0.0}", "plasticity.learn",
      "w_max (0.0) must be >= w_min (1.0)"),
+    ("{rule: weight_mirror, projections: [in_hid, hid_out], mirror_target_rate: 1.5}",
+     "plasticity.learn.mirror_target_rate", "less than 1"),
+    ("{rule: weight_mirror, projections: [in_hid, hid_out], mirror_tau: 0}",
+     "plasticity.learn.mirror_tau", "greater than 0"),
 ])
 def test_bad_plasticity_block_is_one_line(tmp_path: Path, capsys, block, where, says):
     text = SMALL.replace("{rule: RULE, projections: [in_hid, hid_out], learning_rate: 0.0001}", block)
