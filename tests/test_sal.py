@@ -2,6 +2,7 @@
 the cpu learner, the same rule on every backend's learning engine, and its refusals."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
+from neurodeploy.cli import main
 from neurodeploy.compile import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.compilers.cpu.learner import CpuLearner
@@ -20,6 +22,8 @@ from neurodeploy.learning.phases import align_phase
 from neurodeploy.learning.sal import PHASE, sal_rule
 from neurodeploy.learning.stdp import pair_rule
 from neurodeploy.profiles import load_profile
+
+from .conftest import EXAMPLES
 
 NET = """
 neurodeploy: 1
@@ -148,10 +152,26 @@ def test_sal_rule_on_every_learning_engine(tmp_path: Path, backend: str):
     np.testing.assert_allclose(out[1][1], out[0][1], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("backend", ["lava", "brian2"])
-def test_other_learners_refuse_the_coupled_phase(tmp_path: Path, backend: str):
+def test_alignment_phase_on_brian2_equals_cpu(tmp_path: Path):
+    """The coupled phase on the Brian2 learner: spikes and weights as the cpu learner's
+    (within 1e-12), and B moved."""
+    plan = _plan(tmp_path, NET.format(extra="").replace("sal_rate: 0.006, align_steps: 5000",
+                                                        "sal_rate: 0.05, align_steps: 300"))
+    out = []
+    for backend in ("cpu", "brian2"):
+        learner = get_learner(backend, plan, "out")
+        align_phase(learner, plan, plan.plasticity["learn"], [4, 1])
+        out.append((learner.last_totals.copy(), learner.weights.copy(), learner.layout))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=0, atol=1e-12)
+    lay = out[0][2]
+    moved = lay.dense(out[0][1][0], "learn_fb_h") - lay.dense(lay.w0, "learn_fb_h")
+    assert np.abs(moved).max() > 1e-3
+
+
+def test_lava_learner_refuses_the_coupled_phase(tmp_path: Path):
     plan = _plan(tmp_path, NET.format(extra=""))
-    learner = get_learner(backend, plan, "out")
+    learner = get_learner("lava", plan, "out")
     with pytest.raises(BackendError, match="hidden soma.*--backend cpu"):
         learner.set_phase(PHASE)
     learner.set_phase("train")          # training and read-out need no coupling
@@ -181,3 +201,25 @@ def test_sal_rule_magnitudes_follow_the_block():
     assert rule.terms[0].coef == -0.003 and rule.terms[1].coef == 0.003
     assert rule.x1.impulse == -1.0 and rule.y1.impulse == 1.0
     assert rule.x1.decay == pytest.approx(math.exp(-1 / 6.0))
+
+
+def test_train_cli_learns_with_sal_and_refuses_other_learners(tmp_path: Path, capsys):
+    """`train` runs the example's alignment phases on the cpu learner (the angle is recorded
+    per epoch and B ends far from orthogonal to W^T); lava is refused in one line."""
+    text = (EXAMPLES / "digits_sal.yaml").read_text().replace("align_steps: 30000",
+                                                             "align_steps: 4000")
+    net = tmp_path / "sal.yaml"
+    net.write_text(text)
+    args = ["--epochs", "2", "--classes", "0,1,2", "--train-samples", "120",
+            "--test-samples", "60"]
+    assert main(["train", str(net), "--profile", "cpu", *args, "-o", str(tmp_path / "b")]) == 0
+    curves = json.loads((tmp_path / "b" / "training" / "curves.json").read_text())
+    angles = curves["angles"]["learn_fb_hidden"]
+    assert len(angles) == 2 and max(angles) < 60, angles
+    assert curves["test_accuracy"][-1] > 0.6
+    capsys.readouterr()
+    assert main(["train", str(net), "--profile", "cpu", "--backend", "lava", *args, "-o",
+                 str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "hidden soma" in err and "--backend cpu" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()
