@@ -14,9 +14,10 @@ from neurodeploy.cli import main
 from neurodeploy.compile import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.compilers.cpu.learner import CpuLearner
-from neurodeploy.errors import BackendError, CompileError, IRError
+from neurodeploy.errors import CompileError, IRError
 from neurodeploy.ir import parse_network
 from neurodeploy.learning import metrics
+from neurodeploy.learning.engine_rule import EngineRule
 from neurodeploy.learning.learners import get_learner
 from neurodeploy.learning.phases import align_phase
 from neurodeploy.learning.sal import PHASE, sal_rule
@@ -169,12 +170,22 @@ def test_alignment_phase_on_brian2_equals_cpu(tmp_path: Path):
     assert np.abs(moved).max() > 1e-3
 
 
-def test_lava_learner_refuses_the_coupled_phase(tmp_path: Path):
-    plan = _plan(tmp_path, NET.format(extra=""))
-    learner = get_learner("lava", plan, "out")
-    with pytest.raises(BackendError, match="hidden soma.*--backend cpu"):
-        learner.set_phase(PHASE)
-    learner.set_phase("train")          # training and read-out need no coupling
+def test_alignment_phase_on_lava_follows_cpu(tmp_path: Path):
+    """The coupled phase on the Lava learner (our learning LIF carries the coupling, Lava's
+    LearningDense learns B from the graded error relay as regular impulses): the cpu
+    learner's spike counts, and weights within 1e-12."""
+    plan = _plan(tmp_path, NET.format(extra="").replace("sal_rate: 0.006, align_steps: 5000",
+                                                        "sal_rate: 0.05, align_steps: 300"))
+    out = []
+    for backend in ("cpu", "lava"):
+        learner = get_learner(backend, plan, "out")
+        align_phase(learner, plan, plan.plasticity["learn"], [4, 1])
+        out.append((learner.last_totals.copy(), learner.weights.copy(), learner.layout))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=0, atol=1e-12)
+    lay = out[0][2]
+    moved = lay.dense(out[0][1][0], "learn_fb_h") - lay.dense(lay.w0, "learn_fb_h")
+    assert np.abs(moved).max() > 1e-3
 
 
 def test_fixed_point_profile_refuses_sal(tmp_path: Path):
@@ -197,15 +208,17 @@ def test_bad_sal_fields_name_their_path(tmp_path: Path, extra: str, path: str):
 
 def test_sal_rule_magnitudes_follow_the_block():
     """The block's eta and window become the rule's coefficients and traces."""
-    rule = sal_rule(0.003, 6.0, pre_impulse=-1.0)
+    rule = sal_rule(0.003, 6.0, pre_payload=-1.0)
     assert rule.terms[0].coef == -0.003 and rule.terms[1].coef == 0.003
     assert rule.x1.impulse == -1.0 and rule.y1.impulse == 1.0
+    assert rule.meta == {"pre_payload": -1.0}
+    assert EngineRule.from_dict(rule.to_dict()).meta == rule.meta       # kept in the build
     assert rule.x1.decay == pytest.approx(math.exp(-1 / 6.0))
 
 
-def test_train_cli_learns_with_sal_and_refuses_other_learners(tmp_path: Path, capsys):
-    """`train` runs the example's alignment phases on the cpu learner (the angle is recorded
-    per epoch and B ends far from orthogonal to W^T); lava is refused in one line."""
+def test_train_cli_learns_with_sal(tmp_path: Path):
+    """`train` runs the example's alignment phases on the cpu learner: the angle is recorded
+    per epoch, B ends far from orthogonal to W^T, and the network learns."""
     text = (EXAMPLES / "digits_sal.yaml").read_text().replace("align_steps: 30000",
                                                              "align_steps: 4000")
     net = tmp_path / "sal.yaml"
@@ -217,9 +230,3 @@ def test_train_cli_learns_with_sal_and_refuses_other_learners(tmp_path: Path, ca
     angles = curves["angles"]["learn_fb_hidden"]
     assert len(angles) == 2 and max(angles) < 60, angles
     assert curves["test_accuracy"][-1] > 0.6
-    capsys.readouterr()
-    assert main(["train", str(net), "--profile", "cpu", "--backend", "lava", *args, "-o",
-                 str(tmp_path / "c")]) == 1
-    err = capsys.readouterr().err
-    assert "hidden soma" in err and "--backend cpu" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "c").exists()

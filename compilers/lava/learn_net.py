@@ -140,7 +140,8 @@ class LearnNet:
                           refractory_period=0 if fixed else int(pop.refractory),
                           gate_window=gate_window, y1_decay=y1[0], y1_impulse=y1[1],
                           counts=counts, windows=self.n_samples, window=self.steps,
-                          y_gain=1.0 if fixed else Y_GAIN_3F, tf_shift=tf_shift, **kw)
+                          y_gain=1.0 if fixed else Y_GAIN_3F, tf_shift=tf_shift,
+                          coupling=np.asarray(lay.net.couple[o:o + n], float), **kw)
 
     def _weights(self, name: str) -> np.ndarray:
         """[post, pre] weights as Lava's connection takes them (fixed: the mantissa)."""
@@ -182,8 +183,16 @@ class LearnNet:
         if self.plan.fixed:
             kw = dict(weight_exp=int(proj.weight_exp), num_weight_bits=int(proj.num_weight_bits),
                       sign_mode=self.L["SignMode"][proj.sign_mode.upper()])
-        conn = P.RecLearningDense(weights=w, learning_rule=rule.learning_rule(),
-                                  weights_file=path, record_steps=steps, **kw)
+        if self.plan.populations[proj.pre].kind == "graded":   # payloads: see LavaRule
+            kw["num_message_bits"] = GRADED_BITS
+        cls = P.RecLearningDense
+        if proj.format == "coo":           # explicit synapses: only these learn
+            from scipy.sparse import csr_matrix
+            sl = self.lr.layout.slices[name]
+            w = csr_matrix((w[sl.rows, sl.cols], (sl.rows, sl.cols)), shape=w.shape)
+            cls = P.RecLearningSparse
+        conn = cls(weights=w, learning_rule=rule.learning_rule(), weights_file=path,
+                   record_steps=steps, **kw)
         post = self.procs[proj.post]
         post.s_out_bap.connect(conn.s_in_bap)
         if rule.third_factor:

@@ -19,6 +19,7 @@ Every run is guarded like the lava backend's (deadline, dead or failing workers 
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -31,7 +32,7 @@ import numpy as np
 from neurodeploy import _lava_compat
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
-from neurodeploy.learning.phases import refuse_coupling
+from neurodeploy.learning.phases import coupling
 from neurodeploy.learning.learners import refuse_noise
 from neurodeploy.neurons import lif
 
@@ -92,10 +93,11 @@ class LavaLearner:
         return self._w
 
     def set_phase(self, phase: str | None) -> None:
-        """Enable the rules of one phase ('train', 'mirror'), or none; SAL's alignment
-        phase (feedback coupled into the hidden soma) is refused by name."""
-        refuse_coupling(self.plan, phase, "lava")
+        """Enable the rules of one phase ('train', 'mirror', 'align'), or none, and couple
+        the feedback into the hidden soma where that phase asks for it (SAL)."""
         self.active = {n for n, r in self.rules.items() if phase is not None and r.phase == phase}
+        lay = self.layout
+        lay.net = lay.net._replace(couple=coupling(self.plan, lay.neuron0, lay.n, lay.dtype, phase))
 
     def keep_trajectories(self, on: bool = True) -> None:
         """Keep each plastic projection's weights after every step of the next runs in
@@ -142,16 +144,27 @@ class LavaLearner:
                                "synapses; Lava's LearningDense has none and the lava learner "
                                "adds one uniform delay after it (use --backend cpu)")
         if proj.format != "dense":
-            raise BackendError(f"plastic projection '{name}' is sparse; the lava learner "
-                               "learns dense projections only (use --backend cpu)")
+            sl = self.layout.slices[name]
+            if self.plan.fixed or not np.all(self._w[0, sl.syn0:sl.syn0 + sl.nnz] != 0):
+                raise BackendError(f"plastic projection '{name}' is sparse; the lava learner "
+                                   "learns sparse projections in float builds whose synapses "
+                                   "all have non-zero weights (Lava's LearningSparse drops "
+                                   "zero-weight synapses; use --backend cpu)")
+        rule = self.rules[name]
+        payload = rule.meta.get("pre_payload")
         if self.plan.populations[proj.pre].kind == "graded":
-            raise BackendError(f"plastic projection '{name}' starts at a graded population; "
-                               "Lava's x traces take graded spikes as payload/2, not the "
-                               "cpu loop's impulse x payload (use --backend cpu)")
+            if payload is None or self.plan.fixed:
+                raise BackendError(f"plastic projection '{name}' starts at a graded population; "
+                                   "Lava's x traces take graded spikes as payload/2, not the "
+                                   "cpu loop's impulse x payload (use --backend cpu)")
+            # every payload of the rule's phase is this constant (SAL: the error relay
+            # carries -out), so a regular impulse of impulse x payload is the cpu's trace
+            rule = dataclasses.replace(rule, x1=dataclasses.replace(
+                rule.x1, impulse=rule.x1.impulse * payload))
         if self.plan.fixed:
             from .fixed_rules import fixed_lava_rule
-            return fixed_lava_rule(name, self.rules[name], self.plan)
-        return translate(name, self.rules[name])
+            return fixed_lava_rule(name, rule, self.plan)
+        return translate(name, rule)
 
     # ------------------------------------------------------------------ one run
     def _run(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int, learn: bool

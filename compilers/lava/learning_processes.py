@@ -29,10 +29,8 @@ learning synapses that report their weights.
 ``DelayLine``
     Delays a plastic projection's activations by its (uniform) synaptic delay.
 
-``RecLearningDense``
-    Lava's ``LearningDense`` (float model, or the fixed-point bit-approximate one) that also
-    writes its weights into a memory-mapped file ([rows, post, pre]) after the learning
-    phase of chosen steps, so weights are read without a runtime round trip.
+``RecLearningDense``, ``RecLearningSparse``
+    Learning synapses that report their weights (:mod:`.learning_synapses`).
 """
 from __future__ import annotations
 
@@ -53,9 +51,6 @@ from lava.magma.core.process.process import AbstractProcess  # noqa: E402
 from lava.magma.core.process.variable import Var  # noqa: E402
 from lava.magma.core.resources import CPU  # noqa: E402
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa: E402
-from lava.proc.dense.models import (PyLearningDenseModelBitApproximate,  # noqa: E402
-                                    PyLearningDenseModelFloat)
-from lava.proc.dense.process import LearningDense  # noqa: E402
 
 from neurodeploy.learning.fixed_point import third_factor_channels  # noqa: E402
 
@@ -71,7 +66,7 @@ class LearnLIF(NdLIF):
                  reset_offset: int = 1, refractory_period: int = 0, gate_window: int = 0,
                  y1_decay: float = 1.0, y1_impulse: float = 0.0, counts: str = "",
                  windows: int = 0, window: int = 1, y_gain: float = 1.0, epoch: int = 1,
-                 tf_shift: int = 0, **kwargs: ty.Any) -> None:
+                 tf_shift: int = 0, coupling: ty.Any = 0.0, **kwargs: ty.Any) -> None:
         super().__init__(shape=shape, y_gain=float(y_gain), epoch=int(epoch),
                          tf_shift=int(tf_shift), reset_interval=int(reset_interval),
                          reset_offset=int(reset_offset), refractory_period=int(refractory_period),
@@ -90,6 +85,8 @@ class LearnLIF(NdLIF):
         self.since = Var(shape=shape, init=NEVER)
         self.tf_sum = Var(shape=shape, init=0)
         self.refractory_period_end = Var(shape=shape, init=0)
+        self.cpl = Var(shape=shape, init=np.broadcast_to(np.asarray(coupling, float), shape).copy())
+        self.pending = Var(shape=shape, init=0)
 
 
 class _LearnMixin:
@@ -155,6 +152,8 @@ class PyLearnLifModelFloat(_LearnMixin, PyNdLifModelFloat):
     since: np.ndarray = LavaPyType(np.ndarray, int)
     tf_sum: np.ndarray = LavaPyType(np.ndarray, float)
     refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
+    cpl: np.ndarray = LavaPyType(np.ndarray, float)
+    pending: np.ndarray = LavaPyType(np.ndarray, float)
 
     def subthr_dynamics(self, activation_in: np.ndarray) -> None:
         self.u[:] = self.u * (1 - self.du)
@@ -166,8 +165,12 @@ class PyLearnLifModelFloat(_LearnMixin, PyNdLifModelFloat):
         self.v[free] = self.v[free] * (1 - self.dv[free]) + (self.u[free] + self.bias_mant[free])
 
     def run_spk(self) -> None:
+        """One step; ``cpl`` (SAL's alignment phase) sends the raw third factor of this step
+        into the next step's current, as the cpu loop's coupling does."""
         a_in = self.a_in.recv()
         third = self.a_third_factor_in.recv()
+        a_in = a_in + self.pending
+        self.pending[:] = self.cpl * third
         self._sample_reset()
         self.subthr_dynamics(activation_in=a_in)
         s = self.spiking_activation()
@@ -201,6 +204,8 @@ class PyLearnLifModelBitAcc(_LearnMixin, PyNdLifModelBitAcc):
     since: np.ndarray = LavaPyType(np.ndarray, int)
     tf_sum: np.ndarray = LavaPyType(np.ndarray, np.int32)
     refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
+    cpl: np.ndarray = LavaPyType(np.ndarray, float)
+    pending: np.ndarray = LavaPyType(np.ndarray, float)
 
     def run_spk(self) -> None:
         a_in = self.a_in.recv()
@@ -321,59 +326,4 @@ class PyDelayLineModelFixed(_DelayLineModel):
     fifo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
 
-# --------------------------------------------------------------------------- synapses
-class RecLearningDense(LearningDense):
-    """``LearningDense`` that writes its weights to ``weights_file`` after the learning
-    phase of every step in ``record_steps`` (1-based Lava time steps)."""
-
-    def __init__(self, *, weights_file: str = "", record_steps: ty.Sequence[int] = (),
-                 **kwargs: ty.Any) -> None:
-        super().__init__(weights_file=weights_file,
-                         record_steps=tuple(int(s) for s in record_steps), **kwargs)
-
-
-class _WeightRecorder:
-    _wrec: ty.Optional[np.memmap] = None
-
-    def _record_weights(self) -> None:
-        steps = self.proc_params["record_steps"]
-        if not steps or self.time_step not in self._row_of():
-            return
-        if self._wrec is None:
-            self._wrec = np.memmap(self.proc_params["weights_file"], dtype=np.float64,
-                                   mode="r+", shape=(len(steps),) + self.weights.shape)
-        self._wrec[self._rows[self.time_step]] = self.weights
-
-    def _row_of(self) -> dict[int, int]:
-        if not hasattr(self, "_rows"):
-            self._rows = {s: i for i, s in enumerate(self.proc_params["record_steps"])}
-        return self._rows
-
-    def run_lrn(self) -> None:
-        super().run_lrn()
-        self._record_weights()
-
-
-@implements(proc=RecLearningDense, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyRecLearningDenseModelFloat(_WeightRecorder, PyLearningDenseModelFloat):
-    """Lava's float ``LearningDense`` model plus the weight recorder."""
-
-    implements_process = None
-
-
-@implements(proc=RecLearningDense, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("bit_approximate_loihi", "fixed_pt")
-class PyRecLearningDenseModelBitApprox(_WeightRecorder, PyLearningDenseModelBitApproximate):
-    """Lava's bit-approximate ``LearningDense`` model plus the weight recorder, without the
-    weight truncation Lava applies before the first step of a run: the weights it gets are
-    the build's (already on the ``num_weight_bits`` grid) or learned in an earlier run,
-    whose low bits a chip keeps (Lava would drop them at every new presentation)."""
-
-    implements_process = None
-
-    def __init__(self, proc_params: dict) -> None:
-        super().__init__(proc_params)
-        self.weights_set = True
+from .learning_synapses import RecLearningDense, RecLearningSparse  # noqa: E402,F401

@@ -184,7 +184,7 @@ def _alignment_parts(ex: Expansion, net: Network, name: str, block, rule: str, o
         from .sal import PHASE, sal_rule
         for w_proj, fb in ex.pairs:
             ex.rules[fb] = sal_rule(block.sal_rate, block.sal_tau, block.decay,
-                                    pre_impulse=-1.0, tied_to=w_proj)
+                                    pre_payload=-1.0, tied_to=w_proj)
         ex.align = {"phase": PHASE, "steps": block.align_steps, "noise_hz": block.align_rate_hz,
                     "coupling": -block.coupling, "populations": [h]}
     target = block.mirror_target_rate if mirror else block.align_target_rate

@@ -54,14 +54,3 @@ def coupling(plan, neuron0: dict[str, int], n: int, dtype, phase: str | None) ->
             out[lo:lo + plan.populations[pop].size] = spec["coupling"]
     return out
 
-
-def refuse_coupling(plan, phase: str | None, backend: str) -> None:
-    """Learners without the soma coupling refuse the phase that needs it."""
-    for name, block in plan.plasticity.items():
-        spec = alignment(block)
-        if spec is not None and phase == spec["phase"] and spec["coupling"] != 0:
-            from ..errors import BackendError
-            raise BackendError(f"{block['rule']}'s alignment phase feeds the feedback into "
-                               f"the hidden soma, which the {backend} learner does not model in "
-                               "this release; train with --backend cpu",
-                               path=("plasticity", name, "rule"))

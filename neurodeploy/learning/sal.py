@@ -18,15 +18,19 @@ from .stdp import pair_rule
 PHASE = "align"
 
 
-def sal_rule(eta: float, tau: float, decay: float = 0.0, pre_impulse: float = 1.0,
+def sal_rule(eta: float, tau: float, decay: float = 0.0, pre_payload: float | None = None,
              tied_to: str | None = None) -> EngineRule:
     """``dB = -eta x1 y0 + eta y1 x0 - decay B``, every step of an alignment phase.
 
-    ``pre_impulse``: x1's impulse per unit of the pre event's payload (-1 when the pre is the
-    error relay, which carries ``-out`` in alignment phases, so x1 traces out's spikes)."""
-    rule = pair_rule(-eta, -eta, tau, tau, pre_impulse=pre_impulse, phase=PHASE,
-                     tied_to=tied_to)
+    ``pre_payload``: the one value every pre event carries in the phase when the pre is a
+    graded relay (the error relay carries ``-out`` in alignment phases: -1); x1's impulse is
+    its inverse, so x1 traces the spikes behind it (and Lava, whose traces take a graded
+    event as a regular impulse, can run the rule: ``meta["pre_payload"]``)."""
+    meta = {} if pre_payload is None else {"pre_payload": float(pre_payload)}
+    rule = pair_rule(-eta, -eta, tau, tau, pre_impulse=1.0 / (pre_payload or 1.0), phase=PHASE,
+                     tied_to=tied_to, meta=meta)
     if decay:
         rule = EngineRule(terms=rule.terms + (Term(-decay, "u", ("w",)),), x1=rule.x1,
-                          x2=rule.x2, y1=rule.y1, t_epoch=1, phase=PHASE, tied_to=tied_to)
+                          x2=rule.x2, y1=rule.y1, t_epoch=1, phase=PHASE, tied_to=tied_to,
+                          meta=meta)
     return rule
