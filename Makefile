@@ -45,7 +45,10 @@ demo: $(STAMP)
 		-o build/digits_fa_cpu --force
 	$(BIN)/neurodeploy validate build/digits_fa_cpu --chips 20 --finetune \
 		--set variability.weights.cv=0.3 -o build/digits_fa_cpu-finetune --force
-	@echo "== 6. simulate before deploy: cpu, Lava and Brian2 agree"
+	@echo "== 6. SAL: the feedback learns W's transpose from spike timing alone (alignment phases)"
+	$(BIN)/neurodeploy train examples/digits_sal.yaml --profile $(PROFILE) --backend cpu --epochs 8 \
+		-o build/digits_sal --force
+	@echo "== 7. simulate before deploy: cpu, Lava and Brian2 agree"
 	$(BIN)/python examples/make_digits_input.py build/digits_input.npz
 	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile $(PROFILE) -o build/feedforward --force -q
 	$(BIN)/neurodeploy simulate build/feedforward --backend cpu --input build/digits_input.npz \
