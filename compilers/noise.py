@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons.kind import MEMBRANE_KINDS
 
 from .plan import SimPlan
 
@@ -39,15 +40,16 @@ class NoiseArrays:
 
 
 def noise_refusal(plan: SimPlan) -> str | None:
-    """Why the plan's noise block cannot be applied (unknown or non-LIF targets)."""
+    """Why the plan's noise block cannot be applied (unknown targets, or membrane and current
+    noise on a population without u and v)."""
     for kind in ("membrane", "current"):
         for pop in (plan.noise.get(kind) or {}):
             p = plan.populations.get(pop)
             if p is None:
                 return f"noise.{kind} names unknown population '{pop}'"
-            if p.kind != "lif":
-                return (f"noise.{kind} on {p.kind} population '{pop}': only lif populations "
-                        "have u and v")
+            if p.kind not in MEMBRANE_KINDS:
+                return (f"noise.{kind} on {p.kind} population '{pop}': only lif and "
+                        "stochastic populations have u and v")
     for pop, entry in (plan.noise.get("spike_drop") or {}).items():
         if pop not in plan.populations:
             return f"noise.spike_drop names unknown population '{pop}'"

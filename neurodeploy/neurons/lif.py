@@ -107,17 +107,17 @@ def reference_refractory_float_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarr
 
 
 # --------------------------------------------------------------------------- cpu (numba)
-def cpu_step(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def cpu_step(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     """One LIF step on scalars (see :class:`~.kind.NeuronKind`); integer state selects the
     bit-accurate arithmetic at compile time, float state Lava's float models."""
 
 
 @overload(cpu_step, inline="always", jit_options={"cache": CACHE})
-def _cpu_step_overload(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def _cpu_step_overload(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     if isinstance(u, types.Integer):
-        return lambda t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx: _fixed(
+        return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: _fixed(
             a, z, u, v, aux, p0, p1, p2, p3, fx)
-    return lambda t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx: _float(
+    return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: _float(
         t, a, z, u, v, aux, p0, p1, p2, p3, pi)
 
 
