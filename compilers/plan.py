@@ -105,6 +105,11 @@ class SimPlan:
         listed too, as before stochastic neurons existed)."""
         return [n for n, p in self.populations.items() if p.kind not in MEMBRANE_KINDS]
 
+    def draws_per_chip(self) -> bool:
+        """Whether a run draws counter-based random numbers per chip (temporal noise or
+        stochastic neurons): chip k must then be run with chip k's draws everywhere."""
+        return bool(self.noise) or any(p.kind == "stochastic" for p in self.populations.values())
+
     def unsupported_features(self) -> list[str]:
         """Manifest features no backend simulates yet (learning; temporal noise other than
         membrane, current and spike_drop, which every backend applies: compilers/noise.py)."""

@@ -174,7 +174,7 @@ def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]
         return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
                 for b in range(len(chips))]
     plans = [plan.nominal() if c is None else c.apply(plan) for c in chips]
-    if plan.noise:        # temporal noise of chip k: one backend per chip draws it
+    if plan.draws_per_chip():   # noise / stochastic neurons of chip k: one backend per chip
         from neurodeploy.compilers import get_backend
         results = [get_backend(backend, noise_chip=_noise_chip(c)).run(p, ctx.inputs, steps)
                    for c, p in zip(chips, plans)]
