@@ -68,7 +68,6 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
-from neurodeploy.variability import counter_rng
 
 from .. import Backend
 from ..plan import SimPlan
@@ -184,19 +183,15 @@ class Brian2Backend(Backend):
         names = _names(plan)
         groups: dict[str, Any] = {}
         objects: list[Any] = []
-        from ..noise import delivered, noise_arrays
+        from ..noise import delivered, noise_arrays, stochastic_uniforms
         noise = noise_arrays(plan, steps, self.noise_chip)     # docs/noise.md
+        draws = stochastic_uniforms(plan, steps, self.noise_chip)   # the cpu loop's
         for name, pop in plan.populations.items():
             tag = names[("pop", name)]
             if pop.kind in MEMBRANE_KINDS:
-                uniforms = None
-                if pop.kind == "stochastic":        # the cpu loop's draws
-                    uniforms = counter_rng.draws(plan.seed, self.noise_chip, name, pop.size,
-                                                 steps, counter_rng.STREAM_STOCHASTIC,
-                                                 "uniform")
                 groups[name] = self._lif_group(b2, pop, clock, tag, objects,
                                                noise.membrane.get(name), noise.drop.get(name),
-                                               noise.current.get(name), uniforms)
+                                               noise.current.get(name), draws.get(name))
             else:
                 idx_t, idx_i = np.nonzero(delivered(sources[name], noise.drop.get(name)))
                 g = b2.SpikeGeneratorGroup(pop.size, idx_i.astype(np.int64),

@@ -43,7 +43,6 @@ import numpy as np
 from neurodeploy import _lava_compat, signals
 from neurodeploy.errors import BackendError
 from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
-from neurodeploy.variability import counter_rng
 
 from .. import Backend
 from . import guard
@@ -241,8 +240,9 @@ class LavaBackend(Backend):
         mon_vars: dict[str, list[str]] = {}
         for pop, var in plan.monitors:
             mon_vars.setdefault(pop, []).append(var)
-        from ..noise import delivered, noise_arrays
+        from ..noise import delivered, noise_arrays, stochastic_uniforms
         noise = noise_arrays(plan, steps, self.noise_chip)     # docs/noise.md
+        draws = stochastic_uniforms(plan, steps, self.noise_chip)   # the cpu loop's
         for name in sorted(used):
             pop = plan.populations[name]
             if pop.kind in MEMBRANE_KINDS:
@@ -253,14 +253,9 @@ class LavaBackend(Backend):
                         record[var] = path
                         net.records[(name, var)] = path
                         self._prealloc(path, pop.size, var, steps, plan.fixed)
-                uniforms = None
-                if pop.kind == "stochastic":        # the cpu loop's draws (float only)
-                    uniforms = counter_rng.draws(plan.seed, self.noise_chip, name, pop.size,
-                                                 steps, counter_rng.STREAM_STOCHASTIC,
-                                                 "uniform")
                 net.procs[name] = self._lif(L, pop, plan.fixed, record, steps,
                                             noise.membrane.get(name), noise.drop.get(name),
-                                            noise.current.get(name), uniforms)
+                                            noise.current.get(name), draws.get(name))
             else:
                 # dropped source spikes are not sent; the record keeps the given input
                 data = delivered(np.asarray(net.inputs[name][:steps]), noise.drop.get(name))
