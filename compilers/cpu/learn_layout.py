@@ -1,7 +1,7 @@
 """A build (fixed or float) laid out for :mod:`compilers.cpu.step_loop`.
 
-Emitters are numbered sources first (spike_source, poisson), then neurons (lif, graded, stochastic) in
-manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per projection (a
+Emitters are numbered sources first (spike_source, poisson), then neurons (lif, graded,
+stochastic) in manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per projection (a
 contiguous slice of one weight array, CSR by presynaptic neuron), so a plastic
 projection's weights are read and written as one block. Connectivity is explicit: every
 synapse of the build exists, whatever its weight, and learning never adds or removes one.
@@ -21,8 +21,8 @@ from ..plan import SimPlan
 from . import fixed_learning
 
 Net = namedtuple("Net", "fixed fx n_src par ipar g_code g_lo g_hi g_draw third gate_win epoch "
-                        "p_pre0 p_npre p_post0 p_npost p_port p_ind0 p_syn0 indptr post delay pre p_pind0 "
-                        "pptr pidx p_shift p_acc0 p_ndelay")
+                        "p_pre0 p_npre p_post0 p_npost p_port p_ind0 p_syn0 indptr post delay pre "
+                        "p_pind0 pptr pidx p_shift p_acc0 p_ndelay")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
                             "q_epoch fx q_xsum upd")

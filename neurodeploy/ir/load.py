@@ -102,7 +102,8 @@ def _is_tag(part: str) -> bool:
 
 _WRONG_BRANCH = {"int_type", "int_parsing", "float_type", "float_parsing", "literal_error",
                  "model_type", "dict_type", "list_type", "string_type", "model_attributes_type"}
-_TAGS = {"lif", "stochastic", "spike_source", "poisson", "graded", "constant", "normal", "uniform", "file",
+_TAGS = {"lif", "stochastic", "spike_source", "poisson", "graded", "constant", "normal", "uniform",
+         "file",
          "str", "int", "float", "list", "dict", "feedback_alignment", "direct_feedback_alignment",
          "dfa", "kolen_pollack", "weight_mirror", "low_rank_fa", "stdp"}
 

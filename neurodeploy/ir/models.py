@@ -361,7 +361,8 @@ from .task import Task  # noqa: E402
 Network.model_rebuild()
 
 IR_CLASSES: tuple[type[Node], ...] = (
-    LIFParams, LIFPopulation, StochasticParams, StochasticPopulation, SpikeSourcePopulation, PoissonPopulation, GradedPopulation,
+    LIFParams, LIFPopulation, StochasticParams, StochasticPopulation, SpikeSourcePopulation,
+    PoissonPopulation, GradedPopulation,
     ConstantInit,
     NormalInit, UniformInit, FileWeights, SparseConnectivity, DelayRange, Projection,
     *PLASTICITY_CLASSES, Task, MembraneNoise, SpikeDrop, Noise, CV, Sigma, Variability, Monitor, Run, Network)

@@ -40,7 +40,8 @@ def cpu_step(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
 @overload(cpu_step, inline="always", jit_options={"cache": CACHE})
 def _cpu_step_overload(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     if isinstance(a, types.Integer):
-        return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: (u, v, aux, wrap32(a), False)
+        return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: (
+            u, v, aux, wrap32(a), False)
     return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: (u, v, aux, a, False)
 
 
