@@ -1,9 +1,9 @@
 """A build (fixed or float) laid out for :mod:`compilers.cpu.step_loop`.
 
 Emitters are numbered sources first (spike_source, poisson), then neurons (lif, graded,
-stochastic) in manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per projection (a
-contiguous slice of one weight array, CSR by presynaptic neuron), so a plastic
-projection's weights are read and written as one block. Connectivity is explicit: every
+stochastic) in manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per
+projection (a contiguous slice of one weight array, CSR by presynaptic neuron), so a
+plastic projection's weights are read and written as one block. Connectivity is explicit: every
 synapse of the build exists, whatever its weight, and learning never adds or removes one.
 """
 from __future__ import annotations
