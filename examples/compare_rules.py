@@ -28,6 +28,7 @@ RUNS = [
     ("feedback_alignment", "digits_fa.yaml", {}),
     ("kolen_pollack", "digits_kp.yaml", {}),
     ("weight_mirror", "digits_wm.yaml", {}),
+    ("sal", "digits_sal.yaml", {}),
     ("low_rank_fa r=1", "digits_fa.yaml", {"rule": "low_rank_fa", "rank": 1}),
     ("low_rank_fa r=2", "digits_fa.yaml", {"rule": "low_rank_fa", "rank": 2}),
     ("low_rank_fa r=10", "digits_fa.yaml", {"rule": "low_rank_fa", "rank": 10}),

@@ -59,6 +59,7 @@ def lif_model(depths: dict[str, int], refractory: bool) -> str:
     tfs : 1
     y2 : 1
     y3 : 1
+    cpl : 1 (constant)
     period : integer (shared, constant)
     """
     return eqs + buffer_vars(depths)
@@ -71,7 +72,9 @@ def lif_step(depths: dict[str, int], refractory: bool) -> str:
     backend's LIF update on the delivered current, then the spike, the steps since the last
     spike, the gate (active within ``gwin`` steps of it; ``gwin`` 0: always) and the gated
     third factor summed over the neuron's learning epoch ``ep`` (the sum restarts at each
-    multiple of ``ep``), split into its positive and negative parts ``y2`` and ``y3``."""
+    multiple of ``ep``), split into its positive and negative parts ``y2`` and ``y3``.
+    Where ``cpl`` is non-zero (SAL's alignment phase) the raw third factor also reaches the
+    current one step later, as the cpu loop's coupling does."""
     into = {"current": "a"}
     if "third_factor" in depths:
         into["third_factor"] = "_tf"
@@ -81,7 +84,8 @@ def lif_step(depths: dict[str, int], refractory: bool) -> str:
              "spk = int(v > vth)", "val = spk",
              f"since = since + int(since < {NEVER})", "since = since * (1 - spk)"]
     if "third_factor" in depths:
-        lines += ["tfs = tfs * int(timestep(t, dt) % ep != 0)",
+        lines += ["_cpl = cpl * _tf", "ac0 = ac0 + _cpl",
+                  "tfs = tfs * int(timestep(t, dt) % ep != 0)",
                   "_gated = _tf * int(gwin == 0 or since < gwin)", "tfs = tfs + _gated",
                   "y2 = tfs * int(tfs > 0)", "_neg = -tfs", "y3 = _neg * int(tfs < 0)"]
     return "\n".join(lines)

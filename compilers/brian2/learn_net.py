@@ -118,6 +118,7 @@ class LearnNet:
             o = lay.neuron0[name]
             g.gwin = lay.net.gate_win[o:o + pop.size]
             g.ep = lay.net.epoch[o:o + pop.size]
+            g.cpl = lay.net.couple[o:o + pop.size]
             g.since = code.NEVER
             g.period = period
             g.run_regularly(code.lif_step(depths, refractory), clock=clock, when="groups",

@@ -14,6 +14,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
+from neurodeploy.learning.phases import coupling
 from neurodeploy.learning.learners import refuse_noise
 
 from ..cpu.learn_layout import Layout
@@ -84,10 +85,13 @@ class Brian2Learner:
         return self._w
 
     def set_phase(self, phase: str | None) -> None:
-        """Enable the rules of one phase ('train', 'mirror'), or none."""
+        """Enable the rules of one phase ('train', 'mirror', 'align'), or none, and couple
+        the feedback into the hidden soma where that phase asks for it (SAL)."""
         active = np.array([phase is not None and self.rules[n].phase == phase
                            for n in self.layout.rule_names], np.uint8)
         self.layout.rules = self.layout.rules._replace(active=active)
+        self.layout.net = self.layout.net._replace(couple=coupling(
+            self.plan, self.layout.neuron0, self.layout.n, self.layout.dtype, phase))
 
     # ------------------------------------------------------------------ inputs
     def _sources(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int

@@ -22,7 +22,7 @@ from . import fixed_learning
 
 Net = namedtuple("Net", "fixed fx n_src par ipar g_code g_lo g_hi g_draw third gate_win epoch "
                         "p_pre0 p_npre p_post0 p_npost p_port p_ind0 p_syn0 indptr post delay pre "
-                        "p_pind0 pptr pidx p_shift p_acc0 p_ndelay")
+                        "p_pind0 pptr pidx p_shift p_acc0 p_ndelay couple")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
                             "q_epoch fx q_xsum upd")
@@ -200,7 +200,7 @@ class Layout:
                   ipar, *groups, third, gate, np.ones(self.n, np.int64), pre0, npre, post0,
                   npost, port, ind0, syn0, cat(indptrs, np.int64), cat(posts, post_dt),
                   cat(delays, np.int32), cat(pres, np.int32), pind0, cat(pptrs, np.int64),
-                  cat(pidxs, np.int64), shift, acc0, ndelay)
+                  cat(pidxs, np.int64), shift, acc0, ndelay, np.zeros(self.n, self.dtype))
         self.depth = int(net.delay.max()) + 1 if net.delay.size else 1
         return net, cat(weights, self.dtype)
 

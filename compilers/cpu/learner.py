@@ -13,6 +13,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
+from neurodeploy.learning.phases import coupling
 
 from ..plan import SimPlan
 from .learn_layout import Layout, Recorder
@@ -60,10 +61,13 @@ class CpuLearner:
         return self.state.w
 
     def set_phase(self, phase: str | None) -> None:
-        """Enable the rules of one phase ('train', 'mirror'), or none."""
+        """Enable the rules of one phase ('train', 'mirror', 'align'), or none, and couple
+        the feedback into the hidden soma where that phase asks for it (SAL)."""
         active = np.array([phase is not None and self.rules[n].phase == phase
                            for n in self.layout.rule_names], np.uint8)
         self.layout.rules = self.layout.rules._replace(active=active)
+        self.layout.net = self.layout.net._replace(couple=coupling(
+            self.plan, self.layout.neuron0, self.layout.n, self.layout.dtype, phase))
 
     def _inputs(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int) -> np.ndarray:
         """src [Bi, n_samples*steps, n_src]; sources not given stay silent."""

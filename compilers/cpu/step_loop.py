@@ -137,12 +137,18 @@ def _sources(b, t, tt, src, net, noise, emit, shown, fired):
 
 @njit(cache=CACHE, inline="always")
 def _third_factor(slot, net, st, b, ring, spiked, third):
-    """Gate and sum each neuron's third-factor input (port 1) of this step."""
+    """Gate and sum each neuron's third-factor input (port 1) of this step; where
+    ``net.couple`` is non-zero (SAL's alignment phase) the input also reaches the soma,
+    times that gain, one step later (port 0 of the next slot)."""
     since = st.since[b]
     gate_win = net.gate_win
+    couple = net.couple
+    nxt = slot + 1 if slot + 1 < ring.shape[0] else 0
     for i in range(spiked.shape[0]):
         tf = ring[slot, 1, i]
         ring[slot, 1, i] = 0
+        if couple[i] != 0:
+            ring[nxt, 0, i] += couple[i] * tf
         if spiked[i]:
             since[i] = 0
         elif since[i] < (1 << 30):

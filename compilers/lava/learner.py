@@ -31,6 +31,7 @@ import numpy as np
 from neurodeploy import _lava_compat
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
+from neurodeploy.learning.phases import refuse_coupling
 from neurodeploy.learning.learners import refuse_noise
 from neurodeploy.neurons import lif
 
@@ -91,7 +92,9 @@ class LavaLearner:
         return self._w
 
     def set_phase(self, phase: str | None) -> None:
-        """Enable the rules of one phase ('train', 'mirror'), or none."""
+        """Enable the rules of one phase ('train', 'mirror'), or none; SAL's alignment
+        phase (feedback coupled into the hidden soma) is refused by name."""
+        refuse_coupling(self.plan, phase, "lava")
         self.active = {n for n, r in self.rules.items() if phase is not None and r.phase == phase}
 
     def keep_trajectories(self, on: bool = True) -> None:

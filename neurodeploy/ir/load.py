@@ -105,7 +105,7 @@ _WRONG_BRANCH = {"int_type", "int_parsing", "float_type", "float_parsing", "lite
 _TAGS = {"lif", "stochastic", "spike_source", "poisson", "graded", "constant", "normal", "uniform",
          "file",
          "str", "int", "float", "list", "dict", "feedback_alignment", "direct_feedback_alignment",
-         "dfa", "kolen_pollack", "weight_mirror", "low_rank_fa", "stdp"}
+         "dfa", "kolen_pollack", "weight_mirror", "low_rank_fa", "sal", "stdp"}
 
 
 def _fields_at(root: type[BaseModel], path: list, data: Any) -> list[str]:

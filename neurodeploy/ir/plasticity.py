@@ -108,6 +108,38 @@ class LowRankFA(_ErrorDriven):
                                                            "the smaller of the two layers")
 
 
+class SpikeAlignment(_ErrorDriven):
+    """Gierlich et al. 2025 (SAL): B learns in alignment phases from spike timing alone.
+    Noise spikes keep the hidden layer firing irregularly, W carries its spikes to the
+    outputs, and the feedback reaches the hidden soma (``coupling``); B then learns by
+    pair STDP with both signs flipped, ``dB = -eta_s x1 y0 + eta_s y1 x0``: the
+    anti-causal pairs W causes potentiate B, the causal pairs B itself causes depress it,
+    so B settles where its effect on the hidden layer matches W's on the outputs."""
+
+    rule: Literal["sal"]
+    sal_rate: PositiveFinite = Field(0.0005, le=10, description="eta_s of the SAL update")
+    sal_tau: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
+        4.0, description="STDP window (steps) of both traces")
+    decay: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        0.0, description="B's decay per alignment step (SAL needs none; it bounds B when "
+        "coupling is 0)")
+    coupling: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
+        1.0, description="gain of the feedback onto the hidden soma in alignment phases (0: "
+        "B never acts on the hidden spikes, and only decay bounds it)")
+    align_steps: Annotated[int, Field(ge=1, le=100_000, strict=True)] = Field(
+        10000, description="noise-driven alignment steps after each training epoch")
+    align_rate_hz: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        0.1, description="spike probability per step of the hidden layer's noise")
+    align_noise_weight: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = Field(
+        0.6, description="weight of a noise spike onto a hidden neuron, in units of its "
+        "threshold (below 1: the membrane fluctuates and B's input changes its firing)")
+    align_drive: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
+        0.3, description="initial weight of the drive that holds the outputs at a baseline "
+        "rate in alignment phases (adapted by a homeostat)")
+    align_target_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(
+        0.2, description="spikes per step the drive homeostat holds each output at")
+
+
 class STDP(_RuleBase):
     """Pair-based STDP: dw = a_plus * x1 * y0 - a_minus * y1 * x0 (every step)."""
 
@@ -129,11 +161,12 @@ class STDP(_RuleBase):
 RULE_CLASSES: dict[str, type[_RuleBase]] = {
     "feedback_alignment": FeedbackAlignment, "direct_feedback_alignment": DirectFeedbackAlignment,
     "dfa": DirectFeedbackAlignment, "kolen_pollack": KolenPollack, "weight_mirror": WeightMirror,
-    "low_rank_fa": LowRankFA, "stdp": STDP,
+    "low_rank_fa": LowRankFA, "sal": SpikeAlignment, "stdp": STDP,
 }
 
 Plasticity = Annotated[Union[FeedbackAlignment, DirectFeedbackAlignment, KolenPollack,
-                             WeightMirror, LowRankFA, STDP], Field(discriminator="rule")]
+                             WeightMirror, LowRankFA, SpikeAlignment, STDP],
+                       Field(discriminator="rule")]
 
 PLASTICITY_CLASSES = (FeedbackAlignment, DirectFeedbackAlignment, KolenPollack, WeightMirror,
-                      LowRankFA, STDP)
+                      LowRankFA, SpikeAlignment, STDP)

@@ -23,6 +23,7 @@ EXPANDERS: dict[str, Callable[[Network, str, object], Expansion]] = {
     "kolen_pollack": expand_error_driven,
     "weight_mirror": expand_error_driven,
     "low_rank_fa": expand_error_driven,
+    "sal": expand_error_driven,
     "stdp": expand_stdp,
 }
 

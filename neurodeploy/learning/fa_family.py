@@ -24,7 +24,9 @@ from noise spikes injected into the hidden layer, every step: ``dB = -eta_m (x1 
 hidden trace's mean under the noise (both sides centred, as Akrout's zero-mean noise);
 a drive source (``<b>_mirror_drive``) holds the output neurons at a baseline rate during
 those phases through a homeostatic rule of its own, so that every output's spikes follow
-W's input in both directions with a similar gain.
+W's input in both directions with a similar gain. SAL (:mod:`.sal`) has the same noise phase
+(``align``; sub-threshold noise spikes), feeds B's input into the hidden soma there
+(``align["coupling"]``), and learns B by pair STDP with both signs flipped.
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ class Expansion:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     noise: str | None = None
     drive: str | None = None
+    align: dict | None = None
 
 
 def chain(net: Network, block_name: str, block) -> list[tuple[str, str, str]]:
@@ -99,11 +102,11 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
     for proj, _, _ in links:
         ex.rules[proj] = forward
     sizes = {p: net.populations[p].size for p in hidden}
-    if rule in ("kolen_pollack", "weight_mirror") and len(hidden) > 1:
+    if rule in ("kolen_pollack", "weight_mirror", "sal") and len(hidden) > 1:
         raise IRError(f"{rule} learns the feedback to one hidden layer in this release; train "
                       "a network with one hidden layer (two chained projections)",
                       file=net._file, path=("plasticity", name, "projections"))
-    if rule in ("feedback_alignment", "kolen_pollack", "weight_mirror"):
+    if rule in ("feedback_alignment", "kolen_pollack", "weight_mirror", "sal"):
         source, n_source = err, n_out
         for l in range(len(hidden) - 1, -1, -1):
             h = hidden[l]
@@ -146,25 +149,46 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
                 terms=(Term(eta, "u", ("x1", "y1")), Term(-decay, "u", ("w",))),
                 x1=EPOCH_SUM, y1=Trace(tau=tau, impulse=1.0),
                 x2=Trace(), t_epoch=epoch, phase="train", tied_to=w_proj)
-    if rule == "weight_mirror":
-        if not hidden:
-            raise IRError("weight_mirror learns the feedback to a hidden layer; list at least "
-                          "two chained projections (input -> hidden -> output)", file=net._file,
-                          path=("plasticity", name, "projections"))
-        ex.noise, ex.drive = f"{name}_noise", f"{name}_mirror_drive"
-        h = hidden[-1]
-        ex.populations[ex.drive] = SpikeSourcePopulation(kind="spike_source", size=n_out)
-        ex.projections[f"{name}_drive_{out}"] = Projection(
-            pre=ex.drive, post=out, connectivity="one_to_one",
-            weights=ConstantInit(init="constant", value=block.mirror_drive))
-        ex.populations[ex.noise] = SpikeSourcePopulation(kind="spike_source", size=sizes[h])
-        ex.projections[f"{name}_noise_{h}"] = Projection(
-            pre=ex.noise, post=h, connectivity="one_to_one",
-            weights=ConstantInit(init="constant", value=_noise_weight(net, h)))
+    if rule in ("weight_mirror", "sal"):
+        _alignment_parts(ex, net, name, block, rule, out, hidden[-1] if hidden else None)
+    return ex
+
+
+def _alignment_parts(ex: Expansion, net: Network, name: str, block, rule: str, out: str,
+                     h: str | None) -> None:
+    """The noise phase of weight mirror and SAL: noise spikes into the hidden layer, a
+    homeostatic drive that holds the outputs at a baseline rate, and B's phase rule."""
+    if h is None:
+        raise IRError(f"{rule} learns the feedback to a hidden layer; list at least two "
+                      "chained projections (input -> hidden -> output)", file=net._file,
+                      path=("plasticity", name, "projections"))
+    mirror = rule == "weight_mirror"
+    ex.noise, ex.drive = f"{name}_noise", f"{name}_mirror_drive"
+    n_out = net.populations[out].size
+    ex.populations[ex.drive] = SpikeSourcePopulation(kind="spike_source", size=n_out)
+    ex.projections[f"{name}_drive_{out}"] = Projection(
+        pre=ex.drive, post=out, connectivity="one_to_one",
+        weights=ConstantInit(init="constant", value=block.mirror_drive if mirror else block.align_drive))
+    ex.populations[ex.noise] = SpikeSourcePopulation(kind="spike_source",
+                                                     size=net.populations[h].size)
+    gain = 1.05 if mirror else block.align_noise_weight
+    ex.projections[f"{name}_noise_{h}"] = Projection(
+        pre=ex.noise, post=h, connectivity="one_to_one",
+        weights=ConstantInit(init="constant", value=gain * _threshold(net, h)))
+    if mirror:
         for w_proj, fb in ex.pairs:
             ex.rules[fb] = _mirror_rule(block, w_proj)
-        ex.rules[f"{name}_drive_{out}"] = _drive_rule(block)
-    return ex
+        ex.align = {"phase": "mirror", "steps": block.mirror_steps,
+                    "noise_hz": block.mirror_rate_hz, "coupling": 0.0, "populations": []}
+    else:
+        from .sal import PHASE, sal_rule
+        for w_proj, fb in ex.pairs:
+            ex.rules[fb] = sal_rule(block.sal_rate, block.sal_tau, block.decay,
+                                    pre_impulse=-1.0, tied_to=w_proj)
+        ex.align = {"phase": PHASE, "steps": block.align_steps, "noise_hz": block.align_rate_hz,
+                    "coupling": -block.coupling, "populations": [h]}
+    target = block.mirror_target_rate if mirror else block.align_target_rate
+    ex.rules[f"{name}_drive_{out}"] = _drive_rule(target, ex.align["phase"])
 
 
 # The error relay's payloads summed over the learning epoch: the same error the output
@@ -211,16 +235,16 @@ def _mirror_rule(block, w_proj: str) -> EngineRule:
         y1=Trace(tau=tau_y, impulse=1.0), t_epoch=1, phase="mirror", tied_to=w_proj)
 
 
-def _drive_rule(block) -> EngineRule:
+def _drive_rule(target_rate: float, phase: str) -> EngineRule:
     """Homeostat of the mirror drive: ``dw = r x1 (target - y1 / G)`` holds every output
     neuron at ``mirror_target_rate`` in mirror phases, whatever its mean input from the
     noise-driven hidden layer (W's row sums), so all outputs answer W x with a similar gain."""
     g = _trace_gain(DRIVE_TAU)
     return EngineRule(
-        terms=(Term(DRIVE_RATE * block.mirror_target_rate, "u", ("x1",)),
+        terms=(Term(DRIVE_RATE * target_rate, "u", ("x1",)),
                Term(-DRIVE_RATE / g, "u", ("x1", "y1"))),
         x1=Trace(tau=DRIVE_TAU, impulse=1.0), y1=Trace(tau=DRIVE_TAU, impulse=1.0),
-        t_epoch=1, phase="mirror")
+        t_epoch=1, phase=phase)
 
 
 def _trace_gain(tau: float) -> float:
@@ -228,8 +252,7 @@ def _trace_gain(tau: float) -> float:
     return 1.0 / (1.0 - math.exp(-1.0 / tau)) if tau > 0 else 1.0
 
 
-def _noise_weight(net: Network, pop: str) -> float:
-    """A noise spike makes the hidden neuron fire on the next step."""
+def _threshold(net: Network, pop: str) -> float:
+    """The hidden layer's (largest) threshold, the unit of the noise spikes' weight."""
     p = net.populations[pop].params
-    th = max(p.v_th) if isinstance(p.v_th, list) else p.v_th
-    return 1.05 * th
+    return max(p.v_th) if isinstance(p.v_th, list) else p.v_th

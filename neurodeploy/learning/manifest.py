@@ -53,6 +53,7 @@ def plasticity_manifest(expanded: Expanded, profile: HardwareProfile, file: str)
             "label": ex.label, "output": ex.output, "hidden": ex.hidden, "gated": ex.gated,
             "gate_window": getattr(block, "gate_window", 0) if getattr(block, "gate", False) else 0,
             "target_rate": getattr(block, "target_rate", None), "noise": ex.noise, "drive": ex.drive,
+            "align": ex.align,
             "pairs": [list(p) for p in ex.pairs],
             "projections": {p: r.to_dict() for p, r in ex.rules.items()},
             "engine": {"profile": profile.name, "trace_bits": profile.learning.trace_bits,

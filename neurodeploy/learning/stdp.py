@@ -8,16 +8,24 @@ from .engine_rule import EngineRule, Term, Trace
 from .fa_family import Expansion
 
 
+def pair_rule(a_plus: float, a_minus: float, tau_plus: float, tau_minus: float,
+              w_min: float = -math.inf, w_max: float = math.inf, pre_impulse: float = 1.0,
+              **extra) -> EngineRule:
+    """``dw = a_plus x1 y0 - a_minus y1 x0``: x1 the pre trace (``pre_impulse`` times a pre
+    event's payload), y1 the post spike trace; ``extra``: further EngineRule fields."""
+    return EngineRule(
+        terms=(Term(a_plus, "y0", ("x1",)), Term(-a_minus, "x0", ("y1",))),
+        x1=Trace(tau=tau_plus, impulse=pre_impulse), y1=Trace(tau=tau_minus, impulse=1.0),
+        x2=Trace(), t_epoch=1, w_min=w_min, w_max=w_max, **extra)
+
+
 def expand_stdp(net: Network, name: str, block) -> Expansion:
     """STDP adds no network parts; each listed projection gets the pair rule."""
     ex = Expansion()
     eta = block.learning_rate
-    rule = EngineRule(
-        terms=(Term(eta * block.a_plus, "y0", ("x1",)), Term(-eta * block.a_minus, "x0", ("y1",))),
-        x1=Trace(tau=block.tau_plus, impulse=1.0), y1=Trace(tau=block.tau_minus, impulse=1.0),
-        x2=Trace(), t_epoch=1,
-        w_min=-math.inf if block.w_min is None else block.w_min,
-        w_max=math.inf if block.w_max is None else block.w_max)
+    rule = pair_rule(eta * block.a_plus, eta * block.a_minus, block.tau_plus, block.tau_minus,
+                     -math.inf if block.w_min is None else block.w_min,
+                     math.inf if block.w_max is None else block.w_max)
     for proj in block.projections:
         ex.rules[proj] = rule
     return ex

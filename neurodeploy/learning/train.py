@@ -25,9 +25,10 @@ from ..task import Dataset, encode_labels, encode_samples, load_dataset
 from ..task.datasets import check_fits
 from . import metrics
 from .learners import get_learner
+from .phases import align_phase, alignment
 
 ERROR_DRIVEN = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
-                "weight_mirror", "low_rank_fa")
+                "weight_mirror", "low_rank_fa", "sal")
 
 
 @dataclass
@@ -157,8 +158,8 @@ class Trainer:
                                                      self.block["target_rate"])}
         self.learner.set_phase("train")
         counts = self.learner.present(inputs, y.size, self.steps, learn=True)[0]
-        if self.block["rule"] == "weight_mirror":
-            self._mirror(k)
+        if alignment(self.block):
+            self._align(k)
         test = self.evaluate(self.data.x_test)
         c = self.curves
         c.epoch.append(k + 1)
@@ -169,22 +170,9 @@ class Trainer:
             c.angles.setdefault(b_chain[0], []).append(self.angle(w_proj, *b_chain))
         c.seconds.append(time.time() - t0)
 
-    def _mirror(self, k: int) -> None:
-        """Weight mirror's noise phase: hidden neurons driven by noise spikes, B learns."""
-        params = self.block["params"]
-        noise = self.block["noise"]
-        size = self.plan.populations[noise].size
-        steps = int(params["mirror_steps"])
-        rng = np.random.default_rng([self.cfg.seed, k, 99])
-        spikes = (rng.random((1, steps, size)) < params["mirror_rate_hz"]).astype(np.uint8)
-        inputs = {noise: spikes}
-        drive = self.block.get("drive")
-        if drive:
-            n_out = self.plan.populations[drive].size
-            inputs[drive] = np.tile((np.arange(steps) % 2 == 0)[None, :, None], (1, 1, n_out)).astype(np.uint8)
-        self.learner.set_phase("mirror")
-        self.learner.present(inputs, 1, steps, learn=True)
-        self.learner.set_phase("train")
+    def _align(self, k: int) -> None:
+        """The noise phase of weight mirror and SAL: B learns, nothing else."""
+        align_phase(self.learner, self.plan, self.block, [self.cfg.seed, k, 99])
 
     def angle(self, w_proj: str, *b_chain: str) -> float:
         """angle(B, W^T) in degrees for one forward / feedback pair; a feedback path of
@@ -208,8 +196,8 @@ class Trainer:
         start = time.time()
         decay = self.cfg.lr_decay if self.cfg.lr_decay is not None else \
             float(self.block["params"].get("lr_decay", 1.0))
-        if self.block["rule"] == "weight_mirror":
-            self._mirror(total)         # B starts as the initial W's mirror, not from its init
+        if alignment(self.block):
+            self._align(total)          # B starts as the initial W's mirror, not from its init
         for k in range(total):
             if k and decay != 1.0:
                 self.scale_learning_rate(decay)

@@ -225,6 +225,7 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     """Run the build's rule on every chip for ``epochs`` passes over the training samples;
     returns (learner layout, weights [chips, nnz] after)."""
     from neurodeploy.compilers.cpu.learner import CpuLearner
+    from neurodeploy.learning.phases import align_phase, alignment
     from neurodeploy.task import encode_labels, encode_samples
     plan, block = setup.plan, setup.block
     task = plan.task
@@ -249,26 +250,9 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
                   block["label"]: encode_labels(y, n_classes, steps, block["target_rate"])}
         learner.set_phase("train")
         learner.present(inputs, y.size, steps, learn=True)
-        if block["rule"] == "weight_mirror":
-            _mirror(learner, block, seed, k)
+        if alignment(block):
+            align_phase(learner, learner.plan, block, [seed, k, 99])
     return lay, learner.weights
-
-
-def _mirror(learner: Any, block: dict, seed: int, k: int) -> None:
-    """Weight mirror's noise phase (as ``Trainer._mirror``), every chip at once."""
-    params, noise = block["params"], block["noise"]
-    size = learner.plan.populations[noise].size
-    steps = int(params["mirror_steps"])
-    rng = np.random.default_rng([seed, k, 99])
-    inputs = {noise: (rng.random((1, steps, size)) < params["mirror_rate_hz"]).astype(np.uint8)}
-    drive = block.get("drive")
-    if drive:
-        n_out = learner.plan.populations[drive].size
-        inputs[drive] = np.tile((np.arange(steps) % 2 == 0)[None, :, None],
-                                (1, 1, n_out)).astype(np.uint8)
-    learner.set_phase("mirror")
-    learner.present(inputs, 1, steps, learn=True)
-    learner.set_phase("train")
 
 
 def tuned_plan(frozen: Any, chip: Chip, layout: Any, w: np.ndarray) -> Any:
