@@ -245,3 +245,42 @@ def test_example_runs_and_backends_agree(tmp_path, capsys):
     assert "cpu vs brian2: identical" in capsys.readouterr().out
     spikes = np.load(tmp_path / "cpu.npz")["noisy.spikes"]
     assert 0 < spikes.mean() < 0.5
+
+
+# --------------------------------------------------------------------------- cpu learner
+SAL_NET = """
+neurodeploy: 1
+name: salstoch
+seed: 5
+populations:
+  inp: {kind: spike_source, size: 8}
+  h: {kind: stochastic, size: 24, params: {tau_syn: 2.0, tau_mem: 8.0, v_th: 1.0, beta: 0.2}}
+  out: {kind: lif, size: 6, params: {tau_syn: 2.0, tau_mem: 4.0, v_th: 1.0}}
+projections:
+  in_h: {pre: inp, post: h, weights: {init: normal, std: 0.3}}
+  h_out: {pre: h, post: out, weights: {init: normal, std: 0.15}}
+plasticity:
+  learn: {rule: sal, projections: [in_h, h_out], sal_rate: 0.006, align_steps: 2000}
+task: {input: inp, output: out, sample_steps: 20}
+"""
+
+
+def test_cpu_learner_runs_sal_alignment_through_stochastic_neurons(tmp_path):
+    """SAL's alignment phase on a stochastic hidden layer: the feedback learns, the hidden
+    layer fires, and the result is a function of (seed, chip) alone."""
+    from neurodeploy.compilers.cpu.learner import CpuLearner
+    from neurodeploy.learning.phases import align_phase
+    plan = _compile(tmp_path, SAL_NET, "sal")
+
+    def phase(chip: int) -> tuple[np.ndarray, int]:
+        learner = CpuLearner(plan, "out", noise_chips=[chip])
+        w0 = learner.weights.copy()
+        align_phase(learner, plan, plan.plasticity["learn"], [1, 0])
+        lo = learner.layout.neuron0["h"]
+        assert not np.array_equal(learner.weights, w0)
+        return learner.weights.copy(), int(learner.last_totals[0, lo:lo + 24].sum())
+
+    w, fired = phase(0)
+    assert fired > 100
+    np.testing.assert_array_equal(w, phase(0)[0])
+    assert not np.array_equal(w, phase(1)[0])
