@@ -94,16 +94,8 @@ def _cpu_step_overload(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
 
 @njit(cache=CACHE, inline="always")
 def _float(t, a, z, r, u, v, aux, du, dv, vth, bias, beta, refr):
-    """LIF's float update (:func:`.lif._float` without its threshold), then the escape."""
-    x = u * (1.0 - du) + a
-    live = refr == 0 or aux < t + 1
-    if refr == 0:
-        y = v * (1.0 - dv) + x + bias
-    elif live:
-        y = v * (1.0 - dv) + (x + bias)
-    else:
-        y = v
-    y += z
+    """LIF's float update (:func:`.lif.float_update`), then the escape."""
+    x, y, live = lif.float_update(t, a, z, u, v, aux, du, dv, bias, refr)
     s = min(max((y - vth) / beta, -CLIP), CLIP)
     f = live and r < 1.0 / (1.0 + math.exp(-s))
     if f:
