@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons.kind import MEMBRANE_KINDS
 
 from .plan import SimPlan
 
@@ -39,15 +40,16 @@ class NoiseArrays:
 
 
 def noise_refusal(plan: SimPlan) -> str | None:
-    """Why the plan's noise block cannot be applied (unknown or non-LIF targets)."""
+    """Why the plan's noise block cannot be applied (unknown targets, or membrane and current
+    noise on a population without u and v)."""
     for kind in ("membrane", "current"):
         for pop in (plan.noise.get(kind) or {}):
             p = plan.populations.get(pop)
             if p is None:
                 return f"noise.{kind} names unknown population '{pop}'"
-            if p.kind != "lif":
-                return (f"noise.{kind} on {p.kind} population '{pop}': only lif populations "
-                        "have u and v")
+            if p.kind not in MEMBRANE_KINDS:
+                return (f"noise.{kind} on {p.kind} population '{pop}': only lif and "
+                        "stochastic populations have u and v")
     for pop, entry in (plan.noise.get("spike_drop") or {}).items():
         if pop not in plan.populations:
             return f"noise.spike_drop names unknown population '{pop}'"
@@ -86,6 +88,20 @@ def noise_arrays(plan: SimPlan, steps: int, chip: int = 0) -> NoiseArrays:
         if "drop" in arrs:
             out.drop[name] = arrs["drop"]
     return out
+
+
+def stochastic_uniforms(plan: SimPlan, steps: int, chip: int = 0) -> dict[str, np.ndarray]:
+    """``[steps, size]`` uniforms of every stochastic population for chip ``chip``: the
+    numbers the cpu loop draws (``STREAM_STOCHASTIC``), for backends that read them."""
+    from neurodeploy.variability import counter_rng as R
+    pops = {n: p for n, p in plan.populations.items() if p.kind == "stochastic"}
+    need = 8 * steps * sum(p.size for p in pops.values())
+    if need > MAX_NOISE_BYTES:
+        raise BackendError(f"the stochastic neurons' draws for {steps} steps need "
+                           f"{need / 2**20:.0f} MiB precomputed (limit "
+                           f"{MAX_NOISE_BYTES >> 20} MiB); run fewer steps, or use --backend cpu")
+    return {n: R.draws(plan.seed, chip, n, p.size, steps, R.STREAM_STOCHASTIC, "uniform")
+            for n, p in pops.items()}
 
 
 def delivered(spikes: np.ndarray, drop: np.ndarray | None) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 
 from neurodeploy.compile.artifact import Build
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons.kind import MEMBRANE_KINDS
 
 
 @dataclass
@@ -34,6 +35,7 @@ class PopulationPlan:
     refractory: int = 0
     scale: float = 1.0
     p_spike: np.ndarray | None = None
+    beta: np.ndarray | None = None      # stochastic: escape-noise width (per neuron)
 
 
 @dataclass
@@ -99,8 +101,14 @@ class SimPlan:
         return self.numerics == "fixed"
 
     def sources(self) -> list[str]:
-        """Populations whose spikes are inputs (spike_source and Poisson)."""
-        return [n for n, p in self.populations.items() if p.kind != "lif"]
+        """Populations whose spikes are inputs (spike_source and Poisson; graded relays are
+        listed too, as before stochastic neurons existed)."""
+        return [n for n, p in self.populations.items() if p.kind not in MEMBRANE_KINDS]
+
+    def draws_per_chip(self) -> bool:
+        """Whether a run draws counter-based random numbers per chip (temporal noise or
+        stochastic neurons): chip k must then be run with chip k's draws everywhere."""
+        return bool(self.noise) or any(p.kind == "stochastic" for p in self.populations.values())
 
     def unsupported_features(self) -> list[str]:
         """Manifest features no backend simulates yet (learning; temporal noise other than
@@ -157,7 +165,7 @@ def load_plan(path: str | Path | Build) -> SimPlan:
     pops: dict[str, PopulationPlan] = {}
     for name, entry in m["populations"].items():
         pop = PopulationPlan(name=name, kind=entry["kind"], size=int(entry["size"]))
-        if entry["kind"] == "lif":
+        if entry["kind"] in MEMBRANE_KINDS:
             p = entry["params"]
             dtype = np.int64 if fixed else np.float64
             pop.du, pop.dv = p["du"], p["dv"]
@@ -165,6 +173,8 @@ def load_plan(path: str | Path | Build) -> SimPlan:
             pop.bias_mant = _per_neuron(build, p["bias_mant"], pop.size, dtype)
             pop.bias_exp, pop.refractory = int(p["bias_exp"]), int(p["refractory"])
             pop.scale = float(entry.get("scale", 1.0))
+            if entry["kind"] == "stochastic":
+                pop.beta = _per_neuron(build, p["beta"], pop.size, np.float64)
         elif entry["kind"] == "poisson":
             pop.p_spike = _per_neuron(build, entry["p_spike"], pop.size, np.float64)
         pops[name] = pop
@@ -183,7 +193,7 @@ def load_plan(path: str | Path | Build) -> SimPlan:
         projs[name] = proj
     monitors = [(mon["population"], mon["var"]) for mon in m["monitors"]]
     if not monitors:
-        monitors = [(n, "spikes") for n, p in pops.items() if p.kind == "lif"]
+        monitors = [(n, "spikes") for n, p in pops.items() if p.kind in MEMBRANE_KINDS]
     return SimPlan(name=m["name"], path=str(build.path), numerics=m["numerics"], dt=m["dt"],
                    seed=m["seed"], steps=m["steps"], populations=pops, projections=projs,
                    monitors=monitors, plasticity=m.get("plasticity", {}), noise=m.get("noise", {}),

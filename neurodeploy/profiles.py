@@ -41,7 +41,8 @@ class Node(_IRNode):
 class NeuronSpec(Node):
     """Neuron numerics. With ``numerics: fixed`` these follow Lava's bit-accurate CUBA LIF."""
 
-    kinds: list[Literal["lif", "spike_source", "poisson", "graded"]] = ["lif", "spike_source", "poisson"]
+    kinds: list[Literal["lif", "stochastic", "spike_source", "poisson", "graded"]] = [
+        "lif", "spike_source", "poisson"]
     state_bits: Bits | None = Field(None, description="u and v width (two's complement)")
     decay_bits: Bits | None = Field(None, description="du/dv width; decay = d / 2**decay_bits")
     threshold_bits: Bits | None = Field(None, description="unsigned vth mantissa width")

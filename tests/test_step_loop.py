@@ -131,8 +131,8 @@ def test_lif_step_reads_its_constants_from_the_neuron_model():
     def run(a, u, v, du, dv, vth, bias, fx):
         out = np.zeros_like(u)
         for i in range(u.shape[0]):
-            u[i], v[i], _, o, _ = neuron_step(0, 0, a[i], 0, u[i], v[i], 0, du, dv, vth, bias,
-                                              0, fx)
+            u[i], v[i], _, o, _ = neuron_step(0, 0, a[i], 0, 0.0, u[i], v[i], 0, du, dv, vth,
+                                              bias, 0, 0, fx)
             out[i] = o
         return out
 
@@ -162,13 +162,13 @@ from neurodeploy.jit import CACHE
 from neurodeploy.neurons.kind import NeuronKind
 
 
-def cpu_step(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def cpu_step(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     """Counter step."""
 
 
 @overload(cpu_step, inline="always", jit_options={"cache": CACHE})
-def _impl(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
-    def step(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def _impl(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
+    def step(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
         y = v + a
         f = y >= p2
         return u, (y - p2 if f else y), aux, (y if f else 0 * y), f
@@ -192,7 +192,8 @@ assert "step_7" in cpu_dispatch.source()
 step = cpu_dispatch.neuron_step
 v, outs = 0.0, []
 for a in (2.0, 2.0, 2.0, 1.0):
-    u, v, aux, out, f = step(7, 0, a, 0.0, 0.0, v, 0, 0.0, 0.0, 5.0, 0.0, 0, (0, 0, 0, 0, 0, 0))
+    u, v, aux, out, f = step(7, 0, a, 0.0, 0.0, 0.0, v, 0, 0.0, 0.0, 5.0, 0.0, 0.0, 0,
+                             (0, 0, 0, 0, 0, 0))
     outs.append(out)
 print(outs, v)
 '''

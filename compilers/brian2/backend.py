@@ -52,6 +52,10 @@ the per-step update, and a population with spike drop emits a custom event ``del
 (``v > vth`` and not dropped) that its outgoing synapses listen to instead of ``spike``
 (the SpikeMonitor still records every spike; the neuron still resets). Dropped source spikes
 are left out of the SpikeGeneratorGroup and recorded as given.
+
+Stochastic populations (:mod:`neurodeploy.neurons.stochastic`) run the same update, then
+compute the escape probability ``p``; their threshold is ``live and nd_r(t, i) < p`` with the
+uniforms ``nd_r`` precomputed at the cpu loop's coordinates (a ``TimedArray``).
 """
 from __future__ import annotations
 
@@ -63,7 +67,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import lif
+from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
 
 from .. import Backend
 from ..plan import SimPlan
@@ -179,14 +183,15 @@ class Brian2Backend(Backend):
         names = _names(plan)
         groups: dict[str, Any] = {}
         objects: list[Any] = []
-        from ..noise import delivered, noise_arrays
+        from ..noise import delivered, noise_arrays, stochastic_uniforms
         noise = noise_arrays(plan, steps, self.noise_chip)     # docs/noise.md
+        draws = stochastic_uniforms(plan, steps, self.noise_chip)   # the cpu loop's
         for name, pop in plan.populations.items():
             tag = names[("pop", name)]
-            if pop.kind == "lif":
+            if pop.kind in MEMBRANE_KINDS:
                 groups[name] = self._lif_group(b2, pop, clock, tag, objects,
                                                noise.membrane.get(name), noise.drop.get(name),
-                                               noise.current.get(name))
+                                               noise.current.get(name), draws.get(name))
             else:
                 idx_t, idx_i = np.nonzero(delivered(sources[name], noise.drop.get(name)))
                 g = b2.SpikeGeneratorGroup(pop.size, idx_i.astype(np.int64),
@@ -205,7 +210,7 @@ class Brian2Backend(Backend):
         for pop_name, var in plan.monitors:
             if pop_name not in plan.populations:
                 raise BackendError(f"monitor on unknown population '{pop_name}'")
-            if plan.populations[pop_name].kind != "lif" and var != "spikes":
+            if plan.populations[pop_name].kind not in MEMBRANE_KINDS and var != "spikes":
                 raise BackendError(f"monitor {pop_name}.{var}: source populations only have spikes")
             if var not in ("spikes", "v", "u"):
                 raise BackendError(f"monitor {pop_name}.{var}: unknown variable")
@@ -214,7 +219,7 @@ class Brian2Backend(Backend):
                 wanted[pop_name].append(var)
         spike_mons, state_mons = {}, {}
         for pop_name, vars_ in wanted.items():
-            if plan.populations[pop_name].kind != "lif":
+            if plan.populations[pop_name].kind not in MEMBRANE_KINDS:
                 continue
             tag = names[("pop", pop_name)]
             if "spikes" in vars_:
@@ -254,7 +259,7 @@ class Brian2Backend(Backend):
             if key in data:
                 continue
             pop = plan.populations[pop_name]
-            if pop.kind != "lif":
+            if pop.kind not in MEMBRANE_KINDS:
                 data[key] = sources[pop_name].astype(np.uint8)
             elif var == "spikes":
                 mon = spike_mons[pop_name]
@@ -278,9 +283,16 @@ class Brian2Backend(Backend):
     @staticmethod
     def _lif_group(b2: Any, pop: Any, clock: Any, tag: str, objects: list,
                    nz: np.ndarray | None = None, drop: np.ndarray | None = None,
-                   current: np.ndarray | None = None) -> Any:
-        eqs, update, reset = lif.brian2_code(int(pop.refractory))
+                   current: np.ndarray | None = None, uniforms: np.ndarray | None = None) -> Any:
+        """A LIF group, or (``uniforms`` given) a stochastic one."""
         namespace: dict[str, Any] = {}
+        if uniforms is None:
+            eqs, update, reset = lif.brian2_code(int(pop.refractory))
+            threshold = "v > vth"
+        else:
+            eqs, update, reset, threshold = stochastic.brian2_code(int(pop.refractory))
+            namespace["nd_r"] = b2.TimedArray(np.asarray(uniforms, np.float64), dt=clock.dt,
+                                              name=f"{tag}_r")
         events = None
         if current is not None:         # the input plus its noise, before u takes it
             namespace["nd_nzc"] = b2.TimedArray(np.asarray(current, np.float64), dt=clock.dt,
@@ -290,13 +302,15 @@ class Brian2Backend(Backend):
             namespace["nd_nz"] = b2.TimedArray(np.asarray(nz, np.float64), dt=clock.dt,
                                                name=f"{tag}_nz")
             update += "v = v + nd_nz(t, i)\n"
+        if uniforms is not None:
+            update += stochastic.BRIAN2_ESCAPE
         if drop is not None:
             namespace["nd_keep"] = b2.TimedArray((~np.asarray(drop, bool)).astype(np.float64),
                                                  dt=clock.dt, name=f"{tag}_keep")
-            events = {"delivered": "v > vth and nd_keep(t, i) > 0.5"}
-        g = b2.NeuronGroup(pop.size, eqs, threshold="v > vth", reset=reset, clock=clock,
+            events = {"delivered": f"{threshold} and nd_keep(t, i) > 0.5"}
+        g = b2.NeuronGroup(pop.size, eqs, threshold=threshold, reset=reset, clock=clock,
                            namespace=namespace, name=tag, events=events)
-        lif.brian2_set(g, pop)
+        (lif if uniforms is None else stochastic).brian2_set(g, pop)
         g.run_regularly(update, clock=clock, when="groups", order=0, name=f"{tag}_update")
         objects.append(g)
         return g
@@ -336,5 +350,6 @@ class Brian2Backend(Backend):
 
 
 def _has_drop(plan: SimPlan, pop: str, drop: dict[str, np.ndarray]) -> bool:
-    """True when the LIF population ``pop`` has spike drop (its synapses take ``delivered``)."""
-    return pop in drop and plan.populations[pop].kind == "lif"
+    """True when the LIF or stochastic population ``pop`` has spike drop (its synapses take
+    ``delivered``)."""
+    return pop in drop and plan.populations[pop].kind in MEMBRANE_KINDS

@@ -49,6 +49,10 @@ class Brian2Learner:
             raise BackendError(FIXED_REASON, file=plan.path, path=("numerics",))
         if chips < 1:
             raise BackendError(f"chips must be >= 1, got {chips}")
+        for name, pop in plan.populations.items():
+            if pop.kind == "stochastic":
+                raise BackendError(f"population '{name}' is stochastic, which the brian2 "
+                                   "learner does not simulate; use --backend cpu")
         self.rules: dict[str, EngineRule] = {}
         for block in plan.plasticity.values():
             for proj, d in block["projections"].items():

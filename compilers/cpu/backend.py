@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import KINDS, FixedConstants
+from neurodeploy.neurons import KINDS, MEMBRANE_KINDS, FixedConstants
 
 from .. import Backend
 from ..plan import SimPlan
@@ -64,7 +64,10 @@ class CpuBackend(Backend):
             if pop.kind not in KINDS and pop.kind not in SOURCE_KINDS:
                 return (f"population '{name}' has kind '{pop.kind}'; the cpu backend simulates "
                         f"{', '.join(list(KINDS) + list(SOURCE_KINDS))} populations")
-            if pop.kind == "lif":
+            if pop.kind == "stochastic" and plan.fixed:
+                return (f"population '{name}' is stochastic, which has no fixed-point model; "
+                        "compile for a float profile")
+            if pop.kind in MEMBRANE_KINDS:
                 if pop.refractory < 0:
                     return f"population '{name}' has a negative refractory period"
                 if pop.refractory and plan.fixed:

@@ -1,9 +1,9 @@
 """A build (fixed or float) laid out for :mod:`compilers.cpu.step_loop`.
 
-Emitters are numbered sources first (spike_source, poisson), then neurons (lif, graded) in
-manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per projection (a
-contiguous slice of one weight array, CSR by presynaptic neuron), so a plastic
-projection's weights are read and written as one block. Connectivity is explicit: every
+Emitters are numbered sources first (spike_source, poisson), then neurons (lif, graded,
+stochastic) in manifest order; neuron ``i`` is emitter ``n_src + i``. Synapses are kept per
+projection (a contiguous slice of one weight array, CSR by presynaptic neuron), so a
+plastic projection's weights are read and written as one block. Connectivity is explicit: every
 synapse of the build exists, whatever its weight, and learning never adds or removes one.
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import FACTORS, EngineRule
-from neurodeploy.neurons import KINDS, FixedConstants
+from neurodeploy.neurons import KINDS, N_SLOTS, FixedConstants
 
 from ..plan import SimPlan
 from . import fixed_learning
 
-Net = namedtuple("Net", "fixed fx n_src par ipar g_code g_lo g_hi third gate_win epoch p_pre0 "
-                        "p_npre p_post0 p_npost p_port p_ind0 p_syn0 indptr post delay pre p_pind0 "
-                        "pptr pidx p_shift p_acc0 p_ndelay couple")
+Net = namedtuple("Net", "fixed fx n_src par ipar g_code g_lo g_hi g_draw third gate_win epoch "
+                        "p_pre0 p_npre p_post0 p_npost p_port p_ind0 p_syn0 indptr post delay pre "
+                        "p_pind0 pptr pidx p_shift p_acc0 p_ndelay couple")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
                             "q_epoch fx q_xsum upd")
@@ -92,26 +92,27 @@ class Layout:
     # ------------------------------------------------------------------ structure
     def neuron_params(self, overrides: dict[str, dict[str, np.ndarray]] | None = None,
                       batch: int = 1) -> np.ndarray:
-        """Parameter slots [B, 4, n] of every neuron through its kind's ``cpu_params``;
+        """Parameter slots [B, N_SLOTS, n] of every neuron through its kind's ``cpu_params``;
         ``overrides`` {pop: {"du" | "dv" | "vth" | "bias_mant": [B, N] or [B]}} (chips)."""
         overrides = overrides or {}
-        par = np.zeros((batch if overrides else 1, 4, self.n), self.dtype)
+        par = np.zeros((batch if overrides else 1, N_SLOTS, self.n), self.dtype)
         for name in self.neurons:
             pop = self.plan.populations[name]
             lo = self.neuron0[name]
             over = {k: (np.asarray(v)[:, None] if np.ndim(v) == 1 else np.asarray(v))
                     for k, v in overrides.get(name, {}).items()}
             slots = KINDS[pop.kind].cpu_params(pop, self.plan.fixed, self.fc, over)
-            for c in range(4):
-                par[:, c, lo:lo + pop.size] = slots[f"p{c}"]
+            for c in range(N_SLOTS):
+                par[:, c, lo:lo + pop.size] = slots.get(f"p{c}", 0)
         return par
 
     def _neuron_arrays(self) -> tuple:
-        """(integer slot, group codes, group starts, group ends, gate windows) per neuron:
-        a group is a run of neurons of one kind, stepped by one branch of the loop."""
+        """(integer slot, (group codes, starts, ends, draws), gate windows) per neuron: a group
+        is a run of neurons of one kind, stepped by one branch of the loop; ``draws`` tells
+        the loop to draw the kind's uniform."""
         ipar = np.zeros(self.n, np.int64)
         gate = np.zeros(self.n, np.int64)
-        codes, los, his = [], [], []
+        codes, los, his, draws = [], [], [], []
         gated = {}
         for block in self.plan.plasticity.values():
             for pop in block.get("gated", []):
@@ -128,7 +129,9 @@ class Layout:
                 codes.append(kind.code)
                 los.append(lo)
                 his.append(hi)
-        groups = (np.asarray(codes, np.int64), np.asarray(los, np.int64), np.asarray(his, np.int64))
+                draws.append(kind.draws)
+        groups = (np.asarray(codes, np.int64), np.asarray(los, np.int64), np.asarray(his, np.int64),
+                  np.asarray(draws, np.bool_))
         return ipar, groups, gate
 
     def _build_net(self) -> tuple[Net, np.ndarray]:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import FixedConstants
+from neurodeploy.neurons import MEMBRANE_KINDS, FixedConstants
 
 from ..plan import SimPlan
 
@@ -43,7 +43,7 @@ def split_overrides(plan: SimPlan, overrides: dict[str, Any] | None, batch: int
         pop = plan.populations.get(name)
         if pop is None:
             raise BackendError(f"{where}: no population '{name}' in '{plan.name}'")
-        if pop.kind != "lif":
+        if pop.kind not in MEMBRANE_KINDS:
             raise BackendError(f"{where}: '{name}' is a {pop.kind} population without parameters")
         bad = set(fields) - set(POP_OVERRIDES)
         if bad:

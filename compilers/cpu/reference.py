@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..plan import SimPlan
-from neurodeploy.neurons import FixedConstants, lif
+from neurodeploy.neurons import MEMBRANE_KINDS, FixedConstants, lif, stochastic
+from neurodeploy.variability.counter_rng import STREAM_STOCHASTIC, population_id, uniform_array
 
 from . import kernels as K
 
@@ -19,13 +20,14 @@ from . import kernels as K
 lif_refractory_float_step = lif.reference_refractory_float_step
 
 
-def simulate(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int
+def simulate(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int, chip: int = 0
              ) -> dict[str, np.ndarray]:
-    """Monitored arrays ``{"<pop>.<var>": [steps, size]}`` of one instance."""
+    """Monitored arrays ``{"<pop>.<var>": [steps, size]}`` of one instance (stochastic
+    populations draw the uniforms of chip ``chip``)."""
     fixed = plan.fixed
     dtype = np.int32 if fixed else np.float64
     fc = FixedConstants.from_neuron_model(plan.neuron_model)
-    lifs = {n: p for n, p in plan.populations.items() if p.kind == "lif"}
+    lifs = {n: p for n, p in plan.populations.items() if p.kind in MEMBRANE_KINDS}
     state = {n: (np.zeros((1, p.size), dtype), np.zeros((1, p.size), dtype))
              for n, p in lifs.items()}
     ref_end = {n: np.zeros((1, p.size), np.int64) for n, p in lifs.items()}
@@ -47,7 +49,12 @@ def simulate(plan: SimPlan, inputs: dict[str, np.ndarray], steps: int
         spikes = {}
         for n, p in lifs.items():
             u, v = state[n]
-            if fixed:
+            if p.kind == "stochastic":
+                r = uniform_array(plan.seed, chip, population_id(n), np.arange(p.size), t,
+                                  STREAM_STOCHASTIC)
+                s = stochastic.reference_step(u, v, a_in[n], r, p.du, p.dv, p.vth, p.bias_mant,
+                                              p.beta, p.refractory, ref_end[n], t + 1)
+            elif fixed:
                 s = lif.reference_fixed_step(u, v, a_in[n], p.du, p.dv, p.vth, p.bias_mant,
                                              p.bias_exp, fc)
             elif p.refractory:

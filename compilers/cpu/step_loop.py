@@ -30,7 +30,8 @@ from numba.extending import overload
 from neurodeploy.jit import CACHE
 from neurodeploy.neurons.cpu_dispatch import neuron_step
 from neurodeploy.variability.counter_rng import (STREAM_CURRENT, STREAM_MEMBRANE,
-                                                 STREAM_SPIKE_DROP, normal, uniform)
+                                                 STREAM_SPIKE_DROP, STREAM_STOCHASTIC, normal,
+                                                 uniform)
 
 from .fixed_learning import fixed_epoch
 from .learn_rules import learn_projection, restart_epoch_sums, update_traces
@@ -79,7 +80,8 @@ def _dropped(noise, chip, e, t):
 def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
     """Step every neuron group by its kind, with its current and membrane noise and spike drop
     (``emit``: delivered events, ``shown``: events as monitors see them, ``spiked``: spikes
-    for rates and traces)."""
+    for rates and traces); groups of a kind that draws (``net.g_draw``) get their uniform
+    at (seed, chip, population, neuron, step, STREAM_STOCHASTIC)."""
     n_src = net.n_src
     bp = b if net.par.shape[0] > 1 else 0
     par = net.par[bp]
@@ -87,6 +89,7 @@ def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
     chip = noise.chip[b] if noise.chip.shape[0] > 1 else noise.chip[0]
     for g in range(net.g_code.shape[0]):
         code = net.g_code[g]
+        draw = net.g_draw[g]
         for i in range(net.g_lo[g], net.g_hi[g]):
             a = ring[slot, 0, i]
             ring[slot, 0, i] = 0
@@ -98,9 +101,14 @@ def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
             if noise.mem and noise.sigma[i] > 0.0:
                 zf = noise.sigma[i] * normal(noise.seed, chip, noise.pop_id[e], noise.local[e],
                                              t, STREAM_MEMBRANE)
-            u[i], v[i], aux[i], out, f = neuron_step(code, t, a, state_noise(zf, u[i]), u[i],
+            r = 0.0
+            if draw:
+                r = uniform(noise.seed, chip, noise.pop_id[e], noise.local[e], t,
+                            STREAM_STOCHASTIC)
+            u[i], v[i], aux[i], out, f = neuron_step(code, t, a, state_noise(zf, u[i]), r, u[i],
                                                      v[i], aux[i], par[0, i], par[1, i],
-                                                     par[2, i], par[3, i], net.ipar[i], fx)
+                                                     par[2, i], par[3, i], par[4, i],
+                                                     net.ipar[i], fx)
             spiked[i] = 1 if f else 0
             shown[e] = 1 if out != 0 else 0
             if noise.drop and out != 0 and _dropped(noise, chip, e, t):

@@ -4,6 +4,8 @@ Mapping (see :mod:`neurodeploy.compilers.plan` for the timing contract, which is
 
 * LIF population -> :class:`~.processes.NdLIF` (Lava's LIF models, per-neuron ``vth``);
   with ``readout="monitor"`` and a uniform threshold, Lava's own ``LIF`` process.
+* stochastic population (float) -> :class:`~.stochastic.NdStochastic` (the float LIF with
+  the escape activation; its uniforms precomputed at the cpu loop's coordinates).
 * spike_source / Poisson population -> ``RingBuffer`` with the input ``[size, steps]``
   (column ``t`` is sent at step ``t``); Poisson spikes are pre-drawn by ``make_inputs``.
 * dense projection, no delay -> ``Dense``; coo projection, no delay -> ``Sparse`` (csr);
@@ -40,7 +42,7 @@ import numpy as np
 
 from neurodeploy import _lava_compat, signals
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import lif
+from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
 
 from .. import Backend
 from . import guard
@@ -142,7 +144,10 @@ class LavaBackend(Backend):
                 return (f"population '{name}' has refractory {pop.refractory}; Lava's "
                         "bit-accurate LIF has no refractory period (LIFRefractory is "
                         "floating_pt only); compile with refractory: 0")
-            if pop.kind not in ("lif", "spike_source", "poisson"):
+            if pop.kind == "stochastic" and plan.fixed:
+                return (f"population '{name}' is stochastic, which has no fixed-point model; "
+                        "compile for a float profile")
+            if pop.kind not in MEMBRANE_KINDS + ("spike_source", "poisson"):
                 return f"population '{name}' has kind '{pop.kind}', which has no Lava process"
         from ..noise import noise_refusal
         reason = noise_refusal(plan)
@@ -227,7 +232,7 @@ class LavaBackend(Backend):
     def _build(self, L: dict, idx: int, plan: SimPlan, inputs: dict[str, np.ndarray],
                steps: int, tmp: str) -> _Net:
         net = _Net(plan=plan, inputs=self._check_inputs(plan, inputs, steps))
-        used = {n for n, p in plan.populations.items() if p.kind == "lif"}
+        used = {n for n, p in plan.populations.items() if p.kind in MEMBRANE_KINDS}
         for proj in plan.projections.values():
             used |= {proj.pre, proj.post}
         if self.readout == "monitor":
@@ -235,11 +240,12 @@ class LavaBackend(Backend):
         mon_vars: dict[str, list[str]] = {}
         for pop, var in plan.monitors:
             mon_vars.setdefault(pop, []).append(var)
-        from ..noise import delivered, noise_arrays
+        from ..noise import delivered, noise_arrays, stochastic_uniforms
         noise = noise_arrays(plan, steps, self.noise_chip)     # docs/noise.md
+        draws = stochastic_uniforms(plan, steps, self.noise_chip)   # the cpu loop's
         for name in sorted(used):
             pop = plan.populations[name]
-            if pop.kind == "lif":
+            if pop.kind in MEMBRANE_KINDS:
                 record = {}
                 if self.readout == "recorder":
                     for var in mon_vars.get(name, []):
@@ -249,7 +255,7 @@ class LavaBackend(Backend):
                         self._prealloc(path, pop.size, var, steps, plan.fixed)
                 net.procs[name] = self._lif(L, pop, plan.fixed, record, steps,
                                             noise.membrane.get(name), noise.drop.get(name),
-                                            noise.current.get(name))
+                                            noise.current.get(name), draws.get(name))
             else:
                 # dropped source spikes are not sent; the record keeps the given input
                 data = delivered(np.asarray(net.inputs[name][:steps]), noise.drop.get(name))
@@ -297,8 +303,16 @@ class LavaBackend(Backend):
 
     def _lif(self, L: dict, pop: PopulationPlan, fixed: bool, record: dict[str, str],
              steps: int, noise: np.ndarray | None = None, drop: np.ndarray | None = None,
-             current: np.ndarray | None = None) -> ty.Any:
+             current: np.ndarray | None = None, uniforms: np.ndarray | None = None) -> ty.Any:
+        """The Lava process of a LIF or (``uniforms`` given) stochastic population."""
         n = pop.size
+        if uniforms is not None:
+            from . import stochastic as S
+            kw = stochastic.lava_kwargs(pop)
+            if noise is not None or drop is not None or current is not None:
+                kw.update(noise=noise, drop=drop, current=current)
+            cls = S.NdStochasticRefractory if pop.refractory > 0 else S.NdStochastic
+            return cls(shape=(n,), record=record, steps=steps, uniforms=uniforms, **kw)
         # du/dv may be per neuron (a mismatched chip, neurodeploy.variability): NdLIF takes
         # them as arrays; Lava's own LIF only as scalars
         kw = lif.lava_kwargs(pop, fixed)
@@ -463,7 +477,7 @@ class LavaBackend(Backend):
         for pop, var in plan.monitors:
             key = f"{pop}.{var}"
             size = plan.populations[pop].size
-            if plan.populations[pop].kind != "lif":
+            if plan.populations[pop].kind not in MEMBRANE_KINDS:
                 out[key] = np.asarray(net.inputs[pop][:steps], dtype=np.uint8)
                 continue
             path = net.records[(pop, var)]

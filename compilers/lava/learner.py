@@ -126,6 +126,9 @@ class LavaLearner:
         if plan.fixed and lif.lava_mismatch(plan.neuron_model):
             raise BackendError(lif.lava_mismatch(plan.neuron_model))
         for name, pop in plan.populations.items():
+            if pop.kind == "stochastic":
+                raise BackendError(f"population '{name}' is stochastic, which the lava learner "
+                                   "does not simulate; use --backend cpu")
             if pop.kind not in ("lif", "graded", "spike_source", "poisson"):
                 raise BackendError(f"population '{name}' has kind '{pop.kind}', which the lava "
                                    "learner does not simulate")

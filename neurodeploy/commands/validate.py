@@ -26,7 +26,8 @@ def _settings(args: argparse.Namespace, build: str):
     sets = parse_sets(args.set)
     manifest = Build(build).manifest
     if spec is not None:
-        lif = [n for n, p in manifest["populations"].items() if p["kind"] == "lif"]
+        from neurodeploy.neurons.kind import MEMBRANE_KINDS
+        lif = [n for n, p in manifest["populations"].items() if p["kind"] in MEMBRANE_KINDS]
         check_against(spec, lif, has_task=bool(manifest.get("task")))
     if spec is not None and "accuracy" in spec.metrics and args.input:
         raise NeurodeployError("'accuracy' is measured on the build's data set; drop --input",

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from .. import __version__, limits
-from ..errors import CompileError
+from ..errors import CompileError, IRError
 from ..ir.load import weight_arrays
-from ..ir.models import LIFPopulation, Network, PoissonPopulation
+from ..ir.models import LIFPopulation, Network, PoissonPopulation, StochasticPopulation
 from ..neurons import lif_quantize
+from ..neurons.kind import MEMBRANE_KINDS
 from ..profiles import HardwareProfile
 from . import quantize as q
 from .artifact import FORMAT, FORMAT_VERSION, ArrayStore, array_hash, write_build
@@ -42,6 +43,17 @@ def ir_hash(net: Network) -> str:
     for name, arr in sorted(weight_arrays(net).items()):
         h.update(name.encode() + array_hash(arr).encode())
     return h.hexdigest()
+
+
+def _float_profiles_with(kind: str) -> list[str]:
+    """Built-in float profiles whose neurons include ``kind`` (for refusals)."""
+    from ..profiles import builtin_profiles, load_profile
+    out = []
+    for name in builtin_profiles():
+        prof = load_profile(name)
+        if prof.numerics == "float" and kind in prof.neuron.kinds:
+            out.append(name)
+    return out
 
 
 class _Compiler:
@@ -76,10 +88,17 @@ class _Compiler:
         prof, net = self.profile, self.net
         self.check_numerics()
         for name, pop in net.populations.items():
+            if isinstance(pop, StochasticPopulation) and self.fixed:
+                path = ("populations", name, "kind")
+                raise IRError(f"stochastic neurons are float only (escape noise needs exp and "
+                              f"a uniform per step; {prof.name} is fixed point): compile for a "
+                              f"float profile ({', '.join(_float_profiles_with('stochastic'))})",
+                              file=self.file, path=path, line=net.line_of(path))
             if pop.kind not in prof.neuron.kinds:
                 self.fail(("populations", name, "kind"), f"{prof.name} has no '{pop.kind}' "
                           f"neurons (neuron.kinds: {', '.join(prof.neuron.kinds)})")
-            if isinstance(pop, LIFPopulation) and pop.params.refractory and not prof.neuron.refractory:
+            if isinstance(pop, (LIFPopulation, StochasticPopulation)) and pop.params.refractory \
+                    and not prof.neuron.refractory:
                 self.fail(("populations", name, "params", "refractory"),
                           f"{prof.name} neurons have no refractory period (neuron.refractory: "
                           "false); set refractory: 0")
@@ -133,15 +152,18 @@ class _Compiler:
             elif pop.kind == "graded":
                 self.scales[name] = 1.0
                 entry["scale"] = 1.0
-            elif isinstance(pop, LIFPopulation):
+            elif isinstance(pop, (LIFPopulation, StochasticPopulation)):
                 incoming = [s for s in synapses if s.post == name
                             and self.net.projections[s.name].port == "current"]
                 entry["params"], figures[name] = self._lif(name, pop, incoming)
+                if isinstance(pop, StochasticPopulation):   # float only (check_support)
+                    entry["params"]["beta"] = pop.params.beta
                 entry["scale"] = self.scales[name]
             out[name] = entry
         return out, figures
 
-    def _lif(self, name: str, pop: LIFPopulation, incoming: list[Synapses]) -> tuple[dict, dict]:
+    def _lif(self, name: str, pop: LIFPopulation | StochasticPopulation,
+             incoming: list[Synapses]) -> tuple[dict, dict]:
         path = f"params/{name}.npz"
         max_input = float(sum(s.abs_row_sum() for s in incoming).max()) if incoming else 0.0
         try:
@@ -218,7 +240,7 @@ class _Compiler:
         self.check_support()
         files = weight_arrays(net)
         sizes = {n: p.size for n, p in net.populations.items()}
-        compute = [n for n, p in net.populations.items() if p.kind in ("lif", "graded")]
+        compute = [n for n, p in net.populations.items() if p.kind in MEMBRANE_KINDS + ("graded",)]
         estimates = [estimate_synapses(net, name, files) for name in net.projections]
         check_estimates(sizes, compute, estimates, prof, self.file, net.line_of)
         self.check_memory(estimates)
@@ -262,7 +284,7 @@ class _Compiler:
 
     def _noise(self) -> dict:
         out: dict[str, Any] = {}
-        lif = [n for n, p in self.net.populations.items() if p.kind == "lif"]
+        lif = [n for n, p in self.net.populations.items() if p.kind in MEMBRANE_KINDS]
         shift = 2 ** self.profile.neuron.activation_shift if self.fixed else 1
         membrane = self.net.noise.membrane
         if membrane is not None:

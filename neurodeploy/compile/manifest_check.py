@@ -103,7 +103,7 @@ class _Checker:
             self.fail(path, "expected an object")
         kind = self.get(pop, "kind", path, lambda v: isinstance(v, str), "a string")
         self.get(pop, "size", path, lambda v: _int(v) and v >= 1, "an integer >= 1")
-        if kind == "lif":
+        if kind in ("lif", "stochastic"):
             params = self.table(pop, "params", path)
             ppath = path + ("params",)
             for key in ("du", "dv"):
@@ -116,6 +116,9 @@ class _Checker:
                      "an integer >= 0")
             if "scale" in pop:
                 self.get(pop, "scale", path, _positive_number, "a positive number")
+            if kind == "stochastic":
+                self.get(pop, "kind", path, lambda v: not fixed, "not stochastic in a fixed build")
+                self.get(params, "beta", ppath, _positive_number, "a positive number")
         elif kind == "poisson":
             self.value(pop, "p_spike", path, False)
 

@@ -12,8 +12,10 @@ from pydantic import BaseModel, ValidationError
 from .. import limits
 from ..errors import IRError, did_you_mean, format_path
 from ..yamlio import LoadedYAML, load_yaml, parse_yaml
+from ..neurons.kind import MEMBRANE_KINDS
 from .weightfile import WeightFileError, read_weight_file
-from .models import MONITOR_VARS, FileWeights, LIFPopulation, Network, PoissonPopulation
+from .models import (MONITOR_VARS, FileWeights, LIFPopulation, Network, PoissonPopulation,
+                     StochasticPopulation)
 
 
 def load_network(path: str | Path) -> Network:
@@ -100,7 +102,8 @@ def _is_tag(part: str) -> bool:
 
 _WRONG_BRANCH = {"int_type", "int_parsing", "float_type", "float_parsing", "literal_error",
                  "model_type", "dict_type", "list_type", "string_type", "model_attributes_type"}
-_TAGS = {"lif", "spike_source", "poisson", "graded", "constant", "normal", "uniform", "file",
+_TAGS = {"lif", "stochastic", "spike_source", "poisson", "graded", "constant", "normal", "uniform",
+         "file",
          "str", "int", "float", "list", "dict", "feedback_alignment", "direct_feedback_alignment",
          "dfa", "kolen_pollack", "weight_mirror", "low_rank_fa", "sal", "stdp"}
 
@@ -246,10 +249,10 @@ class _CrossChecker:
             entry = getattr(net.noise, kind)
             for i, pop in enumerate((entry.populations or []) if entry else []):
                 self.population(("noise", kind, "populations", i), pop)
-                if kind != "spike_drop" and net.populations[pop].kind != "lif":
+                if kind != "spike_drop" and net.populations[pop].kind not in MEMBRANE_KINDS:
                     self.fail(("noise", kind, "populations", i), f"'{pop}' is a "
                               f"{net.populations[pop].kind} population without a membrane; "
-                              f"{kind} noise applies to lif populations")
+                              f"{kind} noise applies to lif and stochastic populations")
         seen = set()
         for i, mon in enumerate(net.monitors):
             self.population(("monitors", i, "population"), mon.population)
@@ -266,8 +269,8 @@ class _CrossChecker:
         """Refuse run.steps whose recorded output would not fit in memory."""
         pops = self.net.populations
         monitored = [(pops[m.population].size, m.var) for m in self.net.monitors] or \
-            [(p.size, "spikes") for p in pops.values() if p.kind == "lif"]
-        sources = [p.size for p in pops.values() if p.kind != "lif"]
+            [(p.size, "spikes") for p in pops.values() if p.kind in MEMBRANE_KINDS]
+        sources = [p.size for p in pops.values() if p.kind not in MEMBRANE_KINDS]
         steps = self.net.run.steps
         path = ("run", "steps")
         limits.check_memory(limits.run_output_bytes(steps, monitored, sources),
@@ -278,7 +281,7 @@ class _CrossChecker:
 
     def _population(self, name: str, pop: Any) -> None:
         base = ("populations", name)
-        if isinstance(pop, LIFPopulation):
+        if isinstance(pop, (LIFPopulation, StochasticPopulation)):
             for field in ("v_th", "bias"):
                 value = getattr(pop.params, field)
                 if isinstance(value, list) and len(value) != pop.size:
@@ -303,9 +306,9 @@ class _CrossChecker:
         self.population(base + ("post",), proj.post)
         pre = self.net.populations[proj.pre]
         post = self.net.populations[proj.post]
-        if post.kind not in ("lif", "graded"):
+        if post.kind not in MEMBRANE_KINDS + ("graded",):
             self.fail(base + ("post",), f"population '{proj.post}' is a {post.kind} and cannot "
-                      "receive synapses; target a lif or graded population")
+                      "receive synapses; target a lif, stochastic or graded population")
         if proj.connectivity == "one_to_one" and pre.size != post.size:
             self.fail(base + ("connectivity",), f"one_to_one needs equal sizes, got pre "
                       f"{pre.size} and post {post.size}; use dense or {{sparse: p}}")

@@ -34,7 +34,8 @@ PerNeuronNonNegative = Union[NonNegativeFinite, list[NonNegativeFinite]]
 LEARNING_RULES = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
                   "weight_mirror",
                   "low_rank_fa", "sal", "stdp")
-MONITOR_VARS = {"lif": ("spikes", "v", "u"), "spike_source": ("spikes",),
+MONITOR_VARS = {"lif": ("spikes", "v", "u"), "stochastic": ("spikes", "v", "u"),
+                "spike_source": ("spikes",),
                 "poisson": ("spikes",), "graded": ("spikes",)}
 
 
@@ -71,6 +72,23 @@ class LIFPopulation(Node):
     params: LIFParams = Field(default_factory=LIFParams)
 
 
+class StochasticParams(LIFParams):
+    """The LIF constants plus the width of the escape noise."""
+
+    beta: PositiveFinite = Field(0.1, description=(
+        "escape-noise width in units of v: the spike probability rises from 27 % to 73 % "
+        "over vth ± beta"))
+
+
+class StochasticPopulation(Node):
+    """LIF neurons with escape noise (float profiles only): the float LIF's u and v, but a
+    neuron spikes when a uniform draw r < 1 / (1 + exp(-(v - v_th) / beta)) (docs/neurons.md)."""
+
+    kind: Literal["stochastic"]
+    size: PositiveInt = Field(le=MAX_POPULATION_SIZE)
+    params: StochasticParams = Field(default_factory=StochasticParams)
+
+
 class SpikeSourcePopulation(Node):
     """Spikes supplied at run time (an ``.npz`` with ``<name>.spikes`` of shape [steps, size])."""
 
@@ -95,8 +113,8 @@ class GradedPopulation(Node):
     size: PositiveInt = Field(le=MAX_POPULATION_SIZE)
 
 
-Population = Annotated[Union[LIFPopulation, SpikeSourcePopulation, PoissonPopulation,
-                             GradedPopulation], Field(discriminator="kind")]
+Population = Annotated[Union[LIFPopulation, StochasticPopulation, SpikeSourcePopulation,
+                             PoissonPopulation, GradedPopulation], Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------- weights
@@ -343,7 +361,8 @@ from .task import Task  # noqa: E402
 Network.model_rebuild()
 
 IR_CLASSES: tuple[type[Node], ...] = (
-    LIFParams, LIFPopulation, SpikeSourcePopulation, PoissonPopulation, GradedPopulation,
+    LIFParams, LIFPopulation, StochasticParams, StochasticPopulation, SpikeSourcePopulation,
+    PoissonPopulation, GradedPopulation,
     ConstantInit,
     NormalInit, UniformInit, FileWeights, SparseConnectivity, DelayRange, Projection,
     *PLASTICITY_CLASSES, Task, MembraneNoise, SpikeDrop, Noise, CV, Sigma, Variability, Monitor, Run, Network)

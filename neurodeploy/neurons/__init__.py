@@ -1,4 +1,5 @@
-"""Neuron kinds, each defined once (:mod:`.lif`, :mod:`.graded`) and registered here.
+"""Neuron kinds, each defined once (:mod:`.lif`, :mod:`.graded`, :mod:`.stochastic`) and
+registered here.
 
 Adding a kind: write its module (a :class:`~.kind.NeuronKind` named ``KIND`` with its
 numba ``cpu_step``, NumPy reference step and translations) and add the module's name to
@@ -12,11 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .kind import FixedConstants, NeuronKind
+from .kind import MEMBRANE_KINDS, N_SLOTS, FixedConstants, NeuronKind
 
-_MODULES = ("lif", "graded")
+_MODULES = ("lif", "graded", "stochastic")
 
-__all__ = ["KINDS", "CODES", "FixedConstants", "NeuronKind", "get"]
+__all__ = ["KINDS", "CODES", "MEMBRANE_KINDS", "N_SLOTS", "FixedConstants", "NeuronKind", "get"]
 
 
 def _registry() -> tuple[dict[str, NeuronKind], dict[int, NeuronKind]]:

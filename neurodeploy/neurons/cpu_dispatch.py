@@ -1,6 +1,6 @@
 """The cpu loop's neuron step, generated from the registry of neuron kinds.
 
-``neuron_step(code, t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx)`` calls the ``cpu_step`` of
+``neuron_step(code, t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx)`` calls the ``cpu_step`` of
 the kind with that code. numba needs the branches spelt out, so the dispatcher is written
 as a small module (like Brian2's generated code) into the numba cache directory, named by a
 hash of the registry, and imported from there: it is a real file, so numba caches it.
@@ -16,7 +16,7 @@ from types import ModuleType
 
 from . import KINDS
 
-_ARGS = "t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx"
+_ARGS = "t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx"
 
 
 def source() -> str:

@@ -33,15 +33,16 @@ def reference_step(a_in: np.ndarray, fixed: bool) -> np.ndarray:
     return np.asarray(a_in, np.float64).copy()
 
 
-def cpu_step(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def cpu_step(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     """Emit the input (wrapped to 32 bits in fixed point); state unchanged."""
 
 
 @overload(cpu_step, inline="always", jit_options={"cache": CACHE})
-def _cpu_step_overload(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def _cpu_step_overload(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     if isinstance(a, types.Integer):
-        return lambda t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx: (u, v, aux, wrap32(a), False)
-    return lambda t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx: (u, v, aux, a, False)
+        return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: (
+            u, v, aux, wrap32(a), False)
+    return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: (u, v, aux, a, False)
 
 
 KIND = NeuronKind(

@@ -41,17 +41,25 @@ class FixedConstants:
                          self.dv_offset, self.state_bits, self.threshold_shift], np.int64)
 
 
+#: kinds with the LIF's state (u, v) and parameters (du, dv, vth, bias, refractory); how
+#: they spike differs (:mod:`.lif`: threshold, :mod:`.stochastic`: escape noise)
+MEMBRANE_KINDS = ("lif", "stochastic")
+#: float parameter slots of the cpu loop (``p0..p4``)
+N_SLOTS = 5
+
+
 @dataclass(frozen=True)
 class NeuronKind:
     """One neuron kind.
 
-    ``cpu_step(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx) -> (u, v, aux, out, spiked)`` is
-    the kind's numba scalar step (inlined into the cpu step loop through the generated
-    dispatcher, :mod:`.cpu_dispatch`): ``a`` the delivered input, ``z`` this step's membrane
-    noise, ``u, v`` (build dtype) and ``aux`` (int64) its state, ``p0..p3`` (build dtype) and
-    ``pi`` (int64) its parameter slots as ``cpu_params`` fills them, ``out`` what it emits
-    (0: nothing; 1 for a spike, the value for a graded event). ``spiked`` counts as a spike
-    (rates, monitors, y0)."""
+    ``cpu_step(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx) -> (u, v, aux, out,
+    spiked)`` is the kind's numba scalar step (inlined into the cpu step loop through the
+    generated dispatcher, :mod:`.cpu_dispatch`): ``a`` the delivered input, ``z`` this step's
+    membrane noise, ``r`` this step's uniform in [0, 1) at ``STREAM_STOCHASTIC`` (drawn only
+    for kinds with ``draws``; 0.0 otherwise), ``u, v`` (build dtype) and ``aux`` (int64) its
+    state, ``p0..p4`` (build dtype) and ``pi`` (int64) its parameter slots as ``cpu_params``
+    fills them (missing slots are 0), ``out`` what it emits (0: nothing; 1 for a spike, the
+    value for a graded event). ``spiked`` counts as a spike (rates, monitors, y0)."""
 
     name: str
     code: int
@@ -62,4 +70,5 @@ class NeuronKind:
     reference_step: Callable[..., Any]
     monitor_vars: tuple[str, ...] = ("spikes",)
     takes_noise: bool = False
+    draws: bool = False               # reads a uniform r each step (the cpu loop draws it)
     notes: dict[str, str] = field(default_factory=dict)

@@ -107,17 +107,17 @@ def reference_refractory_float_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarr
 
 
 # --------------------------------------------------------------------------- cpu (numba)
-def cpu_step(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def cpu_step(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     """One LIF step on scalars (see :class:`~.kind.NeuronKind`); integer state selects the
     bit-accurate arithmetic at compile time, float state Lava's float models."""
 
 
 @overload(cpu_step, inline="always", jit_options={"cache": CACHE})
-def _cpu_step_overload(t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx):
+def _cpu_step_overload(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
     if isinstance(u, types.Integer):
-        return lambda t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx: _fixed(
+        return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: _fixed(
             a, z, u, v, aux, p0, p1, p2, p3, fx)
-    return lambda t, a, z, u, v, aux, p0, p1, p2, p3, pi, fx: _float(
+    return lambda t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx: _float(
         t, a, z, u, v, aux, p0, p1, p2, p3, pi)
 
 
@@ -143,17 +143,26 @@ def _fixed(a, z, u, v, aux, du, dv, vth, bias, fx):
 
 
 @njit(cache=CACHE, inline="always")
-def _float(t, a, z, u, v, aux, du, dv, vth, bias, refr):
-    """``PyLifModelFloat`` (``PyLifRefractoryModelFloat`` when refr > 0; aux is the last
-    refractory step, Lava's ``refractory_period_end``)."""
+def float_update(t, a, z, u, v, aux, du, dv, bias, refr):
+    """The float u, v update with membrane noise ``z``: ``PyLifModelFloat``'s, or
+    ``PyLifRefractoryModelFloat``'s when refr > 0 (aux is the last refractory step, Lava's
+    ``refractory_period_end``). Returns (u, v, live); ``live`` is false while refractory."""
     x = u * (1.0 - du) + a
+    live = refr == 0 or aux < t + 1
     if refr == 0:
         y = v * (1.0 - dv) + x + bias
-    elif aux < t + 1:
+    elif live:
         y = v * (1.0 - dv) + (x + bias)
     else:
         y = v
-    y += z
+    return x, y + z, live
+
+
+@njit(cache=CACHE, inline="always")
+def _float(t, a, z, u, v, aux, du, dv, vth, bias, refr):
+    """``PyLifModelFloat`` / ``PyLifRefractoryModelFloat``: :func:`float_update`, then
+    ``v > vth``."""
+    x, y, _ = float_update(t, a, z, u, v, aux, du, dv, bias, refr)
     f = y > vth
     if f:
         y = 0.0

@@ -201,6 +201,15 @@ def _resolve(graph: Any, imp: Any, pname: str, weights: np.ndarray, gain: np.nda
         node.weight = solved
 
 
+def _refuse_stochastic(flat: FlatNet, source: Path) -> None:
+    """NIR has no escape-noise neuron: exporting one as a LIF would change the network."""
+    for name, p in flat.pops.items():
+        if p.kind == "stochastic":
+            raise NirError(f"populations.{name}: a stochastic population has no NIR node "
+                           "(NIR's LIF is deterministic); export a network without it",
+                           file=source)
+
+
 def export_file(source: str | Path, out: str | Path) -> tuple[Path, list[str]]:
     """Export a build directory or a network YAML to ``out`` (.nir); returns (path, notes)."""
     from ..ir.load import load_network
@@ -210,11 +219,13 @@ def export_file(source: str | Path, out: str | Path) -> tuple[Path, list[str]]:
         raise NirError("is a directory; give the .nir file to write", file=out)
     if source.is_dir():
         flat = from_build(source)
+        _refuse_stochastic(flat, source)
         graph, notes = canonical(flat)
     elif not source.exists():
         raise NirError("not found; give a build directory or a network YAML", file=source)
     else:
         flat = from_network(load_network(source))
+        _refuse_stochastic(flat, source)
         provenance = source.with_name(f"{source.stem}.source.nir")
         graph = None
         notes = []

@@ -63,9 +63,10 @@ def chip_figures(plan: Any, backend: str, work: Workload, dt: float, noise_chip:
     """Accuracy and workload of one chip's plan: the backend's learner presents the test
     samples one after another with u and v reset between them, exactly as
     ``neurodeploy evaluate`` does (:func:`neurodeploy.learning.evaluate.evaluate_build`);
-    a build with temporal noise draws chip ``noise_chip``'s (docs/noise.md)."""
+    a build with temporal noise or stochastic neurons draws chip ``noise_chip``'s
+    (docs/noise.md)."""
     from neurodeploy.learning.learners import get_learner
-    options = {"noise_chips": [noise_chip]} if plan.noise else {}
+    options = {"noise_chips": [noise_chip]} if plan.draws_per_chip() else {}
     learner = get_learner(backend, plan, work.output, **options)
     S, T = work.samples, work.steps
     counts, totals, synops = learner.predict_counts({work.input: work.spikes}, S, T)

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.neurons.kind import MEMBRANE_KINDS
 from neurodeploy.variability.chip import Chip, batch_plan
 
 from . import accuracy
@@ -157,7 +158,7 @@ def _locked(chip: Chip, plan: Any, name: str) -> np.ndarray:
     v = chip.config.values
     locked = chip.synapse_draws(name, shape)["stuck"] < v["stuck_fraction"]
     post = plan.populations[proj.post]
-    if post.kind == "lif":
+    if post.kind in MEMBRANE_KINDS:
         dead, stuck_on = chip.masks(proj.post, post.size)
         silenced = dead | stuck_on
         if silenced.any():
@@ -169,7 +170,7 @@ def _locked(chip: Chip, plan: Any, name: str) -> np.ndarray:
 
 def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence[str]
                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Per-chip neuron parameter slots [chips, 4, n], weights [chips, nnz] and
+    """Per-chip neuron parameter slots [chips, N_SLOTS, n], weights [chips, nnz] and
     learning-rate gains [chips, nnz] of ``chips`` applied to ``plan``.
 
     The learning pathway (label source, error relays, feedback and third-factor
@@ -186,7 +187,7 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
         applied = chip.apply(plan)
         for name in layout.neurons:
             pop = applied.populations[name]
-            if pop.kind != "lif":
+            if pop.kind not in MEMBRANE_KINDS:
                 continue
             rows = over.setdefault(name, {k: np.zeros((N, pop.size)) for k in
                                           ("du", "dv", "vth", "bias_mant")})

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from neurodeploy.neurons.kind import MEMBRANE_KINDS
 from neurodeploy.variability.config import PARAMS
 
 from .core import run_validation
@@ -37,7 +38,7 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
     loaded = [(name, load_profile(name)) for name in profiles]
     if spec:
         parsed = parse_spec(spec)
-        check_against(parsed, [n for n, p in net.populations.items() if p.kind == "lif"],
+        check_against(parsed, [n for n, p in net.populations.items() if p.kind in MEMBRANE_KINDS],
                       has_task=net.task is not None)
     folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="neurodeploy-profiles-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import numpy as np
 
 from neurodeploy.compile.artifact import Build
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.neurons.kind import MEMBRANE_KINDS
 from neurodeploy.variability.chip import Chip, batch_plan, stack_overrides
 from neurodeploy.variability.config import MismatchConfig
 
@@ -116,7 +117,7 @@ def load_context(s: Settings) -> _Context:
     task_mode = bool(plan.task) and not s.input
     if s.frozen or task_mode:       # a task is read out frozen (with its noise), as evaluate does
         plan = plan.frozen(keep_noise=task_mode and not s.frozen)
-    lif = [n for n, p in plan.populations.items() if p.kind == "lif"]
+    lif = [n for n, p in plan.populations.items() if p.kind in MEMBRANE_KINDS]
     plan.monitors = [(n, "spikes") for n in lif]
     steps = plan.steps if s.steps is None else int(s.steps)
     if steps < 1:
@@ -173,7 +174,7 @@ def _simulate(ctx: _Context, backend: str, chips: list[Chip | None]
         return [{pop: res[f"{pop}.spikes"][b] for pop, _ in plan.monitors}
                 for b in range(len(chips))]
     plans = [plan.nominal() if c is None else c.apply(plan) for c in chips]
-    if plan.noise:        # temporal noise of chip k: one backend per chip draws it
+    if plan.draws_per_chip():   # noise / stochastic neurons of chip k: one backend per chip
         from neurodeploy.compilers import get_backend
         results = [get_backend(backend, noise_chip=_noise_chip(c)).run(p, ctx.inputs, steps)
                    for c, p in zip(chips, plans)]
@@ -210,7 +211,7 @@ def chip_summary(chip: Chip, plan: Any) -> dict[str, float]:
     each population, and each projection's relative weight error and signed bias."""
     out: dict[str, float] = {}
     for name, pop in plan.populations.items():
-        if pop.kind != "lif":
+        if pop.kind not in MEMBRANE_KINDS:
             continue
         d, s = chip.masks(name, pop.size)
         out[f"dead.{name}"] = int(d.sum())
@@ -279,7 +280,7 @@ def chunk_size(s: Settings, ctx: _Context) -> int:
     size = CHUNK.get(s.backend, 1)
     if s.backend != "cpu":
         return size
-    n = sum(p.size for p in ctx.plan.populations.values() if p.kind == "lif")
+    n = sum(p.size for p in ctx.plan.populations.values() if p.kind in MEMBRANE_KINDS)
     nnz = sum(int(np.size(p.weights)) for p in ctx.plan.projections.values())
     if ctx.work is not None:           # learner read-outs keep no rasters
         return size

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from neurodeploy.neurons import FixedConstants
+from neurodeploy.neurons import MEMBRANE_KINDS, FixedConstants
 
 from . import effective as E
 from .config import MismatchConfig
@@ -117,7 +117,8 @@ class Chip:
 
     # ------------------------------------------------------------------ parameters
     def population_params(self, plan: Any, name: str) -> dict[str, np.ndarray]:
-        """Effective ``vth, du, dv, bias_mant`` (per neuron) of LIF population ``name``."""
+        """Effective ``vth, du, dv, bias_mant`` (per neuron) of LIF or stochastic population
+        ``name``."""
         pop = plan.populations[name]
         v, n, fixed = self.config.values, pop.size, plan.fixed
         z = self.neuron_draws(name, n)
@@ -161,7 +162,7 @@ class Chip:
         out.populations = {}
         for name, pop in plan.populations.items():
             p = copy.copy(pop)
-            if pop.kind == "lif":
+            if pop.kind in MEMBRANE_KINDS:
                 for key, val in self.population_params(plan, name).items():
                     if key in ("du", "dv") and np.ndim(getattr(pop, key)) == 0 \
                             and np.all(val == val[0]):
@@ -193,7 +194,7 @@ def stack_overrides(chips: Sequence[Chip], plan: Any, repeat: int = 1) -> dict[s
     overrides=...)``."""
     pops: dict[str, dict[str, np.ndarray]] = {}
     for name, pop in plan.populations.items():
-        if pop.kind != "lif":
+        if pop.kind not in MEMBRANE_KINDS:
             continue
         per = [c.population_params(plan, name) for c in chips]
         pops[name] = {k: np.repeat(np.stack([p[k] for p in per]), repeat, axis=0)
