@@ -271,15 +271,15 @@ def test_keyboard_interrupt_cleans_up(monkeypatch):
                         lambda self: _time.sleep(3600))
     plan = _chain_plan(0)
     inputs = make_inputs(plan, 10, {"src.spikes": np.ones((10, 1))})
-    from neurodeploy.compilers.lava.backend import LavaBackend
+    from neurodeploy.compilers.lava import runtime
     running = threading.Event()
-    real_await = LavaBackend._await
+    real_await = runtime.await_done
 
     def await_and_flag(*args, **kwargs):
         running.set()
         return real_await(*args, **kwargs)
 
-    monkeypatch.setattr(LavaBackend, "_await", staticmethod(await_and_flag))
+    monkeypatch.setattr(runtime, "await_done", await_and_flag)
 
     done = threading.Event()
 

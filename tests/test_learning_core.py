@@ -14,7 +14,9 @@ import pytest
 
 from neurodeploy.compile import compile_network
 from neurodeploy.compilers import load_plan
-from neurodeploy.compilers.cpu.learn_layout import Layout, Recorder
+from neurodeploy.compilers.cpu import run_arrays
+from neurodeploy.compilers.cpu.learn_layout import Layout
+from neurodeploy.compilers.cpu.run_arrays import Recorder
 from neurodeploy.compilers.cpu.step_loop import run_instance
 from neurodeploy.compilers.cpu.learner import CpuLearner
 from neurodeploy.ir import parse_network
@@ -31,7 +33,8 @@ def _build(tmp_path: Path, text: str, profile: str = "cpu") -> Path:
 
 def _recorder(lay: Layout, steps: int, batch: int = 1) -> Recorder:
     n = lay.n
-    return lay.recorder(batch, steps, spikes=np.arange(lay.n_src, lay.n_src + n), v=np.arange(n))
+    return run_arrays.recorder(lay, batch, steps, spikes=np.arange(lay.n_src, lay.n_src + n),
+                               v=np.arange(n))
 
 
 ONE_LAYER = """
@@ -185,10 +188,11 @@ def test_state_carried_runs_equal_one_long_run(tmp_path: Path, batch: int):
     weights = np.repeat(lay.w0[None, :], batch, axis=0)
     one, two = lay.new_state(batch, weights), lay.new_state(batch, weights)
     r1, r2 = _recorder(lay, steps, batch), _recorder(lay, steps, batch)
+    noise = run_arrays.noise(lay)
     for b in range(batch):
-        run_instance(b, 0, steps, src, lay.net, lay.rules, one, lay.noise(), r1, True, 50)
-        run_instance(b, 0, 500, src[:, :500], lay.net, lay.rules, two, lay.noise(), r2, True, 50)
-        run_instance(b, 500, 500, np.ascontiguousarray(src[:, 500:]), lay.net, lay.rules, two, lay.noise(),
+        run_instance(b, 0, steps, src, lay.net, lay.rules, one, noise, r1, True, 50)
+        run_instance(b, 0, 500, src[:, :500], lay.net, lay.rules, two, noise, r2, True, 50)
+        run_instance(b, 500, 500, np.ascontiguousarray(src[:, 500:]), lay.net, lay.rules, two, noise,
                      _recorder(lay, 500, batch), True, 50)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)

@@ -18,7 +18,7 @@ import pytest
 import neurodeploy  # noqa: F401  (installs the Lava shim)
 from neurodeploy.compilers.cpu import fixed_learning as FL
 from neurodeploy.compilers.lava import learning_processes as P
-from neurodeploy.compilers.lava.backend import _lava
+from neurodeploy.compilers.lava.imports import lava as _lava
 from neurodeploy.compilers.lava.fixed_rules import lava_dw
 from neurodeploy.compilers.lava.learner import run_network
 from neurodeploy.compilers.lava.learning_rules import LavaRule

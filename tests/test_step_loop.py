@@ -17,7 +17,9 @@ import pytest
 
 from neurodeploy.compile import compile_network
 from neurodeploy.compilers import load_plan, make_inputs
-from neurodeploy.compilers.cpu.learn_layout import Layout, Recorder
+from neurodeploy.compilers.cpu import run_arrays
+from neurodeploy.compilers.cpu.learn_layout import Layout
+from neurodeploy.compilers.cpu.run_arrays import Recorder
 from neurodeploy.compilers.cpu.reference import simulate
 from neurodeploy.compilers.cpu.step_loop import run_instance
 from neurodeploy.ir import parse_network
@@ -45,8 +47,8 @@ run: {steps: 100}
 
 
 def _recorder(lay: Layout, steps: int, batch: int) -> Recorder:
-    return lay.recorder(batch, steps, spikes=np.arange(lay.n_src + lay.n), v=np.arange(lay.n),
-                        u=np.arange(lay.n))
+    return run_arrays.recorder(lay, batch, steps, spikes=np.arange(lay.n_src + lay.n),
+                               v=np.arange(lay.n), u=np.arange(lay.n))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -60,7 +62,7 @@ def test_step_loop_equals_the_numpy_reference(tmp_path: Path, seed: int):
         lay = Layout(plan)
         rec = _recorder(lay, steps, 1)
         run_instance(0, 0, steps, lay.source_block(inputs, steps), lay.net, lay.rules,
-                     lay.new_state(1), lay.noise(), rec, False, 0)
+                     lay.new_state(1), run_arrays.noise(lay), rec, False, 0)
         checked = 0
         for key, arr in ref.items():
             pop, var = key.split(".")
@@ -91,7 +93,7 @@ def test_noisy_runs_continued_with_their_state_equal_one_long_run(tmp_path: Path
     rng = np.random.default_rng(3)
     src = lay.source_block({"src": (rng.random((batch, steps, 10)) < 0.3).astype(np.uint8)},
                            steps)
-    noise = lay.noise(np.arange(batch) + 4)
+    noise = run_arrays.noise(lay, np.arange(batch) + 4)
     assert noise.mem and noise.drop
     one, two = lay.new_state(batch), lay.new_state(batch)
     r1, r2a, r2b = (_recorder(lay, s, batch) for s in (steps, 500, 500))

@@ -28,6 +28,7 @@ from .. import Backend
 from ..plan import SimPlan
 from ..result import SimResult
 from . import kernels as K
+from . import run_arrays
 from .block_loop import run_block
 from .inputs import source_spikes
 from .learn_layout import SOURCE_KINDS, Layout
@@ -131,7 +132,7 @@ class CpuBackend(Backend):
         net = lay.net._replace(par=lay.neuron_params(pops, batch)) if pops else lay.net
         state = lay.new_state(batch, lay.batch_weights(projs, batch) if projs else None)
         state = state._replace(w=_narrow(state.w))
-        noise = lay.noise(check_noise_chips(noise_chips, batch))
+        noise = run_arrays.noise(lay, check_noise_chips(noise_chips, batch))
         rec, columns = _recorder(lay, plan, batch, steps)
         rules = lay.rules
         t1 = time.perf_counter()
@@ -236,7 +237,7 @@ def _recorder(lay: Layout, plan: SimPlan, batch: int, steps: int
         idx[var].append(np.arange(base, base + size, dtype=np.int64))
         columns[f"{pop}.{var}"] = (var, start, start + size)
     cat = {k: (np.concatenate(v) if v else None) for k, v in idx.items()}
-    rec = lay.recorder(batch, steps, spikes=cat["spikes"], v=cat["v"], u=cat["u"])
+    rec = run_arrays.recorder(lay, batch, steps, spikes=cat["spikes"], v=cat["v"], u=cat["u"])
     return rec, columns
 
 

@@ -16,7 +16,9 @@ from neurodeploy.learning.engine_rule import EngineRule
 from neurodeploy.learning.phases import coupling
 
 from ..plan import SimPlan
-from .learn_layout import Layout, Recorder
+from . import run_arrays
+from .learn_layout import Layout
+from .run_arrays import Recorder
 from .step_loop import run_instance
 
 
@@ -46,7 +48,7 @@ class CpuLearner:
         self.readout = readout
         self.chips = chips
         self.state = self.layout.new_state(chips, weights)
-        self.noise = self.layout.noise(noise_chips)
+        self.noise = run_arrays.noise(self.layout, noise_chips)
         if self.state.w.shape[0] not in (1, chips):
             raise BackendError(f"weights have {self.state.w.shape[0]} rows for {chips} chips")
         if gain is not None:
@@ -86,7 +88,7 @@ class CpuLearner:
         return self.layout.source_block(full, n_samples * steps)
 
     def _recorder(self, batch: int, n_windows: int, window: int) -> Recorder:
-        return self.layout.recorder(batch, counts=self.count_range, windows=n_windows,
+        return run_arrays.recorder(self.layout, batch, counts=self.count_range, windows=n_windows,
                                     window=window)
 
     def present(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
@@ -126,8 +128,8 @@ class CpuLearner:
         st = self.layout.new_state(1, w)
         rec = self._recorder(1, n_samples, steps)
         rules = self.layout.rules._replace(active=np.zeros_like(self.layout.rules.active))
-        noise = self.noise if self.noise.chip.shape[0] == 1 else self.layout.noise(
-            self.noise.chip[chip:chip + 1])
+        noise = self.noise if self.noise.chip.shape[0] == 1 else run_arrays.noise(
+            self.layout, self.noise.chip[chip:chip + 1])
         run_instance(0, 0, n_samples * steps, src, self.layout.net, rules, st, noise, rec, False,
                      steps)
         return rec.counts[0], rec.total[0], float(rec.synops[0])

@@ -6,7 +6,8 @@ values (arrive at ``t + 1 + delay``; dropped spikes are recorded but not deliver
 weights of this step -> update traces -> apply the rules whose learning epoch ends at this
 step (fixed-point rules: Lava's bit-approximate engine, :mod:`compilers.cpu.fixed_learning`).
 
-Arguments are grouped in named tuples (:mod:`compilers.cpu.learn_layout` builds them):
+Arguments are grouped in named tuples (:mod:`compilers.cpu.learn_layout` builds them, the
+recorders and noise :mod:`compilers.cpu.run_arrays`):
 ``net`` (static structure and neuron parameters), ``rules`` (plastic projections and their
 sum-of-products terms), ``st`` (state carried between calls: u, v, aux, delivery ring,
 traces, weights), ``noise`` (membrane draws and spike drops of this call's steps) and

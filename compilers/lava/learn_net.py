@@ -15,7 +15,7 @@ import numpy as np
 from neurodeploy.errors import BackendError
 from neurodeploy.neurons import lif
 
-from .backend import LavaBackend, _components
+from .build import components, connection
 from .learning_rules import LavaRule
 
 GRADED_BITS = 24
@@ -160,7 +160,7 @@ class LearnNet:
                                        cols=sl.cols[order], delays=self._coo_delays(proj, sl, order))
         else:
             proj = dataclasses.replace(proj, weights=w)
-        conn = LavaBackend._conn(self.L, proj, self.plan.fixed)
+        conn = connection(self.L, proj, self.plan.fixed)
         if self.plan.populations[proj.pre].kind == "graded":
             conn.num_message_bits.init = np.array([GRADED_BITS])
             conn.proc_params._parameters["num_message_bits"] = GRADED_BITS
@@ -211,7 +211,7 @@ class LearnNet:
     def root(self) -> tuple[ty.Any, int]:
         """The process Lava compiles from (a tie joining disconnected components)."""
         used = set(self.procs)
-        comps = _components(self.plan, used)
+        comps = components(self.plan, used)
         taps = [self.procs[sorted(c)[0]].s_out for c in comps]
         n = len(self.procs) + self.n_conns
         if len(taps) == 1:

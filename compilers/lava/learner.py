@@ -38,8 +38,8 @@ from neurodeploy.neurons import lif
 
 from ..cpu.learn_layout import Layout
 from ..plan import SimPlan
-from . import guard
-from .backend import LavaBackend, _kill_runtime, _lava
+from . import guard, runtime
+from .imports import lava
 from .learn_net import LearnNet
 from .learning_rules import LavaRule, translate
 
@@ -178,7 +178,7 @@ class LavaLearner:
             raise BackendError(f"nothing to run: {n_samples} samples of {steps} steps")
         learning = sorted(self.active) if learn else []
         lava_rules = {n: self._lava_rule(n) for n in learning}
-        L = _lava()
+        L = lava()
         # the multiprocessing temp dir (the shared-memory manager's socket) must belong to
         # this process, as in the lava backend
         mp_util.get_temp_dir()
@@ -237,8 +237,8 @@ def run_network(L: dict, root: ty.Any, tag: str, steps: int, timeout: float,
     try:
         rt.initialize()
         rt.start(L["RunSteps"](num_steps=steps, blocking=False))
-        LavaBackend._await(L, rt, time.monotonic() + timeout, timeout, f"{what} run")
-        LavaBackend._stop(L, rt, time.monotonic() + stop_timeout)
+        runtime.await_done(L, rt, time.monotonic() + timeout, timeout, f"{what} run")
+        runtime.stop(L, rt, time.monotonic() + stop_timeout)
         clean = True
     except BackendError:
         raise
@@ -246,4 +246,4 @@ def run_network(L: dict, root: ty.Any, tag: str, steps: int, timeout: float,
         raise BackendError(f"Lava {what} run failed: {type(exc).__name__}: {exc}") from exc
     finally:
         if not clean:
-            _kill_runtime(rt)
+            runtime.kill(rt)
