@@ -223,7 +223,7 @@ def run_network(L: dict, root: ty.Any, tag: str, steps: int, timeout: float,
                 stop_timeout: float, what: str) -> None:
     """Compile ``root``'s network for ``Loihi2SimCfg(select_tag=tag)`` and run it for
     ``steps`` steps within ``timeout`` s (``what`` names it in errors); the runtime is always stopped (killed when it does
-    not stop cleanly), and Lava's failures become one-line :class:`BackendError`\ s."""
+    not stop cleanly), and Lava's failures become one-line BackendErrors."""
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Cannot import module")
