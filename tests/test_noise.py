@@ -265,3 +265,22 @@ def test_noise_is_drawn_per_chip_and_the_same_chip_everywhere(plans):
     _assert_same({k: v[0] for k, v in want.items()}, b2, exact=False)
     with pytest.raises(BackendError, match="noise_chips must be 3 integers"):
         cpu.run_batch(plan, _inputs(plan), STEPS, 3, noise_chips=[0, 1])
+
+
+def test_learner_presentations_continue_the_noise(tmp_path):
+    """A cpu learner's successive presentations draw fresh noise (two calls with the same
+    input differ), a new learner repeats the first call exactly, and frozen read-outs are
+    the same at every call."""
+    from neurodeploy.compilers.cpu.learner import CpuLearner
+    text = NET.format(noise=NOISE, zero="", steps=60)
+    plan = load_plan(compile_network(parse_network(text, tmp_path / "n.yaml"),
+                                     load_profile("cpu"), tmp_path / "b").out)
+    src = (np.random.default_rng(2).random((3, 20, 12)) < 0.3).astype(np.uint8)
+    first = CpuLearner(plan, "hid")
+    a = first.present({"src": src}, 3, 20, learn=False)
+    b = first.present({"src": src}, 3, 20, learn=False)
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(a, CpuLearner(plan, "hid").present({"src": src}, 3, 20, False))
+    p1 = first.predict_counts({"src": src}, 3, 20)[0]
+    np.testing.assert_array_equal(p1, first.predict_counts({"src": src}, 3, 20)[0])
+    np.testing.assert_array_equal(p1, a[0])                 # the first call's own noise

@@ -94,7 +94,8 @@ class CpuLearner:
     def present(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                 learn: bool) -> np.ndarray:
         """Run ``n_samples`` samples of ``steps`` steps in order (state reset between
-        samples) on every chip; returns read-out spike counts [chips, samples, classes]."""
+        samples) on every chip; returns read-out spike counts [chips, samples, classes].
+        Temporal noise and stochastic neurons continue from the steps of earlier calls."""
         src = self._inputs(inputs, n_samples, steps)
         rec = self._recorder(self.chips, n_samples, steps)
         self._reset()
@@ -111,6 +112,8 @@ class CpuLearner:
                 list(pool.map(one, range(self.chips)))
         self.synops += float(rec.synops.sum())
         self.last_totals = rec.total
+        # the next presentation draws the noise of the steps after these (fresh each epoch)
+        self.noise = self.noise._replace(t_off=np.int64(self.noise.t_off + n_samples * steps))
         return rec.counts
 
     def _reset(self) -> None:
@@ -120,7 +123,8 @@ class CpuLearner:
     def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                        chip: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
         """Frozen read-out of many samples in one sequence (as Lava and Brian2 run them, so
-        the result does not depend on the machine's core count); weights of ``chip``.
+        the result does not depend on the machine's core count); weights of ``chip``; the
+        noise of the sequence's own steps (the same at every call).
 
         Returns (counts [samples, classes], spike totals per neuron, synaptic events)."""
         src = self._inputs(inputs, n_samples, steps)
@@ -128,8 +132,8 @@ class CpuLearner:
         st = self.layout.new_state(1, w)
         rec = self._recorder(1, n_samples, steps)
         rules = self.layout.rules._replace(active=np.zeros_like(self.layout.rules.active))
-        noise = self.noise if self.noise.chip.shape[0] == 1 else run_arrays.noise(
-            self.layout, self.noise.chip[chip:chip + 1])
+        noise = self.noise._replace(t_off=np.int64(0)) if self.noise.chip.shape[0] == 1 else \
+            run_arrays.noise(self.layout, self.noise.chip[chip:chip + 1])    # reproducible
         run_instance(0, 0, n_samples * steps, src, self.layout.net, rules, st, noise, rec, False,
                      steps)
         return rec.counts[0], rec.total[0], float(rec.synops[0])

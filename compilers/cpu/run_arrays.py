@@ -10,7 +10,9 @@ from .learn_layout import Layout
 
 Recorder = namedtuple("Recorder", "idx spikes v_idx v u_idx u counts count_lo count_hi window "
                                   "total synops")
-Noise = namedtuple("Noise", "seed chip pop_id local sigma p_drop mem drop sigma_c cur")
+#: ``t_off``: added to a run's step in every draw, so a learner's successive runs (epochs,
+#: alignment phases) draw fresh noise instead of repeating the first run's
+Noise = namedtuple("Noise", "seed chip pop_id local sigma p_drop mem drop sigma_c cur t_off")
 
 
 def recorder(lay: Layout, batch: int, steps: int = 0, spikes: np.ndarray | None = None,
@@ -51,4 +53,5 @@ def noise(lay: Layout, chips: np.ndarray | list[int] | None = None) -> Noise:
             sigma_c[e0 - lay.n_src:e0 - lay.n_src + size] = pn.current_sigma_state
     chips = np.zeros(1, np.int64) if chips is None else np.asarray(chips, np.int64).reshape(-1)
     return Noise(np.int64(lay.plan.seed), chips, pop_id, local, sigma, p_drop,
-                 bool(sigma.any()), bool(p_drop.any()), sigma_c, bool(sigma_c.any()))
+                 bool(sigma.any()), bool(p_drop.any()), sigma_c, bool(sigma_c.any()),
+                 np.int64(0))

@@ -88,6 +88,7 @@ def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
     par = net.par[bp]
     u, v, aux = st.u[b], st.v[b], st.aux[b]
     chip = noise.chip[b] if noise.chip.shape[0] > 1 else noise.chip[0]
+    tn = t + noise.t_off                       # the step the draws are taken at
     for g in range(net.g_code.shape[0]):
         code = net.g_code[g]
         draw = net.g_draw[g]
@@ -97,14 +98,14 @@ def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
             e = n_src + i
             if noise.cur and noise.sigma_c[i] > 0.0:
                 a += state_noise(noise.sigma_c[i] * normal(
-                    noise.seed, chip, noise.pop_id[e], noise.local[e], t, STREAM_CURRENT), a)
+                    noise.seed, chip, noise.pop_id[e], noise.local[e], tn, STREAM_CURRENT), a)
             zf = 0.0
             if noise.mem and noise.sigma[i] > 0.0:
                 zf = noise.sigma[i] * normal(noise.seed, chip, noise.pop_id[e], noise.local[e],
-                                             t, STREAM_MEMBRANE)
+                                             tn, STREAM_MEMBRANE)
             r = 0.0
             if draw:
-                r = uniform(noise.seed, chip, noise.pop_id[e], noise.local[e], t,
+                r = uniform(noise.seed, chip, noise.pop_id[e], noise.local[e], tn,
                             STREAM_STOCHASTIC)
             u[i], v[i], aux[i], out, f = neuron_step(code, t, a, state_noise(zf, u[i]), r, u[i],
                                                      v[i], aux[i], par[0, i], par[1, i],
@@ -112,7 +113,7 @@ def _neurons(b, t, slot, net, st, noise, ring, emit, shown, spiked, fx):
                                                      net.ipar[i], fx)
             spiked[i] = 1 if f else 0
             shown[e] = 1 if out != 0 else 0
-            if noise.drop and out != 0 and _dropped(noise, chip, e, t):
+            if noise.drop and out != 0 and _dropped(noise, chip, e, tn):
                 out = 0
             emit[e] = out
 
@@ -127,7 +128,7 @@ def _sources(b, t, tt, src, net, noise, emit, shown, fired):
     for j in range(net.n_src):
         f = src[bi, tt, j] != 0
         shown[j] = 1 if f else 0
-        if f and noise.drop and _dropped(noise, chip, j, t):
+        if f and noise.drop and _dropped(noise, chip, j, t + noise.t_off):
             f = False
         emit[j] = 1 if f else 0
         if f:
