@@ -90,9 +90,11 @@ def noise_arrays(plan: SimPlan, steps: int, chip: int = 0) -> NoiseArrays:
     return out
 
 
-def stochastic_uniforms(plan: SimPlan, steps: int, chip: int = 0) -> dict[str, np.ndarray]:
-    """``[steps, size]`` uniforms of every stochastic population for chip ``chip``: the
-    numbers the cpu loop draws (``STREAM_STOCHASTIC``), for backends that read them."""
+def stochastic_uniforms(plan: SimPlan, steps: int, chip: int = 0,
+                        step0: int = 0) -> dict[str, np.ndarray]:
+    """``[steps, size]`` uniforms of every stochastic population for chip ``chip`` from
+    step ``step0`` on: the numbers the cpu loop draws (``STREAM_STOCHASTIC``), for backends
+    that read them."""
     from neurodeploy.variability import counter_rng as R
     pops = {n: p for n, p in plan.populations.items() if p.kind == "stochastic"}
     need = 8 * steps * sum(p.size for p in pops.values())
@@ -100,8 +102,8 @@ def stochastic_uniforms(plan: SimPlan, steps: int, chip: int = 0) -> dict[str, n
         raise BackendError(f"the stochastic neurons' draws for {steps} steps need "
                            f"{need / 2**20:.0f} MiB precomputed (limit "
                            f"{MAX_NOISE_BYTES >> 20} MiB); run fewer steps, or use --backend cpu")
-    return {n: R.draws(plan.seed, chip, n, p.size, steps, R.STREAM_STOCHASTIC, "uniform")
-            for n, p in pops.items()}
+    return {n: R.draws(plan.seed, chip, n, p.size, steps, R.STREAM_STOCHASTIC, "uniform",
+                       step0=step0) for n, p in pops.items()}
 
 
 def delivered(spikes: np.ndarray, drop: np.ndarray | None) -> np.ndarray:

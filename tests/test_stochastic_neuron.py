@@ -222,10 +222,6 @@ def test_other_refusals_name_the_population(tmp_path, capsys):
     assert main(["export-nir", str(tmp_path / "r"), "-o", str(tmp_path / "r.nir")]) == 1
     err = capsys.readouterr().err
     assert "populations.l0" in err and "stochastic" in err and not (tmp_path / "r.nir").exists()
-    plan.plasticity = {}
-    from neurodeploy.compilers.brian2.learner import Brian2Learner
-    with pytest.raises(BackendError, match="'l0' is stochastic.*--backend cpu"):
-        Brian2Learner(plan, "l0")
     fixed = load_plan(tmp_path / "r")
     fixed.numerics = "fixed"
     for name in ("cpu", "lava"):
@@ -284,3 +280,25 @@ def test_cpu_learner_runs_sal_alignment_through_stochastic_neurons(tmp_path):
     assert fired > 100
     np.testing.assert_array_equal(w, phase(0)[0])
     assert not np.array_equal(w, phase(1)[0])
+
+
+@pytest.mark.parametrize("backend", ["brian2", "lava"])
+def test_learners_run_sal_alignment_through_stochastic_neurons_as_cpu(tmp_path, backend):
+    """SAL's alignment phase on a stochastic hidden layer, twice in a row (the second phase
+    draws the steps after the first): the Brian2 and Lava learners read the cpu learner's
+    uniforms and give its spike counts, and weights within 1e-12."""
+    from neurodeploy.learning.learners import get_learner
+    from neurodeploy.learning.phases import align_phase
+    plan = _compile(tmp_path, SAL_NET.replace("align_steps: 2000", "align_steps: 150"), "sal")
+    out = []
+    for name in ("cpu", backend):
+        learner = get_learner(name, plan, "out")
+        totals = []
+        for k in range(2):
+            align_phase(learner, plan, plan.plasticity["learn"], [1, k])
+            totals.append(learner.last_totals.copy())
+        out.append((totals, learner.weights.copy()))
+    for a, b in zip(out[0][0], out[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert out[0][0][0].sum() > 0
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=0, atol=1e-12)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from neurodeploy.learning.engine_rule import EngineRule
 
-from neurodeploy.neurons import lif
+from neurodeploy.neurons import lif, stochastic
 
 BUFFERS = {"current": "ac", "third_factor": "tf"}
 NEVER = 1 << 30          # steps since the last spike of a neuron that has not spiked
@@ -47,9 +47,10 @@ def consume(depths: dict[str, int], into: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def lif_model(depths: dict[str, int], refractory: bool) -> str:
-    """Variables of a LIF population (the backend's, plus delivery, gate and third factor)."""
-    eqs, _, _ = lif.brian2_code(int(refractory))
+def lif_model(depths: dict[str, int], refractory: bool, escape: bool = False) -> str:
+    """Variables of a LIF population (the backend's, plus delivery, gate and third factor);
+    ``escape``: a stochastic population's (:mod:`neurodeploy.neurons.stochastic`)."""
+    eqs = (stochastic if escape else lif).brian2_code(int(refractory))[0]
     eqs += """
     val : 1
     spk : integer
@@ -65,7 +66,7 @@ def lif_model(depths: dict[str, int], refractory: bool) -> str:
     return eqs + buffer_vars(depths)
 
 
-def lif_step(depths: dict[str, int], refractory: bool) -> str:
+def lif_step(depths: dict[str, int], refractory: bool, escape: bool = False) -> str:
     """One step of a LIF population in the ``groups`` slot.
 
     Sample reset (u and v zeroed at every multiple of ``period``, Lava's ``LIFReset``), the
@@ -74,15 +75,20 @@ def lif_step(depths: dict[str, int], refractory: bool) -> str:
     third factor summed over the neuron's learning epoch ``ep`` (the sum restarts at each
     multiple of ``ep``), split into its positive and negative parts ``y2`` and ``y3``.
     Where ``cpl`` is non-zero (SAL's alignment phase) the raw third factor also reaches the
-    current one step later, as the cpu loop's coupling does."""
+    current one step later, as the cpu loop's coupling does. ``escape``: the stochastic
+    kind's update and spike (this step's uniform ``nd_r(t, i)`` below the escape
+    probability, never while refractory)."""
     into = {"current": "a"}
     if "third_factor" in depths:
         into["third_factor"] = "_tf"
     lines = ["_keep = int(timestep(t, dt) % period != 0)", "u = u * _keep", "v = v * _keep",
              consume(depths, into),
-             lif.brian2_code(int(refractory))[1].strip(),
-             "spk = int(v > vth)", "val = spk",
-             f"since = since + int(since < {NEVER})", "since = since * (1 - spk)"]
+             (stochastic if escape else lif).brian2_code(int(refractory))[1].strip()]
+    if escape:
+        lines += [stochastic.BRIAN2_ESCAPE.strip(), "spk = int(live > 0.5 and nd_r(t, i) < p)"]
+    else:
+        lines.append("spk = int(v > vth)")
+    lines += ["val = spk", f"since = since + int(since < {NEVER})", "since = since * (1 - spk)"]
     if "third_factor" in depths:
         lines += ["_cpl = cpl * _tf", "ac0 = ac0 + _cpl",
                   "tfs = tfs * int(timestep(t, dt) % ep != 0)",

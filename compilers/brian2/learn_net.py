@@ -22,7 +22,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
-from neurodeploy.neurons import lif
+from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
 
 from ..cpu.learn_layout import Layout
 from . import learn_code as code
@@ -59,17 +59,20 @@ class LearnNet:
         self.depths = _depths(layout)
 
     def run(self, sources: dict[str, np.ndarray], n_steps: int, period: int, w: np.ndarray,
-            gain: np.ndarray, learn: bool) -> RunResult:
+            gain: np.ndarray, learn: bool, draws: dict[str, np.ndarray] | None = None
+            ) -> RunResult:
         """Simulate ``n_steps`` steps; ``sources`` [n_steps, size] 0/1 per given source (others
-        silent); u and v are reset every ``period`` steps; rules learn when ``learn`` and
-        active in ``layout.rules``."""
+        silent); ``draws`` [n_steps, size] uniforms per stochastic population; u and v are
+        reset every ``period`` steps; rules learn when ``learn`` and active in
+        ``layout.rules``."""
         b2, lay = self.b2, self.layout
         dt = lay.plan.dt * b2.ms
         clock = b2.Clock(dt=dt, name="nd_clock")
         objects: list = []
         groups = {}
         for k, (name, pop) in enumerate(lay.plan.populations.items()):
-            groups[name] = self._group(name, pop, k, clock, objects, sources.get(name), period)
+            given = (draws or {}).get(name) if pop.kind == "stochastic" else sources.get(name)
+            groups[name] = self._group(name, pop, k, clock, objects, given, period)
         synapses = self._synapses(groups, clock, objects, w, gain, learn)
         mons = {}
         for k, name in enumerate(lay.plan.populations):
@@ -112,17 +115,21 @@ class LearnNet:
             depths = self.depths[name]
             refractory = int(pop.refractory) > 0
             reset = lif.brian2_code(int(pop.refractory))[2]
-            g = b2.NeuronGroup(pop.size, code.lif_model(depths, refractory), threshold="v > vth",
-                               reset=reset, clock=clock, namespace={}, name=tag)
-            lif.brian2_set(g, pop)
+            escape = pop.kind == "stochastic"       # ``spikes``: the run's uniforms
+            ns = {"nd_r": b2.TimedArray(np.asarray(spikes, np.float64), dt=clock.dt,
+                                        name=f"{tag}_r")} if escape else {}
+            g = b2.NeuronGroup(pop.size, code.lif_model(depths, refractory, escape),
+                               threshold="spk > 0" if escape else "v > vth", reset=reset,
+                               clock=clock, namespace=ns, name=tag)
+            (stochastic if escape else lif).brian2_set(g, pop)
             o = lay.neuron0[name]
             g.gwin = lay.net.gate_win[o:o + pop.size]
             g.ep = lay.net.epoch[o:o + pop.size]
             g.cpl = lay.net.couple[o:o + pop.size]
             g.since = code.NEVER
             g.period = period
-            g.run_regularly(code.lif_step(depths, refractory), clock=clock, when="groups",
-                            name=f"{tag}_step")
+            g.run_regularly(code.lif_step(depths, refractory, escape), clock=clock,
+                            when="groups", name=f"{tag}_step")
         objects.append(g)
         return g
 
@@ -182,7 +189,7 @@ class LearnNet:
         counts = {name: np.asarray(m.count[:], np.int64) for name, m in mons.items()}
         totals = np.zeros(lay.n, np.int64)
         for name in lay.neurons:
-            if lay.plan.populations[name].kind == "lif":
+            if lay.plan.populations[name].kind in MEMBRANE_KINDS:
                 o = lay.neuron0[name]
                 totals[o:o + counts[name].size] = counts[name]
         synops = 0.0

@@ -15,6 +15,7 @@ import numpy as np
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
 from neurodeploy.learning.phases import coupling
+from neurodeploy.neurons import MEMBRANE_KINDS
 from neurodeploy.learning.learners import refuse_noise
 
 from ..cpu.learn_layout import Layout
@@ -42,23 +43,20 @@ class Brian2Learner:
     def __init__(self, plan: SimPlan, readout: str, chips: int = 1,
                  weights: np.ndarray | None = None, gain: np.ndarray | None = None,
                  noise_chips: list[int] | None = None) -> None:
-        """``noise_chips`` is accepted for the learner interface; a build with temporal
-        noise is refused (this learner does not draw it)."""
+        """``noise_chips``: the chip whose stochastic neurons' draws each chip (or all)
+        reads, as on the cpu learner; a build with temporal noise is refused (this learner
+        does not draw it)."""
         refuse_noise(plan, "brian2")
         if plan.fixed:
             raise BackendError(FIXED_REASON, file=plan.path, path=("numerics",))
         if chips < 1:
             raise BackendError(f"chips must be >= 1, got {chips}")
-        for name, pop in plan.populations.items():
-            if pop.kind == "stochastic":
-                raise BackendError(f"population '{name}' is stochastic, which the brian2 "
-                                   "learner does not simulate; use --backend cpu")
         self.rules: dict[str, EngineRule] = {}
         for block in plan.plasticity.values():
             for proj, d in block["projections"].items():
                 self.rules[proj] = EngineRule.from_dict(d)
         self.layout = Layout(plan, self.rules)
-        if readout not in plan.populations or plan.populations[readout].kind != "lif":
+        if readout not in plan.populations or plan.populations[readout].kind not in MEMBRANE_KINDS:
             raise BackendError(f"read-out population '{readout}' is not a lif population of "
                                "this build (spike counts are read from lif neurons)")
         self.plan, self.readout, self.chips = plan, readout, chips
@@ -77,6 +75,8 @@ class Brian2Learner:
         self.count_range = (lo, lo + plan.populations[readout].size)
         self.synops = 0.0
         self.last_totals: np.ndarray | None = None
+        self.noise_chips = [0] if noise_chips is None else [int(c) for c in noise_chips]
+        self.t_off = 0                  # steps run so far: stochastic draws continue, as on cpu
         self._net = LearnNet(_brian2(), self.layout, self.rules, readout)
 
     @property
@@ -135,14 +135,23 @@ class Brian2Learner:
         totals = np.zeros((self.chips, self.layout.n), np.int64)
         for c in range(self.chips):
             res = self._net.run(per_chip[c], n_samples * steps, steps, self._row(self._w, c),
-                                self._row(self.layout.rules.gain, c), learn)
+                                self._row(self.layout.rules.gain, c), learn,
+                                self._draws(c, n_samples * steps, self.t_off))
             if learn:
                 self._w[c] = res.w
             counts[c] = self._bin(res, n_samples, steps)
             totals[c] = res.totals
             self.synops += res.synops
         self.last_totals = totals
+        self.t_off += n_samples * steps
         return counts
+
+    def _draws(self, chip: int, n_steps: int, step0: int) -> dict[str, np.ndarray]:
+        """The stochastic neurons' uniforms of ``chip`` for steps ``step0`` on (cpu's)."""
+        from ..noise import stochastic_uniforms
+        nc = self.noise_chips
+        return stochastic_uniforms(self.plan, n_steps, nc[chip] if len(nc) > 1 else nc[0],
+                                   step0)
 
     def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
                        chip: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
@@ -151,7 +160,8 @@ class Brian2Learner:
         Returns (counts [samples, classes], spike totals per neuron, synaptic events)."""
         per_chip = self._sources(inputs, n_samples, steps)
         res = self._net.run(per_chip[chip], n_samples * steps, steps, self._row(self._w, chip),
-                            self._row(self.layout.rules.gain, chip), False)
+                            self._row(self.layout.rules.gain, chip), False,
+                            self._draws(chip, n_samples * steps, 0))
         return self._bin(res, n_samples, steps), res.totals, res.synops
 
     def _bin(self, res: RunResult, n_samples: int, steps: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import typing as ty
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import lif
+from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
 
 from .build import components, connection
 from .learning_rules import LavaRule
@@ -28,11 +28,14 @@ class LearnNet:
     """The Lava processes of one run and the files they write."""
 
     def __init__(self, learner: ty.Any, L: dict, tmp: str, inputs: dict[str, np.ndarray],
-                 n_samples: int, steps: int, rules: dict[str, LavaRule]) -> None:
+                 n_samples: int, steps: int, rules: dict[str, LavaRule], step0: int = 0) -> None:
+        """``step0``: the step the stochastic neurons' draws start at (the cpu learner's)."""
         self.lr, self.L, self.tmp = learner, L, tmp
         self.plan = plan = learner.plan
         self.n_samples, self.steps = n_samples, steps
         self.total = total = n_samples * steps
+        from ..noise import stochastic_uniforms
+        self.draws = stochastic_uniforms(plan, total, 0, step0)
         self.procs: dict[str, ty.Any] = {}
         self.count_files: dict[str, str] = {}
         self.weight_files: dict[str, str] = {}
@@ -129,14 +132,18 @@ class LearnNet:
             return P.GradedRelay(shape=(pop.size,), counts=counts, windows=self.n_samples,
                                  window=self.steps)
         n, fixed = pop.size, self.plan.fixed
+        cls = P.LearnLIF
         kw = lif.lava_kwargs(pop, fixed)
+        if pop.kind == "stochastic":
+            cls = P.LearnStochastic
+            kw = dict(stochastic.lava_kwargs(pop), uniforms=self.draws[name])
         kw.pop("refractory_period", None)        # LearnLIF takes it below (float only)
         lay = self.lr.layout
         o = lay.neuron0[name]
         epochs = set(np.asarray(lay.net.epoch[o:o + n]).tolist()) if not fixed else {1}
         if len(epochs) != 1:
             raise BackendError(f"population '{name}' has neurons with different learning epochs")
-        return P.LearnLIF(shape=(n,), reset_interval=self.steps, reset_offset=1, epoch=epochs.pop(),
+        return cls(shape=(n,), reset_interval=self.steps, reset_offset=1, epoch=epochs.pop(),
                           refractory_period=0 if fixed else int(pop.refractory),
                           gate_window=gate_window, y1_decay=y1[0], y1_impulse=y1[1],
                           counts=counts, windows=self.n_samples, window=self.steps,
@@ -233,7 +240,7 @@ class LearnNet:
             per_sample[name] = a.reshape(self.n_samples, self.steps, -1).sum(axis=1)
         totals = np.zeros(lay.n, np.int64)
         for name in lay.neurons:
-            if plan.populations[name].kind == "lif":
+            if plan.populations[name].kind in MEMBRANE_KINDS:
                 o = lay.neuron0[name]
                 totals[o:o + plan.populations[name].size] = per_sample[name].sum(axis=0)
         synops = 0.0

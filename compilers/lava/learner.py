@@ -34,7 +34,7 @@ from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
 from neurodeploy.learning.phases import coupling
 from neurodeploy.learning.learners import refuse_noise
-from neurodeploy.neurons import lif
+from neurodeploy.neurons import MEMBRANE_KINDS, lif
 
 from ..cpu.learn_layout import Layout
 from ..plan import SimPlan
@@ -71,7 +71,7 @@ class LavaLearner:
         self._check_plan(plan)
         self.layout = Layout(plan, None if plan.fixed else self.rules)
         self.plan, self.readout, self.chips = plan, readout, 1
-        if readout not in plan.populations or plan.populations[readout].kind != "lif":
+        if readout not in plan.populations or plan.populations[readout].kind not in MEMBRANE_KINDS:
             raise BackendError(f"read-out population '{readout}' is not a lif population of "
                                f"'{plan.name}'")
         w = self.layout.w0[None, :] if weights is None else np.asarray(weights)
@@ -81,6 +81,7 @@ class LavaLearner:
         self.active: set[str] = set(self.rules)      # as the cpu learner: all until set_phase
         self.timeout, self.stop_timeout = timeout, stop_timeout
         self.synops = 0.0
+        self.t_off = 0                  # steps presented so far (stochastic draws continue)
         self.last_totals = np.zeros((1, self.layout.n), np.int64)
         self.timings: dict[str, float] = {}
         self.trace_weights = False
@@ -108,9 +109,10 @@ class LavaLearner:
                 learn: bool) -> np.ndarray:
         """Run ``n_samples`` samples of ``steps`` steps in order in one Lava run; returns
         read-out counts [1, samples, classes]; learned weights are kept."""
-        counts, totals, synops = self._run(inputs, n_samples, steps, learn)
+        counts, totals, synops = self._run(inputs, n_samples, steps, learn, self.t_off)
         self.synops += synops
         self.last_totals = totals[None]
+        self.t_off += int(n_samples) * int(steps)     # stochastic draws continue, as on cpu
         return counts[None]
 
     def predict_counts(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int,
@@ -119,26 +121,24 @@ class LavaLearner:
         events), in one Lava run with learning off."""
         if chip != 0:
             raise BackendError(f"the lava learner has one chip; got chip={chip}")
-        return self._run(inputs, n_samples, steps, False)
+        return self._run(inputs, n_samples, steps, False, 0)
 
     # ------------------------------------------------------------------ checks
     def _check_plan(self, plan: SimPlan) -> None:
         if plan.fixed and lif.lava_mismatch(plan.neuron_model):
             raise BackendError(lif.lava_mismatch(plan.neuron_model))
         for name, pop in plan.populations.items():
-            if pop.kind == "stochastic":
-                raise BackendError(f"population '{name}' is stochastic, which the lava learner "
-                                   "does not simulate; use --backend cpu")
-            if pop.kind not in ("lif", "graded", "spike_source", "poisson"):
+            if pop.kind not in ("lif", "stochastic", "graded", "spike_source", "poisson"):
                 raise BackendError(f"population '{name}' has kind '{pop.kind}', which the lava "
                                    "learner does not simulate")
             if pop.kind == "lif" and plan.fixed and pop.refractory > 0:
                 raise BackendError(f"population '{name}' has refractory {pop.refractory}; Lava's "
                                    "bit-accurate LIF has no refractory period")
         for name, proj in plan.projections.items():
-            if proj.port == "third_factor" and plan.populations[proj.post].kind != "lif":
+            if proj.port == "third_factor" and plan.populations[proj.post].kind not in \
+                    MEMBRANE_KINDS:
                 raise BackendError(f"projection '{name}' feeds the third factor of "
-                                   f"'{proj.post}', which is not a lif population")
+                                   f"'{proj.post}', which is not a lif or stochastic population")
 
     def _lava_rule(self, name: str) -> LavaRule:
         proj = self.plan.projections[name]
@@ -170,8 +170,8 @@ class LavaLearner:
         return translate(name, rule)
 
     # ------------------------------------------------------------------ one run
-    def _run(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int, learn: bool
-             ) -> tuple[np.ndarray, np.ndarray, float]:
+    def _run(self, inputs: dict[str, np.ndarray], n_samples: int, steps: int, learn: bool,
+             step0: int) -> tuple[np.ndarray, np.ndarray, float]:
         n_samples, steps = int(n_samples), int(steps)
         total = n_samples * steps
         if total < 1:
@@ -186,7 +186,7 @@ class LavaLearner:
         tmp = tempfile.mkdtemp(prefix="neurodeploy-lavalearn-")
         try:
             t0 = time.perf_counter()
-            net = LearnNet(self, L, tmp, inputs, n_samples, steps, lava_rules)
+            net = LearnNet(self, L, tmp, inputs, n_samples, steps, lava_rules, step0)
             root, n_procs = net.root()
             timeout = self.timeout if self.timeout is not None else 60.0 + 0.005 * total * n_procs
             self._execute(L, root, total, timeout)

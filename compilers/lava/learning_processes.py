@@ -55,6 +55,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol  # noqa:
 from neurodeploy.learning.fixed_point import third_factor_channels  # noqa: E402
 
 from .processes import NdLIF, PyNdLifModelBitAcc, PyNdLifModelFloat  # noqa: E402
+from .stochastic import Escape, add_beta  # noqa: E402
 
 NEVER = 1 << 30
 
@@ -324,6 +325,27 @@ class PyDelayLineModelFixed(_DelayLineModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     fifo: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+
+# --------------------------------------------------------------------------- stochastic
+class LearnStochastic(LearnLIF):
+    """``LearnLIF`` whose spike is the stochastic kind's escape, with the run's ``uniforms``
+    ([steps, n], the cpu learner's draws) and a per-neuron ``beta``."""
+
+    def __init__(self, *, shape: tuple[int, ...], beta: ty.Any = 0.1, uniforms: np.ndarray,
+                 **kwargs: ty.Any) -> None:
+        super().__init__(shape=shape, uniforms=uniforms, **kwargs)
+        add_beta(self, shape, beta)
+
+
+@implements(proc=LearnStochastic, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyLearnStochasticModelFloat(Escape, PyLearnLifModelFloat):
+    """The float learning LIF with the escape activation (float only, like the kind)."""
+
+    implements_process = None
+    beta: np.ndarray = LavaPyType(np.ndarray, float)
 
 
 from .learning_synapses import RecLearningDense, RecLearningSparse  # noqa: E402,F401

@@ -29,10 +29,11 @@ from neurodeploy.neurons.stochastic import spike_probability  # noqa: E402
 from .processes import (NdLIF, NdLIFRefractory, PyNdLifModelFloat,  # noqa: E402
                         PyNdLifRefractoryModelFloat)
 
-__all__ = ["NdStochastic", "NdStochasticRefractory"]
+__all__ = ["NdStochastic", "NdStochasticRefractory", "Escape", "add_beta"]
 
 
-def _add_beta(proc: NdLIF, shape: tuple[int, ...], beta: ty.Any) -> None:
+def add_beta(proc: NdLIF, shape: tuple[int, ...], beta: ty.Any) -> None:
+    """A per-neuron ``beta`` Var (the escape-noise width) on a LIF process."""
     proc.beta = Var(shape=shape, init=np.broadcast_to(np.asarray(beta, float), shape).copy())
 
 
@@ -42,7 +43,7 @@ class NdStochastic(NdLIF):
     def __init__(self, *, shape: tuple[int, ...], beta: ty.Any = 0.1,
                  uniforms: np.ndarray, **kwargs: ty.Any) -> None:
         super().__init__(shape=shape, uniforms=uniforms, **kwargs)
-        _add_beta(self, shape, beta)
+        add_beta(self, shape, beta)
 
 
 class NdStochasticRefractory(NdLIFRefractory):
@@ -51,10 +52,10 @@ class NdStochasticRefractory(NdLIFRefractory):
     def __init__(self, *, shape: tuple[int, ...], beta: ty.Any = 0.1,
                  uniforms: np.ndarray, **kwargs: ty.Any) -> None:
         super().__init__(shape=shape, uniforms=uniforms, **kwargs)
-        _add_beta(self, shape, beta)
+        add_beta(self, shape, beta)
 
 
-class _Escape:
+class Escape:
     """Mixin: spike when this step's uniform is below the escape probability."""
 
     def spiking_activation(self) -> np.ndarray:
@@ -68,7 +69,7 @@ class _Escape:
 
 @implements(proc=NdStochastic, protocol=LoihiProtocol)
 @requires(CPU)
-class PyNdStochasticModelFloat(_Escape, PyNdLifModelFloat):
+class PyNdStochasticModelFloat(Escape, PyNdLifModelFloat):
     """Our float LIF model with the escape activation (tag floating_pt)."""
 
     implements_process = None
@@ -77,7 +78,7 @@ class PyNdStochasticModelFloat(_Escape, PyNdLifModelFloat):
 
 @implements(proc=NdStochasticRefractory, protocol=LoihiProtocol)
 @requires(CPU)
-class PyNdStochasticRefractoryModelFloat(_Escape, PyNdLifRefractoryModelFloat):
+class PyNdStochasticRefractoryModelFloat(Escape, PyNdLifRefractoryModelFloat):
     """Our refractory float LIF model with the escape activation (tag floating_pt)."""
 
     implements_process = None
