@@ -9,7 +9,8 @@ spike timing alone, with noise-driven neurons and pair STDP with flipped signs:
   update_spikes, fb_stdp_online every step, apply_fb_weight_update per epoch);
 * **ours**: the alignment phase of ``examples/digits_sal.yaml`` (64 -> 200 -> 10 LIF, the
   error relay, noise and drive sources and the homeostat) on the cpu learner, one chip and
-  a batch of chips in parallel.
+  a batch of chips in parallel, and the same phase on our Lava learner (Lava's learning
+  engine) and Brian2 learner, which give the cpu learner's spikes and weights.
 
 Printed: steps per second of each, the ratio (ours / peer), and angle(B, Wᵀ) after the
 steps each ran (the two models differ, so the angles are context, not a contest). The
@@ -37,6 +38,7 @@ from neurodeploy.compilers.cpu.learner import CpuLearner
 from neurodeploy.compilers.plan import load_plan
 from neurodeploy.ir import load_network
 from neurodeploy.learning import metrics
+from neurodeploy.learning.learners import get_learner
 from neurodeploy.learning.phases import align_phase
 from neurodeploy.profiles import load_profile
 
@@ -86,11 +88,30 @@ def run_peer(sal_net: ModuleType, steps: int, threads: int) -> tuple[float, floa
     return steps / dt, metrics.angle_deg(b, w)
 
 
-def run_ours(steps: int, chips: int) -> tuple[float, float]:
-    """Steps per second (per chip) and chip 0's final angle of our alignment phase."""
+def sal_plan():
+    """The float build of ``examples/digits_sal.yaml``."""
     with tempfile.TemporaryDirectory() as tmp:
         net = load_network(ROOT / "examples" / "digits_sal.yaml")
-        plan = load_plan(compile_network(net, load_profile("cpu"), Path(tmp) / "b").out)
+        return load_plan(compile_network(net, load_profile("cpu"), Path(tmp) / "b").out)
+
+
+def run_learner(backend: str, steps: int) -> tuple[float, float]:
+    """Steps per second and final angle of the same alignment phase on the Lava or Brian2
+    learner (Lava's figure includes its start-up, paid once per phase)."""
+    plan = sal_plan()
+    block = dict(plan.plasticity["learn"])
+    block["align"] = dict(block["align"], steps=steps)
+    learner = get_learner(backend, plan, "output")
+    t0 = time.perf_counter()
+    align_phase(learner, plan, block, [0, 1])
+    dt = time.perf_counter() - t0
+    lay, w = learner.layout, learner.weights[0]
+    return steps / dt, metrics.angle_deg(lay.dense(w, "learn_fb_hidden"), lay.dense(w, "hid_out"))
+
+
+def run_ours(steps: int, chips: int) -> tuple[float, float]:
+    """Steps per second (per chip) and chip 0's final angle of our alignment phase."""
+    plan = sal_plan()
     block = dict(plan.plasticity["learn"])
     block["align"] = dict(block["align"], steps=200)
     w0 = CpuLearner(plan, "output").layout.w0
@@ -114,6 +135,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30000, help="alignment steps each (default 30000)")
     ap.add_argument("--peer-steps", type=int, default=30000, help="peer steps (default 30000)")
     ap.add_argument("--chips", type=int, default=20, help="chips in our batched run (default 20)")
+    ap.add_argument("--learner-steps", type=int, default=2000,
+                    help="steps of the same phase on our Lava and Brian2 learners (default 2000)")
     args = ap.parse_args()
     peer = load_peer(args.sal_code)
     rows = []
@@ -124,6 +147,9 @@ def main() -> None:
     for chips in (1, args.chips):
         sps, angle = run_ours(args.steps, chips)
         rows.append((f"neurodeploy cpu learner, {chips} chip(s)", sps, angle, args.steps))
+    for backend in ("lava", "brian2"):
+        sps, angle = run_learner(backend, args.learner_steps)
+        rows.append((f"neurodeploy {backend} learner", sps, angle, args.learner_steps))
     print(f"{'run':48s} {'steps/s':>10s} {'x peer(1t)':>11s} {'angle':>7s} {'after':>7s}")
     for name, sps, angle, steps in rows:
         print(f"{name:48s} {sps:10.0f} {sps / base:10.1f}x {angle:6.1f}° {steps:7d}")
