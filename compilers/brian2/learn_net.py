@@ -71,8 +71,8 @@ class LearnNet:
         objects: list = []
         groups = {}
         for k, (name, pop) in enumerate(lay.plan.populations.items()):
-            given = (draws or {}).get(name) if pop.kind == "stochastic" else sources.get(name)
-            groups[name] = self._group(name, pop, k, clock, objects, given, period)
+            groups[name] = self._group(name, pop, k, clock, objects, sources.get(name),
+                                       (draws or {}).get(name), period)
         synapses = self._synapses(groups, clock, objects, w, gain, learn)
         mons = {}
         for k, name in enumerate(lay.plan.populations):
@@ -93,7 +93,10 @@ class LearnNet:
         return self._collect(mons, synapses, w, float(dt))
 
     # ------------------------------------------------------------------ groups
-    def _group(self, name: str, pop, k: int, clock, objects: list, spikes, period: int):
+    def _group(self, name: str, pop, k: int, clock, objects: list, spikes, uniforms,
+               period: int):
+        """The group of one population: ``spikes`` a source's input, ``uniforms`` a
+        stochastic population's draws of the run."""
         b2, lay = self.b2, self.layout
         tag = f"nd_pop{k}"
         if pop.kind in ("spike_source", "poisson"):
@@ -115,8 +118,8 @@ class LearnNet:
             depths = self.depths[name]
             refractory = int(pop.refractory) > 0
             reset = lif.brian2_code(int(pop.refractory))[2]
-            escape = pop.kind == "stochastic"       # ``spikes``: the run's uniforms
-            ns = {"nd_r": b2.TimedArray(np.asarray(spikes, np.float64), dt=clock.dt,
+            escape = pop.kind == "stochastic"
+            ns = {"nd_r": b2.TimedArray(np.asarray(uniforms, np.float64), dt=clock.dt,
                                         name=f"{tag}_r")} if escape else {}
             g = b2.NeuronGroup(pop.size, code.lif_model(depths, refractory, escape),
                                threshold="spk > 0" if escape else "v > vth", reset=reset,

@@ -17,6 +17,11 @@ from .models import Finite, Name, Node, NonNegativeFinite, PositiveFinite, Weigh
 
 Rate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Steps = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+OpenRate = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+Decay = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+Tau = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+PhaseSteps = Annotated[int, Field(ge=1, le=100_000, strict=True)]
 
 
 class _RuleBase(Node):
@@ -35,7 +40,7 @@ class _ErrorDriven(_RuleBase):
                               "error_from neuron that training asks for")
     trace_tau: Steps | None = Field(None, description="presynaptic trace x1 time constant "
                                     "(steps); 0 = no decay; default: the learning epoch")
-    lr_decay: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+    lr_decay: Rate = Field(
         1.0, description="learning-rate multiplier per training epoch (the host rewrites the "
         "rule's coefficients between epochs)")
     learning_epoch: Annotated[int, Field(ge=1, le=10_000, strict=True)] | None = Field(
@@ -74,8 +79,7 @@ class KolenPollack(_ErrorDriven):
     ``decay`` per update, so W - B^T shrinks by (1 - decay) each update."""
 
     rule: Literal["kolen_pollack"]
-    decay: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
-        1e-4, description="weight decay lambda per update, identical on W and B")
+    decay: Decay = Field(1e-4, description="weight decay lambda per update, identical on W and B")
 
 
 class WeightMirror(_ErrorDriven):
@@ -83,19 +87,19 @@ class WeightMirror(_ErrorDriven):
     - decay B with both sides centred (every step of a phase), while W learns through B."""
 
     rule: Literal["weight_mirror"]
-    decay: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-4
+    decay: Decay = 1e-4
     mirror_rate: PositiveFinite = Field(0.01, le=10, description="eta of the mirror update")
-    mirror_steps: Annotated[int, Field(ge=1, le=100_000, strict=True)] = Field(
+    mirror_steps: PhaseSteps = Field(
         200, description="noise-driven mirror steps after each training epoch")
-    mirror_rate_hz: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+    mirror_rate_hz: Rate = Field(
         0.2, description="spike probability per step of the mirror noise")
-    mirror_drive: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
+    mirror_drive: Weight = Field(
         0.3, description="initial weight of the drive that keeps output neurons at a "
         "baseline rate in mirror phases (spikes every other step; adapted by a homeostat)")
-    mirror_target_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(
+    mirror_target_rate: OpenRate = Field(
         0.2, description="spikes per step the drive homeostat holds each output neuron at "
         "in mirror phases")
-    mirror_tau: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
+    mirror_tau: Tau = Field(
         4.0, description="time constant (steps) of the hidden trace the mirror update "
         "pairs with the output's spikes")
 
@@ -118,25 +122,25 @@ class SpikeAlignment(_ErrorDriven):
 
     rule: Literal["sal"]
     sal_rate: PositiveFinite = Field(0.0005, le=10, description="eta_s of the SAL update")
-    sal_tau: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] = Field(
+    sal_tau: Tau = Field(
         4.0, description="STDP window (steps) of both traces")
-    decay: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+    decay: Decay = Field(
         0.0, description="B's decay per alignment step (SAL needs none; it bounds B when "
         "coupling is 0)")
-    coupling: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
+    coupling: Weight = Field(
         1.0, description="gain of the feedback onto the hidden soma in alignment phases (0: "
         "B never acts on the hidden spikes, and only decay bounds it)")
-    align_steps: Annotated[int, Field(ge=1, le=100_000, strict=True)] = Field(
+    align_steps: PhaseSteps = Field(
         10000, description="noise-driven alignment steps after each training epoch")
-    align_rate_hz: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+    align_rate_hz: Rate = Field(
         0.1, description="spike probability per step of the hidden layer's noise")
     align_noise_weight: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = Field(
         0.6, description="weight of a noise spike onto a hidden neuron, in units of its "
         "threshold (below 1: the membrane fluctuates and B's input changes its firing)")
-    align_drive: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
+    align_drive: Weight = Field(
         0.3, description="initial weight of the drive that holds the outputs at a baseline "
         "rate in alignment phases (adapted by a homeostat)")
-    align_target_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(
+    align_target_rate: OpenRate = Field(
         0.2, description="spikes per step the drive homeostat holds each output at")
 
 

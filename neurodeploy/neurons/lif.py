@@ -163,7 +163,13 @@ def _float(t, a, z, u, v, aux, du, dv, vth, bias, refr):
     """``PyLifModelFloat`` / ``PyLifRefractoryModelFloat``: :func:`float_update`, then
     ``v > vth``."""
     x, y, _ = float_update(t, a, z, u, v, aux, du, dv, bias, refr)
-    f = y > vth
+    return float_fire(t, x, y, aux, y > vth, refr)
+
+
+@njit(cache=CACHE, inline="always")
+def float_fire(t, x, y, aux, f, refr):
+    """The float step's result for spike decision ``f``: v reset to 0 on a spike, and the
+    refractory period's last step (``aux``) set when there is one."""
     if f:
         y = 0.0
         if refr != 0:

@@ -97,12 +97,7 @@ def _float(t, a, z, r, u, v, aux, du, dv, vth, bias, beta, refr):
     """LIF's float update (:func:`.lif.float_update`), then the escape."""
     x, y, live = lif.float_update(t, a, z, u, v, aux, du, dv, bias, refr)
     s = min(max((y - vth) / beta, -CLIP), CLIP)
-    f = live and r < 1.0 / (1.0 + math.exp(-s))
-    if f:
-        y = 0.0
-        if refr != 0:
-            aux = t + 1 + refr
-    return x, y, aux, (1.0 if f else 0.0), f
+    return lif.float_fire(t, x, y, aux, live and r < 1.0 / (1.0 + math.exp(-s)), refr)
 
 
 # --------------------------------------------------------------------------- Brian2
