@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from .export_checks import check_target, inference_network
 from .flat import FlatNet, differences, from_build, from_network
 from .graphio import NirError, read_graph, write_graph
-from .importer import META_KEY, analyse, ir_name
+from .importer import analyse, ir_name
+from .metadata import META_KEY
 from .params import canonical_type, no_leak, to_nir
 
 
@@ -215,26 +217,38 @@ def export_file(source: str | Path, out: str | Path) -> tuple[Path, list[str]]:
     from ..ir.load import load_network
 
     source, out = Path(source), Path(out)
-    if out.is_dir():
-        raise NirError("is a directory; give the .nir file to write", file=out)
     if source.is_dir():
+        check_target(source, out, [])
         flat = from_build(source)
         _refuse_stochastic(flat, source)
-        graph, notes = canonical(flat)
-    elif not source.exists():
+        notes = inference_network(flat)
+        graph, more = canonical(flat)
+        return write_graph(graph, out), notes + more
+    if not source.exists():
         raise NirError("not found; give a build directory or a network YAML", file=source)
-    else:
-        flat = from_network(load_network(source))
-        _refuse_stochastic(flat, source)
-        provenance = source.with_name(f"{source.stem}.source.nir")
-        graph = None
-        notes = []
-        if provenance.exists():
-            try:
-                graph, notes = from_source(flat, provenance)
-            except (ValueError, NirError) as exc:
-                notes.append(f"{provenance.name} not used ({exc}); wrote the canonical form")
-        if graph is None:
-            graph, more = canonical(flat)
-            notes += more
+    provenance = source.with_name(f"{source.stem}.source.nir")
+    net = load_network(source)
+    check_target(source, out, [provenance, *_weight_files(net, source)])
+    flat = from_network(net)
+    _refuse_stochastic(flat, source)
+    graph = None
+    notes: list[str] = []
+    if provenance.exists():
+        try:
+            graph, notes = from_source(flat, provenance)
+        except (ValueError, NirError) as exc:
+            notes.append(f"{provenance.name} not used ({exc}); wrote the canonical form")
+    if graph is None:
+        graph, more = canonical(flat)
+        notes += more
     return write_graph(graph, out), notes
+
+
+def _weight_files(net: Any, source: Path) -> list[Path]:
+    """The weight files a network YAML reads (outputs must not overwrite them)."""
+    out = []
+    for proj in net.projections.values():
+        file = getattr(getattr(proj, "weights", None), "file", None)
+        if file:
+            out.append(source.parent / str(file))
+    return out

@@ -11,7 +11,6 @@ cannot be mapped exactly is refused with the node's name and type.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,14 +20,16 @@ import scipy.sparse as sp
 
 from .conv import MAX_ENTRIES, conv_matrix
 from .graphio import NirError
+from .metadata import check_against, read_meta
 from .params import NEURON_TYPES, NeuronMap, from_nir, shape_of
 
 LINEAR = ("Affine", "Linear", "Scale", "Flatten", "Identity", "Delay", "Conv1d", "Conv2d",
           "SumPool2d", "AvgPool2d")
 WEIGHTED = ("Affine", "Linear", "Conv1d", "Conv2d")
 PURE = ("Flatten", "Identity")
-META_KEY = "neurodeploy_ir"
 MAX_DENSE_ENTRIES = MAX_ENTRIES
+MAX_NODE_SIZE = 1_000_000
+"""Most neurons (or values) one node may have: checked before any matrix is built."""
 
 
 @dataclass
@@ -124,6 +125,9 @@ class _Analysis:
                     shape = (int(np.prod(in_shape)),)
         else:
             _, shape, _ = self.conv(name, _stack)
+        if any(n < 0 for n in shape) or np.prod(shape, dtype=np.float64) > MAX_NODE_SIZE:
+            self.fail(f"node '{name}' ({kind}) has shape {tuple(shape)}; a node may have at "
+                      f"most {MAX_NODE_SIZE} elements and no negative dimension")
         self._shapes[name] = tuple(shape)
         return self._shapes[name]
 
@@ -339,16 +343,11 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
         var = "spikes" if kinds[source] == "Input" or neurons[source].spiking else "v"
         if (names[source], var) not in monitors:
             monitors.append((names[source], var))
-    meta = {}
-    raw = graph.metadata.get(META_KEY) if isinstance(graph.metadata, dict) else None
-    if raw is not None:
-        try:
-            meta = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
-        except ValueError:
-            meta = {}
+    meta = read_meta(graph, file)
+    check_against(meta, {names[n]: s for n, s in inputs.items()},
+                  {names[n]: nm.size for n, nm in neurons.items()}, file)
     names.pop(CLOCK, None)
-    return Imported(dt, names, inputs, neurons, bias, projections, monitors,
-                    meta if isinstance(meta, dict) else {}, clock)
+    return Imported(dt, names, inputs, neurons, bias, projections, monitors, meta, clock)
 
 
 def _projections(acc: dict, via: dict, trail: dict, names: dict[str, str],

@@ -18,6 +18,7 @@ from ..errors import NeurodeployError
 from .flat import FlatNet, FlatPop, FlatProj
 from .graphio import NirError, read_graph, replace_files
 from .importer import CLOCK_BIAS, CLOCK_V_TH, MAX_DENSE_ENTRIES, Imported, analyse, ir_name
+from .metadata import meta_dt as meta_dt_of
 
 
 def _value(arr: np.ndarray) -> Any:
@@ -123,7 +124,7 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
     if dt is not None and not (np.isfinite(dt) and dt > 0):
         raise NirError(f"--dt must be a positive number, got {dt}")
     graph = read_graph(nir_path)
-    meta_dt = _meta_dt(graph)
+    meta_dt = meta_dt_of(graph)
     step = float(dt if dt is not None else (meta_dt or 1.0))
     imp = analyse(graph, step, str(nir_path))
     stem = out.stem
@@ -154,18 +155,6 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
         files[out] = text
         replace_files(files, last=out)
     return out, notes
-
-
-def _meta_dt(graph: Any) -> float | None:
-    import json
-
-    from .importer import META_KEY
-    raw = graph.metadata.get(META_KEY) if isinstance(graph.metadata, dict) else None
-    try:
-        value = json.loads(raw.decode() if isinstance(raw, bytes) else raw)["dt"] if raw else None
-    except (ValueError, KeyError, TypeError):
-        return None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 __all__ = ["import_file", "network_data", "to_flat"]
