@@ -5,8 +5,9 @@ Every path from a source (an Input or a spiking neuron node) through stateless n
 sparse matrices) to a neuron node is one linear map; the maps that share (source, target,
 delay) are summed into one projection whose weights also carry the target's gain (see
 :mod:`.params`). Affine and Conv biases are constant inputs: they come from a one-neuron
-``bias_clock`` population that fires every step, so they reach a neuron with the same
-one-step latency as spikes (and through its synaptic filter and Delay nodes, exactly). What
+``bias_clock`` population that fires every step, so they reach a neuron through its synaptic
+filter and Delay nodes exactly, starting with the first input that can reach it
+(:mod:`.bias_timing`). What
 cannot be mapped exactly is refused with the node's name and type.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .bias_timing import realign
 from .conv import MAX_ENTRIES, conv_matrix
 from .graphio import NirError
 from .metadata import check_against, read_meta
@@ -28,7 +30,7 @@ LINEAR = ("Affine", "Linear", "Scale", "Flatten", "Identity", "Delay", "Conv1d",
 WEIGHTED = ("Affine", "Linear", "Conv1d", "Conv2d")
 PURE = ("Flatten", "Identity")
 MAX_DENSE_ENTRIES = MAX_ENTRIES
-MAX_NODE_SIZE = 1_000_000
+MAX_NODE_SIZE = 4_194_304
 """Most neurons (or values) one node may have: checked before any matrix is built."""
 
 
@@ -333,6 +335,7 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
             _, vec = an.op(name)
             if vec is not None and np.any(vec != 0):
                 _walk(an, CLOCK, 1, neurons_set, True, acc, via, trail, outs, bias_of=name)
+    realign(acc, via, trail, set(inputs), CLOCK)
     clock = None
     if any(key[0] == CLOCK for key in acc):
         clock = names[CLOCK] = ir_name("bias_clock", taken)
