@@ -15,7 +15,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from ..nir import export_file
-    out, notes = export_file(args.source, args.output)
+    out, notes = export_file(args.source, args.output, args.time_unit, args.r_one, args.record)
     for note in notes:
         print(f"note: {note}")
     print(f"wrote {out}")
@@ -43,4 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "cannot hold is listed and kept in the graph metadata.")
     p.add_argument("source", help="network YAML or build directory")
     p.add_argument("--output", "-o", required=True, help="NIR file to write (.nir)")
+    p.add_argument("--time-unit", choices=("ir", "s"), default="ir",
+                   help="unit of tau, delays and dt in the file: the IR's (ms, default) or "
+                        "seconds, which snnTorch and Norse read")
+    p.add_argument("--r-one", action="store_true",
+                   help="write LIF/LI/IF/I nodes with r = 1 (the gain goes into the weights); "
+                        "Norse's importer assumes r = 1")
+    p.add_argument("--record", metavar="POPULATION", default=None,
+                   help="write one Output node, for this population (nirtorch importers need "
+                        "exactly one); other monitors are not exported")
     p.set_defaults(func=_export)

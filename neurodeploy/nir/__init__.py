@@ -19,7 +19,11 @@ def import_file(nir_path, out_yaml, dt=None):
     return run(nir_path, out_yaml, dt)
 
 
-def export_file(source, out):
-    """Export a network YAML or a build directory to a .nir file; (path, notes)."""
+def export_file(source, out, time_unit="ir", r_one=False, record=None):
+    """Export a network YAML or a build directory to a .nir file; (path, notes).
+
+    ``time_unit`` "s" writes times in seconds, ``r_one`` writes LIF-family nodes with r = 1,
+    ``record`` writes one Output for that population (see :mod:`.export_options`)."""
+    from .export_options import ExportOptions
     from .exporter import export_file as run
-    return run(source, out)
+    return run(source, out, ExportOptions(time_unit, r_one, record))

@@ -169,12 +169,19 @@ def write_graph(graph: Any, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    import h5py
+
+    config = h5py.get_config()
+    tracked = config.track_order
+    config.track_order = True  # readers get the nodes in the order written
     try:
         nir.write(tmp, graph)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        config.track_order = tracked
     return path
 
 

@@ -18,6 +18,7 @@ from ..errors import NeurodeployError
 from .flat import FlatNet, FlatPop, FlatProj
 from .graphio import NirError, read_graph, replace_files
 from .importer import CLOCK_BIAS, CLOCK_V_TH, MAX_DENSE_ENTRIES, Imported, analyse, ir_name
+from .export_options import SECONDS_PER_IR_UNIT
 from .metadata import meta_dt as meta_dt_of
 
 
@@ -32,6 +33,7 @@ def _value(arr: np.ndarray) -> Any:
 def network_data(imp: Imported, name: str, weight_file: Any) -> tuple[dict, dict[str, np.ndarray]]:
     """The IR YAML data and the weight arrays it refers to (``weight_file(proj) -> path``)."""
     meta = imp.meta
+    unit = 1.0 / SECONDS_PER_IR_UNIT if meta.get("time_unit") == "s" else 1.0
     pops: dict[str, Any] = {}
     rates = meta.get("poisson", {})
     refractory = meta.get("refractory", {})
@@ -43,14 +45,14 @@ def network_data(imp: Imported, name: str, weight_file: Any) -> tuple[dict, dict
             pops[ir] = {"kind": "spike_source", "size": size}
     for nir_name, nm in imp.neurons.items():
         ir = imp.names[nir_name]
-        params = {"tau_syn": float(nm.tau_syn), "tau_mem": float(nm.tau_mem),
+        params = {"tau_syn": float(nm.tau_syn * unit), "tau_mem": float(nm.tau_mem * unit),
                   "v_th": _value(nm.v_th), "bias": _value(imp.bias[nir_name])}
         if int(refractory.get(ir, 0)):
             params["refractory"] = int(refractory[ir])
         pops[ir] = {"kind": "lif", "size": nm.size, "params": params}
     if imp.clock:
         pops[imp.clock] = {"kind": "lif", "size": 1, "params": {
-            "tau_syn": float(imp.dt), "tau_mem": float(imp.dt), "v_th": CLOCK_V_TH,
+            "tau_syn": float(imp.dt * unit), "tau_mem": float(imp.dt * unit), "v_th": CLOCK_V_TH,
             "bias": CLOCK_BIAS}}
     projections: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
@@ -73,7 +75,7 @@ def network_data(imp: Imported, name: str, weight_file: Any) -> tuple[dict, dict
             entry["delay"] = int(proj.delay)
         projections[pname] = entry
     data: dict[str, Any] = {"neurodeploy": 1, "name": meta.get("name", name),
-                            "seed": int(meta.get("seed", 0)), "dt": float(imp.dt),
+                            "seed": int(meta.get("seed", 0)), "dt": float(imp.dt * unit),
                             "populations": pops}
     if projections:
         data["projections"] = projections
@@ -109,7 +111,7 @@ def to_flat(imp: Imported, name: str = "imported") -> FlatNet:
             exists = np.eye(w.shape[0], dtype=bool)
         projs[pname] = FlatProj(proj.pre, proj.post, w, np.full(w.shape, proj.delay, np.int64),
                                 exists)
-    return FlatNet(data["name"], imp.dt, data["seed"], data.get("run", {}).get("steps", 100),
+    return FlatNet(data["name"], data["dt"], data["seed"], data.get("run", {}).get("steps", 100),
                    pops, projs, list(imp.monitors))
 
 

@@ -50,6 +50,8 @@ def read_meta(graph: Any, file: str) -> dict[str, Any]:
                   f"got {value!r}", file)
     if "dt" in meta and not (_number(meta["dt"]) and meta["dt"] > 0):
         _fail("dt", f"must be a positive number, got {meta['dt']!r}", file)
+    if meta.get("time_unit", "ir") not in ("ir", "s"):
+        _fail("time_unit", f"must be 'ir' or 's', got {meta['time_unit']!r}", file)
     for key in ("poisson", "refractory", "extras"):
         if key in meta and not isinstance(meta[key], dict):
             _fail(key, f"must be an object, got {type(meta[key]).__name__}", file)
