@@ -13,6 +13,8 @@ import pytest
 from neurodeploy.cli import main
 from neurodeploy.compile import compile_network
 from neurodeploy.ir import load_network
+from neurodeploy.nir import export_file, import_file
+from neurodeploy.nir.flat import differences, from_network
 from neurodeploy.profiles import load_profile
 
 from .conftest import EXAMPLES
@@ -139,3 +141,45 @@ def test_a_huge_declared_input_size_is_refused(tmp_path, capsys):
 def _write(graph: nir.NIRGraph, path: Path) -> Path:
     nir.write(path, graph)
     return path
+
+
+# --------------------------------------------------------------------------- export options
+@pytest.mark.parametrize("seed", range(3))
+def test_export_options_write_the_same_network(tmp_path, seed):
+    """--time-unit s and --r-one change how the graph is written, not the network: it comes
+    back identical (in ms), nodes are in topological order, times are in seconds."""
+    from .test_nir import _random_ir, exportable
+
+    src = tmp_path / "orig.yaml"
+    src.write_text(_random_ir(seed))
+    original = exportable(from_network(load_network(src)))
+    model, _ = export_file(src, tmp_path / "m.nir", time_unit="s", r_one=True)
+    graph = nir.read(model)
+    order = list(graph.nodes)
+    kinds = {n: type(v).__name__ for n, v in graph.nodes.items()}
+    assert all(order.index(a) < order.index(b) for a, b in graph.edges
+               if kinds[b] not in ("LIF", "CubaLIF", "IF", "LI", "I", "CubaLI"))
+    assert [kinds[n] for n in order if kinds[n] == "Output"] == \
+        [kinds[n] for n in order[-sum(k == "Output" for k in kinds.values()):]]
+    for name, node in graph.nodes.items():
+        if kinds[name] in ("LIF", "LI", "IF", "I"):
+            assert np.all(node.r == 1), name
+        if kinds[name] in ("LIF", "LI"):
+            tau = original.pops[name].tau_mem
+            np.testing.assert_allclose(node.tau, tau * 1e-3, rtol=1e-12)
+    back, _ = import_file(model, tmp_path / "back.yaml")
+    net = load_network(back)
+    assert net.dt == original.dt
+    assert differences(from_network(net), original, rtol=1e-9) == []
+
+
+def test_record_writes_one_output(tmp_path, capsys):
+    src = EXAMPLES / "feedforward.yaml"
+    code = main(["export-nir", str(src), "-o", str(tmp_path / "m.nir"), "--record", "hidden"])
+    assert code == 0 and "not exported: output (no path into hidden" in capsys.readouterr().out
+    graph = nir.read(tmp_path / "m.nir")  # NIR would give the leaf 'output' an Output of its own
+    assert "output" not in graph.nodes
+    outputs = [(a, b) for a, b in graph.edges if type(graph.nodes[b]).__name__ == "Output"]
+    assert outputs == [("hidden", "hidden_spikes")]
+    _refused(capsys, tmp_path, "export-nir", src, "-o", tmp_path / "x.nir", "--record", "nope",
+             match="--record nope: no such population")

@@ -8,7 +8,9 @@ The graph means the same network under every choice; what changes is how it is w
   ``dt/tau`` (``dt`` for IF) into the weights; Norse's importer ignores ``r`` (it assumes 1).
   Without it ``r = tau/dt`` makes the gain 1, so NIR weights equal IR weights.
 - ``record``: write one ``Output`` node, for this population (nirtorch's importers run a graph
-  with one Output); other monitors are listed as not exported.
+  with one Output); other monitors are listed as not exported, and so are the populations
+  that cannot reach it (they change none of its spikes, and NIR readers would give each
+  such leaf node an Output of its own).
 
 Nodes are always written in topological order (Inputs first, Outputs last), and the file
 keeps that order, as nirtorch's importers need.
@@ -66,3 +68,15 @@ def topological(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> list[str
                 stack.append((nxt, iter(succs[nxt])))
     order = done[::-1]
     return [n for n in order if kind[n] != "Output"] + [n for n in order if kind[n] == "Output"]
+
+
+def upstream(projections: dict[str, Any], target: str) -> set[str]:
+    """``target`` and every population with a path of projections into it."""
+    keep, frontier = {target}, [target]
+    while frontier:
+        post = frontier.pop()
+        for proj in projections.values():
+            if proj.post == post and proj.pre not in keep:
+                keep.add(proj.pre)
+                frontier.append(proj.pre)
+    return keep

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .export_checks import check_target, inference_network
-from .export_options import ExportOptions, topological
+from .export_options import ExportOptions, topological, upstream
 from .flat import FlatNet, differences, from_build, from_network
 from .graphio import NirError, read_graph, write_graph
 from .importer import analyse, ir_name
@@ -75,6 +76,15 @@ def canonical(flat: FlatNet, opts: ExportOptions = ExportOptions()) -> tuple[Any
         raise NirError(f"--record {opts.record}: no such population; choose one of "
                        f"{', '.join(flat.pops)}", file=flat.source or None)
     notes: list[str] = []
+    if opts.record is not None:
+        keep = upstream(flat.projs, opts.record)
+        dropped = [n for n in flat.pops if n not in keep]
+        if dropped:
+            notes.append(f"not exported: {', '.join(dropped)} (no path into {opts.record}, "
+                         "so none of its spikes depends on them)")
+        flat = replace(flat, pops={n: p for n, p in flat.pops.items() if n in keep},
+                       projs={n: p for n, p in flat.projs.items() if p.post in keep},
+                       monitors=[(p, v) for p, v in flat.monitors if p in keep])
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     taken = set(flat.pops)
