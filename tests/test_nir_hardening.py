@@ -183,3 +183,21 @@ def test_record_writes_one_output(tmp_path, capsys):
     assert outputs == [("hidden", "hidden_spikes")]
     _refused(capsys, tmp_path, "export-nir", src, "-o", tmp_path / "x.nir", "--record", "nope",
              match="--record nope: no such population")
+
+
+def test_exact_integrator_maps_lif_and_refuses_cubalif(tmp_path, capsys):
+    """--integrator exact: dv = 1 - exp(-dt/tau) for LIF (Sinabs's update); CubaLIF refused."""
+    model = _write(_graph(), tmp_path / "m.nir")
+    assert main(["import-nir", str(model), "-o", str(tmp_path / "net.yaml"),
+                 "--integrator", "exact"]) == 0
+    net = load_network(tmp_path / "net.yaml")
+    dv = 1 - np.exp(-1 / 5.0)
+    assert net.populations["lif"].params.tau_mem == pytest.approx(1 / dv, rel=1e-12)
+    np.testing.assert_allclose(np.load(tmp_path / "net.fc.npy"), np.full((2, 3), 0.5 * dv))
+    graph = _graph()
+    graph.nodes["lif"] = nir.CubaLIF(tau_syn=np.full(2, 2.0), tau_mem=np.full(2, 5.0),
+                                     r=np.ones(2), v_leak=np.zeros(2), w_in=np.ones(2),
+                                     v_threshold=np.ones(2))
+    cuba = _write(graph, tmp_path / "c.nir")
+    _refused(capsys, tmp_path, "import-nir", cuba, "-o", tmp_path / "c.yaml", "--integrator",
+             "exact", match="--integrator exact maps LIF and LI nodes only")

@@ -6,7 +6,7 @@ import argparse
 
 def _import(args: argparse.Namespace) -> int:
     from ..nir import import_file
-    out, notes = import_file(args.model, args.output, args.dt)
+    out, notes = import_file(args.model, args.output, args.dt, args.integrator)
     for note in notes:
         print(f"note: {note}")
     print(f"wrote {out} (weights beside it as {out.stem}.<projection>.npy)")
@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dt", type=float, default=None,
                    help="step length in the NIR file's time unit (default: the dt recorded by "
                         "neurodeploy export-nir, else 1.0)")
+    p.add_argument("--integrator", choices=("euler", "exact"), default="euler",
+                   help="how LIF/LI nodes are discretised: forward Euler, dv = dt/tau "
+                        "(snnTorch, Norse; default), or exact, dv = 1 - exp(-dt/tau) (Sinabs)")
     p.set_defaults(func=_import)
 
     p = sub.add_parser("export-nir", help="export a network YAML or a build as NIR",

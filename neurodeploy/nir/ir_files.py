@@ -115,9 +115,11 @@ def to_flat(imp: Imported, name: str = "imported") -> FlatNet:
                    pops, projs, list(imp.monitors))
 
 
-def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = None
-                ) -> tuple[Path, list[str]]:
-    """Import a .nir file into ``out_yaml`` plus weight files; returns (path, notes)."""
+def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = None,
+                integrator: str = "euler") -> tuple[Path, list[str]]:
+    """Import a .nir file into ``out_yaml`` plus weight files; returns (path, notes).
+
+    ``integrator`` "exact" integrates LIF/LI nodes exactly over a step (Sinabs's LIF)."""
     from ..ir.load import parse_network
 
     nir_path, out = Path(nir_path), Path(out_yaml)
@@ -128,7 +130,9 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
     graph = read_graph(nir_path)
     meta_dt = meta_dt_of(graph)
     step = float(dt if dt is not None else (meta_dt or 1.0))
-    imp = analyse(graph, step, str(nir_path))
+    if integrator not in ("euler", "exact"):
+        raise NirError(f"--integrator must be 'euler' or 'exact', got {integrator!r}")
+    imp = analyse(graph, step, str(nir_path), integrator == "exact")
     stem = out.stem
     notes: list[str] = []
     name = ir_name(stem, set())
