@@ -40,7 +40,7 @@ def _imported(name: str, tmp: Path, profile: str):
     """Import the fixture, monitor every recorded layer, compile; (plan, inputs, lags)."""
     data, lags = _recorded(name)
     out, _ = import_file(FIXTURES / f"{name}.nir", tmp / f"{name}.yaml", float(data["dt"]),
-                         str(data["integrator"]))
+                         str(data["integrator"]), str(data["current_input"]))
     net = yaml.safe_load(out.read_text())
     sources = [p for p, e in net["populations"].items() if e["kind"] == "spike_source"]
     assert len(sources) == 1, sources
@@ -59,7 +59,7 @@ def _imported(name: str, tmp: Path, profile: str):
 def test_every_library_and_layer_kind_is_covered():
     assert {c.split("_")[0] for c in CASES} == {"snntorch", "norse", "sinabs"}
     kinds = {c.split("_", 1)[1] for c in CASES}
-    assert {"leaky", "synaptic", "rleaky", "conv", "lifbox", "iaf", "lif"} <= kinds
+    assert {"leaky", "synaptic", "rleaky", "conv", "lifbox", "lifcell", "iaf", "lif"} <= kinds
 
 
 @pytest.mark.parametrize("name", CASES)

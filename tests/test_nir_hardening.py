@@ -201,3 +201,8 @@ def test_exact_integrator_maps_lif_and_refuses_cubalif(tmp_path, capsys):
     cuba = _write(graph, tmp_path / "c.nir")
     _refused(capsys, tmp_path, "import-nir", cuba, "-o", tmp_path / "c.yaml", "--integrator",
              "exact", match="--integrator exact maps LIF and LI nodes only")
+    assert main(["import-nir", str(cuba), "-o", str(tmp_path / "j.yaml"), "--current-input",
+                 "jump"]) == 0  # Norse's LIFCell: the gain has no dt/tau_syn factor
+    np.testing.assert_allclose(np.load(tmp_path / "j.fc.npy"), np.full((2, 3), 0.5 / 5.0))
+    assert main(["import-nir", str(cuba), "-o", str(tmp_path / "e.yaml")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "e.fc.npy"), np.full((2, 3), 0.5 / 5.0 / 2.0))

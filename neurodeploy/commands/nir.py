@@ -6,7 +6,8 @@ import argparse
 
 def _import(args: argparse.Namespace) -> int:
     from ..nir import import_file
-    out, notes = import_file(args.model, args.output, args.dt, args.integrator)
+    out, notes = import_file(args.model, args.output, args.dt, args.integrator,
+                             args.current_input)
     for note in notes:
         print(f"note: {note}")
     print(f"wrote {out} (weights beside it as {out.stem}.<projection>.npy)")
@@ -38,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--integrator", choices=("euler", "exact"), default="euler",
                    help="how LIF/LI nodes are discretised: forward Euler, dv = dt/tau "
                         "(snnTorch, Norse; default), or exact, dv = 1 - exp(-dt/tau) (Sinabs)")
+    p.add_argument("--current-input", choices=("euler", "jump"), default="euler",
+                   help="how input enters a CubaLIF's current: dt/tau_syn * w_in * x (NIR, "
+                        "snnTorch; default) or w_in * x whole (Norse's LIFCell)")
     p.set_defaults(func=_import)
 
     p = sub.add_parser("export-nir", help="export a network YAML or a build as NIR",

@@ -13,12 +13,13 @@ from .graphio import NirError, read_graph, write_graph
 __all__ = ["NirError", "read_graph", "write_graph", "import_file", "export_file"]
 
 
-def import_file(nir_path, out_yaml, dt=None, integrator="euler"):
+def import_file(nir_path, out_yaml, dt=None, integrator="euler", current_input="euler"):
     """Import a .nir file to a network YAML with weight files beside it; (path, notes).
 
-    ``integrator`` "exact" integrates LIF/LI nodes exactly over a step (as Sinabs does)."""
+    ``integrator`` "exact" integrates LIF/LI nodes exactly over a step (as Sinabs does);
+    ``current_input`` "jump" adds a CubaLIF's input to its current whole (as Norse does)."""
     from .ir_files import import_file as run
-    return run(nir_path, out_yaml, dt, integrator)
+    return run(nir_path, out_yaml, dt, integrator, current_input)
 
 
 def export_file(source, out, time_unit="ir", r_one=False, record=None):

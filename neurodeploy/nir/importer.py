@@ -304,10 +304,11 @@ def ir_name(raw: str, taken: set[str]) -> str:
     return name
 
 
-def analyse(graph: Any, dt: float, file: str = "<graph>", exact: bool = False) -> Imported:
+def analyse(graph: Any, dt: float, file: str = "<graph>", exact: bool = False,
+            jump: bool = False) -> Imported:
     """Map a NIRGraph to IR pieces (nothing written); NirError when it has no exact form.
 
-    ``exact``: integrate LIF/LI nodes exactly over a step (see :func:`.params.from_nir`)."""
+    ``exact``, ``jump``: the discretisation choices of :func:`.params.from_nir`."""
     an = _Analysis(graph, dt, file)
     kinds = {n: _kind(node) for n, node in an.nodes.items()}
     for name, kind in kinds.items():
@@ -319,7 +320,8 @@ def analyse(graph: Any, dt: float, file: str = "<graph>", exact: bool = False) -
     names = {n: ir_name(n, taken) for n, k in kinds.items() if k == "Input" or k in NEURON_TYPES}
     inputs = {n: int(np.prod(an.out_shape(n))) for n, k in kinds.items() if k == "Input"}
     try:
-        neurons = {n: from_nir(n, an.nodes[n], dt, exact) for n in an.nodes if n in neurons_set}
+        neurons = {n: from_nir(n, an.nodes[n], dt, exact, jump) for n in an.nodes
+                   if n in neurons_set}
     except NirError as exc:
         raise NirError(exc.message, file=file) from None
     acc: dict = {}

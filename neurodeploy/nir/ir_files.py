@@ -116,10 +116,12 @@ def to_flat(imp: Imported, name: str = "imported") -> FlatNet:
 
 
 def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = None,
-                integrator: str = "euler") -> tuple[Path, list[str]]:
+                integrator: str = "euler", current_input: str = "euler"
+                ) -> tuple[Path, list[str]]:
     """Import a .nir file into ``out_yaml`` plus weight files; returns (path, notes).
 
-    ``integrator`` "exact" integrates LIF/LI nodes exactly over a step (Sinabs's LIF)."""
+    ``integrator`` "exact" integrates LIF/LI nodes exactly over a step (Sinabs's LIF);
+    ``current_input`` "jump" adds a CubaLIF's input to its current whole (Norse's LIFCell)."""
     from ..ir.load import parse_network
 
     nir_path, out = Path(nir_path), Path(out_yaml)
@@ -132,7 +134,9 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
     step = float(dt if dt is not None else (meta_dt or 1.0))
     if integrator not in ("euler", "exact"):
         raise NirError(f"--integrator must be 'euler' or 'exact', got {integrator!r}")
-    imp = analyse(graph, step, str(nir_path), integrator == "exact")
+    if current_input not in ("euler", "jump"):
+        raise NirError(f"--current-input must be 'euler' or 'jump', got {current_input!r}")
+    imp = analyse(graph, step, str(nir_path), integrator == "exact", current_input == "jump")
     stem = out.stem
     notes: list[str] = []
     name = ir_name(stem, set())

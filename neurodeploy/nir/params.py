@@ -121,11 +121,14 @@ def shape_of(node: object) -> tuple[int, ...]:
     return tuple(int(n) for n in np.shape(getattr(node, attr)))
 
 
-def from_nir(name: str, node: object, dt: float, exact: bool = False) -> NeuronMap:
+def from_nir(name: str, node: object, dt: float, exact: bool = False,
+             jump: bool = False) -> NeuronMap:
     """Map a NIR neuron node to IR lif parameters; refuse what has no exact mapping.
 
     ``exact`` integrates LIF/LI exactly over a step with the input held (``dv = 1 -
-    exp(-dt/tau)``, as Sinabs does) instead of forward Euler (``dv = dt/tau``).
+    exp(-dt/tau)``, as Sinabs does) instead of forward Euler (``dv = dt/tau``). ``jump``
+    makes a CubaLIF's input jump its current by ``w_in x`` (Norse's LIFCell) instead of
+    ``dt/tau_syn w_in x``.
     """
     kind = type(node).__name__
     shape = shape_of(node)
@@ -157,7 +160,8 @@ def from_nir(name: str, node: object, dt: float, exact: bool = False) -> NeuronM
         if kind == "CubaLIF":
             _zero_reset(name, node, shape)
             v_th = _threshold(name, node, "v_threshold", shape)
-        return NeuronMap(kind, shape, tau_syn, tau_mem, v_th, dv * r * du * w_in, dv * v_leak,
+        return NeuronMap(kind, shape, tau_syn, tau_mem, v_th,
+                         dv * r * (1.0 if jump else du) * w_in, dv * v_leak,
                          {"r": r, "w_in": w_in})
     if kind in ("IF", "I"):
         r = _arr(node, name, "r", shape).reshape(-1)
