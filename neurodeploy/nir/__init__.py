@@ -1,10 +1,13 @@
 """NIR interchange: import NIR graphs (snnTorch, Norse, Sinabs, Spyx, Rockpool) into the IR and
 export IR networks or builds as NIR. The equations and what is refused: docs/nir.md.
 
-Modules: :mod:`.graphio` (NIR files, errors), :mod:`.params` (neuron parameter mapping),
-:mod:`.conv` (convolutions unrolled), :mod:`.importer` (graph -> IR pieces),
-:mod:`.ir_files` (IR YAML and weight files), :mod:`.flat` (realised networks, comparison),
-:mod:`.exporter` (IR or build -> graph).
+Modules: :mod:`.graphio` (NIR files, errors, sizes checked before reading), :mod:`.params`
+(neuron parameter mapping), :mod:`.conv` (convolutions unrolled), :mod:`.importer` (graph ->
+IR pieces), :mod:`.bias_timing` (when Affine/Conv biases start), :mod:`.metadata` (the
+``neurodeploy_ir`` entry, checked), :mod:`.ir_files` (IR YAML and weight files), :mod:`.flat`
+(realised networks, comparison), :mod:`.exporter` (IR or build -> graph),
+:mod:`.export_checks` (output path, learning pathway), :mod:`.export_options` (time unit,
+r = 1, one Output, node order).
 """
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ Export of a YAML imported from NIR (``<stem>.source.nir`` beside it) starts from
 graph instead: its nodes, names, ``r`` and ``w_in`` are kept and only what the IR changed is
 recomputed, so NIR -> IR -> NIR gives back every parameter. It is used only when the result
 maps back to exactly the IR network; otherwise the canonical form is written with a note.
+Options for other readers (seconds, r = 1, one Output) are in :mod:`.export_options`; what
+may be written and what a learning build exports, in :mod:`.export_checks`.
 """
 from __future__ import annotations
 
