@@ -145,8 +145,17 @@ def test_profile_extends_and_user_file(tmp_path: Path):
     assert load_profile("loihi1").neuron.state_bits == 24  # inherited from loihi2
 
 
-def test_huge_bias_clips_to_positive_mantissa_with_warning():
-    net = parse_network(two_layer(params="{bias: 1.0e+300}"))
-    result = compile_network(net, load_profile("loihi2"), None)
-    assert result.manifest["populations"]["out"]["params"]["bias_mant"] == 4095
-    assert any("biases clipped" in w for w in result.warnings)
+def test_bias_that_cannot_survive_quantization_fails_the_compile():
+    """A bias is never clipped or rounded away: it fits, or the compile fails naming it."""
+    for bias, why in (("1.0e+300", "does not fit"), ("1.0e-9", "rounds to 0")):
+        net = parse_network(two_layer(params=f"{{bias: {bias}}}"))
+        with pytest.raises(CompileError, match=f"populations.out.params.bias: .*{why}"):
+            compile_network(net, load_profile("loihi2"), None)
+
+
+def test_bias_above_threshold_scales_the_population_and_survives():
+    """The scale comes from the bias too: a bias of 2 v_th (fires every step) is kept whole."""
+    net = parse_network(two_layer(params="{bias: 2.0, v_th: 1.0}"))
+    p = compile_network(net, load_profile("loihi2"), None).manifest["populations"]["out"]["params"]
+    scale = p["vth"] if isinstance(p["vth"], int) else p["vth"][0]
+    assert p["bias_mant"] * 2 ** p["bias_exp"] == 2 * scale * 2 ** 6

@@ -78,9 +78,10 @@ def nir_reference(graph, dt: float, inputs: dict[str, np.ndarray], steps: int,
     """The NIR node equations, forward Euler, each neuron input one step after its sources.
 
     Built on the ``nir`` graph alone: neuron inputs at step t >= 1 are the stateless nodes'
-    values computed from what Inputs and neurons emitted at step t-1 (Affine and Conv biases
-    included); at step 0 nothing has been delivered yet; a Delay node outputs its input of
-    ``delay/dt`` steps earlier (0 before the first step).
+    values computed from what Inputs and neurons emitted at step t-1; at step 0 nothing has
+    been delivered yet; a Delay node outputs its input of ``delay/dt`` steps earlier (0
+    before the first step). Affine and Conv biases reach a neuron from its lag on (the
+    fewest steps in which input spikes can reach it), when the framework's step 0 arrives.
     Returns {output node name: [steps, size]}.
     """
     in_shapes = in_shapes or {}
@@ -95,14 +96,17 @@ def nir_reference(graph, dt: float, inputs: dict[str, np.ndarray], steps: int,
     emitted = {n: np.zeros(size[n]) for n in neurons}
     emitted.update({n: np.zeros(inputs[n].shape[1]) for n in inputs})
     history: dict[str, list] = {n: [] for n, x in nodes.items() if type(x).__name__ == "Delay"}
+    quiet_history: dict[str, list] = {n: [] for n in history}
     records: dict[str, list] = {n: [] for n, x in nodes.items() if type(x).__name__ == "Output"}
+    lag = _input_lags(graph, dt, set(inputs))
+    quiet = {n: np.zeros_like(x) for n, x in emitted.items()}
 
-    def value(name: str, memo: dict) -> np.ndarray:
-        if name in emitted:
-            return emitted[name]
+    def value(name: str, memo: dict, sent: dict = emitted, history: dict = history) -> np.ndarray:
+        if name in sent:
+            return sent[name]
         if name in memo:
             return memo[name]
-        x = sum(value(p, memo) for p in preds[name])
+        x = sum(value(p, memo, sent, history) for p in preds[name])
         node = nodes[name]
         if type(node).__name__ == "Delay":
             history[name].append(np.asarray(x, dtype=float))
@@ -120,11 +124,18 @@ def nir_reference(graph, dt: float, inputs: dict[str, np.ndarray], steps: int,
             x_in = {n: np.zeros(size[n]) for n in neurons}
             for name in history:
                 history[name].append(np.zeros(np.size(nodes[name].delay)))
+                quiet_history[name].append(np.zeros(np.size(nodes[name].delay)))
         else:
-            x_in = {n: sum((value(p, memo) for p in preds[n]), np.zeros(size[n])) for n in neurons}
+            quiet_memo: dict = {}
+            bias = {n: sum((value(p, quiet_memo, quiet, quiet_history) for p in preds[n]),
+                           np.zeros(size[n])) for n in neurons}
+            x_in = {n: sum((value(p, memo) for p in preds[n]), np.zeros(size[n]))
+                    - (bias[n] if t < lag.get(n, 1) else 0.0) for n in neurons}
             for name in history:
                 if name not in memo:
                     value(name, memo)
+                if name not in quiet_memo:
+                    value(name, quiet_memo, quiet, quiet_history)
         out: dict[str, np.ndarray] = {}
         for n in neurons:
             node, kind, x = nodes[n], type(nodes[n]).__name__, x_in[n]
@@ -150,6 +161,29 @@ def nir_reference(graph, dt: float, inputs: dict[str, np.ndarray], steps: int,
         for name in records:
             records[name].append(sum(emitted[p] for p in preds[name]))
     return {k: np.array(r) for k, r in records.items()}
+
+
+def _input_lags(graph, dt: float, inputs: set[str]) -> dict[str, int]:
+    """Fewest steps from an Input to each neuron node: 1 per edge out of a neuron or Input,
+    plus Delay steps (only spiking nodes pass spikes on)."""
+    nodes = graph.nodes
+    preds = {n: [a for a, b in graph.edges if b == n] for n in nodes}
+    passes = ("LIF", "CubaLIF", "IF", "Threshold")
+    neuron = passes + ("LI", "CubaLI", "I")
+    sent: dict[str, float] = {n: 1.0 for n in inputs}
+    lag: dict[str, float] = {}
+    for _ in range(len(nodes) + 1):
+        for n, node in nodes.items():
+            kind = type(node).__name__
+            arrive = min((sent[p] for p in preds[n] if p in sent), default=np.inf)
+            if kind in neuron:
+                lag[n] = min(lag.get(n, np.inf), arrive)
+                if kind in passes and np.isfinite(lag[n]):
+                    sent[n] = lag[n] + 1
+            elif n not in inputs and kind != "Output" and np.isfinite(arrive):
+                extra = np.min(np.rint(np.asarray(node.delay) / dt)) if kind == "Delay" else 0
+                sent[n] = min(sent.get(n, np.inf), arrive + extra)
+    return {n: int(v) for n, v in lag.items() if np.isfinite(v)}
 
 
 def simulate_imported(yaml_path: Path, tmp: Path, inputs: dict[str, np.ndarray], steps: int):
@@ -328,10 +362,13 @@ def test_layered_graph_is_the_instantaneous_simulation_shifted_by_depth(tmp_path
         edges=[("input", "fc1"), ("fc1", "l1"), ("l1", "fc2"), ("fc2", "l2"), ("l2", "out")],
         type_check=False)
     out, _ = import_file(_write(graph, tmp_path / "m.nir"), tmp_path / "net.yaml")
+    data = yaml.safe_load(out.read_text())
+    data["monitors"] += [{"population": "l1", "var": "v"}, {"population": "l2", "var": "v"}]
+    out.write_text(yaml.safe_dump(data))
     steps = 80
     x = (rng.random((steps, 5)) < 0.4).astype(np.uint8)
-    ours = simulate_imported(out, tmp_path, {"input": x}, steps)["l2.spikes"]
-    v1, v2, z2 = np.zeros(8), np.zeros(4), []
+    ours = simulate_imported(out, tmp_path, {"input": x}, steps)
+    v1, v2, z2, m1, m2 = np.zeros(8), np.zeros(4), [], [], []
     for t in range(steps):  # snnTorch Leaky, reset to zero, no delay between layers
         v1 = beta1 * v1 + w1 @ x[t] + b1
         s1 = v1 > 1
@@ -340,9 +377,14 @@ def test_layered_graph_is_the_instantaneous_simulation_shifted_by_depth(tmp_path
         s2 = v2 > 1
         v2[s2] = 0
         z2.append(s2)
+        m1.append(v1.copy())
+        m2.append(v2.copy())
     z2 = np.array(z2, dtype=np.uint8)
     assert z2.sum() > 5
-    np.testing.assert_array_equal(ours[2:], z2[:-2])
+    np.testing.assert_array_equal(ours["l2.spikes"][2:], z2[:-2])
+    np.testing.assert_allclose(ours["l1.v"][1:], np.array(m1)[:-1], atol=1e-9)
+    np.testing.assert_allclose(ours["l2.v"][2:], np.array(m2)[:-2], atol=1e-9)
+    assert not np.any(ours["l2.v"][:2]), "layer 2 moved before its first input could arrive"
 
 
 # --------------------------------------------------------------------------- NIR -> IR -> NIR

@@ -28,18 +28,24 @@ def decay_to_fixed(dt_over_tau: np.ndarray | float, bits: int, offset: int) -> n
     return np.clip(raw, 0, unity - 1)
 
 
-def voltage_scale(v_th_max: float, max_input: float, profile: HardwareProfile) -> float:
-    """Largest power of two so that threshold, state and worst-case input fit their widths.
+def voltage_scale(v_th_max: float, max_input: float, profile: HardwareProfile,
+                  bias_max: float = 0.0) -> float:
+    """Largest power of two so that threshold, state, worst-case input and bias fit their widths.
 
     ``max_input`` is the largest float input one step can deliver to any neuron (all
     presynaptic neurons firing at once); with this scale it never overflows the
-    activation register. Returns 0.0 when no power of two >= 1 fits.
+    activation register. ``bias_max`` is the largest |bias|: it must fit the bias mantissa
+    at the largest bias exponent, or the bias would be clipped (a bias larger than v_th,
+    e.g. a neuron that fires every step, would otherwise lose most of itself).
+    Returns 0.0 when no power of two >= 1 fits.
     """
     n = profile.neuron
     limits = [(2 ** n.threshold_bits - 1) / v_th_max,
               2 ** (n.state_bits - 1 - n.threshold_shift - n.state_headroom_bits) / v_th_max]
     if max_input > 0:
         limits.append((2 ** (n.activation_bits - 1) - 1) / max_input)
+    if bias_max > 0:
+        limits.append(bias_limit(profile) / (bias_max * 2 ** n.activation_shift))
     best = min(limits)
     if best < 1.0:
         return 0.0
@@ -49,6 +55,12 @@ def voltage_scale(v_th_max: float, max_input: float, profile: HardwareProfile) -
 def threshold_to_fixed(v_th: np.ndarray | float, scale: float) -> np.ndarray:
     """vth register value for a float threshold at ``scale``."""
     return np.rint(np.asarray(v_th, dtype=np.float64) * scale).astype(np.int64)
+
+
+def bias_limit(profile: HardwareProfile) -> float:
+    """Largest |bias| register value: the mantissa's magnitude at the largest exponent."""
+    n = profile.neuron
+    return float((2 ** (n.bias_mant_bits - 1) - 1) * 2 ** n.bias_exp_range[1])
 
 
 def bias_to_fixed(bias: np.ndarray | float, scale: float, profile: HardwareProfile

@@ -46,7 +46,12 @@ def quantize(name: str, params: Any, size: int, dt: float, max_input: float, inp
                          1.0, {"vth": float(v_th.max()), "tau_syn_eff": params.tau_syn,
                                "tau_mem_eff": params.tau_mem})
     n = profile.neuron
-    scale = q.voltage_scale(float(v_th.max()), max_input, profile)
+    bias_max = float(np.max(np.abs(bias)))
+    scale = q.voltage_scale(float(v_th.max()), max_input, profile, bias_max)
+    if scale == 0.0 and q.voltage_scale(float(v_th.max()), max_input, profile) > 0.0:
+        raise QuantizeError(("params", "bias"), f"bias {bias_max:g} does not fit the "
+                            f"{n.bias_mant_bits}-bit bias mantissa at any scale >= 1; lower "
+                            "the bias (v_th and weights scale with it)")
     if scale == 0.0 and q.voltage_scale(float(v_th.max()), 0.0, profile) == 0.0:
         raise QuantizeError(("params", "v_th"), f"v_th {v_th.max():g} does not fit the "
                             f"{n.threshold_bits}-bit threshold and {n.state_bits}-bit state "
@@ -63,6 +68,12 @@ def quantize(name: str, params: Any, size: int, dt: float, max_input: float, inp
         raise QuantizeError(("params", "v_th"), f"threshold {v_th.min():g} quantizes to 0 at "
                             f"scale {scale:g}; raise v_th or lower the weights")
     bias_mant, bias_exp, clipped = q.bias_to_fixed(bias, scale, profile)
+    lost = (bias != 0) & (bias_mant == 0)
+    if np.any(lost):
+        raise QuantizeError(("params", "bias"), f"bias {bias[lost][0]:g} rounds to 0 at scale "
+                            f"{scale:g} (the {n.bias_mant_bits}-bit mantissa's step is "
+                            f"{2.0 ** bias_exp / (scale * 2 ** n.activation_shift):.3g}); raise "
+                            "it, set it to 0, or lower the fan-in so the scale can grow")
     warnings = []
     if clipped:
         warnings.append(f"populations.{name}.params.bias: {clipped} biases clipped to the "

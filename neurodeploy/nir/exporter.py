@@ -11,19 +11,25 @@ Export of a YAML imported from NIR (``<stem>.source.nir`` beside it) starts from
 graph instead: its nodes, names, ``r`` and ``w_in`` are kept and only what the IR changed is
 recomputed, so NIR -> IR -> NIR gives back every parameter. It is used only when the result
 maps back to exactly the IR network; otherwise the canonical form is written with a note.
+Options for other readers (seconds, r = 1, one Output) are in :mod:`.export_options`; what
+may be written and what a learning build exports, in :mod:`.export_checks`.
 """
 from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .export_checks import check_target, inference_network
+from .export_options import ExportOptions, topological, upstream
 from .flat import FlatNet, differences, from_build, from_network
 from .graphio import NirError, read_graph, write_graph
-from .importer import META_KEY, analyse, ir_name
+from .importer import analyse, ir_name
+from .metadata import META_KEY
 from .params import canonical_type, no_leak, to_nir
 
 
@@ -61,11 +67,26 @@ def _meta(flat: FlatNet, notes: list[str]) -> dict[str, Any]:
     return meta
 
 
-def canonical(flat: FlatNet) -> tuple[Any, list[str]]:
-    """The canonical NIR graph of a flat network, and notes on what was not exported."""
+def canonical(flat: FlatNet, opts: ExportOptions = ExportOptions()) -> tuple[Any, list[str]]:
+    """The NIR graph of a flat network (canonical unless ``opts`` say otherwise), and notes
+    on what was not exported."""
     import nir
 
+    k = opts.time_scale
+    dt = flat.dt * k
+    if opts.record is not None and opts.record not in flat.pops:
+        raise NirError(f"--record {opts.record}: no such population; choose one of "
+                       f"{', '.join(flat.pops)}", file=flat.source or None)
     notes: list[str] = []
+    if opts.record is not None:
+        keep = upstream(flat.projs, opts.record)
+        dropped = [n for n in flat.pops if n not in keep]
+        if dropped:
+            notes.append(f"not exported: {', '.join(dropped)} (no path into {opts.record}, "
+                         "so none of its spikes depends on them)")
+        flat = replace(flat, pops={n: p for n, p in flat.pops.items() if n in keep},
+                       projs={n: p for n, p in flat.projs.items() if p.post in keep},
+                       monitors=[(p, v) for p, v in flat.monitors if p in keep])
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     taken = set(flat.pops)
@@ -81,9 +102,10 @@ def canonical(flat: FlatNet) -> tuple[Any, list[str]]:
             raise NirError(f"{where} has a bias but no leak; NIR's {kind} node has no constant "
                            "term (give it a finite tau_mem, or drive it with a projection)",
                            file=flat.source or None)
+        gauge = {"r": 1.0} if opts.r_one and kind in ("LIF", "LI", "IF", "I") else None
         try:
-            nodes[name], gains[name] = to_nir(kind, (p.size,), p.tau_syn, p.tau_mem, p.v_th,
-                                              p.bias, flat.dt, where=where)
+            nodes[name], gains[name] = to_nir(kind, (p.size,), p.tau_syn * k, p.tau_mem * k,
+                                              p.v_th, p.bias, dt, gauge, where=where)
         except ValueError as exc:
             raise NirError(str(exc), file=flat.source or None) from None
     for pname, pr in flat.projs.items():
@@ -95,11 +117,20 @@ def canonical(flat: FlatNet) -> tuple[Any, list[str]]:
             head = pr.pre
             if d > 0:
                 delay = ir_name(f"{lin}_delay", taken)
-                nodes[delay] = nir.Delay(delay=np.full(pr.weights.shape[1], float(d) * flat.dt))
+                nodes[delay] = nir.Delay(delay=np.full(pr.weights.shape[1], float(d) * dt))
                 edges.append((pr.pre, delay))
                 head = delay
             edges += [(head, lin), (lin, pr.post)]
-    for pop, var in flat.monitors:
+    monitors = list(flat.monitors)
+    if opts.record is not None:
+        spiking = flat.pops[opts.record].kind != "lif" or \
+            kinds[opts.record] in ("LIF", "CubaLIF", "IF")
+        monitors = [(opts.record, "spikes" if spiking else "v")]
+        others = [f"{p}.{v}" for p, v in flat.monitors if (p, v) != monitors[0]]
+        if others:
+            notes.append(f"not exported: monitor(s) {', '.join(others)} (--record writes one "
+                         "Output)")
+    for pop, var in monitors:
         p = flat.pops[pop]
         spiking = p.kind != "lif" or kinds[pop] in ("LIF", "CubaLIF", "IF")
         if (var == "spikes" and spiking) or (var == "v" and not spiking):
@@ -109,8 +140,12 @@ def canonical(flat: FlatNet) -> tuple[Any, list[str]]:
         else:
             notes.append(f"not exported: monitor {pop}.{var} (a {kinds.get(pop, p.kind)} node "
                          f"outputs {'spikes' if spiking else 'v'})")
-    metadata = {META_KEY: json.dumps(_meta(flat, notes), sort_keys=True)}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False), notes
+    meta = _meta(flat, notes)
+    if opts.time_unit == "s":
+        meta.update(dt=dt, time_unit="s")
+    metadata = {META_KEY: json.dumps(meta, sort_keys=True)}
+    ordered = {n: nodes[n] for n in topological(nodes, edges)}
+    return nir.NIRGraph(nodes=ordered, edges=edges, metadata=metadata, type_check=False), notes
 
 
 def _keep(old: Any, new: Any) -> Any:
@@ -210,31 +245,47 @@ def _refuse_stochastic(flat: FlatNet, source: Path) -> None:
                            file=source)
 
 
-def export_file(source: str | Path, out: str | Path) -> tuple[Path, list[str]]:
+def export_file(source: str | Path, out: str | Path, opts: ExportOptions = ExportOptions()
+                ) -> tuple[Path, list[str]]:
     """Export a build directory or a network YAML to ``out`` (.nir); returns (path, notes)."""
     from ..ir.load import load_network
 
     source, out = Path(source), Path(out)
-    if out.is_dir():
-        raise NirError("is a directory; give the .nir file to write", file=out)
     if source.is_dir():
+        check_target(source, out, [])
         flat = from_build(source)
         _refuse_stochastic(flat, source)
-        graph, notes = canonical(flat)
-    elif not source.exists():
+        notes = inference_network(flat)
+        graph, more = canonical(flat, opts)
+        return write_graph(graph, out), notes + more
+    if not source.exists():
         raise NirError("not found; give a build directory or a network YAML", file=source)
-    else:
-        flat = from_network(load_network(source))
-        _refuse_stochastic(flat, source)
-        provenance = source.with_name(f"{source.stem}.source.nir")
-        graph = None
-        notes = []
-        if provenance.exists():
-            try:
-                graph, notes = from_source(flat, provenance)
-            except (ValueError, NirError) as exc:
-                notes.append(f"{provenance.name} not used ({exc}); wrote the canonical form")
-        if graph is None:
-            graph, more = canonical(flat)
-            notes += more
+    provenance = source.with_name(f"{source.stem}.source.nir")
+    net = load_network(source)
+    check_target(source, out, [provenance, *_weight_files(net, source)])
+    flat = from_network(net)
+    _refuse_stochastic(flat, source)
+    graph = None
+    notes: list[str] = []
+    if provenance.exists() and not opts.canonical:
+        notes.append(f"{provenance.name} not used: the export options ask for another form "
+                     "than the source graph's")
+    elif provenance.exists():
+        try:
+            graph, notes = from_source(flat, provenance)
+        except (ValueError, NirError) as exc:
+            notes.append(f"{provenance.name} not used ({exc}); wrote the canonical form")
+    if graph is None:
+        graph, more = canonical(flat, opts)
+        notes += more
     return write_graph(graph, out), notes
+
+
+def _weight_files(net: Any, source: Path) -> list[Path]:
+    """The weight files a network YAML reads (outputs must not overwrite them)."""
+    out = []
+    for proj in net.projections.values():
+        file = getattr(getattr(proj, "weights", None), "file", None)
+        if file:
+            out.append(source.parent / str(file))
+    return out

@@ -38,6 +38,7 @@ class FlatProj:
     weights: np.ndarray
     delays: np.ndarray
     exists: np.ndarray
+    port: str = "current"
 
 
 @dataclass
@@ -133,7 +134,7 @@ def from_build(path: str | Path) -> FlatNet:
             exists[...] = True
         else:
             exists[pr.rows, pr.cols] = True
-        projs[name] = FlatProj(pr.pre, pr.post, w, pr.dense_delays(), exists)
+        projs[name] = FlatProj(pr.pre, pr.post, w, pr.dense_delays(), exists, pr.port)
     extras = {k: m[k] for k in ("plasticity", "noise") if m.get(k)}
     extras["build"] = {"profile": m["profile"]["name"], "numerics": m["numerics"],
                        "dequantized": fixed}

@@ -35,6 +35,7 @@ def read_graph(path: str | Path) -> Any:
         with h5py.File(path, "r") as f:
             if "node" not in f:
                 raise NirError("not a NIR file (no 'node' group at the top level)", file=path)
+            _check_sizes(f["node"], path)
             data = nir.serialization.hdf2dict(f["node"])
     except NirError:
         raise
@@ -43,6 +44,35 @@ def read_graph(path: str | Path) -> Any:
         raise NirError(f"cannot read the file as NIR (HDF5): {first}; is it truncated or not "
                        "a .nir file?", file=path) from None
     return graph_from_dict(data, path)
+
+
+MAX_FILE_ENTRIES = 50_000_000
+"""Most array entries a NIR file may declare (400 MB as float64), checked before reading."""
+
+
+def _check_sizes(group: Any, path: Path) -> None:
+    """Refuse a file whose datasets declare more entries than can be read safely.
+
+    HDF5 stores a declared shape apart from the data (a compressed or never-written dataset
+    of 20000 x 20000 takes a few KB on disk), so sizes are checked before anything is read.
+    """
+    import h5py
+
+    total = 0
+    found: list[tuple[str, tuple]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset):
+            total += int(np.prod(obj.shape, dtype=np.float64)) if obj.shape else 1
+            found.append((name, obj.shape))
+
+    group.visititems(visit)
+    if total > MAX_FILE_ENTRIES:
+        name, shape = max(found, key=lambda item: np.prod(item[1], dtype=np.float64))
+        raise NirError(f"declares {total:.3g} array entries (largest: node/{name} of shape "
+                       f"{tuple(int(n) for n in shape)}); at most {MAX_FILE_ENTRIES:.0e} are "
+                       "read, refused before reading", file=path)
 
 
 def _text(value: Any) -> str:
@@ -139,12 +169,19 @@ def write_graph(graph: Any, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    import h5py
+
+    config = h5py.get_config()
+    tracked = config.track_order
+    config.track_order = True  # readers get the nodes in the order written
     try:
         nir.write(tmp, graph)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        config.track_order = tracked
     return path
 
 

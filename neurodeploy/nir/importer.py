@@ -5,13 +5,13 @@ Every path from a source (an Input or a spiking neuron node) through stateless n
 sparse matrices) to a neuron node is one linear map; the maps that share (source, target,
 delay) are summed into one projection whose weights also carry the target's gain (see
 :mod:`.params`). Affine and Conv biases are constant inputs: they come from a one-neuron
-``bias_clock`` population that fires every step, so they reach a neuron with the same
-one-step latency as spikes (and through its synaptic filter and Delay nodes, exactly). What
+``bias_clock`` population that fires every step, so they reach a neuron through its synaptic
+filter and Delay nodes exactly, starting with the first input that can reach it
+(:mod:`.bias_timing`). What
 cannot be mapped exactly is refused with the node's name and type.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +19,19 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .bias_timing import realign
 from .conv import MAX_ENTRIES, conv_matrix
 from .graphio import NirError
+from .metadata import check_against, read_meta
 from .params import NEURON_TYPES, NeuronMap, from_nir, shape_of
 
 LINEAR = ("Affine", "Linear", "Scale", "Flatten", "Identity", "Delay", "Conv1d", "Conv2d",
           "SumPool2d", "AvgPool2d")
 WEIGHTED = ("Affine", "Linear", "Conv1d", "Conv2d")
 PURE = ("Flatten", "Identity")
-META_KEY = "neurodeploy_ir"
 MAX_DENSE_ENTRIES = MAX_ENTRIES
+MAX_NODE_SIZE = 4_194_304
+"""Most neurons (or values) one node may have: checked before any matrix is built."""
 
 
 @dataclass
@@ -124,6 +127,9 @@ class _Analysis:
                     shape = (int(np.prod(in_shape)),)
         else:
             _, shape, _ = self.conv(name, _stack)
+        if any(n < 0 for n in shape) or np.prod(shape, dtype=np.float64) > MAX_NODE_SIZE:
+            self.fail(f"node '{name}' ({kind}) has shape {tuple(shape)}; a node may have at "
+                      f"most {MAX_NODE_SIZE} elements and no negative dimension")
         self._shapes[name] = tuple(shape)
         return self._shapes[name]
 
@@ -298,8 +304,11 @@ def ir_name(raw: str, taken: set[str]) -> str:
     return name
 
 
-def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
-    """Map a NIRGraph to IR pieces (nothing written); NirError when it has no exact form."""
+def analyse(graph: Any, dt: float, file: str = "<graph>", exact: bool = False,
+            jump: bool = False) -> Imported:
+    """Map a NIRGraph to IR pieces (nothing written); NirError when it has no exact form.
+
+    ``exact``, ``jump``: the discretisation choices of :func:`.params.from_nir`."""
     an = _Analysis(graph, dt, file)
     kinds = {n: _kind(node) for n, node in an.nodes.items()}
     for name, kind in kinds.items():
@@ -311,7 +320,8 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
     names = {n: ir_name(n, taken) for n, k in kinds.items() if k == "Input" or k in NEURON_TYPES}
     inputs = {n: int(np.prod(an.out_shape(n))) for n, k in kinds.items() if k == "Input"}
     try:
-        neurons = {n: from_nir(n, an.nodes[n], dt) for n in an.nodes if n in neurons_set}
+        neurons = {n: from_nir(n, an.nodes[n], dt, exact, jump) for n in an.nodes
+                   if n in neurons_set}
     except NirError as exc:
         raise NirError(exc.message, file=file) from None
     acc: dict = {}
@@ -329,6 +339,7 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
             _, vec = an.op(name)
             if vec is not None and np.any(vec != 0):
                 _walk(an, CLOCK, 1, neurons_set, True, acc, via, trail, outs, bias_of=name)
+    realign(acc, via, trail, set(inputs), CLOCK)
     clock = None
     if any(key[0] == CLOCK for key in acc):
         clock = names[CLOCK] = ir_name("bias_clock", taken)
@@ -339,16 +350,11 @@ def analyse(graph: Any, dt: float, file: str = "<graph>") -> Imported:
         var = "spikes" if kinds[source] == "Input" or neurons[source].spiking else "v"
         if (names[source], var) not in monitors:
             monitors.append((names[source], var))
-    meta = {}
-    raw = graph.metadata.get(META_KEY) if isinstance(graph.metadata, dict) else None
-    if raw is not None:
-        try:
-            meta = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
-        except ValueError:
-            meta = {}
+    meta = read_meta(graph, file)
+    check_against(meta, {names[n]: s for n, s in inputs.items()},
+                  {names[n]: nm.size for n, nm in neurons.items()}, file)
     names.pop(CLOCK, None)
-    return Imported(dt, names, inputs, neurons, bias, projections, monitors,
-                    meta if isinstance(meta, dict) else {}, clock)
+    return Imported(dt, names, inputs, neurons, bias, projections, monitors, meta, clock)
 
 
 def _projections(acc: dict, via: dict, trail: dict, names: dict[str, str],

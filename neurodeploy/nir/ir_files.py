@@ -18,6 +18,8 @@ from ..errors import NeurodeployError
 from .flat import FlatNet, FlatPop, FlatProj
 from .graphio import NirError, read_graph, replace_files
 from .importer import CLOCK_BIAS, CLOCK_V_TH, MAX_DENSE_ENTRIES, Imported, analyse, ir_name
+from .export_options import SECONDS_PER_IR_UNIT
+from .metadata import meta_dt as meta_dt_of
 
 
 def _value(arr: np.ndarray) -> Any:
@@ -31,6 +33,7 @@ def _value(arr: np.ndarray) -> Any:
 def network_data(imp: Imported, name: str, weight_file: Any) -> tuple[dict, dict[str, np.ndarray]]:
     """The IR YAML data and the weight arrays it refers to (``weight_file(proj) -> path``)."""
     meta = imp.meta
+    unit = 1.0 / SECONDS_PER_IR_UNIT if meta.get("time_unit") == "s" else 1.0
     pops: dict[str, Any] = {}
     rates = meta.get("poisson", {})
     refractory = meta.get("refractory", {})
@@ -42,14 +45,14 @@ def network_data(imp: Imported, name: str, weight_file: Any) -> tuple[dict, dict
             pops[ir] = {"kind": "spike_source", "size": size}
     for nir_name, nm in imp.neurons.items():
         ir = imp.names[nir_name]
-        params = {"tau_syn": float(nm.tau_syn), "tau_mem": float(nm.tau_mem),
+        params = {"tau_syn": float(nm.tau_syn * unit), "tau_mem": float(nm.tau_mem * unit),
                   "v_th": _value(nm.v_th), "bias": _value(imp.bias[nir_name])}
         if int(refractory.get(ir, 0)):
             params["refractory"] = int(refractory[ir])
         pops[ir] = {"kind": "lif", "size": nm.size, "params": params}
     if imp.clock:
         pops[imp.clock] = {"kind": "lif", "size": 1, "params": {
-            "tau_syn": float(imp.dt), "tau_mem": float(imp.dt), "v_th": CLOCK_V_TH,
+            "tau_syn": float(imp.dt * unit), "tau_mem": float(imp.dt * unit), "v_th": CLOCK_V_TH,
             "bias": CLOCK_BIAS}}
     projections: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
@@ -72,7 +75,7 @@ def network_data(imp: Imported, name: str, weight_file: Any) -> tuple[dict, dict
             entry["delay"] = int(proj.delay)
         projections[pname] = entry
     data: dict[str, Any] = {"neurodeploy": 1, "name": meta.get("name", name),
-                            "seed": int(meta.get("seed", 0)), "dt": float(imp.dt),
+                            "seed": int(meta.get("seed", 0)), "dt": float(imp.dt * unit),
                             "populations": pops}
     if projections:
         data["projections"] = projections
@@ -108,13 +111,17 @@ def to_flat(imp: Imported, name: str = "imported") -> FlatNet:
             exists = np.eye(w.shape[0], dtype=bool)
         projs[pname] = FlatProj(proj.pre, proj.post, w, np.full(w.shape, proj.delay, np.int64),
                                 exists)
-    return FlatNet(data["name"], imp.dt, data["seed"], data.get("run", {}).get("steps", 100),
+    return FlatNet(data["name"], data["dt"], data["seed"], data.get("run", {}).get("steps", 100),
                    pops, projs, list(imp.monitors))
 
 
-def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = None
+def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = None,
+                integrator: str = "euler", current_input: str = "euler"
                 ) -> tuple[Path, list[str]]:
-    """Import a .nir file into ``out_yaml`` plus weight files; returns (path, notes)."""
+    """Import a .nir file into ``out_yaml`` plus weight files; returns (path, notes).
+
+    ``integrator`` "exact" integrates LIF/LI nodes exactly over a step (Sinabs's LIF);
+    ``current_input`` "jump" adds a CubaLIF's input to its current whole (Norse's LIFCell)."""
     from ..ir.load import parse_network
 
     nir_path, out = Path(nir_path), Path(out_yaml)
@@ -123,9 +130,13 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
     if dt is not None and not (np.isfinite(dt) and dt > 0):
         raise NirError(f"--dt must be a positive number, got {dt}")
     graph = read_graph(nir_path)
-    meta_dt = _meta_dt(graph)
+    meta_dt = meta_dt_of(graph)
     step = float(dt if dt is not None else (meta_dt or 1.0))
-    imp = analyse(graph, step, str(nir_path))
+    if integrator not in ("euler", "exact"):
+        raise NirError(f"--integrator must be 'euler' or 'exact', got {integrator!r}")
+    if current_input not in ("euler", "jump"):
+        raise NirError(f"--current-input must be 'euler' or 'jump', got {current_input!r}")
+    imp = analyse(graph, step, str(nir_path), integrator == "exact", current_input == "jump")
     stem = out.stem
     notes: list[str] = []
     name = ir_name(stem, set())
@@ -154,18 +165,6 @@ def import_file(nir_path: str | Path, out_yaml: str | Path, dt: float | None = N
         files[out] = text
         replace_files(files, last=out)
     return out, notes
-
-
-def _meta_dt(graph: Any) -> float | None:
-    import json
-
-    from .importer import META_KEY
-    raw = graph.metadata.get(META_KEY) if isinstance(graph.metadata, dict) else None
-    try:
-        value = json.loads(raw.decode() if isinstance(raw, bytes) else raw)["dt"] if raw else None
-    except (ValueError, KeyError, TypeError):
-        return None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 __all__ = ["import_file", "network_data", "to_flat"]

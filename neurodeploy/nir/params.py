@@ -121,8 +121,15 @@ def shape_of(node: object) -> tuple[int, ...]:
     return tuple(int(n) for n in np.shape(getattr(node, attr)))
 
 
-def from_nir(name: str, node: object, dt: float) -> NeuronMap:
-    """Map a NIR neuron node to IR lif parameters; refuse what has no exact mapping."""
+def from_nir(name: str, node: object, dt: float, exact: bool = False,
+             jump: bool = False) -> NeuronMap:
+    """Map a NIR neuron node to IR lif parameters; refuse what has no exact mapping.
+
+    ``exact`` integrates LIF/LI exactly over a step with the input held (``dv = 1 -
+    exp(-dt/tau)``, as Sinabs does) instead of forward Euler (``dv = dt/tau``). ``jump``
+    makes a CubaLIF's input jump its current by ``w_in x`` (Norse's LIFCell) instead of
+    ``dt/tau_syn w_in x``.
+    """
     kind = type(node).__name__
     shape = shape_of(node)
     n = int(np.prod(shape)) if shape else 1
@@ -131,12 +138,17 @@ def from_nir(name: str, node: object, dt: float) -> NeuronMap:
         tau = _uniform_tau(name, node, "tau", shape, dt)
         r = _arr(node, name, "r", shape).reshape(-1)
         v_leak = _arr(node, name, "v_leak", shape).reshape(-1)
-        dv = dt / tau
+        dv = -float(np.expm1(-dt / tau)) if exact else dt / tau
         v_th = never
         if kind == "LIF":
             _zero_reset(name, node, shape)
             v_th = _threshold(name, node, "v_threshold", shape)
-        return NeuronMap(kind, shape, dt, tau, v_th, dv * r, dv * v_leak, {"r": r})
+        return NeuronMap(kind, shape, dt, dt / dv if exact else tau, v_th, dv * r, dv * v_leak,
+                         {"r": r})
+    if exact and kind in ("CubaLIF", "CubaLI"):
+        raise NirError(f"node '{name}' ({kind}): --integrator exact maps LIF and LI nodes "
+                       "only; the exact solution of a CubaLIF step is not the IR's update "
+                       "(import it with the default, forward Euler)")
     if kind in ("CubaLIF", "CubaLI"):
         tau_syn = _uniform_tau(name, node, "tau_syn", shape, dt)
         tau_mem = _uniform_tau(name, node, "tau_mem", shape, dt)
@@ -148,7 +160,8 @@ def from_nir(name: str, node: object, dt: float) -> NeuronMap:
         if kind == "CubaLIF":
             _zero_reset(name, node, shape)
             v_th = _threshold(name, node, "v_threshold", shape)
-        return NeuronMap(kind, shape, tau_syn, tau_mem, v_th, dv * r * du * w_in, dv * v_leak,
+        return NeuronMap(kind, shape, tau_syn, tau_mem, v_th,
+                         dv * r * (1.0 if jump else du) * w_in, dv * v_leak,
                          {"r": r, "w_in": w_in})
     if kind in ("IF", "I"):
         r = _arr(node, name, "r", shape).reshape(-1)
