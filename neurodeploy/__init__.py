@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Network": "api.network", "Profile": "api.profile", "Build": "api.build",
-    "compile": "api.build", "simulate": "api.run", "compare": "api.run",
+    "compile": None, "simulate": "api.run", "compare": "api.run",
     "Result": "api.results", "Comparison": "api.results",
     "train": "api.learn", "evaluate": "api.learn", "TrainResult": "api.learn",
     "Evaluation": "api.learn", "validate": "api.validation",
@@ -44,6 +44,8 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "compile":      # the neurodeploy.compile package, callable as the function
+        return importlib.import_module(".compile", __name__)
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
