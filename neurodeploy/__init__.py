@@ -33,7 +33,7 @@ _EXPORTS = {
     "compile": None, "simulate": "api.run", "compare": "api.run",
     "Result": "api.results", "Comparison": "api.results",
     "train": "api.learn", "evaluate": "api.learn", "TrainResult": "api.learn",
-    "Evaluation": "api.learn", "validate": "api.validation",
+    "Evaluation": "api.learn", "validate": None,
     "ValidationReport": "api.validation", "to_nir": "api.nir", "from_nir": "api.nir",
     "MissingExtraError": "extras",
     "NeurodeployError": "errors", "IRError": "errors", "ProfileError": "errors",
@@ -44,8 +44,8 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "compile":      # the neurodeploy.compile package, callable as the function
-        return importlib.import_module(".compile", __name__)
+    if name in ("compile", "validate"):   # packages callable as the API functions
+        return importlib.import_module(f".{name}", __name__)
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,8 +6,6 @@ every ``simulate`` does) does not import the compiler, the IR models and pydanti
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 _EXPORTS = {"compile_network": "compiler", "CompileResult": "compiler",
@@ -22,14 +20,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _CallablePackage(types.ModuleType):
-    """This package is also the public ``neurodeploy.compile(network, profile)`` function
-    (a package attribute of the same name would otherwise hide one or the other)."""
+from .._callable import make_callable  # noqa: E402
 
-    def __call__(self, network: Any, profile: Any = "loihi2") -> Any:
-        """Compile ``network`` for ``profile``: :func:`neurodeploy.api.build.compile`."""
-        from ..api.build import compile as run
-        return run(network, profile)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+make_callable(__name__, ".api.build:compile")   # neurodeploy.compile(network, profile)
