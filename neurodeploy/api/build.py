@@ -20,7 +20,11 @@ from .profile import Profile, as_profile
 
 
 class Build:
-    """A compiled build (what ``neurodeploy compile`` writes), opened for reading."""
+    """A compiled build (what ``neurodeploy compile`` writes), opened for reading.
+
+    ``path`` is its directory (a private temporary one for builds made in memory, until
+    :meth:`save`); ``warnings`` are the compiler's warnings (e.g. weights clipped).
+    """
 
     def __init__(self, path: str | Path, *, owned: Path | None = None,
                  warnings: list[str] | None = None) -> None:
