@@ -160,3 +160,16 @@ def test_version_flag(capsys):
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"neurodeploy {nd.__version__}"
+
+
+def test_the_wheel_ships_every_package_of_the_api():
+    import tomllib
+
+    from tests.conftest import ROOT
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "neurodeploy").rglob("__init__.py")}
+    assert found <= listed
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    from neurodeploy.extras import EXTRAS
+    assert {extra for extra, _, _ in EXTRAS.values()} <= set(extras)
