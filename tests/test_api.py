@@ -173,3 +173,20 @@ def test_the_wheel_ships_every_package_of_the_api():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     from neurodeploy.extras import EXTRAS
     assert {extra for extra, _, _ in EXTRAS.values()} <= set(extras)
+
+
+def test_first_kernel_compile_is_announced_once(capsys, monkeypatch):
+    """A cache miss on one of our kernels says so on stderr, once per process; others' are silent."""
+    import numba
+
+    from neurodeploy.jit import _FirstCompileNotice
+    monkeypatch.setattr(_FirstCompileNotice, "said", False)
+    space: dict = {"__name__": "elsewhere"}
+    exec("def theirs(x):\n    return x + 1\n", space)
+    numba.njit(space["theirs"])(1)
+    assert capsys.readouterr().err == ""
+    ours: dict = {"__name__": "neurodeploy.kernels_under_test"}
+    exec("def f(x):\n    return x * 2\n\ndef g(x):\n    return x - 1\n", ours)
+    assert numba.njit(ours["f"])(2) == 4 and numba.njit(ours["g"])(2) == 1
+    err = capsys.readouterr().err
+    assert err.count("compiling the cpu simulator's numba kernels") == 1
