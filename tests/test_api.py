@@ -155,6 +155,26 @@ def test_missing_optional_dependency_names_the_extra(monkeypatch, capsys, tmp_pa
     assert len(lines) == 1 and "neurodeploy[digits]" in lines[0]
 
 
+def test_missing_lava_is_a_one_line_error_naming_the_extra(monkeypatch, capsys):
+    build = nd.compile(classifier(hidden=20).replace(plasticity={}), "cpu")   # has a task
+    monkeypatch.setitem(sys.modules, "lava", None)
+    with pytest.raises(nd.MissingExtraError) as err:
+        nd.evaluate(build, backend="lava", samples=5)
+    assert "neurodeploy[lava]" in str(err.value)
+    assert main(["evaluate", str(build.path), "--backend", "lava", "--samples", "5"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "neurodeploy[lava]" in lines[0]
+
+
+def test_progress_is_silent_off_a_terminal_and_can_be_forced(capsys):
+    from neurodeploy.api.progress import enabled, reporter
+    assert enabled(None) is False          # pytest captures stderr: not a terminal
+    reporter(None)("hidden")
+    reporter(False)("hidden")
+    reporter(True)("shown")
+    assert capsys.readouterr().err == "shown\n"
+
+
 def test_version_flag(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
