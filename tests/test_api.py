@@ -142,6 +142,27 @@ def test_profile_override_save_open_and_nir_round_trip(tmp_path):
     assert np.array_equal(back.to_dict()["projections"]["p"]["weights"], np.full((3, 4), 0.25))
 
 
+def test_validate_takes_input_arrays_and_sweeps_and_cleans_up():
+    build = nd.compile(relay(np.full((3, 4), 0.3)), "loihi2")
+    x = {"inp": spikes(4)}
+    report = nd.validate(build, chips=4, spec="out.rate>=1", inputs=x, progress=False,
+                         sweep=("variability.weights.cv", [0.0, 0.5]))
+    rows = report.table()
+    assert [r["value"] for r in rows] == [0.0, 0.5] and all(r["chips"] == 4 for r in rows)
+    assert rows[0]["distance"] == 0.0 < rows[1]["distance"]     # mismatch moves the spikes
+    nominal = build.simulate(inputs=x).rates_hz()["out"]
+    np.testing.assert_allclose(report.figure("out.rate", point=0), nominal.mean())
+    folder = report.folder
+    assert (folder / "report.json").is_file()
+    del report
+    import gc
+    gc.collect()
+    assert not folder.exists()
+    with pytest.raises(nd.NeurodeployError) as err:
+        nd.validate(build, chips=2, spec="outt.rate>=1", inputs=x)
+    assert "did you mean 'out'" in str(err.value)
+
+
 def test_missing_optional_dependency_names_the_extra(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(nd.MissingExtraError) as err:
