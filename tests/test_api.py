@@ -174,6 +174,11 @@ def test_missing_optional_dependency_names_the_extra(monkeypatch, capsys, tmp_pa
     assert code == 1 and list(tmp_path.iterdir()) == []
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "neurodeploy[digits]" in lines[0]
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    build = nd.compile(relay(np.full((3, 4), 0.3)), "cpu")
+    with pytest.raises(nd.MissingExtraError) as err:
+        nd.validate(build, chips=2, inputs={"inp": spikes(4)}, dask=True, progress=False)
+    assert "pip install 'neurodeploy[dask]'" in str(err.value)
 
 
 def test_missing_lava_is_a_one_line_error_naming_the_extra(monkeypatch, capsys):
