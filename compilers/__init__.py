@@ -87,7 +87,8 @@ BACKENDS: dict[str, BackendSpec] = {
     "cpu": BackendSpec("cpu", "neurodeploy.compilers.cpu.backend", "CpuBackend", "numba",
                        "pip install numba", "NumPy/numba simulator; bit-exact with Lava fixed_pt, batched"),
     "lava": BackendSpec("lava", "neurodeploy.compilers.lava.backend", "LavaBackend", "lava",
-                        "make venv (installs lava-nc 0.10.0 for Python 3.11)",
+                        "pip install --ignore-requires-python 'neurodeploy[lava]' (lava-nc 0.10.0 "
+                        "declares Python < 3.11; or make venv)",
                         "Lava processes on Loihi2SimCfg (fixed_pt or floating_pt)"),
     "brian2": BackendSpec("brian2", "neurodeploy.compilers.brian2.backend", "Brian2Backend",
                           "brian2", "pip install brian2", "Brian2 float reference (numpy or cython)"),

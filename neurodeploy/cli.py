@@ -213,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: neurodeploy compile examples/digits_fa.yaml --profile loihi2 "
                "-o build/digits-fa")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"neurodeploy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("check", help="validate a network YAML and print a summary",

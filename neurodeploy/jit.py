@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import numba
+import numba.core.event
 from numba import njit
 
 
@@ -70,6 +72,29 @@ def _configure_cache() -> bool:
 
 
 CACHE = _configure_cache()
+
+
+class _FirstCompileNotice(numba.core.event.Listener):
+    """Says on stderr, once per process, that kernels of ours are being compiled: the first
+    run of a new install or version spends tens of seconds there, silent otherwise."""
+
+    said = False
+
+    def on_start(self, event: numba.core.event.Event) -> None:
+        func = getattr(event.data.get("dispatcher"), "py_func", None)
+        if self.said or not getattr(func, "__module__", "").startswith("neurodeploy"):
+            return
+        type(self).said = True
+        where = (f"cached in {numba.config.CACHE_DIR} for later runs" if CACHE
+                 else "no writable cache folder, so every run compiles them")
+        print("neurodeploy: compiling the cpu simulator's numba kernels (first run of this "
+              f"version: tens of seconds; {where})", file=sys.stderr, flush=True)
+
+    def on_end(self, event: numba.core.event.Event) -> None:
+        return None
+
+
+numba.core.event.register("numba:compile", _FirstCompileNotice())
 
 
 @njit(cache=CACHE, inline="always")

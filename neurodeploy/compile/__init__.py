@@ -18,3 +18,8 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+from .._callable import make_callable  # noqa: E402
+
+make_callable(__name__, ".api.build:compile")   # neurodeploy.compile(network, profile)

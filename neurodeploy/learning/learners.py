@@ -38,6 +38,9 @@ def refuse_noise(plan, backend: str) -> None:
 def get_learner(backend: str, plan, readout: str, **options):
     """Instantiate the learner of ``backend`` for ``plan``."""
     check_backend(backend)
+    if backend == "lava":
+        from ..extras import require
+        require("lava")           # an optional extra: a one-line error naming it
     module, cls = LEARNERS[backend]
     try:
         mod = importlib.import_module(module)

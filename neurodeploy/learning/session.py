@@ -74,14 +74,15 @@ def trained_network_yaml(net: Network, weights: dict[str, np.ndarray], directory
     return path
 
 
-def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: Path,
-                force: bool = False, progress=None) -> SessionResult:
-    """Train ``network`` on ``cfg.backend`` and write the build for ``profile_name`` to ``out``."""
+def run_session(network: str | Path | Network, profile_name: str | HardwareProfile,
+                cfg: TrainConfig, out: Path, force: bool = False, progress=None) -> SessionResult:
+    """Train ``network`` (a YAML path or a loaded IR network) on ``cfg.backend`` and write
+    the build for ``profile_name`` (a profile name, path or loaded profile) to ``out``."""
     from ..compile.artifact import check_output_dir
-    net = load_network(network)
+    net = network if isinstance(network, Network) else load_network(network)
     block_name, _ = learning_block(net)
     check_output_dir(out, force)
-    target = load_profile(profile_name)
+    target = profile_name if isinstance(profile_name, HardwareProfile) else load_profile(profile_name)
     work = scratch_dir(out)
     try:
         float_build = compile_network(net, load_profile("cpu"), work / "float_build").out

@@ -52,6 +52,8 @@ class Dataset:
 
 def _digits(test_fraction: float = 0.25, seed: int = 0) -> dict[str, np.ndarray]:
     """scikit-learn's 8x8 digits (1797 samples), a fixed stratified split."""
+    from ..extras import require
+    require("sklearn")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     x, y = load_digits(return_X_y=True)

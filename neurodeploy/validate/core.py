@@ -24,11 +24,9 @@ def _local(settings: dict, tasks: list[tuple[int, list[int]]]) -> Iterator[list[
 def _dask(settings: dict, tasks: list[tuple[int, list[int]]], scheduler: str | None,
           workers: int | None) -> Iterator[list[dict]]:
     """Submit every task to a Dask cluster (a new local one when ``scheduler`` is None)."""
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise NeurodeployError("--dask/--scheduler need the 'distributed' package; install "
-                               "it with: pip install distributed") from None
+    from neurodeploy.extras import require
+    require("distributed")
+    from distributed import Client, LocalCluster, as_completed
     cluster = None
     try:
         if scheduler:

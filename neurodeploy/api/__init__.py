@@ -1,0 +1,1 @@
+"""The public Python API's modules; use them through ``import neurodeploy`` (docs/api.md)."""

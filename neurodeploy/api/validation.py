@@ -1,0 +1,165 @@
+"""Monte Carlo validation under device mismatch, returning the report as an object."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from .build import Build, as_build
+from .progress import enabled
+
+
+class ValidationReport:
+    """The report of a validation run (``report.json`` as attributes, plus helpers).
+
+    ``yield_`` is the fraction of chips passing the spec (None without a spec) with its 95 %
+    Clopper-Pearson interval ``yield_ci``; ``points`` holds one entry per sweep point,
+    ``chips`` one per chip with its ``figures`` (rates in Hz, accuracy as a fraction,
+    distances per neuron). ``folder`` holds report.json, report.html and results.jsonl.
+    """
+
+    def __init__(self, report: dict, folder: Path, owned: bool) -> None:
+        """Wrap ``report``; an ``owned`` folder is removed with this object."""
+        self.raw = report
+        self.folder = folder
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True) if owned else None
+
+    @property
+    def yield_(self) -> float | None:
+        """Yield at the worst sweep point (fraction of chips passing), or None."""
+        return self.raw["yield"]
+
+    @property
+    def yield_ci(self) -> list[float] | None:
+        """95 % Clopper-Pearson interval of the yield."""
+        return self.raw["yield_ci"]
+
+    @property
+    def meets_target(self) -> bool | None:
+        """Whether the yield meets ``target_yield`` at every point (None without a target)."""
+        return self.raw["meets_target"]
+
+    @property
+    def points(self) -> list[dict]:
+        """One entry per sweep point: value, yield, CI, figure statistics."""
+        return self.raw["points"]
+
+    @property
+    def chips(self) -> list[dict]:
+        """One entry per chip: point, chip index, figures, pass, margin."""
+        return self.raw["chips"]
+
+    def figure(self, name: str, point: int = 0) -> np.ndarray:
+        """Figure ``name`` (e.g. ``accuracy``, ``output.rate``) of every chip at ``point``."""
+        return np.array([c["figures"][name] for c in self.chips if c["point"] == point])
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per sweep point (value, chips, yield, CI low/high, mean of every figure):
+        plain dicts, no pandas needed (``pandas.DataFrame(report.table())`` works too)."""
+        rows = []
+        for e in self.points:
+            row: dict[str, Any] = {"value": e["value"], "chips": e["chips"], "yield": e["yield"],
+                                   "ci_low": e["yield_ci"][0] if e["yield_ci"] else None,
+                                   "ci_high": e["yield_ci"][1] if e["yield_ci"] else None}
+            row.update({k: v["mean"] for k, v in sorted(e["figures"].items())})
+            rows.append(row)
+        return rows
+
+    def __str__(self) -> str:
+        rows = self.table()
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        fmt = lambda v: "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
+        cells = [[fmt(r.get(k)) for k in keys] for r in rows]
+        widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+        line = lambda parts: "  ".join(p.rjust(w) for p, w in zip(parts, widths))  # noqa: E731
+        return "\n".join([line(keys)] + [line(c) for c in cells])
+
+    def plot(self, name: str | None = None, ax: Any = None) -> Any:
+        """Yield against the swept value (with the 95 % interval) for a sweep, else a
+        histogram of figure ``name`` (default the spec's first metric) over the chips."""
+        import matplotlib.pyplot as plt
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        sweep = self.raw["sweep"]
+        if sweep and self.yield_ is not None and name is None:
+            x = [e["value"] for e in self.points]
+            y = [e["yield"] for e in self.points]
+            lo = [e["yield"] - e["yield_ci"][0] for e in self.points]
+            hi = [e["yield_ci"][1] - e["yield"] for e in self.points]
+            ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3)
+            ax.set(xlabel=sweep["path"], ylabel="yield", ylim=(-0.02, 1.02))
+            return ax
+        if name is None:
+            from ..validate.report import _main_metric
+            name = _main_metric(self.raw)
+        ax.hist(self.figure(name), bins=20)
+        ax.set(xlabel=name, ylabel="chips", title=f"{len(self.figure(name))} chips")
+        return ax
+
+    def __repr__(self) -> str:
+        y = "no spec" if self.yield_ is None else f"yield {self.yield_:.3f}"
+        return f"<ValidationReport {len(self.chips)} chips, {y}>"
+
+
+def _input_file(inputs: Any, folder: Path) -> str | None:
+    """An ``.npz`` path for ``inputs`` (a path as is; a mapping written into ``folder``)."""
+    if inputs is None or isinstance(inputs, (str, Path)):
+        return None if inputs is None else str(inputs)
+    from .run import _given
+    path = folder / "inputs.npz"
+    np.savez(path, **_given(inputs))
+    return str(path)
+
+
+def validate(build: Build | str | Path, chips: int = 100, spec: str | None = None,
+             target_yield: float | None = None, overrides: dict[str, Any] | None = None,
+             sweep: tuple[str, list] | None = None, backend: str = "cpu",
+             seed: int | None = None, steps: int | None = None, inputs: Any = None,
+             data: str = "digits", samples: int | None = None, frozen: bool = False,
+             finetune: bool = False, finetune_epochs: int = 1,
+             finetune_samples: int | None = None, finetune_lr_scale: float | None = None,
+             out: str | Path | None = None, resume: bool = False, force: bool = False,
+             dask: bool = False, workers: int | None = None, scheduler: str | None = None,
+             chunk: int | None = None, progress: bool | None = None) -> ValidationReport:
+    """Simulate ``chips`` mismatched chips of ``build`` and measure each against ``spec``
+    (e.g. ``"accuracy>=0.9"``, ``"output.rate>=5"`` in Hz; docs/validate.md).
+
+    ``overrides``: mismatch settings (``--set``) ``{"variability.weights.cv": 0.1}``; ``sweep``: one path and
+    its values, ``("variability.weights.cv", [0, 0.05, 0.1])``; ``inputs``: spikes per
+    spike_source (mapping or ``.npz``); ``finetune``: chip-in-the-loop fine-tuning (float
+    builds). Results go to ``out`` (default a temporary folder removed with the report).
+    """
+    from ..commands.validate import _settings
+    from ..validate.core import run_validation
+    b = as_build(build)
+    sets = [f"{k}={v}" for k, v in (overrides or {}).items()]
+    sweep_text = None
+    if sweep is not None:
+        path, values = sweep
+        sweep_text = f"{path}=" + ",".join(str(v) for v in values)
+    owned = out is None
+    folder = Path(tempfile.mkdtemp(prefix="neurodeploy-validate-")) if owned else Path(out)
+    work = Path(tempfile.mkdtemp(prefix="neurodeploy-inputs-"))
+    try:
+        args = SimpleNamespace(
+            spec=spec, target=target_yield, sweep=sweep_text, set=sets,
+            input=_input_file(inputs, work), chips=chips, seed=seed, backend=backend,
+            steps=steps, chunk=chunk, frozen=frozen, data=str(data), samples=samples,
+            finetune=finetune, finetune_epochs=finetune_epochs,
+            finetune_samples=finetune_samples, finetune_lr_scale=finetune_lr_scale)
+        settings = _settings(args, str(b.path))
+        report = run_validation(settings, folder, target=target_yield, resume=resume,
+                                force=force or owned, scheduler=scheduler, dask=dask,
+                                workers=workers, progress=enabled(progress))
+    except BaseException:
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ValidationReport(report, folder, owned)
