@@ -66,6 +66,24 @@ def _member_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], n
     return tuple(int(s) for s in shape), np.dtype(dtype)
 
 
+def npz_shapes(path: str | Path, *, error: type[NeurodeployError] = NeurodeployError,
+               hint: str = "write it with np.savez") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an ``.npz`` from the headers alone (no data read),
+    so a caller can check shapes before :func:`read_npz` allocates anything."""
+    p = Path(path)
+    _check_file(p, error, hint)
+    out = {}
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for member in zf.namelist():
+                if member.endswith(".npy"):
+                    out[member[:-4]] = _member_header(zf, member)
+    except _READ_ERRORS as exc:
+        raise _refuse(error, p, f"cannot read the .npz ({type(exc).__name__}: {exc}); the "
+                      f"file is corrupt or truncated, {hint}") from None
+    return out
+
+
 def read_npz(path: str | Path, *, error: type[NeurodeployError] = NeurodeployError,
              keys: list[str] | None = None, max_bytes: int | None = None,
              hint: str = "write it with np.savez") -> dict[str, np.ndarray]:

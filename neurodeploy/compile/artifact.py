@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import sealed
 from ..arrayfile import read_npz
 from ..errors import ArtifactError, CompileError
 from ..outputs import check_writable, write_error
@@ -52,13 +53,12 @@ def array_hash(array: np.ndarray) -> str:
 
 def dumps_manifest(manifest: dict) -> str:
     """Canonical JSON (sorted keys, fixed indentation) so equal builds are equal bytes."""
-    return json.dumps(manifest, sort_keys=True, indent=2, allow_nan=False) + "\n"
+    return sealed.canonical(manifest)
 
 
 def manifest_digest(manifest: dict) -> str:
     """sha256 of the canonical manifest without its integrity key."""
-    body = {k: v for k, v in manifest.items() if k != INTEGRITY_KEY}
-    return hashlib.sha256(dumps_manifest(body).encode()).hexdigest()
+    return sealed.digest(manifest, INTEGRITY_KEY)
 
 
 def seal_manifest(manifest: dict) -> dict:

@@ -2,7 +2,6 @@
 build for the target profile, with nothing half-written on error or interrupt."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..ir.models import Network
 from ..profiles import HardwareProfile, load_profile
 from .evaluate import evaluate_build
 from .learners import check_backend
+from .summary import write_summary
 from .expand import expand
 from .train import Curves, TrainConfig, Trainer, learning_block, prepare_data, remove, scratch_dir, write_curves
 
@@ -112,7 +112,7 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
                    "deployed_with_learning": keep_learning,
                    "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
                    "classes": cfg.classes}
-        (trained_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_summary(trained_dir / "summary.json", summary, built)
         os.replace(trained_dir, built / "training")
         if not keep_learning:
             os.replace(work / "forward", built / "training" / "forward")

@@ -74,7 +74,8 @@ def learning_block(net: Network) -> tuple[str, object]:
 
 def prepare_data(net: Network, cfg: TrainConfig) -> Dataset:
     """The data set, reduced to ``classes`` and sample counts, checked against the network."""
-    data = load_dataset(cfg.data)
+    task = net.task
+    data = load_dataset(cfg.data, features=net.populations[task.input].size)
     if cfg.classes:
         data = data.subset(cfg.classes)
     rng = np.random.default_rng(cfg.seed)
@@ -83,7 +84,6 @@ def prepare_data(net: Network, cfg: TrainConfig) -> Dataset:
         data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
     if cfg.test_samples and cfg.test_samples < data.y_test.size:
         data.x_test, data.y_test = data.x_test[:cfg.test_samples], data.y_test[:cfg.test_samples]
-    task = net.task
     check_fits(data, net.populations[task.input].size, net.populations[task.output].size,
                cfg.data)
     return data

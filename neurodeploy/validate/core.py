@@ -61,6 +61,7 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     """Run (or finish) a validation and write ``results.jsonl``, ``report.json`` and
     ``report.html`` into ``out``; returns the report."""
     check_settings(settings)
+    check_output_folder(out)
     if workers is not None and workers < 1:
         raise NeurodeployError(f"must be >= 1; got {workers}", path=("--workers",))
     if target is not None and not 0 <= target <= 1:
@@ -99,9 +100,31 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     mismatch = {"base": base.describe(),
                 "points": [base.with_overrides(o).describe() for o in settings.points()]}
     report = build_report(settings, _dedupe(records), target, mismatch)
+    for entry, overrides in zip(report["points"], settings.points()):
+        entry["all_nominal"] = chips_identical(base.with_overrides(overrides), ctx.plan,
+                                               settings.finetune)
     report["nominal"] = nominal_figures(settings)
     write_reports(folder, report)
     return report
+
+
+def check_output_folder(out: str | Path) -> None:
+    """``-o`` names a folder this run can create or fill, not an existing file."""
+    from neurodeploy.outputs import OutputError, check_writable
+    if Path(out).exists() and not Path(out).is_dir():
+        raise OutputError("is a file; --output names a folder for results.jsonl and the "
+                          "reports, give a folder path", file=out, path=("--output",))
+    check_writable(out, directory=True)
+
+
+def chips_identical(cfg: MismatchConfig, plan, finetune: bool) -> bool:
+    """Whether every chip of a point is the nominal chip: no fixed-pattern mismatch, no
+    per-chip random draws (temporal noise, stochastic neurons) and, when fine-tuning, no
+    per-chip learning imperfections; a yield over such chips is one chip counted N times."""
+    v = cfg.values
+    learning = finetune and bool(v["learning_rate_cv"] or v["update_noise"]
+                                 or v["stochastic_rounding"])
+    return not cfg.any and not plan.draws_per_chip() and not learning
 
 
 def _dedupe(records: list[dict]) -> list[dict]:

@@ -62,12 +62,17 @@ class Settings:
 
     def key(self) -> str:
         """Hash of what results depend on (not the chip count, chunking or threads), with
-        the build's manifest digest, so resuming with other settings is refused."""
+        the digests of the build's manifest, of the --input and --data files' content and
+        the classes the build was trained on, so resuming with other settings, or after a
+        file was rewritten in place, is refused."""
+        from neurodeploy.learning.summary import trained_classes
         d = asdict(self)
         for k in ("chips", "chunk", "threads") + (() if self.finetune else FINETUNE_KEYS):
             d.pop(k)
         d["build_digest"] = _build_digest(self.build)
         d["input_digest"] = _file_digest(self.input) if self.input else None
+        d["data_digest"] = _file_digest(self.data) if self.data != "digits" else None
+        d["classes"] = trained_classes(self.build)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
 
