@@ -90,7 +90,7 @@ def _read_npz(path: Path, features: int | None) -> dict[str, np.ndarray]:
             raise DatasetError(f"x_{split} has {xs[1]} features but the input population has "
                                f"{features} neurons; make them equal", file=path)
         if ys != (xs[0],):
-            raise DatasetError(f"y_{split}: expected shape ({xs[0]},) (one label per row of "
+            raise DatasetError(f"y_{split}: expected shape [{xs[0]}] (one label per row of "
                                f"x_{split}), got {ys}", file=path)
     return read_npz(path, error=DatasetError, keys=list(KEYS), hint=hint)
 

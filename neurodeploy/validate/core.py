@@ -9,6 +9,8 @@ from neurodeploy.compile.artifact import Build
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.variability.config import MismatchConfig
 
+from .cluster import (HANDSHAKE_S, ClusterError, check_workers, check_workers_count, gather,
+                      probe)
 from .progress import Progress
 from .report import build_report, write_reports
 from .runner import (Settings, check_settings, chunk_size, nominal_figures, plan_tasks,
@@ -25,7 +27,7 @@ def _dask(settings: dict, tasks: list[tuple[int, list[int]]], scheduler: str | N
           workers: int | None) -> Iterator[list[dict]]:
     """Submit every task to a Dask cluster (a new local one when ``scheduler`` is None)."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError:
         raise NeurodeployError("--dask/--scheduler need the 'distributed' package; install "
                                "it with: pip install distributed") from None
@@ -33,20 +35,22 @@ def _dask(settings: dict, tasks: list[tuple[int, list[int]]], scheduler: str | N
     try:
         if scheduler:
             try:
-                client = Client(scheduler, timeout=10)
+                client = Client(scheduler, timeout=HANDSHAKE_S)
             except (OSError, TimeoutError) as exc:
-                raise NeurodeployError(f"cannot reach the Dask scheduler at {scheduler} "
-                                       f"({exc}); check the address and that it runs",
-                                       path=("--scheduler",)) from None
+                raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} "
+                                   f"({exc}); check the address and that it runs",
+                                   path=("--scheduler",)) from None
         else:
-            cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+            cluster = LocalCluster(n_workers=check_workers_count(workers), threads_per_worker=1,
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
         try:
+            check_workers(client, scheduler or cluster.scheduler_address)
             futures = [client.submit(run_task, settings, p, idx, pure=False)
                        for p, idx in tasks]
-            for fut in as_completed(futures):
-                yield fut.result()
+            chips = {f.key: idx for f, (_, idx) in zip(futures, tasks)}
+            yield from gather(client, futures,
+                              lambda f: f"chips {chips[f.key][0]}..{chips[f.key][-1]}")
         finally:
             client.close()
     finally:
@@ -62,8 +66,10 @@ def run_validation(settings: Settings, out: str | Path, *, target: float | None 
     ``report.html`` into ``out``; returns the report."""
     check_settings(settings)
     check_output_folder(out)
-    if workers is not None and workers < 1:
-        raise NeurodeployError(f"must be >= 1; got {workers}", path=("--workers",))
+    if workers is not None:
+        check_workers_count(workers)
+    if scheduler is not None:
+        probe(scheduler)            # a URL that answers as a Dask scheduler, within a deadline
     if target is not None and not 0 <= target <= 1:
         raise NeurodeployError(f"must be within 0..1; got {target:g}", path=("--yield",))
     manifest = Build(settings.build).manifest
