@@ -326,6 +326,7 @@ class _CrossChecker:
                       "dense (zeros are absent synapses)")
         file = Path(self.net._base_dir) / spec.file
         fpath = path + ("file",)
+        self._inside_model_folder(fpath, spec.file)
         if file.suffix not in (".npy", ".npz"):
             self.fail(fpath, f"'{spec.file}' is not a .npy or .npz file")
         if not file.exists():
@@ -343,6 +344,19 @@ class _CrossChecker:
             bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
             self.fail(fpath, f"'{spec.file}' contains {bad} NaN/inf values; replace them")
         return np.asarray(array, dtype=np.float64)
+
+    def _inside_model_folder(self, fpath: tuple, name: str) -> None:
+        """A weight file lies in the network's folder (or below it), after symlinks: a
+        network never reads (and copies into a build) a file from elsewhere."""
+        import os
+        if Path(name).is_absolute():
+            self.fail(fpath, f"'{name}' is an absolute path; a weight file must lie in the "
+                      "network's folder: copy it there and give a relative path")
+        base = Path(os.path.realpath(self.net._base_dir))
+        real = Path(os.path.realpath(base / name))
+        if base != real and base not in real.parents:
+            self.fail(fpath, f"'{name}' resolves outside the network's folder ({base}); a "
+                      "weight file must lie in that folder or below it: copy it there")
 
     def _plasticity(self) -> None:
         owner: dict[str, str] = {}

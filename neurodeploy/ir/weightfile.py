@@ -30,6 +30,15 @@ class WeightFileError(Exception):
         self.about_key = about_key
 
 
+def _no_bytes(exc: BaseException) -> str:
+    """An exception's message without the file content NumPy quotes (``got b'...'``), so an
+    error never echoes the bytes of a file it could not read."""
+    text = str(exc)
+    if "magic string is not correct" in text:
+        return "it does not start with a .npy header (not a NumPy file)"
+    return text if "b'" not in text and 'b"' not in text else type(exc).__name__
+
+
 def _header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
     """(shape, dtype, header length in bytes) of the ``.npy`` stream at its start."""
     try:
@@ -42,7 +51,8 @@ def _header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
             raise WeightFileError(f"cannot read {{file}}: .npy format version {version} is not "
                                   "supported; save it with np.save")
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise WeightFileError(f"cannot read {{file}} as NumPy data without pickles: {exc}") from None
+        raise WeightFileError(f"cannot read {{file}} as NumPy data without pickles: "
+                              f"{_no_bytes(exc)}") from None
     return tuple(int(n) for n in shape), np.dtype(dtype), fh.tell()
 
 
@@ -113,4 +123,4 @@ def read_weight_file(file: Path, key: str | None, expected: tuple[int, ...]) -> 
         raise
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise WeightFileError(f"cannot read {{file}} as NumPy data without pickles: "
-                              f"{type(exc).__name__}: {exc}") from None
+                              f"{type(exc).__name__}: {_no_bytes(exc)}") from None
