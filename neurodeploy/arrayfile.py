@@ -129,3 +129,26 @@ def read_npz(path: str | Path, *, error: type[NeurodeployError] = NeurodeployErr
         raise _refuse(error, p, f"cannot read {what}the .npz ({type(exc).__name__}: {exc}); the "
                       f"file is corrupt or truncated, {hint}") from None
     return out
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """An uncompressed ``.npz`` (as ``np.savez``) written through handles closed here: a
+    write error (a full disk) raises once as OSError, never again later as "Exception
+    ignored in ZipFile.__del__" (NumPy 1.26's savez leaves its ZipFile open on errors)."""
+    fh = open(path, "wb")
+    zf = None
+    try:
+        zf = zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED)
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        zf.close()
+        fh.close()
+    except BaseException:
+        for handle in (zf, fh):
+            try:
+                if handle is not None:
+                    handle.close()
+            except (OSError, ValueError):
+                pass
+        raise

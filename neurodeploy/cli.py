@@ -30,6 +30,9 @@ class _Parser(argparse.ArgumentParser):
 def _cmd_check(args: argparse.Namespace) -> int:
     from .ir import describe, load_network
     net = load_network(args.network)
+    if net.plasticity:
+        from .learning.expand import expand
+        expand(net)                 # the learning pathway compile and train build
     print(describe(net))
     if args.profile:
         from .compile import compile_network

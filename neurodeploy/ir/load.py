@@ -245,6 +245,7 @@ class _CrossChecker:
         for name, proj in net.projections.items():
             self._projection(name, proj)
         self._plasticity()
+        self._task()
         for kind in ("membrane", "current", "spike_drop"):
             entry = getattr(net.noise, kind)
             for i, pop in enumerate((entry.populations or []) if entry else []):
@@ -344,6 +345,19 @@ class _CrossChecker:
             bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
             self.fail(fpath, f"'{spec.file}' contains {bad} NaN/inf values; replace them")
         return np.asarray(array, dtype=np.float64)
+
+    def _task(self) -> None:
+        """The task's input is a spike_source and its output a spiking population."""
+        task = self.net.task
+        if task is None:
+            return
+        for field, kinds in (("input", ("spike_source",)), ("output", MEMBRANE_KINDS)):
+            name = getattr(task, field)
+            self.population(("task", field), name)
+            kind = self.net.populations[name].kind
+            if kind not in kinds:
+                self.fail(("task", field), f"'{name}' is a {kind} population; the task's "
+                          f"{field} must be a {' or '.join(kinds)} population")
 
     def _inside_model_folder(self, fpath: tuple, name: str) -> None:
         """A weight file lies in the network's folder (or below it), after symlinks: a
