@@ -213,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurodeploy",
         description="Compile spiking networks (YAML IR) to neuromorphic hardware profiles, "
                     "simulate the build on cpu, lava or brian2, and compare the backends.",
-        epilog="Example: neurodeploy compile examples/digits_fa.yaml --profile loihi2 "
-               "-o build/digits-fa")
+        epilog="Example: neurodeploy compile examples/digits_snn.yaml --profile loihi2 "
+               "-o build/digits-snn")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 

@@ -79,7 +79,16 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
     """Train ``network`` on ``cfg.backend`` and write the build for ``profile_name`` to ``out``."""
     from ..compile.artifact import check_output_dir
     net = load_network(network)
-    block_name, _ = learning_block(net)
+    block_name, block = learning_block(net)
+    rate = cfg.learning_rate                     # train --learning-rate
+    if rate is None and "learning_rate" not in block.model_fields_set:
+        fan_in = max(net.populations[net.projections[p].pre].size for p in block.projections)
+        rate = DEFAULT_RATE / fan_in
+        (progress or _stderr)(f"learning_rate not set: using {DEFAULT_RATE:g} / fan-in "
+                              f"{fan_in} = {rate:.3g} (set it in the plasticity block or "
+                              "with --learning-rate)")
+    if rate is not None:
+        net.plasticity[block_name] = block.model_copy(update={"learning_rate": rate})
     check_output_dir(out, force)
     target = load_profile(profile_name)
     work = scratch_dir(out)
@@ -94,6 +103,8 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
         trainer = Trainer(plan, block_name, data, cfg, progress,
                           deployed.manifest if target.numerics == "float" else None)
         curves = trainer.run()
+        _warn_if_unlearned(trainer, net.plasticity[block_name].learning_rate,
+                           progress or _stderr)
         weights = trainer.trained_weights()
         expanded = expand(net).net
         keep_learning = target.numerics == "float"
@@ -120,6 +131,30 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
         return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning)
     finally:
         remove(work)
+
+
+DEFAULT_RATE = 0.01    # per unit of fan-in: 0.01 / fan_in when a block sets no rate
+STILL = 0.05           # a largest relative weight change below this: "barely moved"
+
+
+def _warn_if_unlearned(trainer: Trainer, rate: float, say) -> None:
+    """Warn when the best test accuracy stayed near chance, saying whether the weights
+    barely moved (rate too small) or moved and learned nothing (rate too large)."""
+    chance = 1.0 / trainer.n_classes
+    best = max(trainer.curves.test_accuracy)
+    if best >= chance + 0.1 * (1.0 - chance):
+        return
+    moved = trainer.weight_change()
+    hint = (f"the weights barely moved (largest relative change {moved:.2g}): raise it"
+            if moved < STILL else f"the weights moved (largest relative change {moved:.2g}) "
+            "without learning: the rate may be too large, lower it")
+    say(f"warning: test accuracy {best:.3f} stayed near chance ({chance:.3f}) at "
+        f"learning_rate {rate:g}; {hint} (train --learning-rate)")
+
+
+def _stderr(text: str) -> None:
+    import sys
+    print(text, file=sys.stderr, flush=True)
 
 
 def _forward_only(net: Network) -> Network:
