@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUNNABLE_FENCES = ("", "sh", "bash", "console", "shell")
 PREFIXES = (".venv/bin/neurodeploy", ".venv/bin/python", "neurodeploy", "python")
-MARKER = re.compile(r"#\s*docs-test:\s*(skip|exit\s+(\d+))")
+MARKER = re.compile(r"#.*?docs-test:\s*(skip|exit\s+(\d+))")
 TIMEOUT = 600
 
 
@@ -130,12 +130,12 @@ def test_the_convention_finds_commands():
     sample.write_text("```\n.venv/bin/neurodeploy validate build/ff --chips 2 \\\n"
                       "    --yield 0.9   # docs-test: exit 4\nout: 1\n```\n"
                       "```text\nneurodeploy import-nir model.nir [--dt 1.0]\n```\n"
-                      "```sh\nneurodeploy profiles  # docs-test: skip (why)\nmake demo\n```\n")
+                      "```sh\nneurodeploy profiles  # lists them; docs-test: skip (why)\nmake demo\n```\n")
     try:
         found = commands_of(sample)
     finally:
         sample.unlink()
-    assert [(c.line, c.exit, c.skip) for c in found] == [(2, 4, False), (9, 0, True)]
+    assert [(c.line, c.exit, c.skip) for c in found] == [(2, 4, False), (10, 0, True)]
     assert found[0].text.startswith(".venv/bin/neurodeploy validate build/ff --chips 2 --yield")
     argv, redirect = argv_of(Command("x", 1, "neurodeploy schema > ir.json  # comment"))
     assert argv[1:] == ["-m", "neurodeploy.cli", "schema"] and redirect == "ir.json"
