@@ -80,13 +80,12 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
     from ..compile.artifact import check_output_dir
     net = load_network(network)
     block_name, block = learning_block(net)
-    rate = cfg.learning_rate                     # train --learning-rate
+    rate, note = cfg.learning_rate, None         # train --learning-rate
     if rate is None and "learning_rate" not in block.model_fields_set:
         fan_in = max(net.populations[net.projections[p].pre].size for p in block.projections)
         rate = DEFAULT_RATE / fan_in
-        (progress or _stderr)(f"learning_rate not set: using {DEFAULT_RATE:g} / fan-in "
-                              f"{fan_in} = {rate:.3g} (set it in the plasticity block or "
-                              "with --learning-rate)")
+        note = (f"learning_rate not set: using {DEFAULT_RATE:g} / fan-in {fan_in} = "
+                f"{rate:.3g} (set it in the plasticity block or with --learning-rate)")
     if rate is not None:
         net.plasticity[block_name] = block.model_copy(update={"learning_rate": rate})
     check_output_dir(out, force)
@@ -100,6 +99,8 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
         data = prepare_data(net, cfg)
         from ..compilers import load_plan
         plan = load_plan(float_build)
+        if note:                                 # said once every input is known good
+            (progress or _stderr)(note)
         trainer = Trainer(plan, block_name, data, cfg, progress,
                           deployed.manifest if target.numerics == "float" else None)
         curves = trainer.run()
