@@ -133,6 +133,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         from .plot import check_plot_path
         check_plot_path(args.plot)
     plan, inputs, steps = _prepare_run(args)
+    if args.plot and not plan.monitors:        # refused before anything is written
+        raise NeurodeployError("nothing to plot: the build monitors no population; add "
+                               "monitors to the network or drop --plot", file=args.build,
+                               path=("--plot",))
     backend = get_backend(args.backend, **_backend_options(args.backend, args))
     backend.check(plan)
     result = backend.run(plan, inputs, steps)

@@ -64,3 +64,19 @@ def test_plotting_nothing_is_a_user_error(tmp_path):
     with pytest.raises(NeurodeployError, match="no monitors"):
         plot_result({}, tmp_path / "r.png")
     assert not (tmp_path / "r.png").exists()
+
+
+def test_simulate_plot_without_monitors_is_refused_before_writing(tmp_path, capsys):
+    """A build that monitors nothing (only a spike source): exit 1 before the run, no
+    result file (it exited 2 after writing the result)."""
+    import numpy as np
+    (tmp_path / "src.yaml").write_text("neurodeploy: 1\nname: src\npopulations:\n"
+                                       "  inp: {kind: spike_source, size: 4}\nrun: {steps: 20}\n")
+    np.savez(tmp_path / "in.npz", **{"inp.spikes": np.ones((20, 4), np.uint8)})
+    assert main(["compile", str(tmp_path / "src.yaml"), "-o", str(tmp_path / "b"), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", str(tmp_path / "b"), "--input", str(tmp_path / "in.npz"),
+                 "-o", str(tmp_path / "r.npz"), "--plot", str(tmp_path / "r.png")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nothing to plot" in err, err
+    assert not (tmp_path / "r.npz").exists() and not (tmp_path / "r.png").exists()
