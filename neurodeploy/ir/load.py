@@ -13,7 +13,7 @@ from .. import limits
 from ..errors import IRError, did_you_mean, format_path
 from ..yamlio import LoadedYAML, load_yaml, parse_yaml
 from ..neurons.kind import MEMBRANE_KINDS
-from .weightfile import WeightFileError, read_weight_file
+from .weightfile import WeightFileError, outside_folder, read_weight_file
 from .models import (MONITOR_VARS, FileWeights, LIFPopulation, Network, PoissonPopulation,
                      StochasticPopulation)
 
@@ -327,7 +327,9 @@ class _CrossChecker:
                       "dense (zeros are absent synapses)")
         file = Path(self.net._base_dir) / spec.file
         fpath = path + ("file",)
-        self._inside_model_folder(fpath, spec.file)
+        outside = outside_folder(Path(self.net._base_dir), spec.file)
+        if outside:
+            self.fail(fpath, outside)
         if file.suffix not in (".npy", ".npz"):
             self.fail(fpath, f"'{spec.file}' is not a .npy or .npz file")
         if not file.exists():
@@ -358,19 +360,6 @@ class _CrossChecker:
             if kind not in kinds:
                 self.fail(("task", field), f"'{name}' is a {kind} population; the task's "
                           f"{field} must be a {' or '.join(kinds)} population")
-
-    def _inside_model_folder(self, fpath: tuple, name: str) -> None:
-        """A weight file lies in the network's folder (or below it), after symlinks: a
-        network never reads (and copies into a build) a file from elsewhere."""
-        import os
-        if Path(name).is_absolute():
-            self.fail(fpath, f"'{name}' is an absolute path; a weight file must lie in the "
-                      "network's folder: copy it there and give a relative path")
-        base = Path(os.path.realpath(self.net._base_dir))
-        real = Path(os.path.realpath(base / name))
-        if base != real and base not in real.parents:
-            self.fail(fpath, f"'{name}' resolves outside the network's folder ({base}); a "
-                      "weight file must lie in that folder or below it: copy it there")
 
     def _plasticity(self) -> None:
         owner: dict[str, str] = {}

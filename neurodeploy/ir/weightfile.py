@@ -30,6 +30,22 @@ class WeightFileError(Exception):
         self.about_key = about_key
 
 
+def outside_folder(base_dir: Path, name: str) -> str | None:
+    """Why weight file ``name`` may not be read (absolute, or resolving outside the
+    network's folder after symlinks), or None: a network never reads, and copies into a
+    build, a file from elsewhere."""
+    import os
+    if Path(name).is_absolute():
+        return (f"'{name}' is an absolute path; a weight file must lie in the network's "
+                "folder: copy it there and give a relative path")
+    base = Path(os.path.realpath(base_dir))
+    real = Path(os.path.realpath(base / name))
+    if base != real and base not in real.parents:
+        return (f"'{name}' resolves outside the network's folder ({base}); a weight file "
+                "must lie in that folder or below it: copy it there")
+    return None
+
+
 def _no_bytes(exc: BaseException) -> str:
     """An exception's message without the file content NumPy quotes (``got b'...'``), so an
     error never echoes the bytes of a file it could not read."""
