@@ -64,7 +64,8 @@ class SimResult:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
             os.close(fd)
-            np.savez(tmp, **arrays)
+            from neurodeploy.arrayfile import write_npz
+            write_npz(tmp, arrays)
             os.replace(tmp, path)
         except OSError as exc:
             raise write_error(path, exc) from None

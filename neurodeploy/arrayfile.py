@@ -66,6 +66,24 @@ def _member_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], n
     return tuple(int(s) for s in shape), np.dtype(dtype)
 
 
+def npz_shapes(path: str | Path, *, error: type[NeurodeployError] = NeurodeployError,
+               hint: str = "write it with np.savez") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an ``.npz`` from the headers alone (no data read),
+    so a caller can check shapes before :func:`read_npz` allocates anything."""
+    p = Path(path)
+    _check_file(p, error, hint)
+    out = {}
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for member in zf.namelist():
+                if member.endswith(".npy"):
+                    out[member[:-4]] = _member_header(zf, member)
+    except _READ_ERRORS as exc:
+        raise _refuse(error, p, f"cannot read the .npz ({type(exc).__name__}: {exc}); the "
+                      f"file is corrupt or truncated, {hint}") from None
+    return out
+
+
 def read_npz(path: str | Path, *, error: type[NeurodeployError] = NeurodeployError,
              keys: list[str] | None = None, max_bytes: int | None = None,
              hint: str = "write it with np.savez") -> dict[str, np.ndarray]:
@@ -111,3 +129,26 @@ def read_npz(path: str | Path, *, error: type[NeurodeployError] = NeurodeployErr
         raise _refuse(error, p, f"cannot read {what}the .npz ({type(exc).__name__}: {exc}); the "
                       f"file is corrupt or truncated, {hint}") from None
     return out
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """An uncompressed ``.npz`` (as ``np.savez``) written through handles closed here: a
+    write error (a full disk) raises once as OSError, never again later as "Exception
+    ignored in ZipFile.__del__" (NumPy 1.26's savez leaves its ZipFile open on errors)."""
+    fh = open(path, "wb")
+    zf = None
+    try:
+        zf = zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED)
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        zf.close()
+        fh.close()
+    except BaseException:
+        for handle in (zf, fh):
+            try:
+                if handle is not None:
+                    handle.close()
+            except (OSError, ValueError):
+                pass
+        raise

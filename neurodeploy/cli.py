@@ -30,6 +30,9 @@ class _Parser(argparse.ArgumentParser):
 def _cmd_check(args: argparse.Namespace) -> int:
     from .ir import describe, load_network
     net = load_network(args.network)
+    if net.plasticity:
+        from .learning.expand import expand
+        expand(net)                 # the learning pathway compile and train build
     print(describe(net))
     if args.profile:
         from .compile import compile_network
@@ -130,6 +133,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         from .plot import check_plot_path
         check_plot_path(args.plot)
     plan, inputs, steps = _prepare_run(args)
+    if args.plot and not plan.monitors:        # refused before anything is written
+        raise NeurodeployError("nothing to plot: the build monitors no population; add "
+                               "monitors to the network or drop --plot", file=args.build,
+                               path=("--plot",))
     backend = get_backend(args.backend, **_backend_options(args.backend, args))
     backend.check(plan)
     result = backend.run(plan, inputs, steps)
@@ -210,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="neurodeploy",
         description="Compile spiking networks (YAML IR) to neuromorphic hardware profiles, "
                     "simulate the build on cpu, lava or brian2, and compare the backends.",
-        epilog="Example: neurodeploy compile examples/digits_fa.yaml --profile loihi2 "
-               "-o build/digits-fa")
+        epilog="Example: neurodeploy compile examples/digits_snn.yaml --profile loihi2 "
+               "-o build/digits-snn")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"neurodeploy {__version__}")

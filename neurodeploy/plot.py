@@ -42,6 +42,10 @@ def plot_result(data: dict[str, np.ndarray], path: str | Path, title: str = "",
     scales = scales or {}
 
     keys = sorted(data, key=lambda k: (not k.endswith(".spikes"), k))
+    if not keys:
+        from .errors import NeurodeployError
+        raise NeurodeployError("nothing to plot: the run recorded no monitors; add monitors "
+                               "to the network (or drop --plot)", file=path)
     fig, axes = plt.subplots(len(keys), 1, figsize=(9, 2.2 * len(keys) + 0.6), sharex=True,
                              squeeze=False)
     for ax, key in zip(axes[:, 0], keys):

@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import ProfileError, did_you_mean
 from .ir.models import LEARNING_RULES
@@ -162,6 +163,16 @@ class HardwareProfile(Node):
 
     _file: str | None = PrivateAttr(default=None)
     _lines: dict = PrivateAttr(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str) -> str:
+        """The name is printed in reports and logs: one printable line, or it could forge
+        lines there (an ``error:`` line in report.txt)."""
+        if not name.strip() or len(name) > 64 or not name.isprintable():
+            raise ValueError(f"name {name[:40]!r} must be 1-64 printable characters (no "
+                             "newlines, tabs or control characters)")
+        return name
 
     def line_of(self, path: tuple) -> int | None:
         """Line of a field in the profile file the user gave (None when inherited)."""

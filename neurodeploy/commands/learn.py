@@ -31,7 +31,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     _positive("--epochs", args.epochs)
     _positive("--train-samples", args.train_samples)
     _positive("--test-samples", args.test_samples)
-    cfg = TrainConfig(epochs=args.epochs, backend=args.backend, data=args.data, seed=args.seed,
+    if args.learning_rate is not None and not 0 < args.learning_rate <= 10:
+        raise NeurodeployError(f"--learning-rate must be in (0, 10], got {args.learning_rate:g}")
+    cfg = TrainConfig(learning_rate=args.learning_rate, epochs=args.epochs, backend=args.backend, data=args.data, seed=args.seed,
                       classes=_classes(args.classes), train_samples=args.train_samples,
                       test_samples=args.test_samples)
     out = Path(args.output) if args.output else Path("build") / Path(args.network).stem
@@ -91,6 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-samples", type=int, help="use this many training samples")
     p.add_argument("--test-samples", type=int, help="use this many test samples")
     p.add_argument("--seed", type=int, default=0, help="sample order and encoding seed")
+    p.add_argument("--learning-rate", type=float, help="learning rate of the plasticity "
+                   "block (replaces its learning_rate; train warns when the weights barely "
+                   "move, the sign of a rate too small)")
     p.add_argument("--output", "-o", help="build directory (default build/<network file name>)")
     p.add_argument("--force", action="store_true", help="replace an existing build")
     p.set_defaults(func=cmd_train)

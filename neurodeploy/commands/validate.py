@@ -60,6 +60,10 @@ def _summary(report: dict) -> list[str]:
             lo, hi = e["yield_ci"]
             lines.append(f"{head}yield {e['yield']:.3f} ({e['passed']}/{e['chips']} chips), "
                          f"95 % CI [{lo:.3f}, {hi:.3f}] ({report['ci_method']})")
+        if e.get("all_nominal"):
+            lines.append(f"{head}every chip was nominal: no mismatch is set (profile, IR or "
+                         "--set), so all chips are the same chip; add mismatch, e.g. --set "
+                         "variability.weights.cv=0.05, to measure a yield")
         if "accuracy_before" in e["figures"]:
             lines.append(f"{head}fine-tuning: mean accuracy {e['figures']['accuracy_before']['mean']:.4f} "
                          f"before, {e['figures']['accuracy']['mean']:.4f} after")

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..arrayfile import read_npz
+from .. import sealed
+from ..arrayfile import read_npz, write_npz
 from ..errors import ArtifactError, CompileError
 from ..outputs import check_writable, write_error
 from ..signals import deferred
@@ -52,13 +53,12 @@ def array_hash(array: np.ndarray) -> str:
 
 def dumps_manifest(manifest: dict) -> str:
     """Canonical JSON (sorted keys, fixed indentation) so equal builds are equal bytes."""
-    return json.dumps(manifest, sort_keys=True, indent=2, allow_nan=False) + "\n"
+    return sealed.canonical(manifest)
 
 
 def manifest_digest(manifest: dict) -> str:
     """sha256 of the canonical manifest without its integrity key."""
-    body = {k: v for k, v in manifest.items() if k != INTEGRITY_KEY}
-    return hashlib.sha256(dumps_manifest(body).encode()).hexdigest()
+    return sealed.digest(manifest, INTEGRITY_KEY)
 
 
 def seal_manifest(manifest: dict) -> dict:
@@ -150,13 +150,13 @@ def check_output_dir(out: str | Path, force: bool = False) -> None:
                                "replace it, choose another -o", file=out)
         if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
             return                       # an empty directory: nothing to lose
-        if not force:
-            raise CompileError("output directory already exists; pass --force to replace "
-                               "it", file=out)
         if not target.is_dir() and not target.is_symlink():
             raise CompileError("exists and is not a directory; refusing to replace it, choose "
                                "another -o", file=out)
         reason = build_refusal(target)
+        if not force and not reason:            # advise --force only where it would work
+            raise CompileError("output directory already exists; pass --force to replace "
+                               "it", file=out)
         if reason:
             raise CompileError(f"exists and is not a neurodeploy build ({reason}); --force only "
                                "replaces builds, choose another -o", file=out)
@@ -213,7 +213,7 @@ def write_build(out: Path, manifest: dict, arrays: ArrayStore, report: dict, rep
     try:
         for relpath, content in sorted(arrays.files.items()):
             (tmp / relpath).parent.mkdir(parents=True, exist_ok=True)
-            np.savez(tmp / relpath, **content)
+            write_npz(tmp / relpath, content)
         (tmp / "manifest.json").write_text(dumps_manifest(seal_manifest(manifest)),
                                            encoding="utf-8")
         (tmp / "report.json").write_text(json.dumps(report, sort_keys=True, indent=2) + "\n",

@@ -13,7 +13,7 @@ from .. import limits
 from ..errors import IRError, did_you_mean, format_path
 from ..yamlio import LoadedYAML, load_yaml, parse_yaml
 from ..neurons.kind import MEMBRANE_KINDS
-from .weightfile import WeightFileError, read_weight_file
+from .weightfile import WeightFileError, outside_folder, read_weight_file
 from .models import (MONITOR_VARS, FileWeights, LIFPopulation, Network, PoissonPopulation,
                      StochasticPopulation)
 
@@ -245,6 +245,7 @@ class _CrossChecker:
         for name, proj in net.projections.items():
             self._projection(name, proj)
         self._plasticity()
+        self._task()
         for kind in ("membrane", "current", "spike_drop"):
             entry = getattr(net.noise, kind)
             for i, pop in enumerate((entry.populations or []) if entry else []):
@@ -326,6 +327,9 @@ class _CrossChecker:
                       "dense (zeros are absent synapses)")
         file = Path(self.net._base_dir) / spec.file
         fpath = path + ("file",)
+        outside = outside_folder(Path(self.net._base_dir), spec.file)
+        if outside:
+            self.fail(fpath, outside)
         if file.suffix not in (".npy", ".npz"):
             self.fail(fpath, f"'{spec.file}' is not a .npy or .npz file")
         if not file.exists():
@@ -343,6 +347,19 @@ class _CrossChecker:
             bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
             self.fail(fpath, f"'{spec.file}' contains {bad} NaN/inf values; replace them")
         return np.asarray(array, dtype=np.float64)
+
+    def _task(self) -> None:
+        """The task's input is a spike_source and its output a spiking population."""
+        task = self.net.task
+        if task is None:
+            return
+        for field, kinds in (("input", ("spike_source",)), ("output", MEMBRANE_KINDS)):
+            name = getattr(task, field)
+            self.population(("task", field), name)
+            kind = self.net.populations[name].kind
+            if kind not in kinds:
+                self.fail(("task", field), f"'{name}' is a {kind} population; the task's "
+                          f"{field} must be a {' or '.join(kinds)} population")
 
     def _plasticity(self) -> None:
         owner: dict[str, str] = {}

@@ -30,6 +30,31 @@ class WeightFileError(Exception):
         self.about_key = about_key
 
 
+def outside_folder(base_dir: Path, name: str) -> str | None:
+    """Why weight file ``name`` may not be read (absolute, or resolving outside the
+    network's folder after symlinks), or None: a network never reads, and copies into a
+    build, a file from elsewhere."""
+    import os
+    if Path(name).is_absolute():
+        return (f"'{name}' is an absolute path; a weight file must lie in the network's "
+                "folder: copy it there and give a relative path")
+    base = Path(os.path.realpath(base_dir))
+    real = Path(os.path.realpath(base / name))
+    if base != real and base not in real.parents:
+        return (f"'{name}' resolves outside the network's folder ({base}); a weight file "
+                "must lie in that folder or below it: copy it there")
+    return None
+
+
+def _no_bytes(exc: BaseException) -> str:
+    """An exception's message without the file content NumPy quotes (``got b'...'``), so an
+    error never echoes the bytes of a file it could not read."""
+    text = str(exc)
+    if "magic string is not correct" in text:
+        return "it does not start with a .npy header (not a NumPy file)"
+    return text if "b'" not in text and 'b"' not in text else type(exc).__name__
+
+
 def _header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
     """(shape, dtype, header length in bytes) of the ``.npy`` stream at its start."""
     try:
@@ -42,7 +67,8 @@ def _header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
             raise WeightFileError(f"cannot read {{file}}: .npy format version {version} is not "
                                   "supported; save it with np.save")
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise WeightFileError(f"cannot read {{file}} as NumPy data without pickles: {exc}") from None
+        raise WeightFileError(f"cannot read {{file}} as NumPy data without pickles: "
+                              f"{_no_bytes(exc)}") from None
     return tuple(int(n) for n in shape), np.dtype(dtype), fh.tell()
 
 
@@ -113,4 +139,4 @@ def read_weight_file(file: Path, key: str | None, expected: tuple[int, ...]) -> 
         raise
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise WeightFileError(f"cannot read {{file}} as NumPy data without pickles: "
-                              f"{type(exc).__name__}: {exc}") from None
+                              f"{type(exc).__name__}: {_no_bytes(exc)}") from None

@@ -19,6 +19,7 @@ from ..task import Dataset, encode_samples
 from ..task.datasets import check_fits
 from . import metrics
 from .learners import get_learner
+from .summary import trained_classes
 
 
 def task_of(plan) -> dict:
@@ -27,15 +28,6 @@ def task_of(plan) -> dict:
         raise ArtifactError("this build has no task block (input, output, encoding); add "
                             "'task:' to the network YAML and recompile", file=plan.path)
     return plan.task
-
-
-def trained_classes(build: str | Path) -> list[int] | None:
-    """The label subset a build was trained on (``train --classes``), if any."""
-    import json
-    summary = Path(build) / "training" / "summary.json"
-    if summary.is_file():
-        return json.loads(summary.read_text()).get("classes")
-    return None
 
 
 def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None = None,
@@ -50,7 +42,7 @@ def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None
         plan = plan.nominal()
     task = task_of(plan)
     if data is None:
-        data = load_dataset(data_spec)
+        data = load_dataset(data_spec, features=plan.populations[task["input"]].size)
         classes = classes if classes is not None else trained_classes(build)
         if classes:
             data = data.subset(classes)

@@ -2,7 +2,6 @@
 build for the target profile, with nothing half-written on error or interrupt."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..ir.models import Network
 from ..profiles import HardwareProfile, load_profile
 from .evaluate import evaluate_build
 from .learners import check_backend
+from .summary import write_summary
 from .expand import expand
 from .train import Curves, TrainConfig, Trainer, learning_block, prepare_data, remove, scratch_dir, write_curves
 
@@ -80,7 +80,15 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
     the build for ``profile_name`` (a profile name, path or loaded profile) to ``out``."""
     from ..compile.artifact import check_output_dir
     net = network if isinstance(network, Network) else load_network(network)
-    block_name, _ = learning_block(net)
+    block_name, block = learning_block(net)
+    rate, note = cfg.learning_rate, None         # train --learning-rate
+    if rate is None and "learning_rate" not in block.model_fields_set:
+        fan_in = max(net.populations[net.projections[p].pre].size for p in block.projections)
+        rate = DEFAULT_RATE / fan_in
+        note = (f"learning_rate not set: using {DEFAULT_RATE:g} / fan-in {fan_in} = "
+                f"{rate:.3g} (set it in the plasticity block or with --learning-rate)")
+    if rate is not None:
+        net.plasticity[block_name] = block.model_copy(update={"learning_rate": rate})
     check_output_dir(out, force)
     target = profile_name if isinstance(profile_name, HardwareProfile) else load_profile(profile_name)
     work = scratch_dir(out)
@@ -92,9 +100,13 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
         data = prepare_data(net, cfg)
         from ..compilers import load_plan
         plan = load_plan(float_build)
+        if note:                                 # said once every input is known good
+            (progress or _stderr)(note)
         trainer = Trainer(plan, block_name, data, cfg, progress,
                           deployed.manifest if target.numerics == "float" else None)
         curves = trainer.run()
+        _warn_if_unlearned(trainer, net.plasticity[block_name].learning_rate,
+                           progress or _stderr)
         weights = trainer.trained_weights()
         expanded = expand(net).net
         keep_learning = target.numerics == "float"
@@ -113,7 +125,7 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
                    "deployed_with_learning": keep_learning,
                    "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
                    "classes": cfg.classes}
-        (trained_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_summary(trained_dir / "summary.json", summary, built)
         os.replace(trained_dir, built / "training")
         if not keep_learning:
             os.replace(work / "forward", built / "training" / "forward")
@@ -121,6 +133,30 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
         return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning)
     finally:
         remove(work)
+
+
+DEFAULT_RATE = 0.01    # per unit of fan-in: 0.01 / fan_in when a block sets no rate
+STILL = 0.05           # a largest relative weight change below this: "barely moved"
+
+
+def _warn_if_unlearned(trainer: Trainer, rate: float, say) -> None:
+    """Warn when the best test accuracy stayed near chance, saying whether the weights
+    barely moved (rate too small) or moved and learned nothing (rate too large)."""
+    chance = 1.0 / trainer.n_classes
+    best = max(trainer.curves.test_accuracy)
+    if best >= chance + 0.1 * (1.0 - chance):
+        return
+    moved = trainer.weight_change()
+    hint = (f"the weights barely moved (largest relative change {moved:.2g}): raise it"
+            if moved < STILL else f"the weights moved (largest relative change {moved:.2g}) "
+            "without learning: the rate may be too large, lower it")
+    say(f"warning: test accuracy {best:.3f} stayed near chance ({chance:.3f}) at "
+        f"learning_rate {rate:g}; {hint} (train --learning-rate)")
+
+
+def _stderr(text: str) -> None:
+    import sys
+    print(text, file=sys.stderr, flush=True)
 
 
 def _forward_only(net: Network) -> Network:

@@ -43,6 +43,7 @@ class TrainConfig:
     classes: list[int] | None = None
     train_samples: int | None = None
     test_samples: int | None = None
+    learning_rate: float | None = None      # replaces the plasticity block's learning_rate
 
 
 @dataclass
@@ -74,7 +75,8 @@ def learning_block(net: Network) -> tuple[str, object]:
 
 def prepare_data(net: Network, cfg: TrainConfig) -> Dataset:
     """The data set, reduced to ``classes`` and sample counts, checked against the network."""
-    data = load_dataset(cfg.data)
+    task = net.task
+    data = load_dataset(cfg.data, features=net.populations[task.input].size)
     if cfg.classes:
         data = data.subset(cfg.classes)
     rng = np.random.default_rng(cfg.seed)
@@ -83,7 +85,6 @@ def prepare_data(net: Network, cfg: TrainConfig) -> Dataset:
         data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
     if cfg.test_samples and cfg.test_samples < data.y_test.size:
         data.x_test, data.y_test = data.x_test[:cfg.test_samples], data.y_test[:cfg.test_samples]
-    task = net.task
     check_fits(data, net.populations[task.input].size, net.populations[task.output].size,
                cfg.data)
     return data
@@ -107,6 +108,7 @@ class Trainer:
         self.curves = Curves()
         self.steps = int(self.task["sample_steps"])
         self.n_classes = plan.populations[self.task["output"]].size
+        self._w_start = self._forward()
 
     def _imperfect_learning(self, backend: str, manifest: dict) -> None:
         """The target profile's plasticity imperfections (``variability.learning``:
@@ -183,6 +185,20 @@ class Trainer:
         for name in b_chain[1:]:
             b = b @ lay.dense(w, name)
         return metrics.angle_deg(b, lay.dense(w, w_proj))
+
+    def _forward(self) -> dict[str, np.ndarray]:
+        """The trained projections' weights as they are now (dense [post, pre])."""
+        w = self.learner.weights[0]
+        return {name: np.array(self.learner.layout.dense(w, name), dtype=np.float64)
+                for name in self.block["projections"]}
+
+    def weight_change(self) -> float:
+        """Largest relative change of a trained projection since the start,
+        max|W - W0| / max|W0|: about 0 means the learning rate is too small to learn."""
+        now = self._forward()
+        return max(float(np.max(np.abs(now[n] - w0), initial=0.0)) /
+                   max(float(np.max(np.abs(w0), initial=0.0)), 1e-12)
+                   for n, w0 in self._w_start.items())
 
     def scale_learning_rate(self, factor: float) -> None:
         """Multiply every rule coefficient by ``factor`` (the host reprograms the learning

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import NeurodeployError
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_LABEL = 1_000_000       # labels index output neurons; larger ones are a broken file
 
 
 class DatasetError(NeurodeployError):
@@ -42,6 +43,13 @@ class Dataset:
     def subset(self, classes: list[int]) -> "Dataset":
         """Only the samples of ``classes``, relabelled 0..len(classes)-1."""
         remap = {c: i for i, c in enumerate(classes)}
+        for split, y in (("y_train", self.y_train), ("y_test", self.y_test)):
+            absent = [c for c in classes if not np.any(y == c)]
+            if absent:
+                raise DatasetError(f"{split} has no samples of class(es) "
+                                   f"{', '.join(map(str, absent))}; labels present: "
+                                   f"{', '.join(map(str, np.unique(y)[:20]))}",
+                                   file=self.name, path=("--classes",))
         def pick(x, y):
             keep = np.isin(y, classes)
             return x[keep], np.array([remap[int(v)] for v in y[keep]], np.int64)
@@ -62,22 +70,31 @@ def _digits(test_fraction: float = 0.25, seed: int = 0) -> dict[str, np.ndarray]
     return {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
+def _read_npz(path: Path, features: int | None) -> dict[str, np.ndarray]:
+    """The four arrays, their headers checked first (shapes, feature count) so a file that
+    declares huge or mismatched arrays is refused before anything is allocated."""
+    from ..arrayfile import npz_shapes, read_npz
+    hint = "save it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+    if not path.exists():
         raise DatasetError("data file not found (use --data digits or an .npz with x_train, "
                            "y_train, x_test, y_test)", file=path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in KEYS if k not in f.files]
-            if missing:
-                raise DatasetError(f"missing array(s) {', '.join(missing)}; the .npz needs "
-                                   f"{', '.join(KEYS)}", file=path)
-            return {k: f[k] for k in KEYS}
-    except DatasetError:
-        raise
-    except (ValueError, OSError, EOFError) as exc:
-        raise DatasetError(f"cannot read as .npz without pickles ({exc}); save it with "
-                           "numpy.savez", file=path) from None
+    heads = npz_shapes(path, error=DatasetError, hint=hint)
+    missing = [k for k in KEYS if k not in heads]
+    if missing:
+        raise DatasetError(f"missing array(s) {', '.join(missing)}; the .npz needs "
+                           f"{', '.join(KEYS)}", file=path)
+    for split in ("train", "test"):
+        (xs, _), (ys, _) = heads[f"x_{split}"], heads[f"y_{split}"]
+        if len(xs) != 2:
+            raise DatasetError(f"x_{split}: expected [samples, features], got shape {xs}; "
+                               "reshape it to 2-D", file=path)
+        if features is not None and xs[1] != features:
+            raise DatasetError(f"x_{split} has {xs[1]} features but the input population has "
+                               f"{features} neurons; make them equal", file=path)
+        if ys != (xs[0],):
+            raise DatasetError(f"y_{split}: expected shape [{xs[0]}] (one label per row of "
+                               f"x_{split}), got {ys}", file=path)
+    return read_npz(path, error=DatasetError, keys=list(KEYS), hint=hint)
 
 
 def _check(arrays: dict[str, np.ndarray], where: str) -> None:
@@ -100,6 +117,9 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
             if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
                 raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype "
                                    f"{y.dtype}", file=where)
+        if y.max() > MAX_LABEL:
+            raise DatasetError(f"y_{split}: label {float(y.max()):g} is not a class index; "
+                               f"labels are 0..C-1 (at most {MAX_LABEL})", file=where)
         if y.min() < 0:
             raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
                                file=where)
@@ -108,12 +128,13 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
                            f"{arrays['x_train'].shape[1]}", file=where)
 
 
-def load_dataset(spec: str = "digits") -> Dataset:
-    """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range."""
+def load_dataset(spec: str = "digits", features: int | None = None) -> Dataset:
+    """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range.
+    ``features``: the input population's size, checked on an .npz's headers before loading."""
     if spec == "digits":
         arrays, name = _digits(), "digits"
     else:
-        arrays, name = _read_npz(Path(spec)), Path(spec).name
+        arrays, name = _read_npz(Path(spec), features), Path(spec).name
     _check(arrays, name if spec == "digits" else spec)
     xtr = np.asarray(arrays["x_train"], np.float64)
     lo, hi = xtr.min(axis=0), xtr.max(axis=0)

@@ -46,7 +46,11 @@ def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> 
         raise NeurodeployError(f"spike_source populations {', '.join(others)} besides the "
                                f"task input '{task['input']}' have no data; validate runs "
                                "the task's data set only", path=("--spec",))
-    data = load_dataset(data_spec)
+    from neurodeploy.learning.summary import trained_classes
+    data = load_dataset(data_spec, features=plan.populations[task["input"]].size)
+    classes = trained_classes(plan.path)
+    if classes:                      # as evaluate: the labels the build was trained on
+        data = data.subset(classes)
     check_fits(data, plan.populations[task["input"]].size,
                plan.populations[task["output"]].size, data.name)
     x, y = data.x_test, data.y_test

@@ -107,12 +107,11 @@ def _check_learning_settings(s: Any, plan: Any) -> None:
 def trained_lr_scale(build: str, block: dict) -> float:
     """Where ``train``'s learning-rate schedule stopped: ``lr_decay ** epochs`` (epochs
     from ``training/summary.json``; 1 for a build that was not trained by ``train``)."""
-    from pathlib import Path
-    path = Path(build) / "training" / "summary.json"
-    if not path.is_file():
+    from neurodeploy.learning.summary import read_summary
+    summary = read_summary(build)           # sealed: an edited epochs count is refused
+    if summary is None:
         return 1.0
-    epochs = int(json.loads(path.read_text()).get("epochs", 0))
-    return float(block["params"].get("lr_decay", 1.0)) ** epochs
+    return float(block["params"].get("lr_decay", 1.0)) ** summary["epochs"]
 
 
 @functools.lru_cache(maxsize=2)
@@ -125,7 +124,11 @@ def learn_setup(build: str, data: str, samples: int | None, seed: int,
     plan = load_plan(build)
     block = _block(plan, build)
     task = plan.task
-    ds = load_dataset(data)
+    from neurodeploy.learning.summary import trained_classes
+    ds = load_dataset(data, features=plan.populations[task["input"]].size)
+    classes = trained_classes(build)
+    if classes:                      # fine-tune on the labels the build was trained on
+        ds = ds.subset(classes)
     check_fits(ds, plan.populations[task["input"]].size,
                plan.populations[task["output"]].size, ds.name)
     x, y = ds.x_train, np.asarray(ds.y_train, np.int64)

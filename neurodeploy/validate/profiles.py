@@ -40,13 +40,15 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
         parsed = parse_spec(spec)
         check_against(parsed, [n for n, p in net.populations.items() if p.kind in MEMBRANE_KINDS],
                       has_task=net.task is not None)
+    if out:
+        from .core import check_output_folder
+        check_output_folder(out)
     folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="neurodeploy-profiles-"))
     folder.mkdir(parents=True, exist_ok=True)
     results = {}
     try:
-        for name, profile in loaded:
-            label = Path(name).stem
-            build = folder / label / "build"
+        for (name, profile), label in zip(loaded, _labels(profiles)):
+            build = folder / _folder(label) / "build"
             try:
                 compile_network(net, profile, build, force=True)
             except NeurodeployError as exc:     # "does it still work there?": it does not fit
@@ -57,14 +59,16 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
                         spec=spec, steps=steps, frozen=frozen, data=data, samples=samples,
                         input=str(Path(input_file).resolve()) if input_file else None)
             nominal = run_validation(Settings(chips=1, sets=dict(NOMINAL), **base),
-                                     folder / label / "nominal", force=True, progress=False)
-            mc = run_validation(Settings(chips=chips, **base), folder / label / "mismatch",
+                                     folder / _folder(label) / "nominal", force=True,
+                                     progress=False)
+            mc = run_validation(Settings(chips=chips, **base), folder / _folder(label) / "mismatch",
                                 force=True, progress=progress)
             results[label] = {"profile": profile.name, "numerics": profile.numerics,
                               "nominal": nominal["chips"][0]["figures"],
                               "nominal_pass": nominal["chips"][0]["pass"],
                               "mismatch": mc["points"][0]["figures"],
-                              "yield": mc["yield"], "yield_ci": mc["yield_ci"]}
+                              "yield": mc["yield"], "yield_ci": mc["yield_ci"],
+                              "all_nominal": bool(mc["points"][0].get("all_nominal"))}
         table = _table(results, spec)
         write_atomic(folder / "compare.json",
                      json.dumps({"network": network, "spec": spec, "chips": chips,
@@ -73,6 +77,26 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
         if out is None:
             shutil.rmtree(folder, ignore_errors=True)
     return {"table": table, "profiles": results, "folder": str(folder)}
+
+
+def _labels(profiles: list[str]) -> list[str]:
+    """One distinct row label per profile: the name, or a file's stem, widened to its path
+    (without .yaml) when two files share a stem; a profile listed twice is refused."""
+    from neurodeploy.errors import NeurodeployError
+    keys = [str(Path(p).resolve()) if Path(p).suffix in (".yaml", ".yml") else p
+            for p in profiles]
+    twice = sorted({p for p, k in zip(profiles, keys) if keys.count(k) > 1})
+    if twice:
+        raise NeurodeployError(f"profile {twice[0]} is listed twice; list each profile once",
+                               path=("--profiles",))
+    stems = [Path(p).stem for p in profiles]
+    return [s if stems.count(s) == 1 else str(Path(p).with_suffix(""))
+            for p, s in zip(profiles, stems)]
+
+
+def _folder(label: str) -> str:
+    """A row label as one folder name."""
+    return label.replace("/", "_").replace("\\", "_").lstrip(".") or "profile"
 
 
 def _table(results: dict, spec: str | None) -> list[str]:
@@ -98,4 +122,8 @@ def _table(results: dict, spec: str | None) -> list[str]:
             line += f" {r['yield']:.2f} [{lo:.2f}, {hi:.2f}]".rjust(25)
         lines.append(line)
     lines.append("cells: nominal chip -> mean+-std over mismatched chips")
+    for label, r in results.items():
+        if r.get("all_nominal"):
+            lines.append(f"{label}: every chip was nominal (the profile sets no mismatch), so "
+                         "its row shows one chip, not a spread")
     return lines

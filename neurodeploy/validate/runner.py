@@ -27,6 +27,7 @@ from . import accuracy, metrics
 from .spec import parse_spec
 
 CHUNK = {"cpu": 25, "lava": 4, "brian2": 1}
+MAX_CHIPS = 100_000         # per sweep point; every chip is a line in results.jsonl
 FINETUNE_KEYS = ("finetune", "finetune_epochs", "finetune_samples", "finetune_lr_scale")
 
 
@@ -62,12 +63,17 @@ class Settings:
 
     def key(self) -> str:
         """Hash of what results depend on (not the chip count, chunking or threads), with
-        the build's manifest digest, so resuming with other settings is refused."""
+        the digests of the build's manifest, of the --input and --data files' content and
+        the classes the build was trained on, so resuming with other settings, or after a
+        file was rewritten in place, is refused."""
+        from neurodeploy.learning.summary import trained_classes
         d = asdict(self)
         for k in ("chips", "chunk", "threads") + (() if self.finetune else FINETUNE_KEYS):
             d.pop(k)
         d["build_digest"] = _build_digest(self.build)
         d["input_digest"] = _file_digest(self.input) if self.input else None
+        d["data_digest"] = _file_digest(self.data) if self.data != "digits" else None
+        d["classes"] = trained_classes(self.build)
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -303,6 +309,14 @@ def check_settings(s: Settings) -> None:
     """Fail early (one line) on settings no task could run."""
     if s.chips < 1:
         raise NeurodeployError(f"must be >= 1; got {s.chips}", path=("--chips",))
+    if s.chips > MAX_CHIPS:
+        raise NeurodeployError(f"{s.chips:,} chips is more than {MAX_CHIPS:,}: at {MAX_CHIPS:,} "
+                               "chips a yield's 95 % interval is already narrower than "
+                               "+-0.004; use at most that many", path=("--chips",))
+    if s.chips * len(s.points()) > MAX_CHIPS * 10:
+        raise NeurodeployError(f"{len(s.points())} sweep points x {s.chips:,} chips is more "
+                               f"than {MAX_CHIPS * 10:,} chip runs; use fewer chips or points",
+                               path=("--chips",))
     if s.backend not in CHUNK:
         raise NeurodeployError(f"unknown backend '{s.backend}'; use cpu, lava or brian2",
                                path=("--backend",))

@@ -4,6 +4,10 @@
 is one finished chip. A process killed mid-write leaves at most one partial last line, which
 :meth:`ResultStore.open` cuts off before appending again, so no chip is half-recorded and
 ``--resume`` recomputes exactly the chips without a complete line.
+
+``--resume`` trusts these lines (the yield is counted from them), so every line is sealed as
+the build manifest is (:mod:`neurodeploy.sealed`, key ``line_sha256``): a complete line that
+is not JSON, not sealed or edited (``"pass": false`` turned to true) is refused in one line.
 """
 from __future__ import annotations
 
@@ -13,16 +17,25 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.sealed import is_sealed, seal
 
 RESULTS = "results.jsonl"
+SEAL_KEY = "line_sha256"
+FIX = "start over with --force (or use another -o)"
 
 
 class StoreError(NeurodeployError):
     """The output folder holds results that cannot be continued."""
 
 
+def _line(record: dict) -> bytes:
+    """One sealed JSON line."""
+    return json.dumps(seal(record, SEAL_KEY, allow_nan=True), sort_keys=True).encode() + b"\n"
+
+
 def _complete_lines(path: Path) -> tuple[list[dict], int]:
-    """Parsed complete lines and the byte length they occupy (a torn tail is dropped)."""
+    """Parsed, seal-checked complete lines and the byte length they occupy (a torn tail,
+    the only thing a killed writer leaves, is dropped; any other damage is refused)."""
     data = path.read_bytes()
     records, good = [], 0
     pos = 0
@@ -30,10 +43,20 @@ def _complete_lines(path: Path) -> tuple[list[dict], int]:
         end = data.find(b"\n", pos)
         if end < 0:
             break                                   # partial last line: not written fully
+        number = len(records) + 1
         try:
-            records.append(json.loads(data[pos:end]))
-        except json.JSONDecodeError:
-            break
+            record = json.loads(data[pos:end])
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise StoreError(f"line {number} is not a JSON record (damaged or edited); {FIX}",
+                             file=path) from None
+        if not is_sealed(record, SEAL_KEY, allow_nan=True):
+            raise StoreError(f"line {number} does not match its integrity digest "
+                             f"({SEAL_KEY}): the results were edited after they were "
+                             f"written; {FIX}", file=path)
+        if number > 1 and not (record.get("kind") == "chip" and isinstance(
+                record.get("point"), int) and isinstance(record.get("chip"), int)):
+            raise StoreError(f"line {number} is not a chip record; {FIX}", file=path)
+        records.append(record)
         pos = end + 1
         good = pos
     return records, good
@@ -86,7 +109,7 @@ class ResultStore:
                                      "spec, sweep, seed, backend, steps or input differ); "
                                      "resume with the same arguments, or use another -o",
                                      file=self.path)
-                records = [r for r in lines[1:] if r.get("kind") == "chip"]
+                records = [{k: v for k, v in r.items() if k != SEAL_KEY} for r in lines[1:]]
                 with open(self.path, "r+b") as fh:     # drop a torn last line
                     fh.truncate(good)
                     fh.flush()
@@ -96,8 +119,7 @@ class ResultStore:
                     return records
         tmp = self.path.with_name(f".{RESULTS}.tmp")
         with open(tmp, "wb") as fh:
-            fh.write(json.dumps({"kind": "header", "key": self.key, **header},
-                                sort_keys=True).encode() + b"\n")
+            fh.write(_line({"kind": "header", "key": self.key, **header}))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
@@ -107,8 +129,7 @@ class ResultStore:
 
     def append(self, records: Iterable[dict]) -> None:
         """Write complete lines and fsync them before returning."""
-        blob = b"".join(json.dumps({"kind": "chip", **r}, sort_keys=True).encode() + b"\n"
-                        for r in records)
+        blob = b"".join(_line({"kind": "chip", **r}) for r in records)
         if blob:
             self._fh.write(blob)
             self._fh.flush()
