@@ -97,23 +97,56 @@ def _delivered(p: dict, w: np.ndarray, lo: np.ndarray, hi: np.ndarray):
             np.floor(np.maximum(a, b).sum(axis=1) * 2.0 ** exp))
 
 
-def third_factor_shifts(kinds: dict, projections: dict, weights_of) -> dict[str, dict]:
+def third_factor_shifts(kinds: dict, projections: dict, weights_of, steps: int = 1,
+                        budget: float = 0.0) -> dict[str, dict]:
     """``{post population: {"bound": R, "shift": s}}`` for every population fed through a
     third-factor port (``kinds``: population -> {kind, size}; ``projections``: name -> {pre,
-    post, port, weight_exp}; ``weights_of(name)``: integer weights [post, pre])."""
+    post, port, weight_exp}; ``weights_of(name)``: integer weights [post, pre]). ``steps`` > 1:
+    the third factor is summed over a learning epoch of that many steps and ``budget`` error
+    spikes per epoch are resolved (:func:`epoch_bound`)."""
     ranges = _payload_ranges(kinds, projections, weights_of)
     sums: dict = {}
+    peak: dict = {}
     for name, p in projections.items():
         if p.get("port") != "third_factor":
             continue
-        lo, hi = _delivered(p, weights_of(name), *ranges[p["pre"]])
+        w = weights_of(name)
+        lo, hi = _delivered(p, w, *ranges[p["pre"]])
         have = sums.get(p["post"], (0.0, 0.0))
         sums[p["post"]] = (have[0] + lo, have[1] + hi)
+        big = float(np.abs(np.asarray(w, np.float64)).max(initial=0.0)
+                    * 2.0 ** int(p.get("weight_exp", 0)))
+        peak[p["post"]] = max(peak.get(p["post"], 0.0), big)
     out = {}
     for pop, (lo, hi) in sums.items():
-        bound = int(max(np.max(hi), -np.min(lo), 0))
+        bound = epoch_bound(int(max(np.max(hi), -np.min(lo), 0)), steps, peak[pop], budget)
         out[pop] = {"bound": bound, "shift": third_factor_shift(bound)}
     return out
+
+
+def epoch_summed(rule: EngineRule) -> bool:
+    """Whether a rule learns once per epoch from the epoch-summed third factor: every term
+    reads y2 or y3 at the epoch's end (``u``), so the engine can run one-step epochs whose
+    y2 / y3 are 0 except at the epoch's last step."""
+    return rule.third_factor and all(
+        t.dependency == "u" and ("y2" in t.factors or "y3" in t.factors) for t in rule.terms)
+
+
+def epoch_bound(step_bound: int, steps: int, max_weight: float, budget: float) -> int:
+    """The largest |r| an epoch of ``steps`` steps resolves: the worst case ``steps *
+    step_bound`` or, if smaller, ``max_weight * budget`` (the largest feedback weight times
+    the error spikes an epoch carries, ``budget``); larger sums saturate the 7-bit channel."""
+    worst = int(step_bound) * max(int(steps), 1)
+    if steps <= 1:
+        return worst
+    return int(min(worst, math.ceil(max_weight * budget)))
+
+
+def error_budget(steps: int, target_rate: float | None) -> float:
+    """Error spikes one epoch of a classifier carries at most in practice: the labelled
+    output's whole swing (``steps * target_rate`` missing spikes) plus one wrong output
+    firing every step; more saturates the channel (clipping, like gradient clipping)."""
+    return steps * (1.0 + float(target_rate or 0.0))
 
 
 def rng_seed(net_seed: int, projection: str) -> int:
@@ -148,8 +181,9 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
     def refuse(why: str) -> CompileError:
         return CompileError(f"projection '{name}': {why}", file=file, path=path)
 
-    if rule.t_epoch != 1:
-        raise refuse(f"learning epoch {rule.t_epoch}: fixed-point rules run every step (set "
+    if rule.t_epoch != 1 and not epoch_summed(rule):
+        raise refuse(f"learning epoch {rule.t_epoch}: fixed-point rules whose terms do not all "
+                     "read the epoch-summed third factor (u * x1 * y2 / y3) run every step (set "
                      "learning_epoch: 1 in the plasticity block)")
     to_reg = scale / 2.0 ** weight_exp
     traces = {k: getattr(rule, k) for k in TRACES}
@@ -205,6 +239,7 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
     if rule.third_factor:
         out["third_factor"] = {"bound": int(third["bound"]), "shift": int(third["shift"]),
                                "unit": float(2.0 ** third["shift"] / scale)}
+        out["epoch"] = int(rule.t_epoch)
     return out
 
 
@@ -213,15 +248,18 @@ def quantize_block(entry: dict, projections: dict, populations: dict, seed: int,
     """``{projection: quantized rule}`` of one manifest plasticity entry (``weights_of(name)``:
     integer weights [post, pre], needed by three-factor rules)."""
     out = {}
-    shifts = None
+    shifts: dict = {}
     for proj, d in entry["projections"].items():
         p = projections[proj]
         rule = EngineRule.from_dict(d)
         third = None
         if rule.third_factor:
-            if shifts is None:
-                shifts = third_factor_shifts(populations, projections, weights_of)
-            third = shifts.get(p["post"])
+            steps = rule.t_epoch if epoch_summed(rule) else 1
+            if steps not in shifts:
+                shifts[steps] = third_factor_shifts(
+                    populations, projections, weights_of, steps,
+                    error_budget(steps, entry.get("target_rate")))
+            third = shifts[steps].get(p["post"])
         out[proj] = quantize(proj, rule, weight_exp=int(p.get("weight_exp", 0)),
                              scale=float(populations[p["post"]].get("scale", 1.0)),
                              sign_mode=p.get("sign_mode", "mixed"), seed=seed, file=file,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import CompileError
 from ..profiles import HardwareProfile
 from .expand import Expanded
+from .fixed_point import TRACE_BITS, epoch_summed
 
 FIXED_LEARNING = ("stdp", "feedback_alignment", "direct_feedback_alignment", "dfa")
 
@@ -33,11 +34,25 @@ def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> N
             f"({len(ex.hidden)} here): its error relays between hidden layers would carry B e "
             "as integers at graded scale 1, which floors the error away; use dfa, or train "
             "with --profile cpu", file=file, path=("plasticity", name, "projections"))
-    epochs = {r.t_epoch for r in ex.rules.values()}
-    if epochs != {1}:
+    spec = profile.learning
+    if spec.trace_bits is not None and spec.trace_bits != TRACE_BITS:
         raise CompileError(
-            f"learning epoch {max(epochs)} steps: fixed-point rules run every step; set "
-            "learning_epoch: 1", file=file, path=("plasticity", name, "learning_epoch"))
+            f"{profile.name}'s learning engine has {spec.trace_bits}-bit traces; fixed-point "
+            f"learning is modelled on Loihi 2's {TRACE_BITS}-bit engine only (set trace_bits: "
+            f"{TRACE_BITS} in the profile, or train with --profile cpu)", file=file,
+            path=("plasticity", name, "rule"))
+    for r in ex.rules.values():
+        if r.t_epoch != 1 and not epoch_summed(r):
+            raise CompileError(
+                f"learning epoch {r.t_epoch} steps: fixed-point rules other than the "
+                "epoch-summed error rules (feedback_alignment, dfa) run every step; set "
+                "learning_epoch: 1", file=file, path=("plasticity", name, "learning_epoch"))
+        every = spec.epoch_steps or 1
+        if r.t_epoch % every:
+            raise CompileError(
+                f"learning epoch {r.t_epoch} steps is not a multiple of {profile.name}'s "
+                f"learning epoch_steps ({every}); set learning_epoch to a multiple of it",
+                file=file, path=("plasticity", name, "learning_epoch"))
 
 
 def plasticity_manifest(expanded: Expanded, profile: HardwareProfile, file: str) -> dict:
