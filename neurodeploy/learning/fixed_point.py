@@ -161,6 +161,41 @@ def _best_constant(target: float) -> tuple[int, int]:
     return best
 
 
+def rescale_rule(q: dict, factor: float) -> None:
+    """Scale a stored quantized rule's rate by ``factor`` in place (a learning-rate
+    schedule): each term's ``m * 2^e`` is re-chosen for the scaled rate; below the engine's
+    smallest constant (1*2^-7) the trace impulses shrink instead (the host reprograms the
+    impulse registers too), so a long schedule keeps decaying."""
+    smallest = min(MANTISSAS) * 2.0 ** min(EXPONENTS)
+    want = {id(t): abs(t["mantissa"]) * 2.0 ** t["exponent"] * abs(t["coef"] / t["coef_quantized"])
+            * factor for t in q["terms"]}
+    low = min(want.values(), default=smallest)
+    shrink = min(1.0, low / smallest)
+    old_imp = {}
+    if shrink < 1.0:
+        for t in q["terms"]:
+            want[id(t)] /= shrink
+        for f in {f for t in q["terms"] for f in t["factors"] if f in TRACES}:
+            tr = q["traces"][f]
+            old_imp[f] = tr["impulse_mean"]
+            i_int, i_frac, i_q = _quantize_impulse(tr["impulse_mean"] * shrink)
+            if i_q == 0:
+                raise ValueError(f"learning rate decayed below what {TRACE_BITS}-bit traces and "
+                                 "m*2^e constants express; use fewer epochs or lr_decay closer "
+                                 "to 1")
+            tr.update(impulse=i_int + i_frac / (1 << FRACTION_BITS), impulse_mean=i_q,
+                      impulse_int=i_int, impulse_frac=i_frac)
+    for t in q["terms"]:
+        m, e = _best_constant(want[id(t)])
+        sign = 1 if t["mantissa"] > 0 else -1
+        f = next(f for f in t["factors"] if f in TRACES)
+        ratio = (m * 2.0 ** e) / (abs(t["mantissa"]) * 2.0 ** t["exponent"]) * (
+            q["traces"][f]["impulse_mean"] / old_imp.get(f, q["traces"][f]["impulse_mean"]))
+        t.update(mantissa=sign * m, exponent=e, s_exp=e + 7, coef=t["coef"] * factor,
+                 coef_quantized=t["coef_quantized"] * ratio)
+        t["rel_error"] = abs(t["coef_quantized"] - t["coef"]) / abs(t["coef"])
+
+
 def _quantize_impulse(impulse: float) -> tuple[int, int, float]:
     """(integer part, fraction register, mean impulse) for a wanted mean impulse.
 
