@@ -34,16 +34,23 @@ def _write(tmp_path: Path, text: str, name: str = "net.yaml") -> Path:
     return path
 
 
-@pytest.mark.parametrize("rule", ["feedback_alignment", "kolen_pollack"])
-def test_short_training_beats_chance(tmp_path: Path, capsys, rule: str):
+@pytest.mark.parametrize("rule,learn_in", [("feedback_alignment", "chip"),
+                                           ("kolen_pollack", "float")])
+def test_short_training_beats_chance(tmp_path: Path, capsys, rule: str, learn_in: str):
     """Three digit classes, 240 samples, 3 epochs: far above chance (1/3), and the build,
-    curves and trained network are written; evaluate reproduces the deployed accuracy."""
+    curves and trained network are written; evaluate reproduces the deployed accuracy. FA
+    learns in loihi2's fixed point by default; Kolen-Pollack only with --learn-in float,
+    which the output says."""
     net = _write(tmp_path, SMALL.replace("RULE", rule))
     out = tmp_path / "b"
     assert main(["train", str(net), "--profile", "loihi2", "--epochs", "3", "--classes",
-                 "0,1,2", "--train-samples", "240", "-o", str(out)]) == 0
+                 "0,1,2", "--train-samples", "240", "-o", str(out), "--learn-in", learn_in]) == 0
     text = capsys.readouterr().out
     assert "deployed to loihi2" in text
+    said = "learning in loihi2's fixed point" if learn_in == "chip" else "learning in float"
+    assert said in text
+    summary = json.loads((out / "training" / "summary.json").read_text())
+    assert summary["learned_in"] == ("fixed" if learn_in == "chip" else "float")
     curves = json.loads((out / "training" / "curves.json").read_text())
     assert len(curves["test_accuracy"]) == 3 and curves["test_accuracy"][-1] > 0.7
     assert (out / "training" / "curves.png").stat().st_size > 1000
@@ -57,6 +64,17 @@ def test_short_training_beats_chance(tmp_path: Path, capsys, rule: str):
     assert result["accuracy"] == pytest.approx(summary["deployed_test_accuracy"])
     assert result["n"] == 135 and 0 < result["activation_sparsity"] < 1
     assert result["synaptic_operations_per_sample"] > 0 and result["mean_rate_hz"]["output"] > 0
+
+
+def test_fixed_profile_refuses_a_float_only_rule_without_learn_in_float(tmp_path, capsys):
+    """Kolen-Pollack on loihi2 without --learn-in float: one line naming the field and the
+    way out, exit 1, nothing written."""
+    net = _write(tmp_path, SMALL.replace("RULE", "kolen_pollack"))
+    out = tmp_path / "b"
+    assert main(["train", str(net), "--profile", "loihi2", "--epochs", "1", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "plasticity.learn.rule" in err[0] and "--learn-in float" in err[0]
+    assert not out.exists()
 
 
 def _npz(tmp_path: Path, **arrays) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import yaml
 
 from ..compile import compile_network
-from ..errors import NeurodeployError
+from ..errors import CompileError, NeurodeployError
 from ..ir import load_network
 from ..ir.models import Network
 from ..profiles import HardwareProfile, load_profile
@@ -30,6 +30,7 @@ class SessionResult:
     float_accuracy: float
     deployed_accuracy: float
     deployed_learning: bool
+    learned_in: str = "float"
 
 
 def _weights_file(arr: np.ndarray, directory: Path, name: str) -> dict:
@@ -82,21 +83,26 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
     block_name, _ = learning_block(net)
     check_output_dir(out, force)
     target = load_profile(profile_name)
+    on_chip = target.numerics == "fixed" and cfg.learn_in != "float"
     work = scratch_dir(out)
     try:
-        float_build = compile_network(net, load_profile("cpu"), work / "float_build").out
-        deployed = compile_network(net if target.numerics == "float" else _forward_only(net),
-                                   target, out=None)
+        if on_chip:
+            train_build = _fixed_training_build(net, target, work / "train_build")
+        else:
+            train_build = compile_network(net, load_profile("cpu"), work / "float_build").out
+        deployed = compile_network(net if target.numerics == "float" or on_chip
+                                   else _forward_only(net), target, out=None)
         check_backend(cfg.backend)
         data = prepare_data(net, cfg)
         from ..compilers import load_plan
-        plan = load_plan(float_build)
+        plan = load_plan(train_build)
         trainer = Trainer(plan, block_name, data, cfg, progress,
                           deployed.manifest if target.numerics == "float" else None)
         curves = trainer.run()
-        weights = trainer.trained_weights()
+        weights = float_weights(plan, trainer.trained_weights()) if on_chip else \
+            trainer.trained_weights()
         expanded = expand(net).net
-        keep_learning = target.numerics == "float"
+        keep_learning = target.numerics == "float" or on_chip
         trained_dir = work / "training"
         full_yaml = trained_network_yaml(expanded, weights, trained_dir, with_learning=True)
         deploy_yaml = full_yaml
@@ -110,6 +116,7 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
                    "profile": target.name, "epochs": cfg.epochs, "data": data.name,
                    "float_test_accuracy": float_acc, "deployed_test_accuracy": deployed["accuracy"],
                    "deployed_with_learning": keep_learning,
+                   "learned_in": "fixed" if on_chip else "float",
                    "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
                    "classes": cfg.classes}
         (trained_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -117,9 +124,32 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
         if not keep_learning:
             os.replace(work / "forward", built / "training" / "forward")
         final = _install(built, out, force)
-        return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning)
+        return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning,
+                             "fixed" if on_chip else "float")
     finally:
         remove(work)
+
+
+def _fixed_training_build(net: Network, target: HardwareProfile, out: Path) -> Path:
+    """The target's own build with its learning parts: training runs in its learning
+    engine's numbers; a rule the engine cannot run is refused with the way out."""
+    try:
+        return compile_network(net, target, out).out
+    except CompileError as exc:
+        raise CompileError(f"{exc.message}; or pass --learn-in float to learn in float and "
+                           f"deploy the trained weights to {target.name}", file=exc.file,
+                           path=exc.path, line=exc.line) from None
+
+
+def float_weights(plan, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A fixed build's learned weights (cpu layout units: registers shifted by a positive
+    exponent) in the network's float units, which compile quantizes back."""
+    out = {}
+    for name, w in weights.items():
+        p = plan.projections[name]
+        scale = plan.populations[p.post].scale
+        out[name] = np.asarray(w, np.float64) * 2.0 ** min(int(p.weight_exp), 0) / scale
+    return out
 
 
 def _forward_only(net: Network) -> Network:

@@ -44,6 +44,7 @@ class TrainConfig:
     classes: list[int] | None = None
     train_samples: int | None = None
     test_samples: int | None = None
+    learn_in: str = "chip"
 
 
 @dataclass
