@@ -221,7 +221,8 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
 
     A synapse no term touches keeps its weight exactly (its accumulator is a multiple of
     128), so rules whose every term depends on x0 or y0 visit only the synapses of neurons
-    that spiked, each once."""
+    that spiked, each once, and a three-factor rule (every term reads y2 or y3) visits none
+    while y2 and y3 are 0 (the steps inside a learning epoch)."""
     if k >= fx.rnd.shape[2]:
         raise IndexError("fixed-point learning: the random tables are shorter than the run; "
                          "call Layout.reserve_steps(steps) first")
@@ -244,6 +245,8 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
         if post_spk[i] != 0:
             z = _impulse(z, fx.imp_int[q, 2], fx.imp_frac[q, 2], ryi)
         y[i] = z
+    if fx.tf[q] and not np.any(y23):
+        return                              # every term reads y2 or y3: no weight moves
     shift_w = fx.wexp[q] if fx.wexp[q] > 0 else 0
     sign = fx.sign[q]
     event = True
