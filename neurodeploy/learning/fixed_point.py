@@ -155,42 +155,50 @@ def rng_seed(net_seed: int, projection: str) -> int:
 
 
 def _best_constant(target: float) -> tuple[int, int]:
-    """(m, e) with m * 2^e closest to target > 0 (relative error)."""
-    best = min(((m, e) for m in MANTISSAS for e in EXPONENTS),
-                key=lambda me: abs(me[0] * 2.0 ** me[1] - target) / target)
-    return best
+    """(m, e) with m * 2^e closest to target > 0 (relative error); among equal values the
+    largest mantissa (smallest exponent), so the engine's floored product shift drops less."""
+    return min(((m, e) for m in MANTISSAS for e in EXPONENTS),
+               key=lambda me: (abs(me[0] * 2.0 ** me[1] - target) / target, me[1]))
+
+
+def _ceil_constant(target: float) -> tuple[int, int]:
+    """The smallest m * 2^e >= target (the largest constant when none is)."""
+    fits = [(m * 2.0 ** e, e, m) for m in MANTISSAS for e in EXPONENTS if m * 2.0 ** e >= target]
+    if not fits:
+        return max(MANTISSAS), max(EXPONENTS)
+    _, e, m = min(fits)
+    return m, e
 
 
 def rescale_rule(q: dict, factor: float) -> None:
     """Scale a stored quantized rule's rate by ``factor`` in place (a learning-rate
-    schedule): each term's ``m * 2^e`` is re-chosen for the scaled rate; below the engine's
-    smallest constant (1*2^-7) the trace impulses shrink instead (the host reprograms the
-    impulse registers too), so a long schedule keeps decaying."""
-    smallest = min(MANTISSAS) * 2.0 ** min(EXPONENTS)
-    want = {id(t): abs(t["mantissa"]) * 2.0 ** t["exponent"] * abs(t["coef"] / t["coef_quantized"])
-            * factor for t in q["terms"]}
-    low = min(want.values(), default=smallest)
-    shrink = min(1.0, low / smallest)
+    schedule, the host reprogramming the engine): the leading term of each trace takes the
+    next ``m * 2^e`` at or above its scaled rate and the trace impulse shrinks by the rest
+    (so rates below the smallest constant, 1*2^-7, keep decaying); the other terms take the
+    constant closest to theirs."""
+    want = [abs(t["mantissa"]) * 2.0 ** t["exponent"] * abs(t["coef"] / t["coef_quantized"])
+            * factor for t in q["terms"]]
+    trace_of = [next(f for f in t["factors"] if f in TRACES) for t in q["terms"]]
+    shrink = {}
+    for f in set(trace_of):
+        lead = max(w for w, g in zip(want, trace_of) if g == f)
+        m, e = _ceil_constant(lead)
+        shrink[f] = min(1.0, lead / (m * 2.0 ** e))
     old_imp = {}
-    if shrink < 1.0:
-        for t in q["terms"]:
-            want[id(t)] /= shrink
-        for f in {f for t in q["terms"] for f in t["factors"] if f in TRACES}:
-            tr = q["traces"][f]
-            old_imp[f] = tr["impulse_mean"]
-            i_int, i_frac, i_q = _quantize_impulse(tr["impulse_mean"] * shrink)
-            if i_q == 0:
-                raise ValueError(f"learning rate decayed below what {TRACE_BITS}-bit traces and "
-                                 "m*2^e constants express; use fewer epochs or lr_decay closer "
-                                 "to 1")
-            tr.update(impulse=i_int + i_frac / (1 << FRACTION_BITS), impulse_mean=i_q,
-                      impulse_int=i_int, impulse_frac=i_frac)
-    for t in q["terms"]:
-        m, e = _best_constant(want[id(t)])
+    for f, g in shrink.items():
+        tr = q["traces"][f]
+        old_imp[f] = tr["impulse_mean"]
+        i_int, i_frac, i_q = _quantize_impulse(tr["impulse_mean"] * g)
+        if i_q == 0:
+            raise ValueError(f"learning rate decayed below what {TRACE_BITS}-bit traces and "
+                             "m*2^e constants express; use fewer epochs or lr_decay closer to 1")
+        tr.update(impulse=i_int + i_frac / (1 << FRACTION_BITS), impulse_mean=i_q,
+                  impulse_int=i_int, impulse_frac=i_frac)
+    for t, w, f in zip(q["terms"], want, trace_of):
+        gain = q["traces"][f]["impulse_mean"] / old_imp[f]
+        m, e = _best_constant(w / gain)
         sign = 1 if t["mantissa"] > 0 else -1
-        f = next(f for f in t["factors"] if f in TRACES)
-        ratio = (m * 2.0 ** e) / (abs(t["mantissa"]) * 2.0 ** t["exponent"]) * (
-            q["traces"][f]["impulse_mean"] / old_imp.get(f, q["traces"][f]["impulse_mean"]))
+        ratio = (m * 2.0 ** e) / (abs(t["mantissa"]) * 2.0 ** t["exponent"]) * gain
         t.update(mantissa=sign * m, exponent=e, s_exp=e + 7, coef=t["coef"] * factor,
                  coef_quantized=t["coef_quantized"] * ratio)
         t["rel_error"] = abs(t["coef_quantized"] - t["coef"]) / abs(t["coef"])
