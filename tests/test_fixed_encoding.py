@@ -143,3 +143,25 @@ def test_lr_decay_scales_the_lava_learners_float_rules(tmp_path):
             [0.25 * c for c in coefs])
     assert learner.layout.rules.t_coef == pytest.approx(
         0.25 * get_learner("cpu", plan, "output").layout.rules.t_coef)
+
+
+def test_stdp_bounds_on_loihi2_are_honoured_or_refused(tmp_path):
+    """A w_max inside the learned register's range is refused with its field path (the
+    engine clips at nothing but the register's saturation); one at or beyond the
+    register's limit is what the saturation does, and compiles."""
+    from neurodeploy.compile import compile_network
+    from neurodeploy.errors import CompileError
+    from neurodeploy.ir import parse_network
+    from neurodeploy.profiles import load_profile
+
+    from .test_stdp_fixed import NET
+    text = NET.format(seed=1, mean=0.3, delay=0)
+    tight = text.replace("tau_minus: 6.0}", "tau_minus: 6.0, w_max: 0.4}")
+    with pytest.raises(CompileError, match="w_max 0.4 is .* weight registers") as info:
+        compile_network(parse_network(tight, "net.yaml"), load_profile("loihi2"), None)
+    assert tuple(info.value.path) == ("plasticity", "stdp", "w_max")
+    res = compile_network(parse_network(text, "net.yaml"), load_profile("loihi2"), None)
+    q = res.manifest["plasticity"]["stdp"]["fixed"]["in_out"]
+    limit = 255 * 2.0 ** q["weight_exp"] / q["scale"]
+    loose = text.replace("tau_minus: 6.0}", f"tau_minus: 6.0, w_max: {limit * 1.01:.6f}}}")
+    compile_network(parse_network(loose, "net.yaml"), load_profile("loihi2"), None)

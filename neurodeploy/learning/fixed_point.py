@@ -216,6 +216,27 @@ def _quantize_impulse(impulse: float) -> tuple[int, int, float]:
     return i_int, frac, i_int + frac / (1 << TRACE_BITS)
 
 
+#: the learned weight register's saturation per sign mode (Lava's ``clip_weights``, 8 bits)
+REGISTER_RANGE = {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}
+
+
+def _bounds_refusal(rule: EngineRule, to_reg: float, sign_mode: str) -> tuple[str, str] | None:
+    """Weight bounds in fixed point: the engine saturates learned weights at the register
+    range of the sign mode and clips nothing else, so a finite ``w_min`` / ``w_max`` is
+    honoured when it is the register's own limit or looser, and refused when tighter."""
+    lo, hi = REGISTER_RANGE[sign_mode]
+    for field_name, bound, limit, tighter in (("w_max", rule.w_max, hi, rule.w_max < hi / to_reg),
+                                              ("w_min", rule.w_min, lo, rule.w_min > lo / to_reg)):
+        if math.isfinite(bound) and tighter:
+            return field_name, (f"{field_name} {bound:g} is {bound * to_reg:.1f} weight registers, "
+                                f"inside the register range {lo}..{hi} ({lo / to_reg:.4g}.."
+                                f"{hi / to_reg:.4g} in weight units) where the fixed-point learning "
+                                f"engine saturates; it clips at nothing else, so set {field_name} to "
+                                f"{limit / to_reg:.4g} or beyond (or remove it), or learn with "
+                                "--profile cpu")
+    return None
+
+
 def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign_mode: str,
              seed: int, file: str = "", path: tuple = (), third: dict | None = None) -> dict:
     """The fixed-point form of ``rule`` for a projection with these weight numbers
@@ -229,6 +250,10 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
                      "read the epoch-summed third factor (u * x1 * y2 / y3) run every step (set "
                      "learning_epoch: 1 in the plasticity block)")
     to_reg = scale / 2.0 ** weight_exp
+    bad = _bounds_refusal(rule, to_reg, sign_mode)
+    if bad:
+        raise CompileError(f"projection '{name}': {bad[1]}", file=file,
+                           path=tuple(path[:2]) + (bad[0],) if path else ())
     traces = {k: getattr(rule, k) for k in TRACES}
     impulses: dict[str, float] = {}
     terms = []
