@@ -275,13 +275,3 @@ def test_three_factor_kernel_reproduces_lava(tmp_path):
         assert np.array_equal(got, lava[k - 1]), f"first divergence at step {k}"
     assert rounded_down > 0, "the run must exercise the y decay's rounding down"
     assert np.abs(lava[-1] - w0).max() > 20, "the weights must learn"
-
-
-def test_finetune_refuses_a_fixed_point_learning_build(tmp_path):
-    """validate --finetune scales the float rule's coefficients; a fixed FA build's rate is
-    compiled into its quantized rule, so it is refused with the reason, not run unscaled."""
-    from neurodeploy.errors import NeurodeployError
-    from neurodeploy.validate.finetune import _block
-    _, plan = _build(tmp_path, _text())
-    with pytest.raises(NeurodeployError, match="compiled into its quantized rule"):
-        _block(plan, str(tmp_path / "b"))
