@@ -165,3 +165,23 @@ def test_stdp_bounds_on_loihi2_are_honoured_or_refused(tmp_path):
     limit = 255 * 2.0 ** q["weight_exp"] / q["scale"]
     loose = text.replace("tau_minus: 6.0}", f"tau_minus: 6.0, w_max: {limit * 1.01:.6f}}}")
     compile_network(parse_network(loose, "net.yaml"), load_profile("loihi2"), None)
+
+
+@pytest.mark.parametrize("learning,field,says", [
+    ("{epoch_steps: 7}", "learning_epoch", "not a multiple of .* epoch_steps \\(7\\)"),
+    ("{trace_bits: 9}", "rule", "9-bit traces"),
+])
+def test_profile_learning_widths_are_used_or_refused(tmp_path, learning, field, says):
+    """A profile's learning ``epoch_steps`` and ``trace_bits`` are checked against the rule
+    (issue 16: never ignored): a per-sample epoch of 20 steps on an engine whose epochs are
+    multiples of 7, or traces other than the modelled 7 bits, are refused with the field."""
+    from neurodeploy.compile import compile_network
+    from neurodeploy.errors import CompileError
+    from neurodeploy.ir import parse_network
+    from neurodeploy.profiles import load_profile
+    prof = tmp_path / "chip.yaml"
+    prof.write_text(f"extends: loihi2\nname: chip\nlearning: {learning}\n")
+    with pytest.raises(CompileError, match=says) as info:
+        compile_network(parse_network(_text(seed=3, eta=0.01, epoch=""), "net.yaml"),
+                        load_profile(prof), None)
+    assert tuple(info.value.path) == ("plasticity", "learn", field)
