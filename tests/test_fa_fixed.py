@@ -104,9 +104,8 @@ def _cpu_trajectories(plan, inputs, n, steps, plastic=PLASTIC):
 
 
 @pytest.mark.parametrize("seed,eta,deep,epoch", [
-    (3, 0.01, False, ", learning_epoch: 1"), (5, 0.004, False, ", learning_epoch: 1"),
-    (3, 0.005, True, ", learning_epoch: 1"), (4, 0.01, False, ""), (6, 0.003, False, ""),
-    (3, 0.005, True, "")])
+    (3, 0.01, False, ", learning_epoch: 1"), (3, 0.005, True, ", learning_epoch: 1"),
+    (4, 0.01, False, ""), (3, 0.005, True, "")])
 def test_fa_fixed_weights_identical_every_step(tmp_path, seed, eta, deep, epoch):
     """FA 8 -> 6 -> 3 (and DFA 8 -> 7 -> 5 -> 3), six samples of 20 steps in one run, with
     one-step and per-sample learning epochs: the weights of every plastic projection are

@@ -137,14 +137,13 @@ def test_bad_plasticity_block_is_one_line(tmp_path: Path, capsys, block, where, 
     assert not out.exists()
 
 
-def test_fa_on_fixed_point_compile_needs_one_step_epochs(tmp_path: Path, capsys):
-    """Fixed-point FA learns every step: the example (one update per 30-step sample) is
-    refused with the field to set, and compiles with it; Kolen-Pollack is float only."""
+def test_fa_on_fixed_point_compiles_per_sample_and_per_step(tmp_path: Path, capsys):
+    """Fixed-point FA learns once per sample (the example's default epoch) or every step
+    (learning_epoch: 1); the report shows the quantized rule. Kolen-Pollack is refused with
+    the field and the way out."""
     assert main(["compile", str(EXAMPLES / "digits_fa.yaml"), "--profile", "loihi2", "-o",
-                 str(tmp_path / "b")]) == 1
-    err = capsys.readouterr().err
-    assert "plasticity.learn.learning_epoch" in err and "learning_epoch: 1" in err
-    assert not (tmp_path / "b").exists()
+                 str(tmp_path / "b")]) == 0
+    assert "third factor y2/y3" in capsys.readouterr().out
     text = (EXAMPLES / "digits_fa.yaml").read_text().replace("lr_decay: 0.9",
                                                              "lr_decay: 0.9\n    learning_epoch: 1")
     net = _write(tmp_path, text)
@@ -153,7 +152,8 @@ def test_fa_on_fixed_point_compile_needs_one_step_epochs(tmp_path: Path, capsys)
     kp = (EXAMPLES / "digits_kp.yaml")
     assert main(["compile", str(kp), "--profile", "loihi2", "-o", str(tmp_path / "d")]) == 1
     err = capsys.readouterr().err
-    assert "plasticity.learn.rule" in err and "neurodeploy train does this" in err
+    assert "plasticity.learn.rule" in err and "--learn-in float" in err
+    assert not (tmp_path / "d").exists()
 
 
 def test_evaluate_needs_a_task(tmp_path: Path, capsys):

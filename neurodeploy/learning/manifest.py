@@ -19,14 +19,14 @@ def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> N
     if block.rule not in FIXED_LEARNING:
         raise CompileError(
             f"'{block.rule}' runs in float only in this release (fixed point runs stdp, "
-            f"feedback_alignment and dfa); train with --profile cpu (float) and deploy the "
-            f"trained weights to {profile.name} (neurodeploy train does this), or use one of "
-            "those", file=file, path=("plasticity", name, "rule"))
+            f"feedback_alignment and dfa); learn in float and deploy the trained weights to "
+            f"{profile.name} (neurodeploy train --learn-in float), or use one of those",
+            file=file, path=("plasticity", name, "rule"))
     if block.rule != "stdp" and not profile.learning.third_factor:
         raise CompileError(
             f"{profile.name}'s learning engine has no graded third factor, which '{block.rule}' "
-            "needs for its error; train with --profile cpu and deploy the trained weights "
-            f"(neurodeploy train does this), or use stdp", file=file,
+            "needs for its error; learn in float and deploy the trained weights "
+            f"(neurodeploy train --learn-in float), or use stdp", file=file,
             path=("plasticity", name, "rule"))
     if block.rule == "feedback_alignment" and len(ex.hidden) > 1:
         raise CompileError(

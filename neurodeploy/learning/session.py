@@ -136,6 +136,8 @@ def _fixed_training_build(net: Network, target: HardwareProfile, out: Path) -> P
     try:
         return compile_network(net, target, out).out
     except CompileError as exc:
+        if "--learn-in float" in exc.message:
+            raise
         raise CompileError(f"{exc.message}; or pass --learn-in float to learn in float and "
                            f"deploy the trained weights to {target.name}", file=exc.file,
                            path=exc.path, line=exc.line) from None
