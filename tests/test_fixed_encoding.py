@@ -16,10 +16,9 @@ import pytest
 import neurodeploy  # noqa: F401  (installs the Lava shim)
 from neurodeploy.compilers.cpu import fixed_learning as FL
 from neurodeploy.learning.engine_rule import EngineRule, Term, Trace
-from neurodeploy.learning.fixed_point import (quantize, rescale_rule, third_factor_channels,
-                                               third_factor_shift)
+from neurodeploy.learning.fixed_point import quantize, third_factor_channels, third_factor_shift
 from neurodeploy.learning.learners import get_learner
-from neurodeploy.learning.lr_schedule import scale_learning_rate
+from neurodeploy.learning.lr_schedule import rescale_rule, scale_learning_rate
 
 from .test_fa_fixed import PLASTIC, _build, _inputs, _text
 

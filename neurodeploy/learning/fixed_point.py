@@ -154,57 +154,14 @@ def rng_seed(net_seed: int, projection: str) -> int:
     return (int(net_seed) * 7919 + zlib.crc32(projection.encode())) % (1 << 30) + 1
 
 
-def _best_constant(target: float) -> tuple[int, int]:
+def best_constant(target: float) -> tuple[int, int]:
     """(m, e) with m * 2^e closest to target > 0 (relative error); among equal values the
     largest mantissa (smallest exponent), so the engine's floored product shift drops less."""
     return min(((m, e) for m in MANTISSAS for e in EXPONENTS),
                key=lambda me: (abs(me[0] * 2.0 ** me[1] - target) / target, me[1]))
 
 
-def _ceil_constant(target: float) -> tuple[int, int]:
-    """The smallest m * 2^e >= target (the largest constant when none is)."""
-    fits = [(m * 2.0 ** e, e, m) for m in MANTISSAS for e in EXPONENTS if m * 2.0 ** e >= target]
-    if not fits:
-        return max(MANTISSAS), max(EXPONENTS)
-    _, e, m = min(fits)
-    return m, e
-
-
-def rescale_rule(q: dict, factor: float) -> None:
-    """Scale a stored quantized rule's rate by ``factor`` in place (a learning-rate
-    schedule, the host reprogramming the engine): the leading term of each trace takes the
-    next ``m * 2^e`` at or above its scaled rate and the trace impulse shrinks by the rest
-    (so rates below the smallest constant, 1*2^-7, keep decaying); the other terms take the
-    constant closest to theirs."""
-    want = [abs(t["mantissa"]) * 2.0 ** t["exponent"] * abs(t["coef"] / t["coef_quantized"])
-            * factor for t in q["terms"]]
-    trace_of = [next(f for f in t["factors"] if f in TRACES) for t in q["terms"]]
-    shrink = {}
-    for f in set(trace_of):
-        lead = max(w for w, g in zip(want, trace_of) if g == f)
-        m, e = _ceil_constant(lead)
-        shrink[f] = min(1.0, lead / (m * 2.0 ** e))
-    old_imp = {}
-    for f, g in shrink.items():
-        tr = q["traces"][f]
-        old_imp[f] = tr["impulse_mean"]
-        i_int, i_frac, i_q = _quantize_impulse(tr["impulse_mean"] * g)
-        if i_q == 0:
-            raise ValueError(f"learning rate decayed below what {TRACE_BITS}-bit traces and "
-                             "m*2^e constants express; use fewer epochs or lr_decay closer to 1")
-        tr.update(impulse=i_int + i_frac / (1 << FRACTION_BITS), impulse_mean=i_q,
-                  impulse_int=i_int, impulse_frac=i_frac)
-    for t, w, f in zip(q["terms"], want, trace_of):
-        gain = q["traces"][f]["impulse_mean"] / old_imp[f]
-        m, e = _best_constant(w / gain)
-        sign = 1 if t["mantissa"] > 0 else -1
-        ratio = (m * 2.0 ** e) / (abs(t["mantissa"]) * 2.0 ** t["exponent"]) * gain
-        t.update(mantissa=sign * m, exponent=e, s_exp=e + 7, coef=t["coef"] * factor,
-                 coef_quantized=t["coef_quantized"] * ratio)
-        t["rel_error"] = abs(t["coef_quantized"] - t["coef"]) / abs(t["coef"])
-
-
-def _quantize_impulse(impulse: float) -> tuple[int, int, float]:
+def quantize_impulse(impulse: float) -> tuple[int, int, float]:
     """(integer part, fraction register, mean impulse) for a wanted mean impulse.
 
     Lava stores the fraction in 1/256 but rounds it up when a 7-bit random number is below
@@ -285,12 +242,12 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
             fits = [c for c in choices if c[2] <= i_max]
             m, e, imp = max(fits, key=lambda c: c[2]) if fits else min(choices, key=lambda c: c[2])
             impulses[f] = min(imp, float(TRACE_MAX))
-        i_int, i_frac, i_q = _quantize_impulse(impulses[f])
+        i_int, i_frac, i_q = quantize_impulse(impulses[f])
         if i_q == 0:
             raise refuse(f"learning rate {abs(t.coef)} is {target:.3g} weight-register units "
                          f"per pair, below what {TRACE_BITS}-bit traces and m*2^e constants "
                          "express; raise learning_rate or lower the weights' exponent")
-        m, e = _best_constant(target * a / i_q)
+        m, e = best_constant(target * a / i_q)
         m = m if t.coef > 0 else -m
         eff = m * 2.0 ** e * i_q / a / to_reg / unit
         terms.append({"dependency": t.dependency, "factors": list(t.factors), "mantissa": m,
@@ -298,7 +255,7 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
                       "rel_error": abs(eff - t.coef) / abs(t.coef)})
     out_traces = {}
     for k in TRACES:
-        i_int, i_frac, i_q = _quantize_impulse(impulses.get(k, 0.0))
+        i_int, i_frac, i_q = quantize_impulse(impulses.get(k, 0.0))
         out_traces[k] = {"tau": traces[k].tau, "impulse": i_int + i_frac / (1 << FRACTION_BITS),
                          "impulse_mean": i_q, "impulse_int": i_int, "impulse_frac": i_frac}
     out = {"trace_bits": TRACE_BITS, "weight_exp": int(weight_exp), "scale": float(scale),
