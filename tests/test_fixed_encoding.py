@@ -166,11 +166,12 @@ def test_stdp_bounds_on_loihi2_are_honoured_or_refused(tmp_path):
     compile_network(parse_network(loose, "net.yaml"), load_profile("loihi2"), None)
 
 
-@pytest.mark.parametrize("learning,field,says", [
-    ("{epoch_steps: 7}", "learning_epoch", "not a multiple of .* epoch_steps \\(7\\)"),
-    ("{trace_bits: 9}", "rule", "9-bit traces"),
+@pytest.mark.parametrize("learning,where,says", [
+    ("{epoch_steps: 7}", ("plasticity", "learn", "learning_epoch"),
+     "not a multiple of .* epoch_steps \\(7\\)"),
+    ("{trace_bits: 9}", ("learning", "trace_bits"), "is 9; .*7-bit traces only"),
 ])
-def test_profile_learning_widths_are_used_or_refused(tmp_path, learning, field, says):
+def test_profile_learning_widths_are_used_or_refused(tmp_path, learning, where, says):
     """A profile's learning ``epoch_steps`` and ``trace_bits`` are checked against the rule
     (issue 16: never ignored): a per-sample epoch of 20 steps on an engine whose epochs are
     multiples of 7, or traces other than the modelled 7 bits, are refused with the field."""
@@ -183,4 +184,6 @@ def test_profile_learning_widths_are_used_or_refused(tmp_path, learning, field, 
     with pytest.raises(CompileError, match=says) as info:
         compile_network(parse_network(_text(seed=3, eta=0.01, epoch=""), "net.yaml"),
                         load_profile(prof), None)
-    assert tuple(info.value.path) == ("plasticity", "learn", field)
+    assert tuple(info.value.path) == where
+    if where[0] == "learning":                  # the profile's own field, in its file
+        assert info.value.file == str(prof) and info.value.line == 3

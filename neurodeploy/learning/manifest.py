@@ -36,11 +36,12 @@ def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> N
             "with --profile cpu", file=file, path=("plasticity", name, "projections"))
     spec = profile.learning
     if spec.trace_bits is not None and spec.trace_bits != TRACE_BITS:
+        where = ("learning", "trace_bits")
         raise CompileError(
-            f"{profile.name}'s learning engine has {spec.trace_bits}-bit traces; fixed-point "
-            f"learning is modelled on Loihi 2's {TRACE_BITS}-bit engine only (set trace_bits: "
-            f"{TRACE_BITS} in the profile, or train with --profile cpu)", file=file,
-            path=("plasticity", name, "rule"))
+            f"profile {profile.name}: is {spec.trace_bits}; fixed-point learning is modelled "
+            f"on Loihi 2's {TRACE_BITS}-bit traces only (set trace_bits: {TRACE_BITS}, or learn "
+            f"with --profile cpu) to learn '{block.rule}' of plasticity.{name}",
+            file=profile._file or file, path=where, line=profile.line_of(where))
     for r in ex.rules.values():
         if r.t_epoch != 1 and not epoch_summed(r):
             raise CompileError(
