@@ -32,7 +32,7 @@ demo: $(STAMP)
 	@echo "== 1. compile: quantize and map a network to $(PROFILE)"
 	$(BIN)/neurodeploy check examples/digits_fa.yaml
 	$(BIN)/neurodeploy compile examples/digits_snn.yaml --profile $(PROFILE) -o build/digits-snn --force
-	@echo "== 2. train on chip: feedback alignment on digits (cpu backend), deployed to $(PROFILE)"
+	@echo "== 2. train on chip: feedback alignment on digits, learning in $(PROFILE)'s own numbers (cpu backend, bit-exact with Lava)"
 	$(BIN)/neurodeploy train examples/digits_fa.yaml --profile $(PROFILE) --backend cpu --epochs 20 \
 		-o build/digits_fa --force
 	@echo "== 3. evaluate the deployed build on Lava"
@@ -46,8 +46,8 @@ demo: $(STAMP)
 	$(BIN)/neurodeploy validate build/digits_fa_cpu --chips 20 --finetune \
 		--set variability.weights.cv=0.3 -o build/digits_fa_cpu-finetune --force
 	@echo "== 6. SAL: the feedback learns W's transpose from spike timing alone (alignment phases)"
-	$(BIN)/neurodeploy train examples/digits_sal.yaml --profile $(PROFILE) --backend cpu --epochs 8 \
-		-o build/digits_sal --force
+	$(BIN)/neurodeploy train examples/digits_sal.yaml --profile $(PROFILE) --learn-in float --backend cpu \
+		--epochs 8 -o build/digits_sal --force
 	@echo "== 7. simulate before deploy: cpu, Lava and Brian2 agree"
 	$(BIN)/python examples/make_digits_input.py build/digits_input.npz
 	$(BIN)/neurodeploy compile examples/feedforward.yaml --profile $(PROFILE) -o build/feedforward --force -q

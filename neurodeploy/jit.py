@@ -27,7 +27,8 @@ def _jitted_sources() -> list[Path]:
     """Every source file whose code ends up in a cached jitted function of the package."""
     import importlib.util
     here = Path(__file__).resolve().parent
-    files = [here / "jit.py", here / "variability" / "counter_rng.py"]
+    files = [here / "jit.py", here / "variability" / "counter_rng.py",
+             here / "learning" / "fixed_point.py"]   # third_factor_channels is jitted
     files += sorted((here / "neurons").glob("*.py"))
     spec = importlib.util.find_spec("neurodeploy.compilers")
     for loc in (spec.submodule_search_locations or []) if spec else []:

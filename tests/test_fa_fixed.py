@@ -103,14 +103,16 @@ def _cpu_trajectories(plan, inputs, n, steps, plastic=PLASTIC):
     return out, rec.counts[0]
 
 
-@pytest.mark.parametrize("seed,eta,deep", [(3, 0.01, False), (4, 0.01, False), (5, 0.004, False),
-                                           (3, 0.005, True)])
-def test_fa_fixed_weights_identical_every_step(tmp_path, seed, eta, deep):
-    """FA 8 -> 6 -> 3 (and DFA 8 -> 7 -> 5 -> 3), six samples of 20 steps in one run: the
-    weights of every plastic projection are identical on cpu and Lava after each of the
-    120 steps."""
+@pytest.mark.parametrize("seed,eta,deep,epoch", [
+    (3, 0.01, False, ", learning_epoch: 1"), (3, 0.005, True, ", learning_epoch: 1"),
+    (4, 0.01, False, ""), (3, 0.005, True, "")])
+def test_fa_fixed_weights_identical_every_step(tmp_path, seed, eta, deep, epoch):
+    """FA 8 -> 6 -> 3 (and DFA 8 -> 7 -> 5 -> 3), six samples of 20 steps in one run, with
+    one-step and per-sample learning epochs: the weights of every plastic projection are
+    identical on cpu and Lava after each of the 120 steps."""
     n, steps = 6, 20
-    text = DEEP.format(seed=seed, rule="dfa") if deep else _text(seed=seed, eta=eta, steps=steps)
+    text = (DEEP.format(seed=seed, rule="dfa").replace(", learning_epoch: 1", epoch) if deep
+            else _text(seed=seed, eta=eta, steps=steps, epoch=epoch))
     plastic = ("w1", "w2", "w3") if deep else PLASTIC
     _, plan = _build(tmp_path, text)
     inputs = _inputs(seed, n, steps)
@@ -196,7 +198,6 @@ def test_compile_quantizes_fa_on_loihi2(tmp_path):
     (_text(rule="kolen_pollack"), ("plasticity", "learn", "rule"), "float only"),
     (DEEP.format(seed=1, rule="feedback_alignment"), ("plasticity", "learn", "projections"),
      "one hidden layer"),
-    (_text(epoch=""), ("plasticity", "learn", "learning_epoch"), "learning_epoch: 1"),
 ])
 def test_fixed_point_refusals(tmp_path, text, where, says):
     with pytest.raises(CompileError, match=says) as info:
@@ -273,13 +274,3 @@ def test_three_factor_kernel_reproduces_lava(tmp_path):
         assert np.array_equal(got, lava[k - 1]), f"first divergence at step {k}"
     assert rounded_down > 0, "the run must exercise the y decay's rounding down"
     assert np.abs(lava[-1] - w0).max() > 20, "the weights must learn"
-
-
-def test_finetune_refuses_a_fixed_point_learning_build(tmp_path):
-    """validate --finetune scales the float rule's coefficients; a fixed FA build's rate is
-    compiled into its quantized rule, so it is refused with the reason, not run unscaled."""
-    from neurodeploy.errors import NeurodeployError
-    from neurodeploy.validate.finetune import _block
-    _, plan = _build(tmp_path, _text())
-    with pytest.raises(NeurodeployError, match="compiled into its quantized rule"):
-        _block(plan, str(tmp_path / "b"))

@@ -34,16 +34,23 @@ def _write(tmp_path: Path, text: str, name: str = "net.yaml") -> Path:
     return path
 
 
-@pytest.mark.parametrize("rule", ["feedback_alignment", "kolen_pollack"])
-def test_short_training_beats_chance(tmp_path: Path, capsys, rule: str):
+@pytest.mark.parametrize("rule,learn_in", [("feedback_alignment", "chip"),
+                                           ("kolen_pollack", "float")])
+def test_short_training_beats_chance(tmp_path: Path, capsys, rule: str, learn_in: str):
     """Three digit classes, 240 samples, 3 epochs: far above chance (1/3), and the build,
-    curves and trained network are written; evaluate reproduces the deployed accuracy."""
+    curves and trained network are written; evaluate reproduces the deployed accuracy. FA
+    learns in loihi2's fixed point by default; Kolen-Pollack only with --learn-in float,
+    which the output says."""
     net = _write(tmp_path, SMALL.replace("RULE", rule))
     out = tmp_path / "b"
     assert main(["train", str(net), "--profile", "loihi2", "--epochs", "3", "--classes",
-                 "0,1,2", "--train-samples", "240", "-o", str(out)]) == 0
+                 "0,1,2", "--train-samples", "240", "-o", str(out), "--learn-in", learn_in]) == 0
     text = capsys.readouterr().out
     assert "deployed to loihi2" in text
+    said = "learning in loihi2's fixed point" if learn_in == "chip" else "learning in float"
+    assert said in text
+    summary = json.loads((out / "training" / "summary.json").read_text())
+    assert summary["learned_in"] == ("fixed" if learn_in == "chip" else "float")
     curves = json.loads((out / "training" / "curves.json").read_text())
     assert len(curves["test_accuracy"]) == 3 and curves["test_accuracy"][-1] > 0.7
     assert (out / "training" / "curves.png").stat().st_size > 1000
@@ -57,6 +64,17 @@ def test_short_training_beats_chance(tmp_path: Path, capsys, rule: str):
     assert result["accuracy"] == pytest.approx(summary["deployed_test_accuracy"])
     assert result["n"] == 135 and 0 < result["activation_sparsity"] < 1
     assert result["synaptic_operations_per_sample"] > 0 and result["mean_rate_hz"]["output"] > 0
+
+
+def test_fixed_profile_refuses_a_float_only_rule_without_learn_in_float(tmp_path, capsys):
+    """Kolen-Pollack on loihi2 without --learn-in float: one line naming the field and the
+    way out, exit 1, nothing written."""
+    net = _write(tmp_path, SMALL.replace("RULE", "kolen_pollack"))
+    out = tmp_path / "b"
+    assert main(["train", str(net), "--profile", "loihi2", "--epochs", "1", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "plasticity.learn.rule" in err[0] and "--learn-in float" in err[0]
+    assert not out.exists()
 
 
 def _npz(tmp_path: Path, **arrays) -> Path:
@@ -119,14 +137,13 @@ def test_bad_plasticity_block_is_one_line(tmp_path: Path, capsys, block, where, 
     assert not out.exists()
 
 
-def test_fa_on_fixed_point_compile_needs_one_step_epochs(tmp_path: Path, capsys):
-    """Fixed-point FA learns every step: the example (one update per 30-step sample) is
-    refused with the field to set, and compiles with it; Kolen-Pollack is float only."""
+def test_fa_on_fixed_point_compiles_per_sample_and_per_step(tmp_path: Path, capsys):
+    """Fixed-point FA learns once per sample (the example's default epoch) or every step
+    (learning_epoch: 1); the report shows the quantized rule. Kolen-Pollack is refused with
+    the field and the way out."""
     assert main(["compile", str(EXAMPLES / "digits_fa.yaml"), "--profile", "loihi2", "-o",
-                 str(tmp_path / "b")]) == 1
-    err = capsys.readouterr().err
-    assert "plasticity.learn.learning_epoch" in err and "learning_epoch: 1" in err
-    assert not (tmp_path / "b").exists()
+                 str(tmp_path / "b")]) == 0
+    assert "third factor y2/y3" in capsys.readouterr().out
     text = (EXAMPLES / "digits_fa.yaml").read_text().replace("lr_decay: 0.9",
                                                              "lr_decay: 0.9\n    learning_epoch: 1")
     net = _write(tmp_path, text)
@@ -135,7 +152,8 @@ def test_fa_on_fixed_point_compile_needs_one_step_epochs(tmp_path: Path, capsys)
     kp = (EXAMPLES / "digits_kp.yaml")
     assert main(["compile", str(kp), "--profile", "loihi2", "-o", str(tmp_path / "d")]) == 1
     err = capsys.readouterr().err
-    assert "plasticity.learn.rule" in err and "neurodeploy train does this" in err
+    assert "plasticity.learn.rule" in err and "--learn-in float" in err
+    assert not (tmp_path / "d").exists()
 
 
 def test_evaluate_needs_a_task(tmp_path: Path, capsys):

@@ -221,7 +221,8 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
 
     A synapse no term touches keeps its weight exactly (its accumulator is a multiple of
     128), so rules whose every term depends on x0 or y0 visit only the synapses of neurons
-    that spiked, each once."""
+    that spiked, each once, and a three-factor rule (every term reads y2 or y3) visits none
+    while y2 and y3 are 0 (the steps inside a learning epoch)."""
     if k >= fx.rnd.shape[2]:
         raise IndexError("fixed-point learning: the random tables are shorter than the run; "
                          "call Layout.reserve_steps(steps) first")
@@ -244,6 +245,8 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
         if post_spk[i] != 0:
             z = _impulse(z, fx.imp_int[q, 2], fx.imp_frac[q, 2], ryi)
         y[i] = z
+    if fx.tf[q] and not np.any(y23):
+        return                              # every term reads y2 or y3: no weight moves
     shift_w = fx.wexp[q] if fx.wexp[q] > 0 else 0
     sign = fx.sign[q]
     event = True
@@ -275,9 +278,10 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
 
 # --------------------------------------------------------------------------- loop hook
 def fixed_epoch(k, b, q, p, net, rules, st, w, emit, spiked, third):
-    """One fixed-point learning epoch of plastic projection ``q`` (projection ``p``) in the
-    cpu learn loop (``third``: each neuron's gated third factor of this step); compiles to
-    nothing for float builds (float weights)."""
+    """One fixed-point learning step of plastic projection ``q`` (projection ``p``) in the
+    cpu learn loop (``third``: each neuron's gated third factor summed over its learning
+    epoch so far; sent as y2 / y3 at the epoch's last step only, 0 at the others, as
+    Lava's learning neuron does); compiles to nothing for float builds (float weights)."""
 
 
 @overload(fixed_epoch, jit_options={"cache": CACHE})
@@ -297,7 +301,7 @@ def _epoch(k, b, q, p, net, rules, st, w, emit, spiked, third):
     x0, y0 = rules.q_xoff[q], rules.q_yoff[q]
     pind0 = net.p_pind0[p]
     y23 = np.zeros((2, npost))
-    if rules.fx.tf[q]:
+    if rules.fx.tf[q] and k % rules.q_epoch[q] == 0:    # the epoch's sum, at its last step
         for i in range(npost):
             y23[0, i], y23[1, i] = _channels(np.int64(third[post0 + i]), rules.fx.tf_shift[q])
     step(k, q, rules.fx, emit[pre0:pre0 + npre], spiked[post0:post0 + npost],

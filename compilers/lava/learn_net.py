@@ -140,7 +140,8 @@ class LearnNet:
         kw.pop("refractory_period", None)        # LearnLIF takes it below (float only)
         lay = self.lr.layout
         o = lay.neuron0[name]
-        epochs = set(np.asarray(lay.net.epoch[o:o + n]).tolist()) if not fixed else {1}
+        epochs = (set(np.asarray(lay.net.epoch[o:o + n]).tolist()) if not fixed
+                  else self._fixed_epochs(name))
         if len(epochs) != 1:
             raise BackendError(f"population '{name}' has neurons with different learning epochs")
         return cls(shape=(n,), reset_interval=self.steps, reset_offset=1, epoch=epochs.pop(),
@@ -149,6 +150,15 @@ class LearnNet:
                           counts=counts, windows=self.n_samples, window=self.steps,
                           y_gain=1.0 if fixed else Y_GAIN_3F, tf_shift=tf_shift,
                           coupling=np.asarray(lay.net.couple[o:o + n], float), **kw)
+
+    def _fixed_epochs(self, name: str) -> set[int]:
+        """Learning epochs of a fixed build's population: those of the epoch-summed
+        third-factor rules it learns with (:func:`~neurodeploy.learning.fixed_point.
+        epoch_summed`), else one step."""
+        from neurodeploy.learning.fixed_point import epoch_summed
+        out = {r.t_epoch for p, r in self.lr.rules.items()
+               if self.plan.projections[p].post == name and epoch_summed(r)}
+        return out or {1}
 
     def _weights(self, name: str) -> np.ndarray:
         """[post, pre] weights as Lava's connection takes them (fixed: the mantissa)."""

@@ -17,9 +17,10 @@ learning synapses that report their weights.
     reads it; the learner sets ``y_gain`` to the inverse so the rule sees the neuron's values. Spike counts per sample window go to a memory-mapped
     file (``counts``: [windows, size] int32), written inside the neuron's own process.
 
-    In fixed point the gated third factor ``r`` of the step (an integer activation) is sent
-    as ``y2, y3 = third_factor_channels(r, tf_shift)`` (7-bit, the shift the build's
-    quantized rule stores; :mod:`neurodeploy.learning.fixed_point`) and y1 as 0.
+    In fixed point the gated third factor ``r`` (an integer activation) summed over the
+    learning epoch is sent at the epoch's last step as ``y2, y3 = third_factor_channels(r,
+    tf_shift)`` (7-bit, the shift the build's quantized rule stores;
+    :mod:`neurodeploy.learning.fixed_point`), 0 at the other steps, and y1 as 0.
 
 ``GradedRelay``
     Emits its summed input as a graded spike every step (zero when the input is zero): the
@@ -191,6 +192,7 @@ class PyLearnLifModelFloat(_LearnMixin, PyNdLifModelFloat):
 class PyLearnLifModelBitAcc(_LearnMixin, PyNdLifModelBitAcc):
     """Lava's bit-accurate LIF with ``LIFReset``'s reset and learning outputs: y0 (the
     back-propagated spike), y1 = 0 and the 7-bit y2 / y3 channels of the gated third factor
+    summed over the learning epoch, at its last step
     (:func:`~neurodeploy.learning.fixed_point.third_factor_channels`)."""
 
     implements_process = None
@@ -226,8 +228,14 @@ class PyLearnLifModelBitAcc(_LearnMixin, PyNdLifModelBitAcc):
         win = self.proc_params["gate_window"]
         r = np.asarray(third, np.int64)
         r = r if win == 0 else np.where(self.since < win, r, 0)
-        y2, y3 = third_factor_channels(r, self.proc_params["tf_shift"])
-        self.y2[:], self.y3[:] = y2, y3
+        self.tf_sum[:] = self.tf_sum + r
+        if self.time_step % self.proc_params["epoch"] == 0:
+            y2, y3 = third_factor_channels(np.asarray(self.tf_sum, np.int64),
+                                           self.proc_params["tf_shift"])
+            self.y2[:], self.y3[:] = y2, y3
+            self.tf_sum[:] = 0
+        else:
+            self.y2[:], self.y3[:] = 0, 0
         self.s_out_y1.send(np.zeros(self.v.shape, np.int32))
         self.s_out_y2.send(self.y2.astype(np.int32))
         self.s_out_y3.send(self.y3.astype(np.int32))

@@ -35,17 +35,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise NeurodeployError(f"--learning-rate must be in (0, 10], got {args.learning_rate:g}")
     cfg = TrainConfig(learning_rate=args.learning_rate, epochs=args.epochs, backend=args.backend, data=args.data, seed=args.seed,
                       classes=_classes(args.classes), train_samples=args.train_samples,
-                      test_samples=args.test_samples)
+                      test_samples=args.test_samples, learn_in=args.learn_in)
     out = Path(args.output) if args.output else Path("build") / Path(args.network).stem
     res = run_session(args.network, args.profile, cfg, out, force=args.force)
     c = res.curves
-    print(f"trained {c.epoch[-1]} epochs on {args.backend}: test accuracy {res.float_accuracy:.4f} "
-          f"(float), {res.deployed_accuracy:.4f} deployed to {args.profile}")
+    how = (f"learning in {args.profile}'s fixed point" if res.learned_in == "fixed" else
+           "learning in float")
+    print(f"trained {c.epoch[-1]} epochs on {args.backend}, {how}: test accuracy "
+          f"{res.float_accuracy:.4f} ({res.learned_in}), {res.deployed_accuracy:.4f} deployed "
+          f"to {args.profile}")
     for name, values in c.angles.items():
         print(f"angle(B, W^T) of {name}: {values[0]:.1f} -> {values[-1]:.1f} degrees")
     if not res.deployed_learning:
-        print(f"{args.profile} build holds the trained forward network (learning runs in "
-              "float in this release); the full trained network is in training/network.yaml")
+        print(f"{args.profile} build holds the trained forward network (--learn-in float: "
+              "learned in float, not in the chip's numbers); the full trained network is in "
+              "training/network.yaml")
     print(f"wrote {res.build} (curves: {res.build}/training/curves.png)")
     return 0
 
@@ -98,6 +102,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "move, the sign of a rate too small)")
     p.add_argument("--output", "-o", help="build directory (default build/<network file name>)")
     p.add_argument("--force", action="store_true", help="replace an existing build")
+    p.add_argument("--learn-in", choices=("chip", "float"), default="chip",
+                   help="chip (default): learn in the profile's own numbers (fixed-point "
+                   "profiles: its learning engine); float: learn in float and deploy the "
+                   "trained weights")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test accuracy and workload of a trained build",

@@ -97,23 +97,56 @@ def _delivered(p: dict, w: np.ndarray, lo: np.ndarray, hi: np.ndarray):
             np.floor(np.maximum(a, b).sum(axis=1) * 2.0 ** exp))
 
 
-def third_factor_shifts(kinds: dict, projections: dict, weights_of) -> dict[str, dict]:
+def third_factor_shifts(kinds: dict, projections: dict, weights_of, steps: int = 1,
+                        budget: float = 0.0) -> dict[str, dict]:
     """``{post population: {"bound": R, "shift": s}}`` for every population fed through a
     third-factor port (``kinds``: population -> {kind, size}; ``projections``: name -> {pre,
-    post, port, weight_exp}; ``weights_of(name)``: integer weights [post, pre])."""
+    post, port, weight_exp}; ``weights_of(name)``: integer weights [post, pre]). ``steps`` > 1:
+    the third factor is summed over a learning epoch of that many steps and ``budget`` error
+    spikes per epoch are resolved (:func:`epoch_bound`)."""
     ranges = _payload_ranges(kinds, projections, weights_of)
     sums: dict = {}
+    peak: dict = {}
     for name, p in projections.items():
         if p.get("port") != "third_factor":
             continue
-        lo, hi = _delivered(p, weights_of(name), *ranges[p["pre"]])
+        w = weights_of(name)
+        lo, hi = _delivered(p, w, *ranges[p["pre"]])
         have = sums.get(p["post"], (0.0, 0.0))
         sums[p["post"]] = (have[0] + lo, have[1] + hi)
+        big = float(np.abs(np.asarray(w, np.float64)).max(initial=0.0)
+                    * 2.0 ** int(p.get("weight_exp", 0)))
+        peak[p["post"]] = max(peak.get(p["post"], 0.0), big)
     out = {}
     for pop, (lo, hi) in sums.items():
-        bound = int(max(np.max(hi), -np.min(lo), 0))
+        bound = epoch_bound(int(max(np.max(hi), -np.min(lo), 0)), steps, peak[pop], budget)
         out[pop] = {"bound": bound, "shift": third_factor_shift(bound)}
     return out
+
+
+def epoch_summed(rule: EngineRule) -> bool:
+    """Whether a rule learns once per epoch from the epoch-summed third factor: every term
+    reads y2 or y3 at the epoch's end (``u``), so the engine can run one-step epochs whose
+    y2 / y3 are 0 except at the epoch's last step."""
+    return rule.third_factor and all(
+        t.dependency == "u" and ("y2" in t.factors or "y3" in t.factors) for t in rule.terms)
+
+
+def epoch_bound(step_bound: int, steps: int, max_weight: float, budget: float) -> int:
+    """The largest |r| an epoch of ``steps`` steps resolves: the worst case ``steps *
+    step_bound`` or, if smaller, ``max_weight * budget`` (the largest feedback weight times
+    the error spikes an epoch carries, ``budget``); larger sums saturate the 7-bit channel."""
+    worst = int(step_bound) * max(int(steps), 1)
+    if steps <= 1:
+        return worst
+    return int(min(worst, math.ceil(max_weight * budget)))
+
+
+def error_budget(steps: int, target_rate: float | None) -> float:
+    """Error spikes one epoch of a classifier carries at most in practice: the labelled
+    output's whole swing (``steps * target_rate`` missing spikes) plus one wrong output
+    firing every step; more saturates the channel (clipping, like gradient clipping)."""
+    return steps * (1.0 + float(target_rate or 0.0))
 
 
 def rng_seed(net_seed: int, projection: str) -> int:
@@ -121,14 +154,14 @@ def rng_seed(net_seed: int, projection: str) -> int:
     return (int(net_seed) * 7919 + zlib.crc32(projection.encode())) % (1 << 30) + 1
 
 
-def _best_constant(target: float) -> tuple[int, int]:
-    """(m, e) with m * 2^e closest to target > 0 (relative error)."""
-    best = min(((m, e) for m in MANTISSAS for e in EXPONENTS),
-                key=lambda me: abs(me[0] * 2.0 ** me[1] - target) / target)
-    return best
+def best_constant(target: float) -> tuple[int, int]:
+    """(m, e) with m * 2^e closest to target > 0 (relative error); among equal values the
+    largest mantissa (smallest exponent), so the engine's floored product shift drops less."""
+    return min(((m, e) for m in MANTISSAS for e in EXPONENTS),
+               key=lambda me: (abs(me[0] * 2.0 ** me[1] - target) / target, me[1]))
 
 
-def _quantize_impulse(impulse: float) -> tuple[int, int, float]:
+def quantize_impulse(impulse: float) -> tuple[int, int, float]:
     """(integer part, fraction register, mean impulse) for a wanted mean impulse.
 
     Lava stores the fraction in 1/256 but rounds it up when a 7-bit random number is below
@@ -140,6 +173,27 @@ def _quantize_impulse(impulse: float) -> tuple[int, int, float]:
     return i_int, frac, i_int + frac / (1 << TRACE_BITS)
 
 
+#: the learned weight register's saturation per sign mode (Lava's ``clip_weights``, 8 bits)
+REGISTER_RANGE = {"mixed": (-256, 255), "excitatory": (0, 255), "inhibitory": (-255, 0)}
+
+
+def _bounds_refusal(rule: EngineRule, to_reg: float, sign_mode: str) -> tuple[str, str] | None:
+    """Weight bounds in fixed point: the engine saturates learned weights at the register
+    range of the sign mode and clips nothing else, so a finite ``w_min`` / ``w_max`` is
+    honoured when it is the register's own limit or looser, and refused when tighter."""
+    lo, hi = REGISTER_RANGE[sign_mode]
+    for field_name, bound, limit, tighter in (("w_max", rule.w_max, hi, rule.w_max < hi / to_reg),
+                                              ("w_min", rule.w_min, lo, rule.w_min > lo / to_reg)):
+        if math.isfinite(bound) and tighter:
+            return field_name, (f"{field_name} {bound:g} is {bound * to_reg:.1f} weight registers, "
+                                f"inside the register range {lo}..{hi} ({lo / to_reg:.4g}.."
+                                f"{hi / to_reg:.4g} in weight units) where the fixed-point learning "
+                                f"engine saturates; it clips at nothing else, so set {field_name} to "
+                                f"{limit / to_reg:.4g} or beyond (or remove it), or learn with "
+                                "--profile cpu")
+    return None
+
+
 def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign_mode: str,
              seed: int, file: str = "", path: tuple = (), third: dict | None = None) -> dict:
     """The fixed-point form of ``rule`` for a projection with these weight numbers
@@ -148,10 +202,15 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
     def refuse(why: str) -> CompileError:
         return CompileError(f"projection '{name}': {why}", file=file, path=path)
 
-    if rule.t_epoch != 1:
-        raise refuse(f"learning epoch {rule.t_epoch}: fixed-point rules run every step (set "
+    if rule.t_epoch != 1 and not epoch_summed(rule):
+        raise refuse(f"learning epoch {rule.t_epoch}: fixed-point rules whose terms do not all "
+                     "read the epoch-summed third factor (u * x1 * y2 / y3) run every step (set "
                      "learning_epoch: 1 in the plasticity block)")
     to_reg = scale / 2.0 ** weight_exp
+    bad = _bounds_refusal(rule, to_reg, sign_mode)
+    if bad:
+        raise CompileError(f"projection '{name}': {bad[1]}", file=file,
+                           path=tuple(path[:2]) + (bad[0],) if path else ())
     traces = {k: getattr(rule, k) for k in TRACES}
     impulses: dict[str, float] = {}
     terms = []
@@ -183,12 +242,12 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
             fits = [c for c in choices if c[2] <= i_max]
             m, e, imp = max(fits, key=lambda c: c[2]) if fits else min(choices, key=lambda c: c[2])
             impulses[f] = min(imp, float(TRACE_MAX))
-        i_int, i_frac, i_q = _quantize_impulse(impulses[f])
+        i_int, i_frac, i_q = quantize_impulse(impulses[f])
         if i_q == 0:
             raise refuse(f"learning rate {abs(t.coef)} is {target:.3g} weight-register units "
                          f"per pair, below what {TRACE_BITS}-bit traces and m*2^e constants "
                          "express; raise learning_rate or lower the weights' exponent")
-        m, e = _best_constant(target * a / i_q)
+        m, e = best_constant(target * a / i_q)
         m = m if t.coef > 0 else -m
         eff = m * 2.0 ** e * i_q / a / to_reg / unit
         terms.append({"dependency": t.dependency, "factors": list(t.factors), "mantissa": m,
@@ -196,7 +255,7 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
                       "rel_error": abs(eff - t.coef) / abs(t.coef)})
     out_traces = {}
     for k in TRACES:
-        i_int, i_frac, i_q = _quantize_impulse(impulses.get(k, 0.0))
+        i_int, i_frac, i_q = quantize_impulse(impulses.get(k, 0.0))
         out_traces[k] = {"tau": traces[k].tau, "impulse": i_int + i_frac / (1 << FRACTION_BITS),
                          "impulse_mean": i_q, "impulse_int": i_int, "impulse_frac": i_frac}
     out = {"trace_bits": TRACE_BITS, "weight_exp": int(weight_exp), "scale": float(scale),
@@ -205,6 +264,7 @@ def quantize(name: str, rule: EngineRule, *, weight_exp: int, scale: float, sign
     if rule.third_factor:
         out["third_factor"] = {"bound": int(third["bound"]), "shift": int(third["shift"]),
                                "unit": float(2.0 ** third["shift"] / scale)}
+        out["epoch"] = int(rule.t_epoch)
     return out
 
 
@@ -213,15 +273,18 @@ def quantize_block(entry: dict, projections: dict, populations: dict, seed: int,
     """``{projection: quantized rule}`` of one manifest plasticity entry (``weights_of(name)``:
     integer weights [post, pre], needed by three-factor rules)."""
     out = {}
-    shifts = None
+    shifts: dict = {}
     for proj, d in entry["projections"].items():
         p = projections[proj]
         rule = EngineRule.from_dict(d)
         third = None
         if rule.third_factor:
-            if shifts is None:
-                shifts = third_factor_shifts(populations, projections, weights_of)
-            third = shifts.get(p["post"])
+            steps = rule.t_epoch if epoch_summed(rule) else 1
+            if steps not in shifts:
+                shifts[steps] = third_factor_shifts(
+                    populations, projections, weights_of, steps,
+                    error_budget(steps, entry.get("target_rate")))
+            third = shifts[steps].get(p["post"])
         out[proj] = quantize(proj, rule, weight_exp=int(p.get("weight_exp", 0)),
                              scale=float(populations[p["post"]].get("scale", 1.0)),
                              sign_mode=p.get("sign_mode", "mixed"), seed=seed, file=file,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import CompileError
 from ..profiles import HardwareProfile
 from .expand import Expanded
+from .fixed_point import TRACE_BITS, epoch_summed
 
 FIXED_LEARNING = ("stdp", "feedback_alignment", "direct_feedback_alignment", "dfa")
 
@@ -18,14 +19,14 @@ def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> N
     if block.rule not in FIXED_LEARNING:
         raise CompileError(
             f"'{block.rule}' runs in float only in this release (fixed point runs stdp, "
-            f"feedback_alignment and dfa); train with --profile cpu (float) and deploy the "
-            f"trained weights to {profile.name} (neurodeploy train does this), or use one of "
-            "those", file=file, path=("plasticity", name, "rule"))
+            f"feedback_alignment and dfa); learn in float and deploy the trained weights to "
+            f"{profile.name} (neurodeploy train --learn-in float), or use one of those",
+            file=file, path=("plasticity", name, "rule"))
     if block.rule != "stdp" and not profile.learning.third_factor:
         raise CompileError(
             f"{profile.name}'s learning engine has no graded third factor, which '{block.rule}' "
-            "needs for its error; train with --profile cpu and deploy the trained weights "
-            f"(neurodeploy train does this), or use stdp", file=file,
+            "needs for its error; learn in float and deploy the trained weights "
+            f"(neurodeploy train --learn-in float), or use stdp", file=file,
             path=("plasticity", name, "rule"))
     if block.rule == "feedback_alignment" and len(ex.hidden) > 1:
         raise CompileError(
@@ -33,11 +34,26 @@ def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> N
             f"({len(ex.hidden)} here): its error relays between hidden layers would carry B e "
             "as integers at graded scale 1, which floors the error away; use dfa, or train "
             "with --profile cpu", file=file, path=("plasticity", name, "projections"))
-    epochs = {r.t_epoch for r in ex.rules.values()}
-    if epochs != {1}:
+    spec = profile.learning
+    if spec.trace_bits is not None and spec.trace_bits != TRACE_BITS:
+        where = ("learning", "trace_bits")
         raise CompileError(
-            f"learning epoch {max(epochs)} steps: fixed-point rules run every step; set "
-            "learning_epoch: 1", file=file, path=("plasticity", name, "learning_epoch"))
+            f"profile {profile.name}: is {spec.trace_bits}; fixed-point learning is modelled "
+            f"on Loihi 2's {TRACE_BITS}-bit traces only (set trace_bits: {TRACE_BITS}, or learn "
+            f"with --profile cpu) to learn '{block.rule}' of plasticity.{name}",
+            file=profile._file or file, path=where, line=profile.line_of(where))
+    for r in ex.rules.values():
+        if r.t_epoch != 1 and not epoch_summed(r):
+            raise CompileError(
+                f"learning epoch {r.t_epoch} steps: fixed-point rules other than the "
+                "epoch-summed error rules (feedback_alignment, dfa) run every step; set "
+                "learning_epoch: 1", file=file, path=("plasticity", name, "learning_epoch"))
+        every = spec.epoch_steps or 1
+        if r.t_epoch % every:
+            raise CompileError(
+                f"learning epoch {r.t_epoch} steps is not a multiple of {profile.name}'s "
+                f"learning epoch_steps ({every}); set learning_epoch to a multiple of it",
+                file=file, path=("plasticity", name, "learning_epoch"))
 
 
 def plasticity_manifest(expanded: Expanded, profile: HardwareProfile, file: str) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from ..compile import compile_network
-from ..errors import NeurodeployError
+from ..errors import CompileError, NeurodeployError
 from ..ir import load_network
 from ..ir.models import Network
 from ..profiles import HardwareProfile, load_profile
@@ -30,6 +30,7 @@ class SessionResult:
     float_accuracy: float
     deployed_accuracy: float
     deployed_learning: bool
+    learned_in: str = "float"
 
 
 def _weights_file(arr: np.ndarray, directory: Path, name: str) -> dict:
@@ -91,15 +92,19 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
         net.plasticity[block_name] = block.model_copy(update={"learning_rate": rate})
     check_output_dir(out, force)
     target = profile_name if isinstance(profile_name, HardwareProfile) else load_profile(profile_name)
+    on_chip = target.numerics == "fixed" and cfg.learn_in != "float"
     work = scratch_dir(out)
     try:
-        float_build = compile_network(net, load_profile("cpu"), work / "float_build").out
-        deployed = compile_network(net if target.numerics == "float" else _forward_only(net),
-                                   target, out=None)
+        if on_chip:
+            train_build = _fixed_training_build(net, target, work / "train_build")
+        else:
+            train_build = compile_network(net, load_profile("cpu"), work / "float_build").out
+        deployed = compile_network(net if target.numerics == "float" or on_chip
+                                   else _forward_only(net), target, out=None)
         check_backend(cfg.backend)
         data = prepare_data(net, cfg)
         from ..compilers import load_plan
-        plan = load_plan(float_build)
+        plan = load_plan(train_build)
         if note:                                 # said once every input is known good
             (progress or _stderr)(note)
         trainer = Trainer(plan, block_name, data, cfg, progress,
@@ -107,9 +112,10 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
         curves = trainer.run()
         _warn_if_unlearned(trainer, net.plasticity[block_name].learning_rate,
                            progress or _stderr)
-        weights = trainer.trained_weights()
+        weights = float_weights(plan, trainer.trained_weights()) if on_chip else \
+            trainer.trained_weights()
         expanded = expand(net).net
-        keep_learning = target.numerics == "float"
+        keep_learning = target.numerics == "float" or on_chip
         trained_dir = work / "training"
         full_yaml = trained_network_yaml(expanded, weights, trained_dir, with_learning=True)
         deploy_yaml = full_yaml
@@ -123,6 +129,7 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
                    "profile": target.name, "epochs": cfg.epochs, "data": data.name,
                    "float_test_accuracy": float_acc, "deployed_test_accuracy": deployed["accuracy"],
                    "deployed_with_learning": keep_learning,
+                   "learned_in": "fixed" if on_chip else "float",
                    "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
                    "classes": cfg.classes}
         write_summary(trained_dir / "summary.json", summary, built)
@@ -130,7 +137,8 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
         if not keep_learning:
             os.replace(work / "forward", built / "training" / "forward")
         final = _install(built, out, force)
-        return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning)
+        return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning,
+                             "fixed" if on_chip else "float")
     finally:
         remove(work)
 
@@ -157,6 +165,30 @@ def _warn_if_unlearned(trainer: Trainer, rate: float, say) -> None:
 def _stderr(text: str) -> None:
     import sys
     print(text, file=sys.stderr, flush=True)
+
+
+def _fixed_training_build(net: Network, target: HardwareProfile, out: Path) -> Path:
+    """The target's own build with its learning parts: training runs in its learning
+    engine's numbers; a rule the engine cannot run is refused with the way out."""
+    try:
+        return compile_network(net, target, out).out
+    except CompileError as exc:
+        if "--learn-in float" in exc.message:
+            raise
+        raise CompileError(f"{exc.message}; or pass --learn-in float to learn in float and "
+                           f"deploy the trained weights to {target.name}", file=exc.file,
+                           path=exc.path, line=exc.line) from None
+
+
+def float_weights(plan, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A fixed build's learned weights (cpu layout units: registers shifted by a positive
+    exponent) in the network's float units, which compile quantizes back."""
+    out = {}
+    for name, w in weights.items():
+        p = plan.projections[name]
+        scale = plan.populations[p.post].scale
+        out[name] = np.asarray(w, np.float64) * 2.0 ** min(int(p.weight_exp), 0) / scale
+    return out
 
 
 def _forward_only(net: Network) -> Network:

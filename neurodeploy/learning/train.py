@@ -25,6 +25,7 @@ from ..task import Dataset, encode_labels, encode_samples, load_dataset
 from ..task.datasets import check_fits
 from . import metrics
 from .learners import get_learner
+from .lr_schedule import scale_learning_rate
 from .phases import align_phase, alignment
 
 ERROR_DRIVEN = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
@@ -44,6 +45,7 @@ class TrainConfig:
     train_samples: int | None = None
     test_samples: int | None = None
     learning_rate: float | None = None      # replaces the plasticity block's learning_rate
+    learn_in: str = "chip"
 
 
 @dataclass
@@ -203,9 +205,9 @@ class Trainer:
     def scale_learning_rate(self, factor: float) -> None:
         """Multiply every rule coefficient by ``factor`` (the host reprograms the learning
         engine between epochs, as a learning-rate schedule). Decay terms scale too: in
-        Kolen-Pollack the decay is part of the step, dW = -eta (grad + lambda W)."""
-        rules = self.learner.layout.rules
-        self.learner.layout.rules = rules._replace(t_coef=rules.t_coef * factor)
+        Kolen-Pollack the decay is part of the step, dW = -eta (grad + lambda W). Fixed-point
+        rules re-choose their ``m * 2^e`` (:mod:`.lr_schedule`), on every learner."""
+        scale_learning_rate(self.learner, self.plan, factor)
 
     def run(self) -> Curves:
         total = self.cfg.epochs

@@ -14,6 +14,7 @@ its frozen plan and read out exactly as ``neurodeploy evaluate`` would.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from dataclasses import dataclass
@@ -67,10 +68,6 @@ def check(s: Any, plan: Any) -> None:
 def _block(plan: Any, build: str) -> dict:
     """The build's one error-driven plasticity block, or a one-line refusal."""
     from neurodeploy.learning.train import ERROR_DRIVEN
-    if plan.fixed and plan.plasticity:
-        raise NeurodeployError("--finetune scales a float build's learning rate; this "
-                               "fixed-point build's rate is compiled into its quantized rule: "
-                               f"{GET_FLOAT_BUILD}", file=build, path=("--finetune",))
     blocks = [b for b in plan.plasticity.values() if b.get("rule") in ERROR_DRIVEN]
     if len(blocks) != 1:
         rules = sorted({str(b.get("rule")) for b in plan.plasticity.values()})
@@ -91,8 +88,17 @@ def _check_learning_settings(s: Any, plan: Any) -> None:
     from neurodeploy.compile.artifact import Build
     from neurodeploy.variability.config import MismatchConfig
     base = MismatchConfig.from_manifest(Build(s.build).manifest)
-    if not any(v["update_noise"] or v["stochastic_rounding"]
-               for v in (base.with_overrides(o).values for o in s.points())):
+    points = [base.with_overrides(o).values for o in s.points()]
+    if plan.fixed:
+        if any(v["update_noise"] or v["stochastic_rounding"] is False for v in points):
+            raise NeurodeployError("a fixed-point build fine-tunes in its learning engine's "
+                                   "own arithmetic, which rounds weight updates stochastically "
+                                   "(as Lava's model) and adds no update noise; set "
+                                   "variability.learning.update_noise=0 and leave "
+                                   "variability.learning.stochastic_rounding on",
+                                   file=s.build, path=("--finetune",))
+        return
+    if not any(v["update_noise"] or v["stochastic_rounding"] for v in points):
         return
     for proj in _block(plan, s.build)["projections"]:
         if not np.any(plan.projections[proj].weights):
@@ -199,7 +205,10 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
         for name, sl in layout.slices.items():
             part = slice(sl.syn0, sl.syn0 + sl.nnz)
             if name not in pathway:         # the learning pathway keeps its nominal weights
-                w[c, part] = to_layout(layout, plan, name, applied.projections[name].weights)
+                vals = to_layout(layout, plan, name, applied.projections[name].weights)
+                if plan.fixed:              # registers, shifted as the layout holds them
+                    vals = np.asarray(vals, np.int64) << max(plan.projections[name].weight_exp, 0)
+                w[c, part] = vals
             if name in plastic:
                 gain = chip.learning_gain(name, plan=plan)
                 gain = np.where(_locked(chip, plan, name), 0.0, gain)
@@ -230,22 +239,36 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     from neurodeploy.compilers.cpu.learner import CpuLearner
     from neurodeploy.learning.phases import align_phase, alignment
     from neurodeploy.task import encode_labels, encode_samples
+    from neurodeploy.learning.lr_schedule import scale_fixed_rules, scale_learning_rate
     plan, block = setup.plan, setup.block
     task = plan.task
-    learner = CpuLearner(batch_plan(plan), task["output"], chips=len(chips),
+    run_plan = batch_plan(plan)
+    if plan.fixed:          # its own copy of the quantized rules, which the schedule rewrites
+        run_plan.plasticity = copy.deepcopy(plan.plasticity)
+        scale_fixed_rules(run_plan, setup.lr_scale)
+    learner = CpuLearner(run_plan, task["output"], chips=len(chips),
                          noise_chips=[int(c.index) for c in chips])
     lay = learner.layout
     par, w, g = stack_chips(lay, plan, chips, lay.rule_names)
+    if plan.fixed and any(c.config.values["learning_rate_cv"] or c.config.values["stuck_fraction"]
+                          for c in chips):
+        raise NeurodeployError("fixed-point fine-tuning runs the learning engine's own rule "
+                               "on every synapse: per-synapse learning-rate gain and stuck "
+                               "synapses are float-learner models; set "
+                               "variability.learning.cv=0 and variability.stuck_fraction=0, "
+                               "or fine-tune a float "
+                               "build", path=("--finetune",))
     learner.state = lay.new_state(len(chips), w)
-    lay.rules = lay.rules._replace(gain=g, upd=update_settings(lay, plan, chips))
     lay.net = lay.net._replace(par=par)
-    lay.rules = lay.rules._replace(t_coef=lay.rules.t_coef * setup.lr_scale)
+    if not plan.fixed:      # fixed point: the engine's own rounding (Lava's), no gain model
+        lay.rules = lay.rules._replace(gain=g, upd=update_settings(lay, plan, chips))
+        scale_learning_rate(learner, run_plan, setup.lr_scale)
     steps = int(task["sample_steps"])
     n_classes = plan.populations[task["output"]].size
     decay = float(block["params"].get("lr_decay", 1.0))
     for k in range(epochs):
         if k and decay != 1.0:
-            lay.rules = lay.rules._replace(t_coef=lay.rules.t_coef * decay)
+            scale_learning_rate(learner, run_plan, decay)
         order = np.random.default_rng([seed, 31, k]).permutation(setup.y.size)
         x, y = setup.x[order], setup.y[order]
         inputs = {task["input"]: encode_samples(x, steps, task["max_rate"], task["encoding"],
@@ -262,7 +285,12 @@ def tuned_plan(frozen: Any, chip: Chip, layout: Any, w: np.ndarray) -> Any:
     """``chip`` applied to the frozen plan, with the forward weights it learned."""
     out = chip.apply(frozen)
     for name, proj in out.projections.items():
-        proj.weights = layout.synapse_values(w, name).astype(np.float64)
+        vals = layout.synapse_values(w, name)
+        if frozen.fixed:                    # back to the registers the plan holds
+            proj.weights = (np.asarray(vals, np.int64) >> max(proj.weight_exp, 0)).astype(
+                proj.weights.dtype)
+        else:
+            proj.weights = vals.astype(np.float64)
     return out
 
 
