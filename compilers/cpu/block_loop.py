@@ -20,11 +20,11 @@ from .step_loop import _neurons, _record, _sources, _third_factor, floor_shift
 
 
 @njit(cache=CACHE, nogil=True)
-def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
+def run_block(b0, nb, steps, src, net, fz, st, noise, rec):
     """Simulate instances ``b0 .. b0 + nb - 1`` from step 0 for ``steps`` steps (frozen).
 
-    Arguments as :func:`~compilers.cpu.step_loop.run_instance`; state and recorders are
-    updated in place. Inside, the delivery ring, the emitted values and the weights are held
+    Arguments as :func:`~compilers.cpu.frozen_loop.run_frozen` (``fz``: the frozen-run
+    synapses, :mod:`compilers.cpu.frozen_layout`); state and recorders are updated in place. Inside, the delivery ring, the emitted values and the weights are held
     with the instance innermost, so one synapse's contributions to the block are adjacent."""
     n_src = net.n_src
     n = net.ipar.shape[0]
@@ -35,11 +35,11 @@ def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
     ring = np.empty((depth, 2, n, nb), st.ring.dtype)
     for q in range(nb):
         ring[:, :, :, q] = st.ring[b0 + q]
-    shared_w = st.w.shape[0] == 1
-    nnz = st.w.shape[1]
-    wb = np.empty((nnz, 1 if shared_w else nb), st.w.dtype)
+    shared_w = fz.w.shape[0] == 1
+    nnz = fz.w.shape[1]
+    wb = np.empty((nnz, 1 if shared_w else nb), fz.w.dtype)
     for q in range(wb.shape[1]):
-        wb[:, q] = st.w[0 if shared_w else b0 + q]
+        wb[:, q] = fz.w[0 if shared_w else b0 + q]
     emit = np.zeros((m, nb), st.ring.dtype)
     shown = np.zeros((nb, m), np.uint8)
     spiked = np.zeros((nb, n), np.uint8)
@@ -47,9 +47,9 @@ def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
     lst = np.empty(nb, np.int64)
     cnt = np.zeros(m, np.int64)
     n_ops = np.zeros(nb, np.int64)
-    indptr = net.indptr
-    post = net.post
-    delay = net.delay
+    indptr = fz.indptr
+    post = fz.post
+    delay = fz.delay
     for t in range(steps):
         slot = t % depth
         for q in range(nb):
@@ -73,7 +73,7 @@ def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
             port = net.p_port[p]
             post0 = net.p_post0[p]
             ind0 = net.p_ind0[p]
-            syn0 = net.p_syn0[p]
+            syn0 = fz.p_syn0[p]
             shift = net.p_shift[p]
             a0 = net.p_acc0[p]
             npost = net.p_npost[p]
@@ -84,11 +84,12 @@ def run_block(b0, nb, steps, src, net, rules, st, noise, rec):
                     continue
                 k0 = syn0 + indptr[ind0 + j]
                 k1 = syn0 + indptr[ind0 + j + 1]
+                reach = fz.full[ind0 + j + 1] - fz.full[ind0 + j]
                 val = emit[e]                # a view, made once per firing neuron
                 k = 0
                 for q in range(nb):
                     if val[q] != 0:
-                        n_ops[q] += k1 - k0
+                        n_ops[q] += reach
                         lst[k] = q
                         k += 1
                 if shift > 0:
