@@ -59,7 +59,7 @@ def _runs(lay: Layout, src: np.ndarray, w: np.ndarray, noise, batch: int):
     for b in range(batch):
         run_frozen(b, STEPS, src, lay.net, fz, one, noise, recs[1], rcol)
     block = lay.new_state(batch, np.zeros((1, 0), lay.dtype))
-    run_block(0, batch, STEPS, src, lay.net, fz, block, noise, recs[2])
+    run_block(0, batch, STEPS, src, lay.net, fz, block, noise, recs[2], rcol)
     return recs
 
 

@@ -149,7 +149,7 @@ class CpuBackend(Backend):
             if nb == 1:
                 run_frozen(b0, steps, src, net, fz, state, noise, rec, rcol)
             else:
-                run_block(b0, nb, steps, src, net, fz, state, noise, rec)
+                run_block(b0, nb, steps, src, net, fz, state, noise, rec, rcol)
         if n_threads == 1:
             for block in blocks:
                 one(block)

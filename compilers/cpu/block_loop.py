@@ -16,16 +16,19 @@ from numba import njit
 
 from neurodeploy.jit import CACHE
 
+from .frozen_loop import _plain_step
 from .step_loop import _neurons, _record, _sources, _third_factor, floor_shift
 
 
 @njit(cache=CACHE, nogil=True)
-def run_block(b0, nb, steps, src, net, fz, st, noise, rec):
+def run_block(b0, nb, steps, src, net, fz, st, noise, rec, rcol):
     """Simulate instances ``b0 .. b0 + nb - 1`` from step 0 for ``steps`` steps (frozen).
 
     Arguments as :func:`~compilers.cpu.frozen_loop.run_frozen` (``fz``: the frozen-run
-    synapses, :mod:`compilers.cpu.frozen_layout`); state and recorders are updated in place. Inside, the delivery ring, the emitted values and the weights are held
-    with the instance innermost, so one synapse's contributions to the block are adjacent."""
+    synapses, :mod:`compilers.cpu.frozen_layout`); state and recorders are updated in
+    place. Inside, the delivery ring, the emitted values and the weights are held with the
+    instance innermost, so one synapse's contributions to the block are adjacent; a synapse
+    reached by few instances of the block is added for those only."""
     n_src = net.n_src
     n = net.ipar.shape[0]
     m = n_src + n
@@ -47,6 +50,10 @@ def run_block(b0, nb, steps, src, net, fz, st, noise, rec):
     lst = np.empty(nb, np.int64)
     cnt = np.zeros(m, np.int64)
     n_ops = np.zeros(nb, np.int64)
+    fval = np.empty(m, st.ring.dtype)
+    evs = np.empty((nb, m), np.int64)           # each instance's events of this step
+    nev = np.zeros(nb, np.int64)
+    plain = not (noise.cur or noise.mem or noise.drop or np.any(net.g_draw))
     indptr = fz.indptr
     post = fz.post
     delay = fz.delay
@@ -56,17 +63,27 @@ def run_block(b0, nb, steps, src, net, fz, st, noise, rec):
             b = b0 + q
             rq = ring[:, :, :, q]
             eq = emit[:, q]
-            _neurons(b, t, slot, net, st, noise, rq, eq, shown[q], spiked[q], fx)
+            if plain:
+                k = _plain_step(b, t, slot, src, net, fz, st, rq, rec, rcol, evs[q], fval,
+                                spiked[q], fx)
+                nev[q] = k
+                for r in range(k):
+                    e = evs[q, r]
+                    eq[e] = fval[r]
+                    cnt[e] += 1
+            else:
+                _neurons(b, t, slot, net, st, noise, rq, eq, shown[q], spiked[q], fx)
+                _sources(b, t, t, src, net, noise, eq, shown[q], fired)
+                _record(b, t, t, rec, st, eq, shown[q], spiked[q])
             if net.third:
                 _third_factor(slot, net, st, b, rq, spiked[q], st.tfacc[b])
-            _sources(b, t, t, src, net, noise, eq, shown[q], fired)
-            _record(b, t, t, rec, st, eq, shown[q], spiked[q])
-        for e in range(m):
-            c = 0
-            for q in range(nb):
-                if emit[e, q] != 0:
-                    c += 1
-            cnt[e] = c
+        if not plain:
+            for e in range(m):
+                c = 0
+                for q in range(nb):
+                    if emit[e, q] != 0:
+                        c += 1
+                cnt[e] = c
         s1 = (t + 1) % depth
         for p in range(n_proj):
             pre0 = net.p_pre0[p]
@@ -104,7 +121,11 @@ def run_block(b0, nb, steps, src, net, fz, st, noise, rec):
                     if sl >= depth:
                         sl -= depth
                     i = post0 + post[s]
-                    if shared_w:
+                    if 4 * k < nb:                   # few fired: add for those only
+                        for r in range(k):
+                            q = lst[r]
+                            ring[sl, port, i, q] += wb[s, 0 if shared_w else q] * val[q]
+                    elif shared_w:
                         wv = wb[s, 0]
                         for q in range(nb):          # instances that did not fire add 0
                             ring[sl, port, i, q] += wv * val[q]
@@ -127,9 +148,15 @@ def run_block(b0, nb, steps, src, net, fz, st, noise, rec):
                 for i in range(n):
                     if (t + 1) % net.epoch[i] == 0:
                         st.tfacc[b0 + q, i] = 0
-        for i in range(n):
+        if plain:
             for q in range(nb):
-                emit[n_src + i, q] = 0
+                for r in range(nev[q]):
+                    emit[evs[q, r], q] = 0
+                    cnt[evs[q, r]] = 0
+        else:
+            for i in range(n):
+                for q in range(nb):
+                    emit[n_src + i, q] = 0
     for q in range(nb):
         st.ring[b0 + q] = ring[:, :, :, q]
         rec.synops[b0 + q] += n_ops[q]
