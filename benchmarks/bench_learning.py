@@ -117,14 +117,17 @@ def per_extra(backend: str, plan, inputs, n: int) -> tuple[float, float, np.ndar
     """(seconds per extra sample between n and 2n samples, seconds for n, weights after n)."""
     t1, w1 = train(backend, plan, inputs, n)
     t2, _ = train(backend, plan, inputs, 2 * n)
-    return max(t2 - t1, 1e-9) / n, t1, w1
+    if t2 <= t1:
+        sys.exit(f"MISSED: {backend}'s {n} extra samples took no measurable time (n: {t1:.2f} s, "
+                 f"2n: {t2:.2f} s; its start-up varies more): raise --{backend}-samples")
+    return (t2 - t1) / n, t1, w1
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--net", choices=sorted(NETS), default="fa")
     ap.add_argument("--cpu-samples", type=int, default=500)
-    ap.add_argument("--lava-samples", type=int, default=20)
+    ap.add_argument("--lava-samples", type=int, default=40)
     ap.add_argument("--brian2-samples", type=int, default=20)
     args = ap.parse_args()
     load = os.getloadavg()[0]

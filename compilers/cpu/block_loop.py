@@ -94,6 +94,7 @@ def run_block(b0, nb, steps, src, net, fz, st, noise, rec, rcol):
             shift = net.p_shift[p]
             a0 = net.p_acc0[p]
             npost = net.p_npost[p]
+            one = fz.p_onedelay[p]                   # no delays: fz.delay may be empty
             for j in range(net.p_npre[p]):
                 e = pre0 + j
                 c = cnt[e]
@@ -111,13 +112,13 @@ def run_block(b0, nb, steps, src, net, fz, st, noise, rec, rcol):
                         k += 1
                 if shift > 0:
                     for s in range(k0, k1):
-                        i = a0 + delay[s] * npost + post[s]
+                        i = a0 + (0 if one else delay[s] * npost) + post[s]
                         for r in range(k):
                             q = lst[r]
                             st.acc[b0 + q, i] += wb[s, 0 if shared_w else q] * val[q]
                     continue
                 for s in range(k0, k1):
-                    sl = s1 + delay[s]
+                    sl = s1 + (0 if one else delay[s])
                     if sl >= depth:
                         sl -= depth
                     i = post0 + post[s]

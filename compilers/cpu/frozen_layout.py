@@ -71,6 +71,8 @@ def frozen(lay: Layout, w: np.ndarray) -> Frozen:
     post = net.post[keep]
     delay = _narrow_int(net.delay[keep].astype(np.int64), signed=False)
     onedelay = net.p_ndelay <= 1
+    if onedelay.all():                  # no projection has delays: none are held
+        delay = np.zeros(0, np.uint8)
     direct = onedelay & (net.p_shift == 0)
     g_lif = np.array([net.g_code[g] == lif.KIND.code and not net.ipar[lo:hi].any()
                       for g, (lo, hi) in enumerate(zip(net.g_lo, net.g_hi))], np.bool_)
@@ -80,8 +82,7 @@ def frozen(lay: Layout, w: np.ndarray) -> Frozen:
 
 
 def bytes_per_synapse(fz: Frozen) -> float:
-    """Bytes a frozen run streams per kept synapse (post index, delay, one weight row) plus
-    the CSR row pointers spread over the synapses."""
+    """Bytes held per kept synapse: post index, delay (none when no projection has
+    delays), one weight row, plus the CSR row pointers spread over the synapses."""
     n = max(fz.post.size, 1)
-    return (fz.post.itemsize + fz.delay.itemsize + fz.w.itemsize
-            + fz.indptr.nbytes / n)
+    return (fz.post.nbytes + fz.delay.nbytes + fz.w[:1].nbytes + fz.indptr.nbytes) / n
