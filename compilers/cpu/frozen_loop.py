@@ -121,6 +121,26 @@ def _plain_step(b, t, slot, src, net, fz, st, ring, rec, rcol, fired, fval, spik
 
 
 @njit(cache=CACHE, inline="always")
+def _add_events(target, lo, hi, fired, fval, fz, w, ind0, pre0, syn0):
+    """Add the weights of events ``lo:hi`` of one projection into ``target`` (its post
+    neurons' row: no delay slot); returns the build's synapses reached."""
+    n_ops = 0
+    for m in range(lo, hi):
+        j = ind0 + fired[m] - pre0
+        val = fval[m]
+        k0 = syn0 + fz.indptr[j]
+        k1 = syn0 + fz.indptr[j + 1]
+        n_ops += (fz.full[j + 1] - fz.full[j]) if fz.dropped else k1 - k0
+        if val == 1:
+            for s in range(k0, k1):
+                target[fz.post[s]] += w[s]
+        else:
+            for s in range(k0, k1):
+                target[fz.post[s]] += w[s] * val
+    return n_ops
+
+
+@njit(cache=CACHE, inline="always")
 def _scatter(t, depth, net, fz, w, ring, acc, fired, fval, nf):
     """Add this step's events to the ring (arrive at ``t + 1 + delay``), projection by
     projection in emitter and synapse order; returns the build's synapses reached."""
@@ -141,33 +161,11 @@ def _scatter(t, depth, net, fz, w, ring, acc, fired, fval, nf):
         npost = net.p_npost[p]
         row = ring[s1, port, post0:post0 + npost]
         if fz.p_direct[p]:                           # no delays, no shift
-            for m in range(lo, hi):
-                j = ind0 + fired[m] - pre0
-                val = fval[m]
-                k0 = syn0 + fz.indptr[j]
-                k1 = syn0 + fz.indptr[j + 1]
-                n_ops += (fz.full[j + 1] - fz.full[j]) if fz.dropped else k1 - k0
-                if val == 1:
-                    for s in range(k0, k1):
-                        row[fz.post[s]] += w[s]
-                else:
-                    for s in range(k0, k1):
-                        row[fz.post[s]] += w[s] * val
+            n_ops += _add_events(row, lo, hi, fired, fval, fz, w, ind0, pre0, syn0)
             continue
         if fz.p_onedelay[p]:                         # shift only: one accumulator row
             arow = acc[a0:a0 + npost]
-            for m in range(lo, hi):
-                j = ind0 + fired[m] - pre0
-                val = fval[m]
-                k0 = syn0 + fz.indptr[j]
-                k1 = syn0 + fz.indptr[j + 1]
-                n_ops += (fz.full[j + 1] - fz.full[j]) if fz.dropped else k1 - k0
-                if val == 1:
-                    for s in range(k0, k1):
-                        arow[fz.post[s]] += w[s]
-                else:
-                    for s in range(k0, k1):
-                        arow[fz.post[s]] += w[s] * val
+            n_ops += _add_events(arow, lo, hi, fired, fval, fz, w, ind0, pre0, syn0)
             # weight_exp < 0: floor shift of each post neuron's sum of this step (Lava)
             for i in range(npost):
                 c = arow[i]
