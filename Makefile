@@ -61,8 +61,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_compile.py
-	$(BIN)/python benchmarks/bench_backends.py
+	@uptime
+	@status=0; for b in bench_compile bench_csr bench_batch bench_backends; do \
+	  $(BIN)/python benchmarks/$$b.py || { echo "MISSED: a target of benchmarks/$$b.py"; status=1; }; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

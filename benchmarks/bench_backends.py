@@ -10,6 +10,7 @@ read-out) and ratios to the cpu backend, and checks the issue's targets at N = 1
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -131,28 +132,39 @@ def main() -> int:
         fmt = lambda x: f"{x:8.3f}" if x is not None else f"{'-':>8}"  # noqa: E731
         print(f"{n:5d}  {name:34s} {total:8.3f} {fmt(run)} {fmt(readout):>9} {ratio:8.1f}  {note}")
     by = {(n, name): (total, run, readout) for n, name, total, run, readout, _, _ in rows}
+    missed: list[str] = []
+
+    def target(label: str, value: float, goal: float) -> None:
+        """Print one of the issue's targets with met / MISSED."""
+        ok = value >= goal
+        if not ok:
+            missed.append(f"{label} {value:.1f}x < {goal:g}x")
+        print(f"  {label}: {value:6.1f}x  (target >= {goal:g}) -> {'met' if ok else 'MISSED'}")
     if (1000, "cpu fixed") in by:
         cpu_fx = by[(1000, "cpu fixed")][0]
         cpu_fl = by[(1000, "cpu float")][0]
-        print("\ntargets at N = 1000")
+        print(f"\ntargets at N = 1000 (load average {os.getloadavg()[0]:.2f})")
         lava_run = by[(1000, "lava fixed_pt (recorder)")][1]
-        print(f"  cpu fixed vs Lava fixed_pt run alone: {lava_run / cpu_fx:6.1f}x  (target >= 30)")
+        target("cpu fixed vs Lava fixed_pt run alone", lava_run / cpu_fx, 60)
         if (1000, "lava fixed_pt (Monitor.get_data)") in by:
             total, _, mon_read = by[(1000, "lava fixed_pt (Monitor.get_data)")]
             ours_read = by[(1000, "lava fixed_pt (recorder)")][2]
-            print(f"  cpu fixed vs Lava end to end (Monitor): {total / cpu_fx:6.1f}x  (target >= 100)")
-            print(f"  our Lava read-out vs Monitor.get_data: {mon_read / ours_read:6.1f}x  (target >= 10)")
+            target("cpu fixed vs Lava end to end (Monitor)", total / cpu_fx, 100)
+            target("our Lava read-out vs Monitor.get_data", mon_read / ours_read, 10)
         key = next((k for k in by if k[0] == 1000 and k[1].startswith("cpu fixed batch")), None)
         if key:
             per = by[key][0] / args.batch
             lava_total = by[(1000, "lava fixed_pt (recorder)")][0]
-            print(f"  batch per-instance vs Lava per instance: {lava_total / per:6.1f}x  (target >= 30)")
+            target("batch per-instance vs Lava per instance", lava_total / per, 30)
             singles = next((k for k in by if k[0] == 1000 and "single runs" in k[1]), None)
             if singles:
-                print(f"  batch vs {args.batch} single cpu runs: {by[singles][0] / by[key][0]:6.1f}x  (target >= 2)")
+                target(f"batch vs {args.batch} single cpu runs", by[singles][0] / by[key][0], 3)
         if (1000, "brian2 cython (compiled)") in by:
-            print(f"  cpu float vs Brian2 cython: {by[(1000, 'brian2 cython (compiled)')][0] / cpu_fl:6.1f}x  (target >= 5)")
+            target("cpu float vs Brian2 cython", by[(1000, "brian2 cython (compiled)")][0] / cpu_fl, 5)
         print(f"  cpu float vs Brian2 numpy: {by[(1000, 'brian2 numpy')][0] / cpu_fl:6.1f}x")
+    if missed:
+        print("\nMISSED: " + "; ".join(missed))
+        return 1
     return 0
 
 

@@ -271,7 +271,10 @@ def main(argv: list[str] | None = None) -> int:
           "CPU s is less sensitive)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    return 1 if any("error" in r for r in results) else 0
+    summary = fmt_summary(results)
+    if "FAIL" in summary:
+        print("MISSED: a compile goal above says FAIL")
+    return 1 if any("error" in r for r in results) or "FAIL" in summary else 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,10 +31,11 @@ from ..result import SimResult
 from . import kernels as K
 from . import run_arrays
 from .block_loop import run_block
+from .frozen_layout import Frozen, frozen
+from .frozen_loop import run_frozen
 from .inputs import source_spikes
 from .learn_layout import SOURCE_KINDS, Layout
 from .overrides import check_noise_chips, split_overrides
-from .step_loop import run_instance
 
 MAX_FIXED_DELAY = K.MAX_DELAY_LOIHI2
 
@@ -48,7 +50,7 @@ class CpuBackend(Backend):
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise BackendError(f"threads must be an integer >= 1; got {threads!r}")
         self.threads = threads
-        self._layout_cache: tuple[str, Layout] | None = None
+        self._layouts: OrderedDict[str, tuple[Layout, Frozen]] = OrderedDict()
 
     # ------------------------------------------------------------------ refusal
     def refuse_reason(self, plan: SimPlan) -> str | None:
@@ -126,16 +128,18 @@ class CpuBackend(Backend):
         self.check(plan)
         steps = self._check_int("steps", steps, 0)
         batch = self._check_int("batch", batch, 1)
-        lay = self._layout(plan)
+        lay, fz = self._frozen(plan)
         src = source_spikes(plan, lay.sources, inputs, steps, batch)
         pops, projs = split_overrides(plan, overrides, batch)
         net = lay.net._replace(par=lay.neuron_params(pops, batch)) if pops else lay.net
-        state = lay.new_state(batch, lay.batch_weights(projs, batch) if projs else None)
-        state = state._replace(w=_narrow(state.w))
+        if projs:                       # chips' own weights: keep what any chip needs
+            fz = frozen(lay, lay.batch_weights(projs, batch))
+        state = lay.new_state(batch, np.zeros((1, 0), lay.dtype))
         noise = run_arrays.noise(lay, check_noise_chips(noise_chips, batch))
         rec, columns = _recorder(lay, plan, batch, steps)
-        rules = lay.rules
-        t1 = time.perf_counter()
+        rcol = np.full(lay.n_src + lay.n, -1, np.int64)
+        rcol[rec.idx] = np.arange(rec.idx.size)
+        t1, c1 = time.perf_counter(), time.process_time()
 
         n_threads = max(1, min(batch, self.threads or _cpu_count()))
         blocks = _blocks(batch, n_threads)
@@ -143,34 +147,43 @@ class CpuBackend(Backend):
         def one(block: tuple[int, int]) -> None:
             b0, nb = block
             if nb == 1:
-                run_instance(b0, 0, steps, src, net, rules, state, noise, rec, False, 0)
+                run_frozen(b0, steps, src, net, fz, state, noise, rec, rcol)
             else:
-                run_block(b0, nb, steps, src, net, rules, state, noise, rec)
+                run_block(b0, nb, steps, src, net, fz, state, noise, rec, rcol)
         if n_threads == 1:
             for block in blocks:
                 one(block)
         else:
             with ThreadPoolExecutor(n_threads) as pool:
                 list(pool.map(one, blocks))
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         data = {key: (arr if (a == 0 and b == arr.shape[2]) else np.ascontiguousarray(arr[:, :, a:b]))
                 for key, (arr, a, b) in ((k, (getattr(rec, field), a, b))
                                          for k, (field, a, b) in columns.items())}
         meta = {"backend": self.name, "engine": "numba", "numerics": plan.numerics,
                 "steps": steps, "batch": batch, "network": plan.name,
                 "setup_s": round(t1 - t0, 6), "sim_s": round(t2 - t1, 6),
+                "sim_cpu_s": round(c2 - c1, 6),
                 "wall_time_s": round(time.perf_counter() - t0, 6)}
         return SimResult(data=data, meta=meta)
 
-    def _layout(self, plan: SimPlan) -> Layout:
-        """The plan's :class:`Layout`, reused while the plan is the same by content
-        (repeated runs of one build skip building the synapse index)."""
+    def _frozen(self, plan: SimPlan) -> tuple[Layout, Frozen]:
+        """The plan's :class:`Layout` and frozen-run synapses, reused while the plan is the
+        same by content: the last ``LAYOUTS`` builds are kept, so runs alternating between
+        builds (compare, several chips' builds) skip building the synapse index."""
         key = _fingerprint(plan)
-        if self._layout_cache is not None and self._layout_cache[0] == key:
-            return self._layout_cache[1]
+        if key in self._layouts:
+            self._layouts.move_to_end(key)
+            return self._layouts[key]
         lay = Layout(plan)
-        self._layout_cache = (key, lay)
-        return lay
+        self._layouts[key] = (lay, frozen(lay, lay.w0[None, :]))
+        while len(self._layouts) > LAYOUTS:
+            self._layouts.popitem(last=False)
+        return self._layouts[key]
+
+    def frozen_layout(self, plan: SimPlan) -> Frozen:
+        """The frozen-run synapses a run of ``plan`` streams (benchmarks report their size)."""
+        return self._frozen(plan)[1]
 
     @staticmethod
     def _check_int(name: str, value: Any, low: int) -> int:
@@ -181,6 +194,8 @@ class CpuBackend(Backend):
 
 #: instances stepped together by the block loop (they share each spike's synapse reads)
 BLOCK = 16
+#: builds whose layouts a backend keeps (least recently used dropped first)
+LAYOUTS = 8
 
 
 def _blocks(batch: int, n_threads: int) -> list[tuple[int, int]]:
@@ -188,19 +203,6 @@ def _blocks(batch: int, n_threads: int) -> list[tuple[int, int]]:
     block per thread."""
     size = max(1, min(BLOCK, -(-batch // n_threads)))
     return [(b0, min(size, batch - b0)) for b0 in range(0, batch, size)]
-
-
-def _narrow(w: np.ndarray) -> np.ndarray:
-    """Fixed-point weights in the smallest integer type that holds them: a frozen run
-    streams them at every spike (float weights are kept as they are)."""
-    if w.dtype.kind != "i" or w.size == 0:
-        return w
-    lo, hi = int(w.min()), int(w.max())
-    for dt in (np.int16, np.int32):
-        info = np.iinfo(dt)
-        if info.min <= lo and hi <= info.max:
-            return w.astype(dt)
-    return w
 
 
 def _fingerprint(plan: SimPlan) -> str:
