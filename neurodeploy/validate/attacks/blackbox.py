@@ -20,6 +20,7 @@ from .target import Target
 def margin(counts: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``count_true - max_other`` per sample, with evaluate's tie rule (ties go to the lowest
     index): negative or a lost tie means misclassified, reported as -0.5."""
+    counts = np.asarray(counts, np.float64)
     true = counts[np.arange(y.size), y]
     other = counts.copy()
     other[np.arange(y.size), y] = -np.inf

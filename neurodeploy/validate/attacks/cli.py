@@ -23,8 +23,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="PGD starts: the clean point, then random ones (default 2)")
     g.add_argument("--queries", type=int, default=200,
                    help="black-box build read-outs per sample (default 200)")
-    g.add_argument("--twin-epochs", type=int, default=5,
-                   help="BPTT epochs of the transfer attack's substitute (default 5)")
+    g.add_argument("--twin-epochs", type=int, default=10,
+                   help="BPTT epochs of the transfer attack's substitute (default 10)")
     g.add_argument("--attack-chips", action="store_true",
                    help="also run the crafted examples on --chips mismatched chips")
 

@@ -35,7 +35,7 @@ class AttackSettings:
     steps: int = 40
     restarts: int = 2
     queries: int = 200
-    twin_epochs: int = 5
+    twin_epochs: int = 10
     seed: int = 0
     chips: int = 0                 # 0: nominal build only
     chip_seed: int | None = None   # default: the build's seed

@@ -22,8 +22,8 @@ from .twin import Twin, loss_of
 TRAIN_SLOPE = 5.0
 
 
-def train_twin(like: Twin, x: np.ndarray, y: np.ndarray, epochs: int = 5, seed: int = 0,
-               lr: float = 2e-3, batch: int = 32) -> Twin:
+def train_twin(like: Twin, x: np.ndarray, y: np.ndarray, epochs: int = 10, seed: int = 0,
+               lr: float = 0.03, batch: int = 32) -> Twin:
     """A copy of ``like``'s architecture with new weights trained by BPTT on (x, y)."""
     torch.manual_seed(seed)
     twin = copy.deepcopy(like)
