@@ -59,6 +59,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--builds", default="build/rules")
     parser.add_argument("--only", help="comma-separated build names (default all)")
+    parser.add_argument("--pgd-steps", type=int, default=40)
+    parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     root = Path(args.builds)
     only = args.only.split(",") if args.only else [n for n, _ in ROWS]
@@ -68,11 +70,12 @@ def main() -> int:
     for name, label in ROWS:
         if name not in only:
             continue
-        s = AttackSettings(attacks=["fgsm", "pgd", "transfer", "blackbox"], eps=[0.0, 0.01, 0.03, 0.1])
+        s = AttackSettings(attacks=["fgsm", "pgd", "transfer", "blackbox"], eps=[0.0, 0.01, 0.03, 0.1],
+                           steps=args.pgd_steps, queries=args.queries)
         report = run_attacks(str(root / name), s, lambda m: print(f"  {name}: {m}", flush=True))
         write_reports(root / name / "attack", report)
         print("\n".join(summary_lines(report)), flush=True)
-        table[name] = {"label": label, "clean": report["clean_accuracy"],
+        table[name] = {"label": label, "pgd_steps": args.pgd_steps, "queries": args.queries, "clean": report["clean_accuracy"],
                        "transfer_twin": report["transfer_twin_accuracy"],
                        "entries": [{k: e[k] for k in ("attack", "eps", "accuracy", "accuracy_ci")}
                                    for e in report["entries"]]}

@@ -21,7 +21,8 @@ class GradientSettings:
     """What an adaptive white-box attack tries (docs/attacks.md)."""
 
     slopes: tuple[float, ...] = (1.0, 5.0, 25.0)
-    losses: tuple[str, ...] = ("ce", "margin")
+    losses: tuple[str, ...] = ("ce", "margin")      # FGSM tries both
+    pgd_losses: tuple[str, ...] = ("margin",)       # PGD: the margin does not saturate
     steps: int = 40            # PGD iterations
     restarts: int = 2          # PGD starts: the clean point, then random ones
     draws: int = 8             # encoder draws per gradient for rate encoding (EOT)
@@ -73,7 +74,7 @@ def run_pgd(target: Target, twin: Twin, worst: select.Worst, eps: float,
     rng = np.random.default_rng(s.seed)
     for r in range(s.restarts):
         for slope in s.slopes:
-            for loss in s.losses:
+            for loss in s.pgd_losses:
                 rows = select.still_correct(worst)
                 if rows.size == 0:
                     return
