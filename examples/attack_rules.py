@@ -55,6 +55,28 @@ def bp_build(out: Path, epochs: int = 10, seed: int = 1) -> None:
         compile_network(parse_network(text, base_dir=t), load_profile("loihi2"), out, force=True)
 
 
+def substitute_for(build: Path, cache: Path):
+    """The transfer attack's BPTT-trained twin for ``build``'s architecture, trained once
+    per architecture and shared by every rule's build (the same attacker for all)."""
+    import torch
+    from neurodeploy.task import load_dataset
+    from neurodeploy.validate.attacks.transfer import train_twin
+    from neurodeploy.validate.attacks.twin import twin_of
+    like = twin_of(load_plan(build).frozen(), torch.float32)
+    key = "-".join(str(int(e.weights[0].shape[1])) for e in like.edges) + f"-{like.steps}"
+    path = cache / f"substitute_{key}.pt"
+    if path.is_file():
+        weights = torch.load(path)
+        for e, w in zip(like.edges, weights):
+            e.weights = w
+        return like
+    torch.set_num_threads(1)
+    data = load_dataset("digits")
+    sub = train_twin(like, data.x_train, data.y_train, 10, 0)
+    torch.save([e.weights for e in sub.edges], path)
+    return sub
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--builds", default="build/rules")
@@ -72,7 +94,8 @@ def main() -> int:
             continue
         s = AttackSettings(attacks=["fgsm", "pgd", "transfer", "blackbox"], eps=[0.0, 0.01, 0.03, 0.1],
                            steps=args.pgd_steps, queries=args.queries)
-        report = run_attacks(str(root / name), s, lambda m: print(f"  {name}: {m}", flush=True))
+        sub = substitute_for(root / name, root)
+        report = run_attacks(str(root / name), s, lambda m: print(f"  {name}: {m}", flush=True), sub)
         write_reports(root / name / "attack", report)
         print("\n".join(summary_lines(report)), flush=True)
         table[name] = {"label": label, "pgd_steps": args.pgd_steps, "queries": args.queries, "clean": report["clean_accuracy"],

@@ -139,8 +139,10 @@ def _chip_accuracies(target: Target, build: str, s: AttackSettings,
 
 
 def run_attacks(build: str, s: AttackSettings,
-                progress: Callable[[str], None] | None = None) -> dict:
-    """Accuracy per (attack, epsilon) with 95 % Clopper-Pearson intervals over samples."""
+                progress: Callable[[str], None] | None = None, substitute: Any = None) -> dict:
+    """Accuracy per (attack, epsilon) with 95 % Clopper-Pearson intervals over samples;
+    ``substitute`` is a trained twin of the same architecture for the transfer attack
+    (default: one trained here)."""
     from neurodeploy.validate.stats import CI_METHOD, clopper_pearson
     check(s)
     say = progress or (lambda msg: None)
@@ -151,11 +153,12 @@ def run_attacks(build: str, s: AttackSettings,
         twin = twin_of(target.plan, torch.float32)
         t0 = time.perf_counter()
         clean = target.correct(target.x)
-        substitute, substitute_acc = None, None
-        if "transfer" in s.attacks:
+        substitute_acc = None
+        if "transfer" in s.attacks and substitute is None:
             say(f"training the transfer twin ({s.twin_epochs} epochs of BPTT)")
             substitute = transfer.train_twin(twin, target.x_train, target.y_train,
                                              s.twin_epochs, s.seed)
+        if "transfer" in s.attacks:
             substitute_acc = transfer.twin_accuracy(substitute, target.x, target.y)
         entries, examples = [], []
         for attack in s.attacks:
