@@ -151,3 +151,23 @@ def test_blackbox_margin_follows_evaluates_tie_rule():
     y = np.array([1, 1, 0, 2])
     # ties go to the lowest index: sample 0 is wrong (class 0 wins), sample 2 right
     assert margin(counts, y).tolist() == [-0.5, 3.0, 0.0, -0.5]
+
+
+@pytest.mark.parametrize("encoding", ["regular", "rate"])
+def test_twin_encoder_is_the_builds_forward_and_its_rate_backward(encoding):
+    from neurodeploy.task import encode_samples
+    from neurodeploy.validate.attacks.twin import encode
+    x = torch.tensor(np.random.default_rng(0).uniform(0.05, 0.95, (6, 16)), dtype=torch.float64,
+                     requires_grad=True)
+    spikes = encode(x, 40, 0.5, encoding, torch.Generator().manual_seed(3))
+    (grad,) = torch.autograd.grad(spikes.sum(), x)
+    assert np.allclose(grad.numpy(), 40 * 0.5)                 # d spikes_t / dx = max_rate
+    s = spikes.detach().numpy()
+    assert set(np.unique(s)) <= {0.0, 1.0}
+    if encoding == "regular":
+        assert np.array_equal(s, encode_samples(x.detach().numpy(), 40, 0.5, "regular", 1))
+    else:                                                       # Bernoulli with p = 0.5 x
+        p = 0.5 * x.detach().numpy()
+        assert abs(float((s.mean(axis=1) - p).mean())) < 0.02
+        again = encode(x, 40, 0.5, encoding, torch.Generator().manual_seed(4))
+        assert not np.array_equal(again.detach().numpy(), s)  # a fresh draw per call (EOT)
