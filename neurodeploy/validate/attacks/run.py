@@ -101,13 +101,14 @@ def _craft(target: Target, attack: str, eps: float, s: AttackSettings, twin: Any
         transfer.run_transfer(target, substitute, worst, eps, g)
     else:
         blackbox.run_blackbox(target, worst, eps, s.queries, s.seed)
+    select.finish(target, worst)
     return worst
 
 
 def _chip_accuracies(target: Target, build: str, s: AttackSettings,
                      examples: list[np.ndarray]) -> list[list[float]]:
-    """Accuracy of each example set on every chip ``0..chips-1``: one batched read-out per
-    chip of all distinct example sets (the clean set once), chips in parallel threads
+    """Accuracy of each example set on every chip ``0..chips-1``: each distinct set (the
+    clean set once) read out per chip in ``evaluate``'s order, chips in parallel threads
     (the cpu read-out releases the GIL)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -125,14 +126,10 @@ def _chip_accuracies(target: Target, build: str, s: AttackSettings,
         if not same:
             distinct.append(x)
         which.append(same[0] if same else len(distinct) - 1)
-    stacked = np.concatenate(distinct)
-    labels = np.tile(target.y, len(distinct))
-    n = target.y.size
 
     def one(k: int) -> list[float]:
         plan = Chip(seed, k, cfg).apply(target.plan)
-        ok = target.correct(stacked, labels, plan, noise_chip=k)
-        per_set = [float(ok[i * n:(i + 1) * n].mean()) for i in range(len(distinct))]
+        per_set = [float(target.correct(x, plan=plan, noise_chip=k).mean()) for x in distinct]
         return [per_set[w] for w in which]
     with ThreadPoolExecutor(max(1, len(os.sched_getaffinity(0)))) as pool:
         return list(pool.map(one, range(s.chips)))

@@ -5,6 +5,11 @@ slope, loss, restart, the clean input itself, which lies in every epsilon-ball) 
 through the deployed build, and a sample counts as robust only if the build classifies all
 of its candidates right. So accuracy under attack is never above clean accuracy, and
 adding a candidate can only lower it.
+
+The build reads the test set as one sequence, as ``evaluate`` does, and the last step's
+spikes of a sample arrive at the next one's first step; so a candidate is judged in place
+(the other samples hold their current inputs), and :func:`finish` reads the kept set once
+more in ``evaluate``'s order: that read-out is the reported accuracy.
 """
 from __future__ import annotations
 
@@ -39,13 +44,20 @@ def offer(target: Target, worst: Worst, name: str, x_adv: np.ndarray,
     if not live.any():
         return
     idx, xa = rows[live], x_adv[live]
-    ok = target.correct(xa, target.y[idx])
+    trial = worst.x.copy()
+    trial[idx] = xa
+    ok = target.correct(trial)[idx]
     newly = idx[~ok]
     worst.x[newly] = xa[~ok]
     worst.correct[newly] = False
     for i in newly:
         worst.source[i] = name
     worst.broke[name] = worst.broke.get(name, 0) + int(newly.size)
+
+
+def finish(target: Target, worst: Worst) -> None:
+    """Read the kept examples in ``evaluate``'s order; its verdict is the accuracy."""
+    worst.correct = target.correct(worst.x)
 
 
 def still_correct(worst: Worst) -> np.ndarray:
