@@ -72,6 +72,9 @@ def _summary(report: dict) -> list[str]:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from neurodeploy.validate.core import run_validation
+    if args.attack is not None:
+        from neurodeploy.validate.attacks.cli import run_from_args
+        return run_from_args(args)
     settings = _settings(args, args.build)
     out = Path(args.output) if args.output else Path(args.build) / "validation"
     report = run_validation(settings, out, target=args.target, resume=args.resume,
@@ -160,6 +163,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--finetune-lr-scale", type=float,
                    help="factor on the rule's learning rate (default: where train's schedule "
                         "stopped, lr_decay ** epochs trained)")
+    from neurodeploy.validate.attacks.cli import add_options
+    add_options(p)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser(

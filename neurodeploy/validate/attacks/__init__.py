@@ -1,0 +1,1 @@
+"""Adversarial validation of a build (``validate --attack``): docs/attacks.md."""
