@@ -33,7 +33,7 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
-        return int(self.x_train.shape[1])
+        return int(self.x_train.shape[-1])
 
     @property
     def n_classes(self) -> int:
@@ -107,7 +107,11 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
 
 
 def load_dataset(spec: str = "digits") -> Dataset:
-    """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range."""
+    """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range.
+    Sequence generators and ``.npz`` files of sequences load through :mod:`.sequences`."""
+    from .sequences import is_sequence_spec, load_sequences
+    if is_sequence_spec(spec):
+        return load_sequences(spec)
     if spec == "digits":
         arrays, name = _digits(), "digits"
     else:
