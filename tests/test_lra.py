@@ -30,7 +30,7 @@ projections:
   hid_hid: {{pre: hidden, post: hidden, weights: {{init: normal, mean: 0.0, std: 0.2}}}}
   hid_out: {{pre: hidden, post: output, weights: {{init: normal, mean: 0.1, std: 0.3}}}}
 plasticity:
-  learn: {{rule: lra, projections: {projs}, learning_rate: 0.02, beta: 2.0, decay: 0.0078125,
+  learn: {{rule: lra, projections: {projs}, learning_rate: 0.02, beta: 2.0, decay: 0.0078125, recurrent_rate: 0.5,
           learning_epoch: {epoch}}}
 task: {{input: input, output: output, encoding: regular, max_rate: 1.0, sample_steps: 24,
         item_steps: 2, readout_steps: 4}}
@@ -57,7 +57,8 @@ def test_parts_and_rules(tmp_path):
 
 def test_update_matches_numpy_transcription(tmp_path):
     """dw = eta x1 (y2 - y3) - decay w for the input, recurrent and read-out synapses: x1
-    the pre trace, y2 - y3 the post neuron's local error (beta B e on the recurrent layer)."""
+    the pre trace, y2 - y3 the post neuron's local error (beta B e on the recurrent layer),
+    eta times recurrent_rate on the recurrent projection."""
     rules = expand(_net(tmp_path)).rules()
     rng = np.random.default_rng(5)
     B = rng.normal(0, 1.0, (12, 4))
@@ -65,7 +66,8 @@ def test_update_matches_numpy_transcription(tmp_path):
         x1, w = rng.random(n_pre) * 4, rng.normal(size=(n_post, n_pre))
         e_out = rng.normal(size=4)
         local = 2.0 * B @ e_out if n_post == 12 else e_out
-        want = 0.02 * np.outer(local, x1) - 2.0 ** -7 * w
+        eta = 0.02 * (0.5 if name == "hid_hid" else 1.0)       # recurrent_rate 0.5
+        want = eta * np.outer(local, x1) - 2.0 ** -7 * w
         got = rules[name].reference_dw(x1=x1[None, :], x2=0, y1=0, third=local[:, None], w=w,
                                        x0=1, y0=1)
         assert np.allclose(got, want, rtol=1e-12, atol=1e-15)

@@ -96,7 +96,7 @@ def train_bptt(plan, trained: list[str], x_train: np.ndarray, y_train: np.ndarra
         with torch.no_grad():
             counts = run(torch.tensor(x, dtype=torch.float64)).numpy()
         from . import metrics
-        return metrics.accuracy(counts[None], y)
+        return metrics.accuracy(counts, y)
 
     rng = np.random.default_rng(cfg.seed)
     hist = {"train_accuracy": [], "test_accuracy": [], "seconds": []}

@@ -10,7 +10,7 @@ from its own mismatch. Here, every step:
   target - activity = ``beta B e``, reaches h's third factor through the fixed random
   feedback projection ``<b>_fb_<h>`` (``B``, std ``beta / sqrt(outputs)`` by default);
 * every trained projection, input -> h, h -> h (recurrent) and h -> out, learns
-  ``dw = eta x1 (y2 - y3) - decay w``: its pre trace x1, the post neuron's local error
+  ``dw = eta x1 (y2 - y3) - decay w`` (``eta`` times ``recurrent_rate`` on h -> h): its pre trace x1, the post neuron's local error
   (y2 - y3, summed over the learning epoch) taken only while the post neuron is active
   (the gate, LRA's post-activity factor), and an optional decay.
 
@@ -67,6 +67,8 @@ def expand_lra(net: Network, name: str, block) -> Expansion:
     epoch = learning_epoch(net, block)
     tau = float(epoch) if block.trace_tau is None else block.trace_tau
     rule = forward_rule(block.learning_rate, tau, block.decay, epoch)
+    recurrent = forward_rule(block.learning_rate * block.recurrent_rate, tau, block.decay, epoch)
     for proj in block.projections:
-        ex.rules[proj] = rule
+        p = net.projections[proj]
+        ex.rules[proj] = recurrent if p.pre == h and p.post == h else rule
     return ex
