@@ -78,6 +78,20 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                            "numpy.savez", file=path) from None
 
 
+def check_values(x: np.ndarray, y: np.ndarray, split: str, where: str) -> None:
+    """Finite features and integer labels >= 0 (shapes already checked)."""
+    if not np.all(np.isfinite(x)):
+        raise DatasetError(f"x_{split}: {int(np.size(x) - np.isfinite(x).sum())} NaN/inf "
+                           "values; remove or impute them", file=where)
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
+            raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype "
+                               f"{y.dtype}", file=where)
+    if y.min() < 0:
+        raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
+                           file=where)
+
+
 def _check(arrays: dict[str, np.ndarray], where: str) -> None:
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
@@ -91,16 +105,7 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
                                f"x_{split}), got {y.shape}", file=where)
         if x.shape[0] == 0:
             raise DatasetError(f"x_{split} has no samples", file=where)
-        if not np.all(np.isfinite(x)):
-            raise DatasetError(f"x_{split}: {int(np.size(x) - np.isfinite(x).sum())} NaN/inf "
-                               "values; remove or impute them", file=where)
-        if not np.issubdtype(y.dtype, np.integer):
-            if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
-                raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype "
-                                   f"{y.dtype}", file=where)
-        if y.min() < 0:
-            raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
-                               file=where)
+        check_values(x, y, split, where)
     if arrays["x_train"].shape[1] != arrays["x_test"].shape[1]:
         raise DatasetError(f"x_test has {arrays['x_test'].shape[1]} features but x_train has "
                            f"{arrays['x_train'].shape[1]}", file=where)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import Dataset, DatasetError, KEYS
+from .datasets import KEYS, Dataset, DatasetError, check_values
 
 DEFAULTS = {"length": 20, "seed": 0, "train": 2000, "test": 500, "bins": 4}
 
@@ -143,7 +143,8 @@ def check_sequences(arrays: dict[str, np.ndarray], where: str) -> None:
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.dtype == object or not np.issubdtype(x.dtype, np.number):
-            raise DatasetError(f"x_{split}: expected float values, got dtype {x.dtype}", file=where)
+            raise DatasetError(f"x_{split}: expected float features, got dtype {x.dtype}",
+                               file=where)
         if x.ndim != 3:
             raise DatasetError(f"x_{split}: expected [sequences, steps, features], got shape "
                                f"{x.shape}", file=where)
@@ -153,16 +154,7 @@ def check_sequences(arrays: dict[str, np.ndarray], where: str) -> None:
         if y.ndim != 1 or y.shape[0] != x.shape[0]:
             raise DatasetError(f"y_{split}: expected shape [{x.shape[0]}] (one label per sequence "
                                f"of x_{split}), got {y.shape}", file=where)
-        bad = int(np.size(x) - np.isfinite(x).sum())
-        if bad:
-            raise DatasetError(f"x_{split}: {bad} NaN/inf values; remove or impute them", file=where)
-        if not np.issubdtype(y.dtype, np.integer) and not (
-                np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0)):
-            raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype {y.dtype}",
-                               file=where)
-        if y.min() < 0:
-            raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
-                               file=where)
+        check_values(x, y, split, where)
     (_, ttr, ftr), (_, tte, fte) = arrays["x_train"].shape, arrays["x_test"].shape
     if ttr != tte:
         raise DatasetError(f"x_test sequences have {tte} steps but x_train's have {ttr}; pad or "
