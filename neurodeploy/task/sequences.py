@@ -146,8 +146,8 @@ def check_sequences(arrays: dict[str, np.ndarray], where: str) -> None:
             raise DatasetError(f"x_{split}: expected float features, got dtype {x.dtype}",
                                file=where)
         if x.ndim != 3:
-            raise DatasetError(f"x_{split}: expected [sequences, steps, features], got shape "
-                               f"{x.shape}", file=where)
+            raise DatasetError(f"x_{split}: expected [sequences, steps, features] (x_train is "
+                               f"3-D: sequence data), got shape {x.shape}", file=where)
         if 0 in x.shape:
             raise DatasetError(f"x_{split} is empty (shape {x.shape}); every sequence needs at "
                                "least one step and one feature", file=where)
