@@ -158,7 +158,7 @@ class LocalRepresentationAlignment(_ErrorDriven):
     decay: Decay = Field(0.0, description="weight decay per update on every trained "
                          "projection (dw = ... - decay w)")
     recurrent_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = Field(
-        0.1, description="learning rate of the recurrent projections (h -> h) as a multiple "
+        0.01, description="learning rate of the recurrent projections (h -> h) as a multiple "
         "of learning_rate: their pre trace is the whole layer's activity, so their update "
         "is ~size times an input synapse's")
 
