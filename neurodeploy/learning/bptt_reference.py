@@ -59,6 +59,7 @@ def train_bptt(plan, trained: list[str], x_train: np.ndarray, y_train: np.ndarra
 
     import torch
     torch.manual_seed(cfg.seed)
+    torch.set_num_threads(1)      # small matrices: one thread is fastest and shares the cores
     task = plan.task
     inp, out = task["input"], task["output"]
     projs = {n: p for n, p in plan.projections.items()
