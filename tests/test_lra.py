@@ -104,7 +104,7 @@ def test_float_backend_weights_equal_cpu_after_each_sample(tmp_path, backend):
     labels = encode_targets(data.y_train, 4, plan.task, data.x_train, 0.5)
     cpu, other = get_learner("cpu", plan, "output"), get_learner(backend, plan, "output")
     w0 = cpu.weights[0].copy()
-    for k in range(4):
+    for k in range(3):
         inputs = {"input": spikes[k:k + 1], "learn_label": labels[k:k + 1]}
         c_cpu = cpu.present(inputs, 1, steps, learn=True)[0]
         c_other = other.present(inputs, 1, steps, learn=True)[0]
