@@ -114,3 +114,24 @@ def test_float_backend_weights_equal_cpu_after_each_sample(tmp_path, backend):
     for name in ("in_hid", "hid_hid", "hid_out"):
         sl = cpu.layout.slices[name]
         assert moved[sl.syn0:sl.syn0 + sl.nnz].max() > 1e-3, f"{name} must learn in this test"
+
+
+def test_bptt_reference_runs_the_cpu_network(tmp_path):
+    """The host BPTT reference's forward pass gives the cpu backend's read-out counts
+    (frozen, one sample from a reset state), and its surrogate gradient reaches the
+    recurrent and input weights."""
+    import torch
+
+    from neurodeploy.learning.bptt_reference import SpikingForward
+    plan = load_plan(compile_network(_net(tmp_path), load_profile("cpu"), tmp_path / "b").out)
+    data = generate("temporal_order:length=10,train=6,test=1,seed=4")
+    spikes = encode_inputs(data.x_train, plan.task, 0)
+    net = SpikingForward(plan, ["in_hid", "hid_hid", "hid_out"])
+    counts = net.counts(torch.tensor(spikes, dtype=torch.float64))
+    cpu = get_learner("cpu", plan.frozen(), "output")
+    steps = plan.task["sample_steps"]
+    want = np.concatenate([cpu.predict_counts({"input": spikes[k:k + 1]}, 1, steps)[0]
+                           for k in range(6)])
+    assert want.sum() > 6 and np.array_equal(counts.detach().numpy(), want)
+    counts.sum().backward()
+    assert all(float(net.params[n].grad.abs().sum()) > 0 for n in ("in_hid", "hid_hid", "hid_out"))

@@ -50,48 +50,60 @@ def _lif(plan, name: str) -> dict:
             for k in ("du", "dv", "vth", "bias_mant")}
 
 
+class SpikingForward:
+    """The float build's forward network (lif populations fed by the task's input) as a
+    differentiable torch function of the input spikes; ``trained`` projections require
+    gradients."""
+
+    def __init__(self, plan, trained: list[str], slope: float = 5.0) -> None:
+        import torch
+        self.inp, self.out = plan.task["input"], plan.task["output"]
+        self.projs = {n: p for n, p in plan.projections.items()
+                      if plan.populations[p.pre].kind in ("spike_source", "lif")
+                      and plan.populations[p.post].kind == "lif" and p.port != "third_factor"}
+        self.lifs = sorted({p.post for p in self.projs.values()})
+        self.sizes = {n: plan.populations[n].size for n in [self.inp, *self.lifs]}
+        self.params = {n: torch.tensor(_dense(plan, n), dtype=torch.float64,
+                                       requires_grad=n in trained) for n in self.projs}
+        self.consts = {n: {k: torch.tensor(v) for k, v in _lif(plan, n).items()}
+                       for n in self.lifs}
+        self.spike = _spike_fn(slope)
+
+    def counts(self, spikes):
+        """Output spike counts [B, classes] of input spikes [B, T, F] (a torch tensor), each
+        sample from a reset state."""
+        import torch
+        b, steps = spikes.shape[0], spikes.shape[1]
+        zeros = {n: torch.zeros(b, self.sizes[n], dtype=torch.float64) for n in self.sizes}
+        u, v, z = dict(zeros), dict(zeros), dict(zeros)
+        count = zeros[self.out]
+        for t in range(steps):
+            prev = {**z, self.inp: spikes[:, t - 1] if t else zeros[self.inp]}
+            new = {}
+            for n in self.lifs:
+                a = sum(prev[p.pre] @ self.params[k].T for k, p in self.projs.items() if p.post == n)
+                c = self.consts[n]
+                u[n] = u[n] * (1 - c["du"]) + a
+                v[n] = v[n] * (1 - c["dv"]) + u[n] + c["bias_mant"]
+                new[n] = self.spike(v[n] - c["vth"])
+                v[n] = v[n] * (1 - new[n].detach())
+            z = new
+            count = count + z[self.out]
+        return count
+
+
 def train_bptt(plan, trained: list[str], x_train: np.ndarray, y_train: np.ndarray,
                x_test: np.ndarray, y_test: np.ndarray, cfg: BpttConfig) -> dict:
-    """Train the ``trained`` projections of the float build ``plan`` (a forward network of
-    lif populations fed by one spike_source ``task.input``) on encoded spikes [N, T, F];
-    returns per-epoch train / test accuracies and the time taken."""
+    """Train the ``trained`` projections of the float build ``plan`` on encoded spikes
+    [N, T, F]; returns per-epoch train / test accuracies and the time taken."""
     import time
 
     import torch
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)      # small matrices: one thread is fastest and shares the cores
-    task = plan.task
-    inp, out = task["input"], task["output"]
-    projs = {n: p for n, p in plan.projections.items()
-             if plan.populations[p.pre].kind in ("spike_source", "lif")
-             and plan.populations[p.post].kind == "lif" and p.port != "third_factor"}
-    lifs = sorted({p.post for p in projs.values()})
-    sizes = {n: plan.populations[n].size for n in [inp, *lifs]}
-    params = {n: torch.tensor(_dense(plan, n), dtype=torch.float64, requires_grad=n in trained)
-              for n in projs}
-    consts = {n: {k: torch.tensor(v) for k, v in _lif(plan, n).items()} for n in lifs}
-    spike = _spike_fn(cfg.slope)
-    opt = torch.optim.Adam([params[n] for n in trained], lr=cfg.lr)
-
-    def run(spikes: torch.Tensor) -> torch.Tensor:
-        b, steps = spikes.shape[0], spikes.shape[1]
-        u = {n: torch.zeros(b, sizes[n], dtype=torch.float64) for n in lifs}
-        v = {n: torch.zeros(b, sizes[n], dtype=torch.float64) for n in lifs}
-        z = {n: torch.zeros(b, sizes[n], dtype=torch.float64) for n in lifs}
-        count = torch.zeros(b, sizes[out], dtype=torch.float64)
-        for t in range(steps):
-            prev = {**z, inp: spikes[:, t - 1] if t else torch.zeros(b, sizes[inp], dtype=torch.float64)}
-            new = {}
-            for n in lifs:
-                a = sum(prev[p.pre] @ params[k].T for k, p in projs.items() if p.post == n)
-                c = consts[n]
-                u[n] = u[n] * (1 - c["du"]) + a
-                v[n] = v[n] * (1 - c["dv"]) + u[n] + c["bias_mant"]
-                new[n] = spike(v[n] - c["vth"])
-                v[n] = v[n] * (1 - new[n].detach())
-            z = new
-            count = count + z[out]
-        return count
+    net = SpikingForward(plan, trained, cfg.slope)
+    opt = torch.optim.Adam([net.params[n] for n in trained], lr=cfg.lr)
+    run = net.counts
 
     def accuracy(x: np.ndarray, y: np.ndarray) -> float:
         with torch.no_grad():
