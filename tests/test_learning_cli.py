@@ -95,7 +95,9 @@ def _npz(tmp_path: Path, **arrays) -> Path:
     ({"x_test": np.full((10, 64), np.nan)}, "x_test: 640 NaN/inf values"),
     ({"y_test": np.zeros(9, int)}, "y_test: expected shape [10]"),
     ({"y_train": np.full(30, -1)}, "label -1 is negative"),
-    ({"x_train": np.zeros((30, 64, 1))}, "x_train: expected [samples, features]"),
+    ({"x_train": np.zeros((30, 64, 1))}, "x_test: expected [sequences, steps, features]"),
+    ({"x_train": np.zeros((30, 5, 64)), "x_test": np.zeros((10, 5, 64))},
+     "sequence data ([sequences, steps, features]) need task.item_steps"),
 ])
 def test_bad_dataset_is_one_line_and_writes_nothing(tmp_path: Path, capsys, change, says):
     net = _write(tmp_path, SMALL.replace("RULE", "feedback_alignment"))

@@ -33,7 +33,7 @@ PerNeuronNonNegative = Union[NonNegativeFinite, list[NonNegativeFinite]]
 
 LEARNING_RULES = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
                   "weight_mirror",
-                  "low_rank_fa", "sal", "stdp")
+                  "low_rank_fa", "sal", "stdp", "lra")
 MONITOR_VARS = {"lif": ("spikes", "v", "u"), "stochastic": ("spikes", "v", "u"),
                 "spike_source": ("spikes",),
                 "poisson": ("spikes",), "graded": ("spikes",)}

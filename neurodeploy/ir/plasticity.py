@@ -144,6 +144,25 @@ class SpikeAlignment(_ErrorDriven):
         0.2, description="spikes per step the drive homeostat holds each output at")
 
 
+class LocalRepresentationAlignment(_ErrorDriven):
+    """Manchev & Garcia-Peraza-Herrera (LRA-RNN): one recurrent layer whose target each step
+    is its activity moved by ``beta`` B e (B fixed random, e the output error); input,
+    recurrent and read-out projections learn locally from their pre trace, the post
+    neuron's activity (gate) and its local error (target - activity = beta B e), no
+    backpropagation through time. See docs/lra.md."""
+
+    rule: Literal["lra"]
+    beta: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = Field(
+        1.0, description="target step: the recurrent layer's target is its activity plus "
+        "beta B e (scales the default feedback's std, beta / sqrt(outputs))")
+    decay: Decay = Field(0.0, description="weight decay per update on every trained "
+                         "projection (dw = ... - decay w)")
+    recurrent_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = Field(
+        0.01, description="learning rate of the recurrent projections (h -> h) as a multiple "
+        "of learning_rate: their pre trace is the whole layer's activity, so their update "
+        "is ~size times an input synapse's")
+
+
 class STDP(_RuleBase):
     """Pair-based STDP: dw = a_plus * x1 * y0 - a_minus * y1 * x0 (every step)."""
 
@@ -166,11 +185,13 @@ RULE_CLASSES: dict[str, type[_RuleBase]] = {
     "feedback_alignment": FeedbackAlignment, "direct_feedback_alignment": DirectFeedbackAlignment,
     "dfa": DirectFeedbackAlignment, "kolen_pollack": KolenPollack, "weight_mirror": WeightMirror,
     "low_rank_fa": LowRankFA, "sal": SpikeAlignment, "stdp": STDP,
+    "lra": LocalRepresentationAlignment,
 }
 
 Plasticity = Annotated[Union[FeedbackAlignment, DirectFeedbackAlignment, KolenPollack,
-                             WeightMirror, LowRankFA, SpikeAlignment, STDP],
+                             WeightMirror, LowRankFA, SpikeAlignment, STDP,
+                             LocalRepresentationAlignment],
                        Field(discriminator="rule")]
 
 PLASTICITY_CLASSES = (FeedbackAlignment, DirectFeedbackAlignment, KolenPollack, WeightMirror,
-                      LowRankFA, SpikeAlignment, STDP)
+                      LowRankFA, SpikeAlignment, STDP, LocalRepresentationAlignment)

@@ -6,6 +6,8 @@ spike with probability ``f * max_rate`` each step (``encoding: rate``), or regul
 ``1 / (f * max_rate)`` steps (``encoding: regular``, deterministic). The predicted class is
 the ``output`` neuron with the most spikes in the sample window (ties: the lowest index).
 Neuron state is reset between samples, as a host does between presentations on a chip.
+Sequence data (``neurodeploy.task.sequences``) present element after element for
+``item_steps`` steps each, then ``readout_steps`` silent steps for the label.
 """
 from __future__ import annotations
 
@@ -28,3 +30,9 @@ class Task(Node):
     max_rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
         0.5, description="spike probability per step of a feature at its maximum")
     sample_steps: StepCount = Field(20, description="steps each sample is presented")
+    item_steps: StepCount | None = Field(None, description="sequence data: steps each element "
+                                         "of a sequence is presented (sample_steps = elements x "
+                                         "item_steps + readout_steps)")
+    readout_steps: Annotated[int, Field(ge=0, le=10_000, strict=True)] = Field(
+        0, description="sequence data: silent steps after the sequence, in which the label is "
+        "shown and the class is read")

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError
-from ..task import Dataset, encode_samples
+from ..task import Dataset
 from ..task.datasets import check_fits
+from ..task.sequences import check_task, encode_inputs
 from . import metrics
 from .learners import get_learner
 from .summary import trained_classes
@@ -48,11 +49,12 @@ def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None
             data = data.subset(classes)
     check_fits(data, plan.populations[task["input"]].size, plan.populations[task["output"]].size,
                data.name)
+    check_task(data, task, data.name)
     x, y = data.x_test, data.y_test
     if samples:
         x, y = x[:samples], y[:samples]
     steps = int(task["sample_steps"])
-    spikes = encode_samples(x, steps, task["max_rate"], task["encoding"], seed + 1)
+    spikes = encode_inputs(x, task, seed + 1)
     learner = get_learner(backend, plan, task["output"])
     counts, totals, synops = learner.predict_counts({task["input"]: spikes}, y.size, steps)
     lay = learner.layout

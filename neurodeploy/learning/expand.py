@@ -14,6 +14,7 @@ from ..errors import IRError
 from ..ir.models import Network
 from .engine_rule import EngineRule
 from .fa_family import Expansion, expand_error_driven
+from .lra import expand_lra
 from .stdp import expand_stdp
 
 EXPANDERS: dict[str, Callable[[Network, str, object], Expansion]] = {
@@ -25,6 +26,7 @@ EXPANDERS: dict[str, Callable[[Network, str, object], Expansion]] = {
     "low_rank_fa": expand_error_driven,
     "sal": expand_error_driven,
     "stdp": expand_stdp,
+    "lra": expand_lra,
 }
 
 

@@ -84,21 +84,14 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
     n_out = net.populations[out].size
     hidden = [post for _, _, post in links[:-1]]
     ex = Expansion(label=f"{name}_label", output=out, hidden=hidden, gated=list(hidden))
-    err = f"{name}_error"
-    ex.populations[ex.label] = SpikeSourcePopulation(kind="spike_source", size=n_out)
-    ex.populations[err] = GradedPopulation(kind="graded", size=n_out)
+    err = output_error(ex, name, out, n_out)
     one = ConstantInit(init="constant", value=1.0)
-    ex.projections[f"{name}_label_err"] = Projection(pre=ex.label, post=err, connectivity="one_to_one", weights=one)
-    ex.projections[f"{name}_out_err"] = Projection(pre=out, post=err, connectivity="one_to_one",
-                                                   weights=ConstantInit(init="constant", value=-1.0))
-    ex.projections[f"{name}_err_out"] = Projection(pre=err, post=out, connectivity="one_to_one",
-                                                   weights=one, port="third_factor")
     rule = block.rule if block.rule != "dfa" else "direct_feedback_alignment"
     epoch = learning_epoch(net, block)
     eta = block.learning_rate
     tau = float(epoch) if block.trace_tau is None else block.trace_tau
     decay = getattr(block, "decay", 0.0) if rule == "kolen_pollack" else 0.0
-    forward = _forward_rule(eta, tau, decay, epoch)
+    forward = forward_rule(eta, tau, decay, epoch)
     for proj, _, _ in links:
         ex.rules[proj] = forward
     sizes = {p: net.populations[p].size for p in hidden}
@@ -154,6 +147,21 @@ def expand_error_driven(net: Network, name: str, block) -> Expansion:
     return ex
 
 
+def output_error(ex: Expansion, name: str, out: str, n_out: int) -> str:
+    """Add the label source and the graded error ``e = label - out`` that feeds the output
+    neurons' third factor; returns the error population's name."""
+    err = f"{name}_error"
+    ex.populations[ex.label] = SpikeSourcePopulation(kind="spike_source", size=n_out)
+    ex.populations[err] = GradedPopulation(kind="graded", size=n_out)
+    one = ConstantInit(init="constant", value=1.0)
+    ex.projections[f"{name}_label_err"] = Projection(pre=ex.label, post=err, connectivity="one_to_one", weights=one)
+    ex.projections[f"{name}_out_err"] = Projection(pre=out, post=err, connectivity="one_to_one",
+                                                   weights=ConstantInit(init="constant", value=-1.0))
+    ex.projections[f"{name}_err_out"] = Projection(pre=err, post=out, connectivity="one_to_one",
+                                                   weights=one, port="third_factor")
+    return err
+
+
 def _alignment_parts(ex: Expansion, net: Network, name: str, block, rule: str, out: str,
                      h: str | None) -> None:
     """The noise phase of weight mirror and SAL: noise spikes into the hidden layer, a
@@ -203,7 +211,7 @@ def learning_epoch(net: Network, block) -> int:
     return net.task.sample_steps if net.task is not None else 1
 
 
-def _forward_rule(eta: float, tau: float, decay: float, epoch: int) -> EngineRule:
+def forward_rule(eta: float, tau: float, decay: float, epoch: int) -> EngineRule:
     terms = [Term(eta, "u", ("x1", "y2")), Term(-eta, "u", ("x1", "y3"))]
     if decay:
         terms.append(Term(-decay, "u", ("w",)))

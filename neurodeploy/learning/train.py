@@ -21,15 +21,16 @@ import numpy as np
 
 from ..errors import BackendError, IRError, NeurodeployError
 from ..ir.models import Network
-from ..task import Dataset, encode_labels, encode_samples, load_dataset
+from ..task import Dataset, load_dataset
 from ..task.datasets import check_fits
+from ..task.sequences import check_task, encode_inputs, encode_targets
 from . import metrics
 from .learners import get_learner
 from .lr_schedule import scale_learning_rate
 from .phases import align_phase, alignment
 
 ERROR_DRIVEN = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
-                "weight_mirror", "low_rank_fa", "sal")
+                "weight_mirror", "low_rank_fa", "sal", "lra")
 
 
 @dataclass
@@ -89,6 +90,7 @@ def prepare_data(net: Network, cfg: TrainConfig) -> Dataset:
         data.x_test, data.y_test = data.x_test[:cfg.test_samples], data.y_test[:cfg.test_samples]
     check_fits(data, net.populations[task.input].size, net.populations[task.output].size,
                cfg.data)
+    check_task(data, task.model_dump(mode="json"), cfg.data)
     return data
 
 
@@ -143,7 +145,7 @@ class Trainer:
                       f"{'on' if s['stochastic_rounding'] else 'off'}")
 
     def _encode(self, x: np.ndarray, seed: int) -> np.ndarray:
-        return encode_samples(x, self.steps, self.task["max_rate"], self.task["encoding"], seed)
+        return encode_inputs(x, self.task, seed)
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         """Read-out counts of samples x with learning off."""
@@ -158,8 +160,8 @@ class Trainer:
         order = rng.permutation(self.data.y_train.size)
         x, y = self.data.x_train[order], self.data.y_train[order]
         inputs = {self.task["input"]: self._encode(x, self.cfg.seed * 1000 + k + 7),
-                  self.block["label"]: encode_labels(y, self.n_classes, self.steps,
-                                                     self.block["target_rate"])}
+                  self.block["label"]: encode_targets(y, self.n_classes, self.task, x,
+                                                      self.block["target_rate"])}
         self.learner.set_phase("train")
         counts = self.learner.present(inputs, y.size, self.steps, learn=True)[0]
         if alignment(self.block):

@@ -34,7 +34,7 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
-        return int(self.x_train.shape[1])
+        return int(self.x_train.shape[-1])
 
     @property
     def n_classes(self) -> int:
@@ -97,6 +97,23 @@ def _read_npz(path: Path, features: int | None) -> dict[str, np.ndarray]:
     return read_npz(path, error=DatasetError, keys=list(KEYS), hint=hint)
 
 
+def check_values(x: np.ndarray, y: np.ndarray, split: str, where: str) -> None:
+    """Finite features and integer labels >= 0 (shapes already checked)."""
+    if not np.all(np.isfinite(x)):
+        raise DatasetError(f"x_{split}: {int(np.size(x) - np.isfinite(x).sum())} NaN/inf "
+                           "values; remove or impute them", file=where)
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
+            raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype "
+                               f"{y.dtype}", file=where)
+    if y.max() > MAX_LABEL:
+        raise DatasetError(f"y_{split}: label {float(y.max()):g} is not a class index; "
+                           f"labels are 0..C-1 (at most {MAX_LABEL})", file=where)
+    if y.min() < 0:
+        raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
+                           file=where)
+
+
 def _check(arrays: dict[str, np.ndarray], where: str) -> None:
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
@@ -110,19 +127,7 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
                                f"x_{split}), got {y.shape}", file=where)
         if x.shape[0] == 0:
             raise DatasetError(f"x_{split} has no samples", file=where)
-        if not np.all(np.isfinite(x)):
-            raise DatasetError(f"x_{split}: {int(np.size(x) - np.isfinite(x).sum())} NaN/inf "
-                               "values; remove or impute them", file=where)
-        if not np.issubdtype(y.dtype, np.integer):
-            if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
-                raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype "
-                                   f"{y.dtype}", file=where)
-        if y.max() > MAX_LABEL:
-            raise DatasetError(f"y_{split}: label {float(y.max()):g} is not a class index; "
-                               f"labels are 0..C-1 (at most {MAX_LABEL})", file=where)
-        if y.min() < 0:
-            raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
-                               file=where)
+        check_values(x, y, split, where)
     if arrays["x_train"].shape[1] != arrays["x_test"].shape[1]:
         raise DatasetError(f"x_test has {arrays['x_test'].shape[1]} features but x_train has "
                            f"{arrays['x_train'].shape[1]}", file=where)
@@ -130,7 +135,11 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
 
 def load_dataset(spec: str = "digits", features: int | None = None) -> Dataset:
     """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range.
-    ``features``: the input population's size, checked on an .npz's headers before loading."""
+    ``features``: the input population's size, checked on an .npz's headers before loading.
+    Sequence generators and ``.npz`` files of sequences load through :mod:`.sequences`."""
+    from .sequences import is_sequence_spec, load_sequences
+    if is_sequence_spec(spec):
+        return load_sequences(spec)
     if spec == "digits":
         arrays, name = _digits(), "digits"
     else:

@@ -34,8 +34,9 @@ class Workload:
 
 def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> Workload:
     """The build's task on ``data_spec`` (``digits`` or an ``.npz``), as evaluate sees it."""
-    from neurodeploy.task import encode_samples, load_dataset
+    from neurodeploy.task import load_dataset
     from neurodeploy.task.datasets import check_fits
+    from neurodeploy.task.sequences import check_task, encode_inputs
     task = plan.task
     if not task:
         raise NeurodeployError("this build has no task block, so it has no accuracy; use "
@@ -53,11 +54,12 @@ def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> 
         data = data.subset(classes)
     check_fits(data, plan.populations[task["input"]].size,
                plan.populations[task["output"]].size, data.name)
+    check_task(data, task, data.name)
     x, y = data.x_test, data.y_test
     if samples:
         x, y = x[:samples], y[:samples]
     steps = int(task["sample_steps"])
-    spikes = encode_samples(x, steps, task["max_rate"], task["encoding"], seed + 1)
+    spikes = encode_inputs(x, task, seed + 1)
     return Workload(input=task["input"], output=task["output"], steps=steps,
                     spikes=spikes, labels=np.asarray(y, np.int64))
 

@@ -238,8 +238,8 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     returns (learner layout, weights [chips, nnz] after)."""
     from neurodeploy.compilers.cpu.learner import CpuLearner
     from neurodeploy.learning.phases import align_phase, alignment
-    from neurodeploy.task import encode_labels, encode_samples
     from neurodeploy.learning.lr_schedule import scale_fixed_rules, scale_learning_rate
+    from neurodeploy.task.sequences import encode_inputs, encode_targets
     plan, block = setup.plan, setup.block
     task = plan.task
     run_plan = batch_plan(plan)
@@ -271,9 +271,8 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
             scale_learning_rate(learner, run_plan, decay)
         order = np.random.default_rng([seed, 31, k]).permutation(setup.y.size)
         x, y = setup.x[order], setup.y[order]
-        inputs = {task["input"]: encode_samples(x, steps, task["max_rate"], task["encoding"],
-                                                seed * 1000 + k + 11),
-                  block["label"]: encode_labels(y, n_classes, steps, block["target_rate"])}
+        inputs = {task["input"]: encode_inputs(x, task, seed * 1000 + k + 11),
+                  block["label"]: encode_targets(y, n_classes, task, x, block["target_rate"])}
         learner.set_phase("train")
         learner.present(inputs, y.size, steps, learn=True)
         if alignment(block):
