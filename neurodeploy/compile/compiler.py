@@ -357,6 +357,9 @@ def compile_network(net: Network, profile: HardwareProfile, out: str | Path | No
     from ..learning.fixed_point import add_to_build
     add_to_build(manifest, report, str(getattr(net, "_file", "") or ""),   # fixed-point rules
                  lambda ref: compiler.store.files[ref["file"]][ref["key"]])
+    from ..learning.device_models import describe, device_of
+    if device_of(manifest):             # analog targets: the model their weights learn through
+        report["learning_device"] = describe(device_of(manifest))
     text = render_report(report)
     written = None
     if out is not None:

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import BackendError, IRError, NeurodeployError
 from ..ir.models import Network
 from ..task import Dataset, encode_labels, encode_samples, load_dataset
+from .device_models import attach as attach_device
 from ..task.datasets import check_fits
 from . import metrics
 from .learners import get_learner
@@ -104,6 +105,8 @@ class Trainer:
         self.progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
         if target_manifest is not None:
             self._imperfect_learning(cfg.backend, target_manifest)
+            attach_device(self.learner, target_manifest, cfg.backend, plan.seed, [0],
+                          self.progress)
         self.curves = Curves()
         self.steps = int(self.task["sample_steps"])
         self.n_classes = plan.populations[self.task["output"]].size

@@ -225,6 +225,7 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     """Run the build's rule on every chip for ``epochs`` passes over the training samples;
     returns (learner layout, weights [chips, nnz] after)."""
     from neurodeploy.compilers.cpu.learner import CpuLearner
+    from neurodeploy.learning.device_models import attach as attach_device
     from neurodeploy.learning.phases import align_phase, alignment
     from neurodeploy.task import encode_labels, encode_samples
     plan, block = setup.plan, setup.block
@@ -235,6 +236,8 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     par, w, g = stack_chips(lay, plan, chips, lay.rule_names)
     learner.state = lay.new_state(len(chips), w)
     lay.rules = lay.rules._replace(gain=g, upd=update_settings(lay, plan, chips))
+    attach_device(learner, {"plasticity": {"block": block}}, "cpu", int(chips[0].seed),
+                  [int(c.index) for c in chips], lambda text: None)
     lay.net = lay.net._replace(par=par)
     lay.rules = lay.rules._replace(t_coef=lay.rules.t_coef * setup.lr_scale)
     steps = int(task["sample_steps"])
