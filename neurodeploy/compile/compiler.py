@@ -136,8 +136,10 @@ class _Compiler:
             names = {rule.rule, "dfa" if rule.rule == "direct_feedback_alignment" else rule.rule}
             if not prof.learning.supported or not names & set(prof.learning.rules):
                 can = ", ".join(prof.learning.rules) if prof.learning.supported else "no rule"
+                why = f": {prof.learning.notes}" if prof.learning.notes else ""
                 self.fail(("plasticity", name, "rule"), f"{prof.name}'s learning engine cannot "
-                          f"run '{rule.rule}' (it supports {can}); choose another rule or profile")
+                          f"run '{rule.rule}' (it supports {can}{why}); choose another rule or "
+                          "profile")
 
     # ------------------------------------------------------------------ populations
     def populations(self, synapses: list[Synapses]) -> tuple[dict, dict]:
