@@ -41,6 +41,10 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"(float), {res.deployed_accuracy:.4f} deployed to {args.profile}")
     for name, values in c.angles.items():
         print(f"angle(B, W^T) of {name}: {values[0]:.1f} -> {values[-1]:.1f} degrees")
+    if res.workload:
+        print(f"per training sample (last epoch): {res.workload['synaptic_operations_per_sample']:.0f} "
+              f"synaptic operations, {res.workload['learning_updates_per_sample']:.0f} learning "
+              "updates (synapse updates the engine evaluates)")
     if not res.deployed_learning:
         print(f"{args.profile} build holds the trained forward network (learning runs in "
               "float in this release); the full trained network is in training/network.yaml")

@@ -30,6 +30,7 @@ class SessionResult:
     float_accuracy: float
     deployed_accuracy: float
     deployed_learning: bool
+    workload: dict | None = None
 
 
 def _weights_file(arr: np.ndarray, directory: Path, name: str) -> dict:
@@ -111,13 +112,14 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
                    "float_test_accuracy": float_acc, "deployed_test_accuracy": deployed["accuracy"],
                    "deployed_with_learning": keep_learning,
                    "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
-                   "classes": cfg.classes}
+                   "classes": cfg.classes, "workload_last_epoch": trainer.workload}
         (trained_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         os.replace(trained_dir, built / "training")
         if not keep_learning:
             os.replace(work / "forward", built / "training" / "forward")
         final = _install(built, out, force)
-        return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning)
+        return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning,
+                             trainer.workload)
     finally:
         remove(work)
 

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import BackendError, IRError, NeurodeployError
 from ..ir.models import Network
 from ..task import Dataset, encode_labels, encode_samples, load_dataset
+from . import workload
 from .device_models import attach as attach_device
 from ..task.datasets import check_fits
 from . import metrics
@@ -108,6 +109,7 @@ class Trainer:
             attach_device(self.learner, target_manifest, cfg.backend, plan.seed, [0],
                           self.progress)
         self.curves = Curves()
+        self.workload: dict[str, float] = {}
         self.steps = int(self.task["sample_steps"])
         self.n_classes = plan.populations[self.task["output"]].size
 
@@ -160,7 +162,10 @@ class Trainer:
                   self.block["label"]: encode_labels(y, self.n_classes, self.steps,
                                                      self.block["target_rate"])}
         self.learner.set_phase("train")
+        synops_before = float(getattr(self.learner, "synops", 0.0))
         counts = self.learner.present(inputs, y.size, self.steps, learn=True)[0]
+        self.workload = workload.summary(self.learner, synops_before, y.size, self.plan,
+                                         self.block, self.steps)
         if alignment(self.block):
             self._align(k)
         test = self.evaluate(self.data.x_test)
