@@ -127,8 +127,9 @@ def test_training_on_an_analog_profile_writes_through_its_device(tmp_path, capsy
     code = main(["train", str(net), "--profile", str(prof), "--epochs", "1", "--classes",
                  "0,1,2", "--train-samples", "60", "--test-samples", "30", "-o", str(out)])
     assert code in (0, None)
-    err = capsys.readouterr().err
-    assert "learning through profile grid's device model constant_step, 4 levels" in err
+    captured = capsys.readouterr()
+    assert "learning through profile grid's device model constant_step, 4 levels" in captured.err
+    assert "(constant_step device)" in captured.out
     w = np.load(out / "training" / "weights" / "in_hid.npy")
     assert np.unique(w).size <= 2 * 4 - 1               # a differential pair of 4-level devices
     assert "device model constant_step" in (out / "report.txt").read_text()

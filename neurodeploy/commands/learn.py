@@ -38,7 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     res = run_session(args.network, args.profile, cfg, out, force=args.force)
     c = res.curves
     print(f"trained {c.epoch[-1]} epochs on {args.backend}: test accuracy {res.float_accuracy:.4f} "
-          f"(float), {res.deployed_accuracy:.4f} deployed to {args.profile}")
+          f"({res.learned_in}), {res.deployed_accuracy:.4f} deployed to {args.profile}")
     for name, values in c.angles.items():
         print(f"angle(B, W^T) of {name}: {values[0]:.1f} -> {values[-1]:.1f} degrees")
     if res.workload:

@@ -17,6 +17,7 @@ from ..ir.models import Network
 from ..profiles import HardwareProfile, load_profile
 from .evaluate import evaluate_build
 from .learners import check_backend
+from .device_models import device_of
 from .expand import expand
 from .train import Curves, TrainConfig, Trainer, learning_block, prepare_data, remove, scratch_dir, write_curves
 
@@ -31,6 +32,7 @@ class SessionResult:
     deployed_accuracy: float
     deployed_learning: bool
     workload: dict | None = None
+    learned_in: str = "float"           # or "<model> device" for analog targets
 
 
 def _weights_file(arr: np.ndarray, directory: Path, name: str) -> dict:
@@ -94,6 +96,8 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
         plan = load_plan(float_build)
         trainer = Trainer(plan, block_name, data, cfg, progress,
                           deployed.manifest if target.numerics == "float" else None)
+        device = device_of(deployed.manifest) if target.numerics == "float" else None
+        learned_in = f"{device['model']} device" if device else "float"
         curves = trainer.run()
         weights = trainer.trained_weights()
         expanded = expand(net).net
@@ -112,14 +116,15 @@ def run_session(network: str | Path, profile_name: str, cfg: TrainConfig, out: P
                    "float_test_accuracy": float_acc, "deployed_test_accuracy": deployed["accuracy"],
                    "deployed_with_learning": keep_learning,
                    "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
-                   "classes": cfg.classes, "workload_last_epoch": trainer.workload}
+                   "classes": cfg.classes, "workload_last_epoch": trainer.workload,
+                   "learned_in": learned_in}
         (trained_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         os.replace(trained_dir, built / "training")
         if not keep_learning:
             os.replace(work / "forward", built / "training" / "forward")
         final = _install(built, out, force)
         return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning,
-                             trainer.workload)
+                             trainer.workload, learned_in)
     finally:
         remove(work)
 
