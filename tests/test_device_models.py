@@ -144,3 +144,22 @@ def test_only_the_cpu_learner_writes_through_devices():
         attach(None, manifest, "lava", 0, [0], print)
     assert "memristive" in str(err.value) and "--backend cpu" in str(err.value)
     assert attach(None, {"plasticity": {"learn": {"device": None}}}, "lava", 0, [0], print) is False
+
+
+def test_a_device_build_learns_through_its_device_on_any_cpu_learner(tmp_path):
+    """get_learner on a memristive build: cpu programs the device grid, Lava is refused."""
+    from neurodeploy.compile import compile_network
+    from neurodeploy.compilers.plan import load_plan
+    from neurodeploy.errors import BackendError
+    from neurodeploy.ir import parse_network
+    from neurodeploy.learning.learners import get_learner
+    prof = load_profile(ROOT / "hw_profiles" / "memristive.yaml")
+    compile_network(parse_network(SMALL, "net.yaml"), prof, tmp_path / "b")
+    plan = load_plan(tmp_path / "b").nominal()           # the mismatch-free chip
+    learner = get_learner("cpu", plan, "output")
+    assert learner.layout.rules.dev.kind.tolist() == [CODES["pow_step"]] * 2
+    in_hid = learner.layout.dense(learner.weights[0], "in_hid")
+    g = learner.layout.rules.dev.dw_min[learner.layout.rule_names.index("in_hid")]
+    assert np.allclose(in_hid / g, np.rint(in_hid / g))
+    with pytest.raises(BackendError, match="learning.device"):
+        get_learner("lava", plan, "output")
