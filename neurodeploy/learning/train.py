@@ -22,10 +22,9 @@ import numpy as np
 from ..errors import BackendError, IRError, NeurodeployError
 from ..ir.models import Network
 from ..task import Dataset, encode_labels, encode_samples, load_dataset
-from . import workload
-from .device_models import attach as attach_device
 from ..task.datasets import check_fits
-from . import metrics
+from . import metrics, workload
+from .device_models import attach as attach_device
 from .learners import get_learner
 from .phases import align_phase, alignment
 
