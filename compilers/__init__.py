@@ -68,7 +68,7 @@ def mismatch_refusal(plan: SimPlan) -> str | None:
 
 _IR_ZERO = {"v_th_cv": "v_th: {cv: 0}", "tau_mem_cv": "tau_mem: {cv: 0}",
             "tau_syn_cv": "tau_syn: {cv: 0}", "weights_cv": "weights: {cv: 0}",
-            "bias_sigma": "bias: {sigma: 0}"}
+            "bias_sigma": "bias: {sigma: 0}", "gain_cv": "gain: {cv: 0}"}
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,35 @@ class CoreSpec(Node):
                                            description="memory of one sparse synapse (weight + index)")
 
 
+DEVICE_MODELS = ("constant_step", "linear_step", "soft_bounds", "pow_step", "exp_step")
+
+
+class DeviceSpec(Node):
+    """How an analog weight answers write pulses (aihwkit's pulsed update models); see
+    docs/devices.md. ``w`` below is the weight over the bound, -1..1."""
+
+    model: Literal["constant_step", "linear_step", "soft_bounds", "pow_step", "exp_step"] = \
+        Field(description="step size per pulse: constant, 1 -/+ gamma w, 1 -/+ w, "
+                          "(1 -/+ w)^gamma, or max(1 - a exp(+/-gamma w), 0)")
+    levels: Annotated[int, Field(ge=2, le=2**16, strict=True)] | None = Field(
+        None, description="conductance levels over [-bound, bound] (default weights.levels): "
+                          "the nominal step is 2 bound / (levels - 1)")
+    bound: float = Field(1.5, gt=0, le=100, description="largest |weight|, in units of the "
+                         "projection's largest |weight| when learning starts")
+    up_down: float = Field(0.0, gt=-1, lt=1, description="asymmetry: up steps x (1 + up_down), "
+                           "down steps x (1 - up_down)")
+    gamma_up: float = Field(0.0, ge=0, le=100, description="nonlinearity of up steps")
+    gamma_down: float = Field(0.0, ge=0, le=100, description="nonlinearity of down steps")
+    a_up: float = Field(0.0, ge=0, le=100, description="exp_step: amplitude of up steps' decline")
+    a_down: float = Field(0.0, ge=0, le=100, description="exp_step: amplitude of down steps' decline")
+    step_dtod: float = Field(0.0, ge=0, le=1, description="device-to-device spread (CV) of the "
+                             "up and down step sizes, drawn per synapse and chip")
+    write_noise: float = Field(0.0, ge=0, le=10, description="cycle-to-cycle noise: every pulse's "
+                               "step x (1 + write_noise z)")
+    max_pulses: Annotated[int, Field(ge=1, le=1024, strict=True)] = Field(
+        31, description="pulses one update can send (longer updates are cut)")
+
+
 class LearningSpec(Node):
     """What the on-chip learning engine can express."""
 
@@ -101,6 +130,8 @@ class LearningSpec(Node):
     epoch_steps: Annotated[int, Field(gt=0, le=2**20, strict=True)] | None = Field(
         None, description="steps between weight updates")
     third_factor: bool = Field(False, description="a per-neuron error/reward can reach synapses")
+    device: DeviceSpec | None = Field(None, description="analog targets: the device update "
+                                      "model weights learn through (float numerics only)")
     notes: str = ""
 
     @model_validator(mode="after")
@@ -128,6 +159,8 @@ class VariabilitySpec(Node):
     tau_mem_cv: float = Field(0.0, ge=0, le=1)
     tau_syn_cv: float = Field(0.0, ge=0, le=1)
     weights_cv: float = Field(0.0, ge=0, le=1)
+    gain_cv: float = Field(0.0, ge=0, le=1, description="per-neuron input gain spread "
+                           "(every synaptic input of a neuron scaled by one factor)")
     dead_fraction: float = Field(0.0, ge=0, lt=1)
     stuck_fraction: float = Field(0.0, ge=0, lt=1)
     # read by neurodeploy.variability (validate); see docs/validate.md
@@ -196,6 +229,12 @@ class HardwareProfile(Node):
             lo, hi = getattr(spec, field)
             if lo > hi:
                 raise ValueError(f"{field} [{lo}, {hi}] is empty; write [low, high]")
+        dev = self.learning.device
+        if dev is not None and self.numerics == "fixed":
+            raise ValueError("learning.device models analog weights; a fixed-point profile "
+                             "learns in its learning engine (remove learning.device)")
+        if dev is not None and dev.levels is None and self.weights.levels is None:
+            raise ValueError("learning.device needs levels (or weights.levels)")
         n = self.neuron
         if self.numerics == "fixed" and n.threshold_bits + n.threshold_shift >= n.state_bits:
             raise ValueError(f"neuron.threshold_bits + threshold_shift ({n.threshold_bits} + "

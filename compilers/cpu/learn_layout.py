@@ -19,13 +19,14 @@ from neurodeploy.neurons import KINDS, N_SLOTS, FixedConstants
 
 from ..plan import SimPlan
 from . import fixed_learning
+from .device_update import no_device
 
 Net = namedtuple("Net", "fixed fx n_src par ipar g_code g_lo g_hi g_draw third gate_win epoch "
                         "p_pre0 p_npre p_post0 p_npost p_port p_ind0 p_syn0 indptr post delay pre "
                         "p_pind0 pptr pidx p_shift p_acc0 p_ndelay couple")
 Rules = namedtuple("Rules", "q_proj q_xoff q_yoff q_xdec q_ximp q_ydec q_yimp q_t0 t_coef "
                             "t_dep t_px1 t_px2 t_py1 t_py2 t_py3 t_pw q_wmin q_wmax gain active "
-                            "q_epoch fx q_xsum upd")
+                            "q_epoch fx q_xsum upd dev")
 #: imperfect weight updates of float rules (:mod:`compilers.cpu.learn_rules`): per instance
 #: (``[Bu]``) the noise std in LSBs, stochastic rounding on/off, the seed and chip of the
 #: draws; per rule the LSB and the projection's id; per synapse its index in the build
@@ -256,7 +257,7 @@ class Layout:
                      *(np.ascontiguousarray(powers[:, c]) for c in range(len(FACTORS))),
                      wmin, wmax, np.ones((1, self.w0.size)), np.ones(Q, np.uint8), q_epoch,
                      fixed_learning.tables_for(self.plan, self.rule_names, 0), q_xsum,
-                     self.updates())
+                     self.updates(), no_device(Q, self.w0.size))
 
     def reserve_steps(self, steps: int) -> None:
         """Fixed-point learning draws Lava's random numbers from tables indexed by the step

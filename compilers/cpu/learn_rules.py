@@ -18,7 +18,8 @@ the build, update index), and with stochastic rounding the update is then rounde
 whole number of LSBs, up with probability equal to its fraction (a uniform of the same
 coordinates, another stream), so its mean is unchanged; the bounds become the grid points
 inside [w_min, w_max]. The update index counts the rule's updates on that instance
-(``st.nupd``), carried across runs like the weights.
+(``st.nupd``), carried across runs like the weights. A rule with a device model
+(``rules.dev``) writes its updates as pulses instead (:mod:`.device_update`).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from numba import njit
 from neurodeploy.jit import CACHE
 from neurodeploy.variability.counter_rng import (STREAM_UPDATE_NOISE, STREAM_UPDATE_ROUNDING,
                                                  normal, uniform)
+
+from .device_update import write_pulses
 
 DEP_U, DEP_X0, DEP_Y0 = 0, 1, 2
 
@@ -139,6 +142,9 @@ def learn_projection(b, q, p, net, rules, st, w, emit, spiked, third, bg, scratc
                     yv = ypart[net.post[syn0 + k]]
                     if yv != 0.0:
                         nt = _add(k, xv * yv * _power(w[syn0 + k], kw), dwb, touched, mark, nt)
+    if rules.dev.kind[q] != 0:          # analog weights: written by device pulses
+        write_pulses(b, q, syn0, nt, rules, st, w, bg, dwb, touched, mark)
+        return
     upd = rules.upd
     bu = b if upd.sigma.shape[0] > 1 else 0
     if upd.sigma[bu] > 0.0 or upd.rounding[bu] != 0:

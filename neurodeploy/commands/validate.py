@@ -112,7 +112,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", help=".npz with <population>.spikes for spike_source populations")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--data", default="digits",
-                   help="data set of a network with a task: digits (default) or an .npz with "
+                   help="data set of a network with a task: digits (default), mnist5k or an .npz with "
                         "x_train, y_train, x_test, y_test (as for train/evaluate)")
     p.add_argument("--samples", type=int, help="use only the first N test samples")
     p.add_argument("--frozen", action="store_true",

@@ -136,8 +136,10 @@ class _Compiler:
             names = {rule.rule, "dfa" if rule.rule == "direct_feedback_alignment" else rule.rule}
             if not prof.learning.supported or not names & set(prof.learning.rules):
                 can = ", ".join(prof.learning.rules) if prof.learning.supported else "no rule"
+                why = f": {prof.learning.notes}" if prof.learning.notes else ""
                 self.fail(("plasticity", name, "rule"), f"{prof.name}'s learning engine cannot "
-                          f"run '{rule.rule}' (it supports {can}); choose another rule or profile")
+                          f"run '{rule.rule}' (it supports {can}{why}); choose another rule or "
+                          "profile")
 
     # ------------------------------------------------------------------ populations
     def populations(self, synapses: list[Synapses]) -> tuple[dict, dict]:
@@ -310,6 +312,7 @@ class _Compiler:
             "tau_mem_cv": ir.tau_mem.cv if ir.tau_mem else defaults.tau_mem_cv,
             "tau_syn_cv": ir.tau_syn.cv if ir.tau_syn else defaults.tau_syn_cv,
             "weights_cv": ir.weights.cv if ir.weights else defaults.weights_cv,
+            "gain_cv": ir.gain.cv if ir.gain else defaults.gain_cv,
             "bias_sigma": ir.bias.sigma if ir.bias else getattr(defaults, "bias_sigma", 0.0),
             "dead_fraction": (ir.dead_fraction if "dead_fraction" in ir.model_fields_set
                               else defaults.dead_fraction),
@@ -356,6 +359,9 @@ def compile_network(net: Network, profile: HardwareProfile, out: str | Path | No
     from ..learning.fixed_point import add_to_build
     add_to_build(manifest, report, str(getattr(net, "_file", "") or ""),   # fixed-point rules
                  lambda ref: compiler.store.files[ref["file"]][ref["key"]])
+    from ..learning.device_models import describe, device_of
+    if device_of(manifest):             # analog targets: the model their weights learn through
+        report["learning_device"] = describe(device_of(manifest))
     text = render_report(report)
     written = None
     if out is not None:

@@ -45,6 +45,8 @@ def render_report(report: dict) -> str:
     if report.get("learning"):
         lines += ["learning (fixed point)"] + [f"  {name}: {text}"
                                               for name, text in report["learning"].items()] + [""]
+    if report.get("learning_device"):
+        lines += ["learning (analog weights)", f"  {report['learning_device']}", ""]
     lines.append("warnings" if report["warnings"] else "warnings: none")
     lines += [f"  - {w}" for w in report["warnings"]]
     return "\n".join(lines) + "\n"

@@ -301,6 +301,7 @@ class Variability(Node):
     tau_syn: CV | None = None
     bias: Sigma | None = None
     weights: CV | None = None
+    gain: CV | None = None
     dead_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
     stuck_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.0
 

@@ -35,12 +35,21 @@ def refuse_noise(plan, backend: str) -> None:
                            "remove the noise block", file=plan.path, path=("noise",))
 
 
+def _quiet(text: str) -> None:
+    """Progress sink of learners built without a console."""
+
+
 def get_learner(backend: str, plan, readout: str, **options):
-    """Instantiate the learner of ``backend`` for ``plan``."""
+    """Instantiate the learner of ``backend`` for ``plan``; a build of an analog profile
+    learns through its device model (cpu), which the other learners refuse by name."""
+    from .device_models import attach
     check_backend(backend)
     if backend == "lava":
         from ..extras import require
         require("lava")           # an optional extra: a one-line error naming it
+    device_build = {"plasticity": getattr(plan, "plasticity", None) or {}}
+    if backend != "cpu":                # refuses a build with a device model, by name
+        attach(None, device_build, backend, 0, [], _quiet)
     module, cls = LEARNERS[backend]
     try:
         mod = importlib.import_module(module)
@@ -49,4 +58,7 @@ def get_learner(backend: str, plan, readout: str, **options):
             raise
         raise BackendError(f"backend '{backend}' cannot run learning builds in this release; "
                            "use --backend cpu") from None
-    return getattr(mod, cls)(plan, readout, **options)
+    learner = getattr(mod, cls)(plan, readout, **options)
+    attach(learner, device_build, backend, int(getattr(plan, "seed", 0) or 0),
+           list(range(int(options.get("chips", 1)))), _quiet)
+    return learner

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import CompileError
 from ..profiles import HardwareProfile
+from .device_models import resolved
 from .expand import Expanded
 from .fixed_point import TRACE_BITS, epoch_summed
 
@@ -72,6 +73,7 @@ def plasticity_manifest(expanded: Expanded, profile: HardwareProfile, file: str)
             "align": ex.align,
             "pairs": [list(p) for p in ex.pairs],
             "projections": {p: r.to_dict() for p, r in ex.rules.items()},
+            "device": resolved(profile),
             "engine": {"profile": profile.name, "trace_bits": profile.learning.trace_bits,
                        "epoch_steps": profile.learning.epoch_steps,
                        "third_factor": profile.learning.third_factor},

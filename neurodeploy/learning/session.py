@@ -17,6 +17,7 @@ from ..profiles import HardwareProfile, load_profile
 from .evaluate import evaluate_build
 from .learners import check_backend
 from .summary import write_summary
+from .device_models import device_of
 from .expand import expand
 from .train import Curves, TrainConfig, Trainer, learning_block, prepare_data, remove, scratch_dir, write_curves
 
@@ -30,7 +31,8 @@ class SessionResult:
     float_accuracy: float
     deployed_accuracy: float
     deployed_learning: bool
-    learned_in: str = "float"
+    workload: dict | None = None
+    learned_in: str = "float"           # or "<model> device" for analog targets
 
 
 def _weights_file(arr: np.ndarray, directory: Path, name: str) -> dict:
@@ -109,6 +111,8 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
             (progress or _stderr)(note)
         trainer = Trainer(plan, block_name, data, cfg, progress,
                           deployed.manifest if target.numerics == "float" else None)
+        device = device_of(deployed.manifest) if target.numerics == "float" else None
+        learned_in = "fixed" if on_chip else f"{device['model']} device" if device else "float"
         curves = trainer.run()
         _warn_if_unlearned(trainer, net.plasticity[block_name].learning_rate,
                            progress or _stderr)
@@ -129,16 +133,16 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
                    "profile": target.name, "epochs": cfg.epochs, "data": data.name,
                    "float_test_accuracy": float_acc, "deployed_test_accuracy": deployed["accuracy"],
                    "deployed_with_learning": keep_learning,
-                   "learned_in": "fixed" if on_chip else "float",
+                   "learned_in": learned_in,
                    "train_samples": int(data.y_train.size), "test_samples": int(data.y_test.size),
-                   "classes": cfg.classes}
+                   "classes": cfg.classes, "workload_last_epoch": trainer.workload}
         write_summary(trained_dir / "summary.json", summary, built)
         os.replace(trained_dir, built / "training")
         if not keep_learning:
             os.replace(work / "forward", built / "training" / "forward")
         final = _install(built, out, force)
         return SessionResult(final, curves, float_acc, deployed["accuracy"], keep_learning,
-                             "fixed" if on_chip else "float")
+                             trainer.workload, learned_in)
     finally:
         remove(work)
 

@@ -24,7 +24,8 @@ from ..ir.models import Network
 from ..task import Dataset, load_dataset
 from ..task.datasets import check_fits
 from ..task.sequences import check_task, encode_inputs, encode_targets
-from . import metrics
+from . import metrics, workload
+from .device_models import attach as attach_device
 from .learners import get_learner
 from .lr_schedule import scale_learning_rate
 from .phases import align_phase, alignment
@@ -109,7 +110,10 @@ class Trainer:
         self.progress = progress or (lambda s: print(s, file=sys.stderr, flush=True))
         if target_manifest is not None:
             self._imperfect_learning(cfg.backend, target_manifest)
+            attach_device(self.learner, target_manifest, cfg.backend, plan.seed, [0],
+                          self.progress)
         self.curves = Curves()
+        self.workload: dict[str, float] = {}
         self.steps = int(self.task["sample_steps"])
         self.n_classes = plan.populations[self.task["output"]].size
         self._w_start = self._forward()
@@ -163,7 +167,10 @@ class Trainer:
                   self.block["label"]: encode_targets(y, self.n_classes, self.task, x,
                                                       self.block["target_rate"])}
         self.learner.set_phase("train")
+        synops_before = float(getattr(self.learner, "synops", 0.0))
         counts = self.learner.present(inputs, y.size, self.steps, learn=True)[0]
+        self.workload = workload.summary(self.learner, synops_before, y.size, self.plan,
+                                         self.block, self.steps)
         if alignment(self.block):
             self._align(k)
         test = self.evaluate(self.data.x_test)

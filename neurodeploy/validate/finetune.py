@@ -237,6 +237,7 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
     """Run the build's rule on every chip for ``epochs`` passes over the training samples;
     returns (learner layout, weights [chips, nnz] after)."""
     from neurodeploy.compilers.cpu.learner import CpuLearner
+    from neurodeploy.learning.device_models import attach as attach_device
     from neurodeploy.learning.phases import align_phase, alignment
     from neurodeploy.learning.lr_schedule import scale_fixed_rules, scale_learning_rate
     from neurodeploy.task.sequences import encode_inputs, encode_targets
@@ -259,6 +260,8 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
                                "or fine-tune a float "
                                "build", path=("--finetune",))
     learner.state = lay.new_state(len(chips), w)
+    attach_device(learner, {"plasticity": {"block": block}}, "cpu", int(chips[0].seed),
+                  [int(c.index) for c in chips], lambda text: None)
     lay.net = lay.net._replace(par=par)
     if not plan.fixed:      # fixed point: the engine's own rounding (Lava's), no gain model
         lay.rules = lay.rules._replace(gain=g, upd=update_settings(lay, plan, chips))

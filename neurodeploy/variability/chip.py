@@ -62,6 +62,7 @@ class Chip:
             if what == "neurons":
                 out = {k: rng.standard_normal(shape) for k in ("vth", "tau_mem", "tau_syn", "bias")}
                 out["fault"] = rng.random(shape)
+                out["gain"] = rng.standard_normal(shape)     # drawn last: older draws unchanged
             elif what == "synapses":
                 out = {k: rng.standard_normal(shape) for k in ("gain", "write", "nu")}
                 out.update({k: rng.random(shape) for k in ("stuck", "stuck_kind", "sign")})
@@ -73,7 +74,7 @@ class Chip:
         return self._cache[key]
 
     def neuron_draws(self, population: str, size: int) -> dict[str, np.ndarray]:
-        """Standard-normal draws ``vth, tau_mem, tau_syn, bias`` and uniform ``fault``."""
+        """Standard-normal draws ``vth, tau_mem, tau_syn, bias, gain`` and uniform ``fault``."""
         return self._draw("neurons", population, (size,))
 
     def masks(self, population: str, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +83,11 @@ class Chip:
         d = self.config.values["dead_fraction"]
         s = self.config.values["stuck_on_fraction"]
         return u < d, (u >= d) & (u < d + s)
+
+    def input_gain(self, population: str, size: int) -> np.ndarray:
+        """Per-neuron input gain ``max(1 + gain_cv z, 0)``: one factor on every synaptic
+        input of a neuron (an analog neuron's input amplifier or membrane capacitance)."""
+        return E.gain(self.neuron_draws(population, size)["gain"], self.config.values["gain_cv"])
 
     def synapse_draws(self, projection: str, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         """Per-synapse draws (shape of the plan's weight array)."""
@@ -147,9 +153,13 @@ class Chip:
         dead, stuck = self.masks(proj.post, post_pop.size)
         silenced = dead | stuck
         dead_post = silenced[_post_index(proj)] if silenced.any() else None
+        post_gain = None
+        if (self.config.values["gain_cv"] > 0 and post_pop.kind in MEMBRANE_KINDS
+                and getattr(proj, "port", None) != "third_factor"):
+            post_gain = self.input_gain(proj.post, post_pop.size)[_post_index(proj)]
         return E.weights(proj.weights, draws, self.config, fixed=plan.fixed,
                          sign_mode=proj.sign_mode, bits=proj.num_weight_bits,
-                         dead_post=dead_post)
+                         dead_post=dead_post, post_gain=post_gain)
 
     # ------------------------------------------------------------------ outputs
     def overrides(self, plan: Any) -> dict[str, Any]:

@@ -34,6 +34,8 @@ PARAMS: tuple[Param, ...] = (
           doc="synaptic time constant x (1 + cv z): changes du"),
     Param("variability.bias.sigma", "bias_sigma", "float", 0, None,
           doc="bias + sigma z (units of v_th)"),
+    Param("variability.gain.cv", "gain_cv", "float", 0, 1,
+          doc="per-neuron input gain max(1 + cv z, 0): scales every synaptic input of a neuron"),
     Param("variability.weights.cv", "weights_cv", "float", 0, 1,
           doc="per-synapse gain with this coefficient of variation"),
     Param("variability.weights.dist", "weights_dist", "dist",
@@ -66,7 +68,7 @@ PARAMS: tuple[Param, ...] = (
 BY_PATH = {p.path: p for p in PARAMS}
 BY_KEY = {p.profile_key: p for p in PARAMS}
 DEFAULTS: dict[str, Any] = {
-    "v_th_cv": 0.0, "tau_mem_cv": 0.0, "tau_syn_cv": 0.0, "bias_sigma": 0.0,
+    "v_th_cv": 0.0, "tau_mem_cv": 0.0, "tau_syn_cv": 0.0, "bias_sigma": 0.0, "gain_cv": 0.0,
     "weights_cv": 0.0, "weights_dist": "gaussian", "dead_fraction": 0.0,
     "stuck_on_fraction": 0.0, "stuck_fraction": 0.0, "stuck_max_share": 0.5,
     "write_noise": 0.0, "drift_nu": 0.0, "drift_nu_cv": 0.0, "drift_time_s": 1.0,
@@ -76,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
 # IR variability block -> profile keys
 _IR_KEYS = {("v_th", "cv"): "v_th_cv", ("tau_mem", "cv"): "tau_mem_cv",
             ("tau_syn", "cv"): "tau_syn_cv", ("bias", "sigma"): "bias_sigma",
+            ("gain", "cv"): "gain_cv",
             ("weights", "cv"): "weights_cv", ("dead_fraction",): "dead_fraction",
             ("stuck_fraction",): "stuck_fraction"}
 
@@ -97,7 +100,7 @@ class MismatchConfig:
     def any(self) -> bool:
         """True when at least one fixed-pattern effect is switched on."""
         v = self.values
-        return any(v[k] > 0 for k in ("v_th_cv", "tau_mem_cv", "tau_syn_cv", "bias_sigma",
+        return any(v[k] > 0 for k in ("v_th_cv", "tau_mem_cv", "tau_syn_cv", "bias_sigma", "gain_cv",
                                       "weights_cv", "dead_fraction", "stuck_on_fraction",
                                       "stuck_fraction", "write_noise", "drift_nu"))
 

@@ -77,10 +77,12 @@ def mantissa_grid(sign_mode: str, bits: int) -> tuple[int, int, int]:
 
 def weights(nominal: np.ndarray, draws: dict[str, np.ndarray], cfg: MismatchConfig, *,
             fixed: bool, sign_mode: str = "mixed", bits: int = 8,
-            dead_post: np.ndarray | None = None) -> np.ndarray:
+            dead_post: np.ndarray | None = None,
+            post_gain: np.ndarray | None = None) -> np.ndarray:
     """Effective weights of one projection (same shape as the plan's weight array).
 
-    Order: programming noise (``write_noise`` x full scale), device gain, drift
+    Order: programming noise (``write_noise`` x full scale), device gain, the post
+    neuron's input gain (``post_gain``: one factor per synapse, from its neuron), drift
     ``(t / 1 s)^-nu``, then stuck synapses (zero, or the largest weight with the nominal
     sign; a random sign where the nominal weight is 0 in mixed mode), then dead post
     neurons (``dead_post``: bool per synapse) lose their input; fixed builds are put back
@@ -97,6 +99,8 @@ def weights(nominal: np.ndarray, draws: dict[str, np.ndarray], cfg: MismatchConf
     if v["write_noise"] > 0:
         out = out + v["write_noise"] * full * draws["write"]
     out = out * gain(draws["gain"], v["weights_cv"], v["weights_dist"])
+    if post_gain is not None:
+        out = out * post_gain
     if v["drift_nu"] > 0:
         nu = np.maximum(v["drift_nu"] * (1.0 + v["drift_nu_cv"] * draws["nu"]), 0.0)
         out = out * np.power(float(v["drift_time_s"]), -nu)
