@@ -40,11 +40,9 @@ demo: $(STAMP)
 	@echo "== 4. validate 100 mismatched chips (weight CV 0.1) against accuracy >= 0.9"
 	$(BIN)/neurodeploy validate build/digits_fa --chips 100 --spec "accuracy>=0.9" --yield 0.9 \
 		--set variability.weights.cv=0.1 -o build/digits_fa-validation --force
-	@echo "== 5. chip-in-the-loop: 20 chips at weight CV 0.3 fine-tune with their own FA rule (float build keeps it)"
-	$(BIN)/neurodeploy train examples/digits_fa.yaml --profile cpu --backend cpu --epochs 20 \
-		-o build/digits_fa_cpu --force
-	$(BIN)/neurodeploy validate build/digits_fa_cpu --chips 20 --finetune \
-		--set variability.weights.cv=0.3 -o build/digits_fa_cpu-finetune --force
+	@echo "== 5. chip-in-the-loop: 20 $(PROFILE) chips with per-neuron gain CV 0.3 fine-tune with their own FA rule, in fixed point"
+	$(BIN)/neurodeploy validate build/digits_fa --chips 20 --finetune --finetune-epochs 3 \
+		--set variability.gain.cv=0.3 -o build/digits_fa-finetune --force
 	@echo "== 6. SAL: the feedback learns W's transpose from spike timing alone (alignment phases)"
 	$(BIN)/neurodeploy train examples/digits_sal.yaml --profile $(PROFILE) --learn-in float --backend cpu \
 		--epochs 8 -o build/digits_sal --force
