@@ -108,6 +108,7 @@ def _workdir(tmp: Path) -> Path:
     work = tmp / "reader"
     work.mkdir()
     shutil.copytree(ROOT / "examples", work / "examples")
+    shutil.copytree(ROOT / "tests" / "fixtures", work / "tests" / "fixtures")   # NIR exports
     (work / "build").mkdir()
     return work
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -270,8 +271,9 @@ def _start_long_lava_run(build: Path, tmp_path: Path, workers_wanted: int = 5
     long_input = tmp_path / "long.npz"
     np.savez(long_input, **{"inp.spikes": (np.arange(steps)[:, None] % 7 == 0)
                             .repeat(4, 1).astype(np.uint8)})
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir()
+    # a short TMPDIR: Lava's shared-memory manager binds a unix socket there (108-byte
+    # limit), which pytest-xdist's deep per-worker tmp_path would exceed
+    tmpdir = Path(tempfile.mkdtemp(prefix="nd-lava-"))
     proc = subprocess.Popen(CLI + ["simulate", str(build), "-b", "lava", "--input",
                                    str(long_input), "--steps", str(steps),
                                    "-o", str(tmp_path / "res.npz")],

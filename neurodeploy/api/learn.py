@@ -49,12 +49,16 @@ def train(network: Network | str | Path, profile: Profile | str | Path = "loihi2
           backend: str = "cpu", epochs: int = 20, data: str = "digits",
           classes: list[int] | None = None, train_samples: int | None = None,
           test_samples: int | None = None, seed: int = 0, lr_decay: float | None = None,
+          learning_rate: float | None = None, learn_in: str = "chip",
           progress: bool | None = None) -> TrainResult:
     """Train ``network`` (which needs a task block and one error-driven plasticity block)
     for ``epochs`` passes on ``backend``, then compile the trained weights for ``profile``.
 
     ``data``: ``digits`` (needs scikit-learn) or an ``.npz`` with x_train, y_train, x_test,
-    y_test; ``classes`` keeps only these labels; ``progress``: one line per epoch on stderr
+    y_test; ``classes`` keeps only these labels; ``learning_rate`` replaces the block's
+    (per unit weight, per learning epoch); ``learn_in``: ``"chip"`` learns in a fixed-point
+    profile's own numbers (its learning engine), ``"float"`` learns in float and deploys the
+    trained weights; ``progress``: one line per epoch on stderr
     (default: in a terminal or notebook only; False silences it). The build stays in memory
     until ``result.build.save(dir)``.
     """
@@ -66,7 +70,8 @@ def train(network: Network | str | Path, profile: Profile | str | Path = "loihi2
     net, prof = as_network(network), as_profile(profile)
     cfg = TrainConfig(epochs=epochs, backend=backend, data=str(data), seed=seed,
                       lr_decay=lr_decay, classes=list(classes) if classes else None,
-                      train_samples=train_samples, test_samples=test_samples)
+                      train_samples=train_samples, test_samples=test_samples,
+                      learning_rate=learning_rate, learn_in=learn_in)
     folder = scratch()
     try:
         res = run_session(net.ir, prof.hardware, cfg, folder / "build", progress=reporter(progress))

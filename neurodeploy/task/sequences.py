@@ -169,8 +169,13 @@ def load_sequences(spec: str) -> Dataset:
     the training range."""
     if spec.partition(":")[0] in GENERATORS:
         return generate(spec)
-    from .datasets import _read_npz
-    arrays = _read_npz(Path(spec))
+    from ..arrayfile import npz_shapes, read_npz
+    hint = "save it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+    missing = [k for k in KEYS if k not in npz_shapes(spec, error=DatasetError, hint=hint)]
+    if missing:
+        raise DatasetError(f"missing array(s) {', '.join(missing)}; the .npz needs "
+                           f"{', '.join(KEYS)}", file=spec)
+    arrays = read_npz(spec, error=DatasetError, keys=list(KEYS), hint=hint)
     check_sequences(arrays, spec)
     xtr = np.asarray(arrays["x_train"], np.float64)
     lo, hi = xtr.min(axis=(0, 1)), xtr.max(axis=(0, 1))
