@@ -26,7 +26,7 @@ projections:
   in_hid:  {pre: input, post: hidden, weights: {init: normal, std: 0.3}}
   hid_out: {pre: hidden, post: output, weights: {init: normal, std: 0.3}}
 plasticity:
-  learn: {rule: RULE, projections: [in_hid, hid_out], learning_epoch: 2}   # loihi1's epoch_steps
+  learn: {rule: RULE, projections: [in_hid, hid_out], learning_epoch: 1}
 task: {input: input, output: output, encoding: regular, max_rate: 0.5, sample_steps: 10}
 """
 
