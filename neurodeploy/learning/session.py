@@ -82,7 +82,8 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
     """Train ``network`` (a YAML path or a loaded IR network) on ``cfg.backend`` and write
     the build for ``profile_name`` (a profile name, path or loaded profile) to ``out``."""
     from ..compile.artifact import check_output_dir
-    net = network if isinstance(network, Network) else load_network(network)
+    # a copy: the learning-rate default below must not edit the caller's network object
+    net = network.model_copy(deep=True) if isinstance(network, Network) else load_network(network)
     block_name, block = learning_block(net)
     rate, note = cfg.learning_rate, None         # train --learning-rate
     if rate is None and "learning_rate" not in block.model_fields_set:
