@@ -9,55 +9,14 @@ inked border pixel up to full rate.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import NeurodeployError
-
-KEYS = ("x_train", "y_train", "x_test", "y_test")
-MAX_LABEL = 1_000_000       # labels index output neurons; larger ones are a broken file
-
-
-class DatasetError(NeurodeployError):
-    """A data set is missing, malformed or does not fit the network."""
-
-
-@dataclass
-class Dataset:
-    """Scaled features and labels of a train / test split."""
-
-    name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    @property
-    def n_features(self) -> int:
-        return int(self.x_train.shape[-1])
-
-    @property
-    def n_classes(self) -> int:
-        return int(max(self.y_train.max(), self.y_test.max())) + 1
-
-    def subset(self, classes: list[int]) -> "Dataset":
-        """Only the samples of ``classes``, relabelled 0..len(classes)-1."""
-        remap = {c: i for i, c in enumerate(classes)}
-        for split, y in (("y_train", self.y_train), ("y_test", self.y_test)):
-            absent = [c for c in classes if not np.any(y == c)]
-            if absent:
-                raise DatasetError(f"{split} has no samples of class(es) "
-                                   f"{', '.join(map(str, absent))}; labels present: "
-                                   f"{', '.join(map(str, np.unique(y)[:20]))}",
-                                   file=self.name, path=("--classes",))
-        def pick(x, y):
-            keep = np.isin(y, classes)
-            return x[keep], np.array([remap[int(v)] for v in y[keep]], np.int64)
-        xtr, ytr = pick(self.x_train, self.y_train)
-        xte, yte = pick(self.x_test, self.y_test)
-        return Dataset(f"{self.name}[{','.join(map(str, classes))}]", xtr, ytr, xte, yte)
+from ..arrayfile import read_npz
+from .arrays import KEYS, NPZ_HINT, Dataset, DatasetError, check_values, npz_heads
+from .mnist5k import load_mnist5k
+from .sequences import is_sequence_spec, load_sequences
 
 
 def _digits(test_fraction: float = 0.25, seed: int = 0) -> dict[str, np.ndarray]:
@@ -75,16 +34,10 @@ def _digits(test_fraction: float = 0.25, seed: int = 0) -> dict[str, np.ndarray]
 def _read_npz(path: Path, features: int | None) -> dict[str, np.ndarray]:
     """The four arrays, their headers checked first (shapes, feature count) so a file that
     declares huge or mismatched arrays is refused before anything is allocated."""
-    from ..arrayfile import npz_shapes, read_npz
-    hint = "save it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
     if not path.exists():
         raise DatasetError("data file not found (use --data digits, --data mnist5k or an .npz with x_train, "
                            "y_train, x_test, y_test)", file=path)
-    heads = npz_shapes(path, error=DatasetError, hint=hint)
-    missing = [k for k in KEYS if k not in heads]
-    if missing:
-        raise DatasetError(f"missing array(s) {', '.join(missing)}; the .npz needs "
-                           f"{', '.join(KEYS)}", file=path)
+    heads = npz_heads(path)
     for split in ("train", "test"):
         (xs, _), (ys, _) = heads[f"x_{split}"], heads[f"y_{split}"]
         if len(xs) != 2:
@@ -96,24 +49,7 @@ def _read_npz(path: Path, features: int | None) -> dict[str, np.ndarray]:
         if ys != (xs[0],):
             raise DatasetError(f"y_{split}: expected shape [{xs[0]}] (one label per row of "
                                f"x_{split}), got {ys}", file=path)
-    return read_npz(path, error=DatasetError, keys=list(KEYS), hint=hint)
-
-
-def check_values(x: np.ndarray, y: np.ndarray, split: str, where: str) -> None:
-    """Finite features and integer labels >= 0 (shapes already checked)."""
-    if not np.all(np.isfinite(x)):
-        raise DatasetError(f"x_{split}: {int(np.size(x) - np.isfinite(x).sum())} NaN/inf "
-                           "values; remove or impute them", file=where)
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.issubdtype(y.dtype, np.floating) or not np.all(np.mod(y, 1) == 0):
-            raise DatasetError(f"y_{split}: labels must be integers 0..C-1, got dtype "
-                               f"{y.dtype}", file=where)
-    if y.max() > MAX_LABEL:
-        raise DatasetError(f"y_{split}: label {float(y.max()):g} is not a class index; "
-                           f"labels are 0..C-1 (at most {MAX_LABEL})", file=where)
-    if y.min() < 0:
-        raise DatasetError(f"y_{split}: label {int(y.min())} is negative; labels are 0..C-1",
-                           file=where)
+    return read_npz(path, error=DatasetError, keys=list(KEYS), hint=NPZ_HINT)
 
 
 def _check(arrays: dict[str, np.ndarray], where: str) -> None:
@@ -139,13 +75,11 @@ def load_dataset(spec: str = "digits", features: int | None = None) -> Dataset:
     """``digits``, ``mnist5k`` or a path to an ``.npz``; features scaled to [0, 1] by the training range.
     ``features``: the input population's size, checked on an .npz's headers before loading.
     Sequence generators and ``.npz`` files of sequences load through :mod:`.sequences`."""
-    from .sequences import is_sequence_spec, load_sequences
     if is_sequence_spec(spec):
         return load_sequences(spec)
     if spec == "digits":
         arrays, name = _digits(), "digits"
     elif spec == "mnist5k":
-        from .mnist5k import load_mnist5k
         arrays, name = load_mnist5k(), "mnist5k"
     else:
         arrays, name = _read_npz(Path(spec), features), Path(spec).name

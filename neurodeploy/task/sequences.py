@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import KEYS, Dataset, DatasetError, check_values
+from ..arrayfile import read_npz
+from .arrays import KEYS, NPZ_HINT, Dataset, DatasetError, check_values, npz_heads
 
 DEFAULTS = {"length": 20, "seed": 0, "train": 2000, "test": 500, "bins": 4}
 
@@ -121,12 +122,11 @@ def is_sequence_spec(spec: str) -> bool:
     path = Path(spec)
     if path.suffix != ".npz" or not path.is_file():
         return False
-    from ..arrayfile import npz_shapes          # headers only: never loads a declared bomb
-    try:
-        heads = npz_shapes(path, error=DatasetError, hint="")
+    try:                                         # headers only: never loads a declared bomb
+        heads = npz_heads(path)
     except DatasetError:
         return False                             # the 2-D reader reports what is wrong
-    return "x_train" in heads and len(heads["x_train"][0]) == 3
+    return len(heads["x_train"][0]) == 3
 
 
 def generate(spec: str) -> Dataset:
@@ -169,13 +169,8 @@ def load_sequences(spec: str) -> Dataset:
     the training range."""
     if spec.partition(":")[0] in GENERATORS:
         return generate(spec)
-    from ..arrayfile import npz_shapes, read_npz
-    hint = "save it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
-    missing = [k for k in KEYS if k not in npz_shapes(spec, error=DatasetError, hint=hint)]
-    if missing:
-        raise DatasetError(f"missing array(s) {', '.join(missing)}; the .npz needs "
-                           f"{', '.join(KEYS)}", file=spec)
-    arrays = read_npz(spec, error=DatasetError, keys=list(KEYS), hint=hint)
+    npz_heads(spec)
+    arrays = read_npz(spec, error=DatasetError, keys=list(KEYS), hint=NPZ_HINT)
     check_sequences(arrays, spec)
     xtr = np.asarray(arrays["x_train"], np.float64)
     lo, hi = xtr.min(axis=(0, 1)), xtr.max(axis=(0, 1))
