@@ -28,6 +28,7 @@ from neurodeploy.profiles import load_profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_csr import network_yaml  # noqa: E402
+from targets import verdict  # noqa: E402
 
 TARGET = 3.0
 
@@ -80,11 +81,7 @@ def main() -> int:
                 missed.append(f"drive {drive}: {ratio:.2f}x, same spikes {r['same']}")
             print(f"{drive:6.2f} {r['activity']:18.3f} {r['batch']:8.3f} {r['single']:9.3f} "
                   f"{ratio:6.2f}  {r['same']} / {'met' if ok else 'MISSED'}")
-    if missed:
-        print("\nMISSED: " + "; ".join(missed))
-        return 1
-    print("\nall targets met")
-    return 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from neurodeploy.compilers.cpu.learn_layout import Layout
 from neurodeploy.ir import parse_network
 from neurodeploy.neurons.lif import _fixed
 from neurodeploy.profiles import load_profile
+from targets import verdict  # benchmarks/ is the script's own folder
 
 TARGET_REF = 1.1        # cpu loop / reference loop, every build
 TARGET_SCALE = 1.2      # ns per event at 16k / at 1k
@@ -239,11 +240,7 @@ def main() -> int:
                 missed.append(f"ns per event N={sizes[-1]} / N={sizes[0]}: {scale:.2f}x")
             print(f"ns per event at N = {sizes[-1]} / N = {sizes[0]}: {scale:.2f}x "
                   f"(target <= {TARGET_SCALE}) -> {'met' if ok else 'MISSED'}")
-    if missed:
-        print("\nMISSED: " + "; ".join(missed))
-        return 1
-    print("\nall targets met")
-    return 0
+    return verdict(missed)
 
 
 if __name__ == "__main__":
