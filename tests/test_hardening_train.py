@@ -10,21 +10,12 @@ import pytest
 
 from neurodeploy.cli import main
 
-NET = """
-neurodeploy: 1
-name: small
-seed: 1
-populations:
-  input:  {kind: spike_source, size: 64}
-  hidden: {kind: lif, size: 60, params: {tau_syn: 2.0, tau_mem: 8.0}}
-  output: {kind: lif, size: 3, params: {tau_syn: 2.0, tau_mem: 4.0}}
-projections:
-  in_hid:  {pre: input, post: hidden, weights: {init: normal, std: 0.15}}
-  hid_out: {pre: hidden, post: output, weights: {init: normal, std: 0.05}}
-plasticity:
-  learn: {rule: feedback_alignment, projections: [in_hid, hid_out]}
-task: {input: input, output: output, encoding: regular, max_rate: 0.5, sample_steps: 20}
-"""
+from .test_learning_cli import SMALL
+
+# test_learning_cli's small classifier, with no learning_rate in its plasticity block
+NET = SMALL.replace("rule: RULE, projections: [in_hid, hid_out], learning_rate: 0.0001",
+                    "rule: feedback_alignment, projections: [in_hid, hid_out]")
+assert "learning_rate" not in NET
 ARGS = ["--profile", "cpu", "--classes", "0,1,2", "--train-samples", "240",
         "--test-samples", "90"]
 
