@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import neurodeploy  # noqa: F401  (Lava compatibility shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import neurodeploy  # noqa: F401  (Lava compatibility shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan, make_inputs
 from neurodeploy.compilers.cpu.backend import CpuBackend
 from neurodeploy.ir import parse_network

@@ -88,7 +88,7 @@ def _maxrss_mib() -> float:
 def run_case(case: dict, repeat: int) -> dict:
     """Measure one case in this process; returns a JSON-able dict."""
     sys.path.insert(0, str(ROOT))
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.errors import CompileError
     from neurodeploy.ir import parse_network
     from neurodeploy.profiles import load_profile

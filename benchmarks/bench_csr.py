@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 import neurodeploy  # noqa: F401  (Lava compatibility shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.compilers.cpu.frozen_layout import bytes_per_synapse
 from neurodeploy.compilers.cpu.inputs import source_spikes

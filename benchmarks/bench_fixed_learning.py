@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import neurodeploy  # noqa: F401  (Lava compatibility shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers.plan import load_plan
 from neurodeploy.ir import load_network
 from neurodeploy.learning.learners import get_learner

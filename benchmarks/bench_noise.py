@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import neurodeploy  # noqa: F401
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile

@@ -37,7 +37,7 @@ from types import ModuleType
 
 import numpy as np
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers.cpu.learner import CpuLearner
 from neurodeploy.compilers.plan import load_plan
 from neurodeploy.ir import load_network

@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 
 import neurodeploy  # noqa: F401  (Lava compatibility shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile
-from neurodeploy.validate.core import run_validation
-from neurodeploy.validate.runner import Settings, load_context
+from neurodeploy.validation.core import run_validation
+from neurodeploy.validation.runner import Settings, load_context
 from neurodeploy.variability import chip_for
 
 NET = """
@@ -90,7 +90,7 @@ def part_throughput(build: Path, tmp: Path, args) -> dict:
     lava.run(chips[0].apply(plan), ctx.inputs, steps)                   # warm-up
     t_lava, res = timed(lambda: [lava.run(c.apply(plan), ctx.inputs, steps) for c in chips])
     t_many, many = timed(lava.run_many, [(c.apply(plan), ctx.inputs) for c in chips[:4]], steps)
-    from neurodeploy.validate.runner import _simulate
+    from neurodeploy.validation.runner import _simulate
     cpu_rasters = _simulate(ctx, "cpu", chips)
     same = all(np.array_equal(r["output.spikes"], c["output"]) for r, c in zip(res, cpu_rasters))
     return {"steps": steps, "cpu_chips": args.cpu_chips, "cpu_s": t_cpu,
@@ -128,7 +128,7 @@ def part_accuracy(tmp: Path, args) -> dict:
     run_validation(Settings(chips=2, **base), tmp / "acc-warm", force=True, progress=False)
     t_cpu, rep = timed(run_validation, Settings(chips=args.accuracy_chips, **base),
                        tmp / "acc", force=True, progress=False)
-    from neurodeploy.validate.accuracy import chip_figures
+    from neurodeploy.validation.accuracy import chip_figures
     ctx = load_context(Settings(chips=1, **base))
     plan, w = ctx.plan, ctx.work
     chips = [chip_for(plan, k, overrides=sets) for k in range(args.lava_accuracy_chips)]
@@ -149,8 +149,8 @@ def part_accuracy(tmp: Path, args) -> dict:
 
 MEMORY_CHILD = """
 import json, resource, sys, time
-from neurodeploy.validate.core import run_validation
-from neurodeploy.validate.runner import Settings
+from neurodeploy.validation.core import run_validation
+from neurodeploy.validation.runner import Settings
 build, inp, steps, chips, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 t0 = time.perf_counter()
 rep = run_validation(Settings(build=build, chips=chips, seed=7, spec="output.rate>=1",
@@ -163,7 +163,7 @@ print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_ma
 def part_memory(build: Path, tmp: Path, args) -> dict:
     inp = tmp / "mem.npz"
     steps = digits_input(inp, args.memory_images or None, args.steps_per_image)
-    base = subprocess.run([sys.executable, "-c", "import neurodeploy.validate.core, json, "
+    base = subprocess.run([sys.executable, "-c", "import neurodeploy.validation.core, json, "
                            "resource; print(resource.getrusage(resource.RUSAGE_SELF)"
                            ".ru_maxrss / 1024)"], capture_output=True, text=True, check=True)
     out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(build), str(inp), str(steps),

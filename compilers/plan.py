@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.compile.artifact import Build
+from neurodeploy.compiling.artifact import Build
 from neurodeploy.errors import BackendError
 from neurodeploy.neurons.kind import MEMBRANE_KINDS
 

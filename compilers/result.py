@@ -30,7 +30,7 @@ def state_scales(plan: Any) -> dict[str, float]:
     Fixed point (Lava's LIF): ``v`` is compared with ``vth << threshold_shift`` and ``u``
     accumulates ``weights << activation_shift``, where ``vth ~= v_th * scale``.
     """
-    from neurodeploy.compile.artifact import Build
+    from neurodeploy.compiling.artifact import Build
     model = Build(plan.path).manifest.get("neuron_model", {}) if plan.fixed else {}
     shifts = {"v": int(model.get("threshold_shift", 0)), "u": int(model.get("activation_shift", 0))}
     out = {}

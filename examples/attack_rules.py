@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile
-from neurodeploy.validate.attacks.report import summary_lines, write_reports
-from neurodeploy.validate.attacks.run import AttackSettings, run_attacks
+from neurodeploy.validation.attacks.report import summary_lines, write_reports
+from neurodeploy.validation.attacks.run import AttackSettings, run_attacks
 
 HERE = Path(__file__).resolve().parent
 ROWS = [("bp", "BP reference (BPTT, surrogate gradients)"), ("fa", "feedback alignment"),
@@ -37,8 +37,8 @@ def bp_build(out: Path, epochs: int = 10, seed: int = 1) -> None:
     """digits_fa.yaml's forward network trained by BPTT and compiled to loihi2."""
     import torch
     from neurodeploy.task import load_dataset
-    from neurodeploy.validate.attacks.transfer import train_twin
-    from neurodeploy.validate.attacks.twin import twin_of
+    from neurodeploy.validation.attacks.transfer import train_twin
+    from neurodeploy.validation.attacks.twin import twin_of
     text = (HERE / "digits_fa.yaml").read_text()
     text = re.sub(r"\nplasticity:\n(  .*\n)+", "\n", text).replace("name: digits-fa", "name: digits-bp")
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,8 +60,8 @@ def substitute_for(build: Path, cache: Path):
     per architecture and shared by every rule's build (the same attacker for all)."""
     import torch
     from neurodeploy.task import load_dataset
-    from neurodeploy.validate.attacks.transfer import train_twin
-    from neurodeploy.validate.attacks.twin import twin_of
+    from neurodeploy.validation.attacks.transfer import train_twin
+    from neurodeploy.validation.attacks.twin import twin_of
     like = twin_of(load_plan(build).frozen(), torch.float32)
     key = "-".join(str(int(e.weights[0].shape[1])) for e in like.edges) + f"-{like.steps}"
     path = cache / f"substitute_{key}.pt"

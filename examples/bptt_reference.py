@@ -10,7 +10,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.ir import load_network
 from neurodeploy.learning.bptt_reference import BpttConfig, train_bptt

@@ -30,10 +30,10 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Network": "api.network", "Profile": "api.profile", "Build": "api.build",
-    "compile": None, "simulate": "api.run", "compare": "api.run",
+    "compile": "api.build", "simulate": "api.run", "compare": "api.run",
     "Result": "api.results", "Comparison": "api.results",
     "train": "api.learn", "evaluate": "api.learn", "TrainResult": "api.learn",
-    "Evaluation": "api.learn", "validate": None,
+    "Evaluation": "api.learn", "validate": "api.validation",
     "ValidationReport": "api.validation", "to_nir": "api.nir", "from_nir": "api.nir",
     "MissingExtraError": "extras",
     "NeurodeployError": "errors", "IRError": "errors", "ProfileError": "errors",
@@ -44,8 +44,6 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("compile", "validate"):   # packages callable as the API functions
-        return importlib.import_module(f".{name}", __name__)
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

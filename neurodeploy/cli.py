@@ -35,7 +35,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         expand(net)                 # the learning pathway compile and train build
     print(describe(net))
     if args.profile:
-        from .compile import compile_network
+        from .compiling import compile_network
         from .profiles import load_profile
         result = compile_network(net, load_profile(args.profile), out=None)
         _print_warnings(result.warnings)
@@ -47,10 +47,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_compile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .compile import compile_network
+    from .compiling import compile_network
     from .ir import load_network
     from .profiles import load_profile
-    from .compile.artifact import check_output_dir
+    from .compiling.artifact import check_output_dir
     net = load_network(args.network)
     profile = load_profile(args.profile)
     out = Path(args.output) if args.output else Path("build") / net.name

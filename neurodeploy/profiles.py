@@ -6,7 +6,7 @@ profile, with mappings merged key by key (at most :data:`MAX_EXTENDS` levels).
 
 Every value is range-checked when the profile loads (``levels: 1``, 64-bit weights, ``.inf``
 are refused with the field path); which fixed-point widths the simulators can honour is
-checked at compile time (``neurodeploy.compile``). ``docs/profiles.md`` documents each field;
+checked at compile time (``neurodeploy.compiling``). ``docs/profiles.md`` documents each field;
 ``profile_schema()`` exports the JSON Schema (``neurodeploy schema --profile``).
 """
 from __future__ import annotations

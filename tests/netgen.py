@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile
 

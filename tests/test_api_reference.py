@@ -31,3 +31,19 @@ def test_functions_say_their_units_where_they_take_times():
     text = render()
     for phrase in ("in ms", "in Hz", "chip units", "fraction"):
         assert phrase in text
+
+
+def test_internal_packages_do_not_shadow_the_api_functions():
+    """`nd.compile` / `nd.validate` stay plain functions after the internal packages are imported."""
+    import importlib
+
+    import neurodeploy as nd
+    for internal in ("neurodeploy.compiling", "neurodeploy.validation",
+                     "neurodeploy.compiling.artifact", "neurodeploy.validation.core"):
+        importlib.import_module(internal)
+    from neurodeploy.api.build import compile as api_compile
+    from neurodeploy.api.validation import validate as api_validate
+    assert nd.compile is api_compile and inspect.isfunction(nd.compile)
+    assert nd.validate is api_validate and inspect.isfunction(nd.validate)
+    assert not (ROOT / "neurodeploy" / "compile").exists()
+    assert not (ROOT / "neurodeploy" / "validate").exists()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile
 
@@ -45,9 +45,9 @@ def test_fgsm_on_a_linear_readout_equals_the_hand_computed_gradient(tmp_path):
     """With tau_syn = tau_mem = dt the output's v at step t is W s(t-1): the gradient of
     cross-entropy of the counts is sum_t (softmax - onehot) sg(W s - 1) W max_rate."""
     from neurodeploy.task import encode_samples
-    from neurodeploy.validate.attacks.gradient import fgsm_step
-    from neurodeploy.validate.attacks.target import Target
-    from neurodeploy.validate.attacks.twin import input_gradient, twin_of
+    from neurodeploy.validation.attacks.gradient import fgsm_step
+    from neurodeploy.validation.attacks.target import Target
+    from neurodeploy.validation.attacks.twin import input_gradient, twin_of
     from neurodeploy.compilers import load_plan
     np.save(tmp_path / "w.npy", W)
     out = tmp_path / "lin"
@@ -146,7 +146,7 @@ def test_bad_attack_options_are_one_line_errors(task_build, tmp_path, capsys, ar
 
 
 def test_blackbox_margin_follows_evaluates_tie_rule():
-    from neurodeploy.validate.attacks.blackbox import margin
+    from neurodeploy.validation.attacks.blackbox import margin
     counts = np.array([[3, 3, 1], [2, 5, 0], [4, 1, 4], [0, 0, 0]], np.float64)
     y = np.array([1, 1, 0, 2])
     # ties go to the lowest index: sample 0 is wrong (class 0 wins), sample 2 right
@@ -156,7 +156,7 @@ def test_blackbox_margin_follows_evaluates_tie_rule():
 @pytest.mark.parametrize("encoding", ["regular", "rate"])
 def test_twin_encoder_is_the_builds_forward_and_its_rate_backward(encoding):
     from neurodeploy.task import encode_samples
-    from neurodeploy.validate.attacks.twin import encode
+    from neurodeploy.validation.attacks.twin import encode
     x = torch.tensor(np.random.default_rng(0).uniform(0.05, 0.95, (6, 16)), dtype=torch.float64,
                      requires_grad=True)
     spikes = encode(x, 40, 0.5, encoding, torch.Generator().manual_seed(3))

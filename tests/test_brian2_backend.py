@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from netgen import compile_random, random_inputs  # noqa: E402
 
-from neurodeploy.compile import compile_network  # noqa: E402
+from neurodeploy.compiling import compile_network  # noqa: E402
 from neurodeploy.compilers import get_backend, load_plan, make_inputs  # noqa: E402
 from neurodeploy.compilers.brian2.backend import FIXED_REASON, Brian2Backend  # noqa: E402
 from neurodeploy.compilers.cpu import kernels as K  # noqa: E402

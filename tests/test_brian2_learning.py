@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.compilers.brian2.learner import Brian2Learner
 from neurodeploy.compilers.cpu import learner as cpu_learner

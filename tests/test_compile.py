@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.compile import Build, compile_network
+from neurodeploy.compiling import Build, compile_network
 from neurodeploy.errors import CompileError
 from neurodeploy.ir import load_network, parse_network
 from neurodeploy.profiles import load_profile

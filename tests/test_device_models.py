@@ -148,7 +148,7 @@ def test_only_the_cpu_learner_writes_through_devices():
 
 def test_a_device_build_learns_through_its_device_on_any_cpu_learner(tmp_path):
     """get_learner on a memristive build: cpu programs the device grid, Lava is refused."""
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.compilers.plan import load_plan
     from neurodeploy.errors import BackendError
     from neurodeploy.ir import parse_network

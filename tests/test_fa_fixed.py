@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers.cpu.step_loop import run_instance
 from neurodeploy.compilers.plan import load_plan
 from neurodeploy.errors import CompileError

@@ -9,7 +9,7 @@ import pytest
 
 from neurodeploy.cli import main
 from neurodeploy.task import load_dataset
-from neurodeploy.validate import finetune as F
+from neurodeploy.validation import finetune as F
 from neurodeploy.variability.chip import Chip
 from neurodeploy.variability.config import MismatchConfig
 
@@ -158,7 +158,7 @@ def test_zero_weight_projection_has_no_lsb(tmp_path, data, capsys):
 
 
 def _chips(build: Path, sets: dict, n: int) -> list[Chip]:
-    from neurodeploy.compile.artifact import Build
+    from neurodeploy.compiling.artifact import Build
     cfg = MismatchConfig.from_manifest(Build(build).manifest).with_overrides(sets)
     return [Chip(3, k, cfg) for k in range(n)]
 
@@ -217,7 +217,7 @@ def test_noisy_build_fine_tunes_with_each_chip_drawing_its_own_noise(tmp_path, d
     from neurodeploy.compilers import load_plan
     from neurodeploy.errors import BackendError
     from neurodeploy.learning.learners import get_learner
-    from neurodeploy.validate import accuracy
+    from neurodeploy.validation import accuracy
     net = tmp_path / "net.yaml"
     net.write_text(NET.replace("PLASTICITY", PLASTIC + "\n" + NOISE))
     build = tmp_path / "build"

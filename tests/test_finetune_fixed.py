@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.cli import main
-from neurodeploy.validate import finetune as F
+from neurodeploy.validation import finetune as F
 
 from .test_finetune import NET, PLASTIC, _chips, data  # noqa: F401  (data is a fixture)
 

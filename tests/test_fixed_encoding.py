@@ -127,7 +127,7 @@ def test_lr_decay_keeps_cpu_and_lava_identical(tmp_path):
 def test_lr_decay_scales_the_lava_learners_float_rules(tmp_path):
     """Float build: the Lava learner builds its rules from its own copy, which the schedule
     scales (issue 16: it used to keep the initial rate)."""
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.compilers.plan import load_plan
     from neurodeploy.ir import parse_network
     from neurodeploy.profiles import load_profile
@@ -148,7 +148,7 @@ def test_stdp_bounds_on_loihi2_are_honoured_or_refused(tmp_path):
     """A w_max inside the learned register's range is refused with its field path (the
     engine clips at nothing but the register's saturation); one at or beyond the
     register's limit is what the saturation does, and compiles."""
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.errors import CompileError
     from neurodeploy.ir import parse_network
     from neurodeploy.profiles import load_profile
@@ -175,7 +175,7 @@ def test_profile_learning_widths_are_used_or_refused(tmp_path, learning, where, 
     """A profile's learning ``epoch_steps`` and ``trace_bits`` are checked against the rule
     (issue 16: never ignored): a per-sample epoch of 20 steps on an engine whose epochs are
     multiples of 7, or traces other than the modelled 7 bits, are refused with the field."""
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.errors import CompileError
     from neurodeploy.ir import parse_network
     from neurodeploy.profiles import load_profile

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.compilers.cpu import backend as cpu_backend
 from neurodeploy.compilers.cpu import run_arrays

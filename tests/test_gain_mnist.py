@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurodeploy.compile import compile_network
-from neurodeploy.compile.artifact import Build
+from neurodeploy.compiling import compile_network
+from neurodeploy.compiling.artifact import Build
 from neurodeploy.compilers import load_plan
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 from neurodeploy import limits
-from neurodeploy.compile import compile_network
-from neurodeploy.compile.connectivity import build_synapses, estimate_synapses
-from neurodeploy.compile.mapping import check_estimates, map_to_cores
+from neurodeploy.compiling import compile_network
+from neurodeploy.compiling.connectivity import build_synapses, estimate_synapses
+from neurodeploy.compiling.mapping import check_estimates, map_to_cores
 from neurodeploy.errors import CompileError, IRError, NeurodeployError, ProfileError
 from neurodeploy.ir import load_network, parse_network
 from neurodeploy.profiles import load_profile
@@ -258,7 +258,7 @@ def test_memory_budget_follows_the_address_space_limit_and_the_environment(monke
 
 def test_precheck_never_refuses_what_the_mapper_accepts(tmp_path: Path, monkeypatch):
     """The estimate is a lower bound: whenever it refuses, building and mapping refuse too."""
-    monkeypatch.setattr("neurodeploy.compile.mapping.PRECHECK_MIN_SYNAPSES", 0)
+    monkeypatch.setattr("neurodeploy.compiling.mapping.PRECHECK_MIN_SYNAPSES", 0)
     (tmp_path / "tiny.yaml").write_text(
         "name: tiny\nextends: loihi1\ncores: {cores_per_chip: 8, neurons_per_core: 64, "
         "synapses_per_core: 4096, fanin_per_core: 512, memory_per_core_bytes: 6000}\n")

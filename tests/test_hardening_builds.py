@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.cli import main
-from neurodeploy.compile.artifact import Build, manifest_digest
+from neurodeploy.compiling.artifact import Build, manifest_digest
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.compilers.result import SimResult, state_scales
 from neurodeploy.errors import ArtifactError

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.cli import main
-from neurodeploy.validate.cluster import TIMEOUT_ENV
+from neurodeploy.validation.cluster import TIMEOUT_ENV
 
 NET = """
 neurodeploy: 1
@@ -178,13 +178,13 @@ def test_all_workers_gone_stops_with_a_deadline(monkeypatch):
     (the futures never finish: every worker died)."""
     import distributed
 
-    from neurodeploy.validate.cluster import ClusterError, gather
+    from neurodeploy.validation.cluster import ClusterError, gather
 
     def never(pending, timeout, return_when):
         time.sleep(timeout)
         raise TimeoutError
     monkeypatch.setattr(distributed, "wait", never)
-    monkeypatch.setattr("neurodeploy.validate.cluster.POLL_S", 0.05)
+    monkeypatch.setattr("neurodeploy.validation.cluster.POLL_S", 0.05)
     monkeypatch.setenv(TIMEOUT_ENV, "0.3")
     t0 = time.monotonic()
     with pytest.raises(ClusterError, match="every Dask worker is gone.*--resume"):

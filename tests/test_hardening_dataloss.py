@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.compile.artifact import _place, build_refusal
+from neurodeploy.compiling.artifact import _place, build_refusal
 from neurodeploy.errors import CompileError
 
 CLI = [sys.executable, "-m", "neurodeploy.cli"]

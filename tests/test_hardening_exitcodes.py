@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.cli import main
-from neurodeploy.compile.artifact import dumps_manifest, seal_manifest
+from neurodeploy.compiling.artifact import dumps_manifest, seal_manifest
 
 CLI = [sys.executable, "-m", "neurodeploy.cli"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.cli import main
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.errors import BackendError, CompileError, ProfileError
 from neurodeploy.ir import parse_network

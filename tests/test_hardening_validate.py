@@ -183,7 +183,7 @@ def test_summary_of_another_build_is_refused(trained, tmp_path, capsys):
     build, data = trained
     copy = _copy(build, tmp_path)
     manifest = json.loads((copy / "manifest.json").read_text())
-    from neurodeploy.compile.artifact import dumps_manifest, seal_manifest
+    from neurodeploy.compiling.artifact import dumps_manifest, seal_manifest
     manifest["name"] = "other"
     (copy / "manifest.json").write_text(dumps_manifest(seal_manifest(manifest)))
     capsys.readouterr()

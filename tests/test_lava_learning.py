@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers.plan import load_plan
 from neurodeploy.errors import BackendError
 from neurodeploy.ir import parse_network

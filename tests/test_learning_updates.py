@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.compilers.cpu.learner import CpuLearner
 from neurodeploy.errors import BackendError

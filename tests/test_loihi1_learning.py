@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers.plan import load_plan
 from neurodeploy.errors import CompileError
 from neurodeploy.ir import parse_network

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.errors import CompileError, IRError
 from neurodeploy.ir import parse_network

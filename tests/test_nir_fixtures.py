@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from neurodeploy.cli import main
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.ir import load_network
 from neurodeploy.nir import import_file

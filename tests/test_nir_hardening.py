@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neurodeploy.cli import main
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.ir import load_network
 from neurodeploy.nir import export_file, import_file
 from neurodeploy.nir.flat import differences, from_network

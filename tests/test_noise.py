@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.compilers.noise import noise_arrays
 from neurodeploy.errors import BackendError

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from neurodeploy.compile import quantize as q
+from neurodeploy.compiling import quantize as q
 from neurodeploy.profiles import load_profile
 
 LOIHI2 = load_profile("loihi2")

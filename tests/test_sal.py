@@ -11,7 +11,7 @@ import pytest
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
 from neurodeploy.cli import main
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.compilers.cpu.learner import CpuLearner
 from neurodeploy.errors import CompileError, IRError

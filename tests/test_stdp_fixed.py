@@ -151,7 +151,7 @@ def test_stdp_network_identical_on_cpu_and_lava(tmp_path, seed, mean, delay):
     """A loihi2 build learning with STDP: the cpu learner and the Lava learner give the
     same read-out counts and the same weights after each of three presentations (each a
     new Lava run; learned low bits carry over), with and without a synaptic delay."""
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.compilers.plan import load_plan
     from neurodeploy.ir import parse_network
     from neurodeploy.learning.learners import get_learner
@@ -182,7 +182,7 @@ def test_stdp_network_identical_on_cpu_and_lava(tmp_path, seed, mean, delay):
 def test_compile_stores_and_reports_the_quantized_rule(tmp_path):
     """A loihi2 build keeps the quantized rule in its manifest (what both learners run) and
     the compile report shows it; float builds store none."""
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.compilers.plan import load_plan
     from neurodeploy.ir import parse_network
     from neurodeploy.learning.fixed_point import plan_rule

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan, make_inputs
 from neurodeploy.compilers.cpu import run_arrays
 from neurodeploy.compilers.cpu.learn_layout import Layout

@@ -10,8 +10,8 @@ from numba import njit
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
 from neurodeploy.cli import main
-from neurodeploy.compile import compile_network
-from neurodeploy.compile.artifact import Build
+from neurodeploy.compiling import compile_network
+from neurodeploy.compiling.artifact import Build
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.errors import BackendError
 from neurodeploy.ir import parse_network

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.ir import parse_network
 from neurodeploy.profiles import load_profile
-from neurodeploy.validate.spec import SpecError, parse_spec
-from neurodeploy.validate.stats import clopper_pearson
+from neurodeploy.validation.spec import SpecError, parse_spec
+from neurodeploy.validation.stats import clopper_pearson
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "neurodeploy.cli"]
@@ -324,7 +324,7 @@ task: {input: input, output: output, encoding: regular, max_rate: 0.5, sample_st
 
 def test_accuracy_nominal_equals_evaluate_and_chips_agree_across_backends(tmp_path):
     from neurodeploy.learning.evaluate import evaluate_build
-    from neurodeploy.validate.profiles import NOMINAL
+    from neurodeploy.validation.profiles import NOMINAL
     build = tmp_path / "task"
     compile_network(parse_network(TASK_NET, base_dir=tmp_path), load_profile("loihi2"), build)
     sets = [x for k, v in NOMINAL.items() for x in ("--set", f"{k}={v}")]
@@ -369,7 +369,7 @@ def test_sweep_of_a_distribution_name(build, tmp_path, capsys):
 
 
 def test_one_writer_per_output_folder(tmp_path):
-    from neurodeploy.validate.store import ResultStore, StoreError
+    from neurodeploy.validation.store import ResultStore, StoreError
     a = ResultStore(tmp_path / "v", "k")
     a.open(resume=False, force=False, header={})
     try:
@@ -383,7 +383,7 @@ def test_one_writer_per_output_folder(tmp_path):
 
 
 def test_distance_kernel_equals_the_filtered_train_formula():
-    from neurodeploy.validate import metrics as M
+    from neurodeploy.validation import metrics as M
     rng = np.random.default_rng(0)
     chip = (rng.random((5, 300, 20)) < 0.1).astype(np.uint8)
     nominal = (rng.random((300, 20)) < 0.1).astype(np.uint8)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurodeploy.compile import compile_network
-from neurodeploy.compile.artifact import Build
+from neurodeploy.compiling import compile_network
+from neurodeploy.compiling.artifact import Build
 from neurodeploy.compilers import get_backend, load_plan, make_inputs
 from neurodeploy.errors import BackendError
 from neurodeploy.ir import parse_network

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import load_plan
 from neurodeploy.compilers.cpu.learner import CpuLearner
 from neurodeploy.ir import parse_network

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers.plan import load_plan
 from neurodeploy.ir import parse_network
 from neurodeploy.learning import workload

@@ -30,7 +30,7 @@ class Build:
                  warnings: list[str] | None = None) -> None:
         """Open the build directory ``path``; ``owned`` is a temporary folder removed with
         this object (builds made by :func:`compile` and :func:`train`)."""
-        from ..compile.artifact import Build as Artifact
+        from ..compiling.artifact import Build as Artifact
         self._owned = owned
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(owned), True) if owned else None
         self._artifact = Artifact(path)
@@ -81,7 +81,7 @@ class Build:
     def save(self, directory: str | Path, force: bool = False) -> Path:
         """Copy the build to ``directory`` (atomically; ``force`` replaces only a build,
         as ``compile --force`` does); returns the directory."""
-        from ..compile.artifact import _place, check_output_dir
+        from ..compiling.artifact import _place, check_output_dir
         from ..outputs import write_error
         out = Path(directory)
         check_output_dir(out, force=force)
@@ -147,7 +147,7 @@ def compile(network: Network | str | Path, profile: Profile | str | Path = "loih
     """Quantize and map ``network`` to ``profile``; the build stays in memory until
     :meth:`Build.save`. Errors are :class:`~neurodeploy.CompileError` (does not fit) or
     :class:`~neurodeploy.IRError`, with the CLI's message and field path."""
-    from ..compile import compile_network
+    from ..compiling import compile_network
     net, prof = as_network(network), as_profile(profile)
     folder = scratch()
     try:

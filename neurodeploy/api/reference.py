@@ -19,24 +19,11 @@ voltages in the unit of the network's `v_th` unless a function says chip units.
 Tutorials: [docs/tutorials/](tutorials/).
 """
 
-_FUNCTIONS = {"compile": ("api.build", "compile"), "validate": ("api.validation", "validate")}
-
 
 def public_objects() -> dict[str, Any]:
-    """Public name -> the object it stands for (the functions behind callable packages)."""
-    import importlib
-
+    """Public name -> the object it stands for."""
     import neurodeploy
-    out = {}
-    for name in neurodeploy.__all__:
-        if name == "__version__":
-            continue
-        if name in _FUNCTIONS:
-            module, attr = _FUNCTIONS[name]
-            out[name] = getattr(importlib.import_module(f"neurodeploy.{module}"), attr)
-        else:
-            out[name] = getattr(neurodeploy, name)
-    return out
+    return {name: getattr(neurodeploy, name) for name in neurodeploy.__all__ if name != "__version__"}
 
 
 def _signature(obj: Any) -> str:

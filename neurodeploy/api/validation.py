@@ -95,7 +95,7 @@ class ValidationReport:
             ax.set(xlabel=sweep["path"], ylabel="yield", ylim=(-0.02, 1.02))
             return ax
         if name is None:
-            from ..validate.report import _main_metric
+            from ..validation.report import _main_metric
             name = _main_metric(self.raw)
         ax.hist(self.figure(name), bins=20)
         ax.set(xlabel=name, ylabel="chips", title=f"{len(self.figure(name))} chips")
@@ -135,7 +135,7 @@ def validate(build: Build | str | Path, chips: int = 100, spec: str | None = Non
     builds). Results go to ``out`` (default a temporary folder removed with the report).
     """
     from ..commands.validate import _settings
-    from ..validate.core import run_validation
+    from ..validation.core import run_validation
     b = as_build(build)
     sets = [f"{k}={v}" for k, v in (overrides or {}).items()]
     sweep_text = None

@@ -13,11 +13,11 @@ EXIT_OK, EXIT_BELOW = 0, 4
 
 
 def _settings(args: argparse.Namespace, build: str):
-    from neurodeploy.compile.artifact import Build
+    from neurodeploy.compiling.artifact import Build
     from neurodeploy.errors import NeurodeployError
-    from neurodeploy.validate.runner import Settings
-    from neurodeploy.validate.spec import check_against, parse_spec
-    from neurodeploy.validate.sweep import parse_sets, parse_sweep
+    from neurodeploy.validation.runner import Settings
+    from neurodeploy.validation.spec import check_against, parse_spec
+    from neurodeploy.validation.sweep import parse_sets, parse_sweep
     spec = parse_spec(args.spec) if args.spec is not None else None
     if args.target is not None and spec is None:
         raise NeurodeployError("needs a --spec that says what passing means "
@@ -71,9 +71,9 @@ def _summary(report: dict) -> list[str]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from neurodeploy.validate.core import run_validation
+    from neurodeploy.validation.core import run_validation
     if args.attack is not None:
-        from neurodeploy.validate.attacks.cli import run_from_args
+        from neurodeploy.validation.attacks.cli import run_from_args
         return run_from_args(args)
     settings = _settings(args, args.build)
     out = Path(args.output) if args.output else Path(args.build) / "validation"
@@ -89,7 +89,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare_profiles(args: argparse.Namespace) -> int:
-    from neurodeploy.validate.profiles import compare_profiles
+    from neurodeploy.validation.profiles import compare_profiles
     rows = compare_profiles(args.network, [p.strip() for p in args.profiles.split(",") if p.strip()],
                             chips=args.chips, spec=args.spec, out=args.output,
                             input_file=args.input, steps=args.steps, seed=args.seed,
@@ -163,7 +163,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--finetune-lr-scale", type=float,
                    help="factor on the rule's learning rate (default: where train's schedule "
                         "stopped, lr_decay ** epochs trained)")
-    from neurodeploy.validate.attacks.cli import add_options
+    from neurodeploy.validation.attacks.cli import add_options
     add_options(p)
     p.set_defaults(func=_cmd_validate)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..compile import compile_network
+from ..compiling import compile_network
 from ..errors import CompileError, NeurodeployError
 from ..ir import load_network
 from ..ir.models import Network
@@ -81,7 +81,7 @@ def run_session(network: str | Path | Network, profile_name: str | HardwareProfi
                 cfg: TrainConfig, out: Path, force: bool = False, progress=None) -> SessionResult:
     """Train ``network`` (a YAML path or a loaded IR network) on ``cfg.backend`` and write
     the build for ``profile_name`` (a profile name, path or loaded profile) to ``out``."""
-    from ..compile.artifact import check_output_dir
+    from ..compiling.artifact import check_output_dir
     # a copy: the learning-rate default below must not edit the caller's network object
     net = network.model_copy(deep=True) if isinstance(network, Network) else load_network(network)
     block_name, block = learning_block(net)
@@ -206,7 +206,7 @@ def _forward_only(net: Network) -> Network:
 
 def _install(built: Path, out: Path, force: bool) -> Path:
     """Move the finished build to ``out`` (refusing to replace anything but a build)."""
-    from ..compile.artifact import _place
+    from ..compiling.artifact import _place
     _place(built, Path(os.path.abspath(out)), out, force)
     return out
 

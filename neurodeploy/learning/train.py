@@ -122,7 +122,7 @@ class Trainer:
         """The target profile's plasticity imperfections (``variability.learning``:
         learning-rate mismatch, update noise, stochastic rounding) as chip 0's learning
         circuitry has them; the cpu learner simulates them, the other learners refuse them."""
-        from ..validate.finetune import to_layout, update_settings
+        from ..validation.finetune import to_layout, update_settings
         from ..variability.chip import Chip
         from ..variability.config import MismatchConfig
         chip = Chip(self.plan.seed, 0, MismatchConfig.from_manifest(manifest))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.compile import quantize as q
+from neurodeploy.compiling import quantize as q
 
 
 class QuantizeError(ValueError):

@@ -14,7 +14,7 @@ reset ``v = 0`` is below threshold anyway, a stochastic neuron would fire at res
 probability ``sigmoid(-vth / beta)``, so a refractory neuron is held silent.
 
 Fixed point has no exponential: compiling a stochastic population for a fixed-point
-profile is refused (:mod:`neurodeploy.compile.compiler`).
+profile is refused (:mod:`neurodeploy.compiling.compiler`).
 
 Here: the parameter slots (LIF's plus ``p4 = beta``), the NumPy reference step, the numba
 scalar step, the Brian2 code and the Lava arguments; the Lava process models are

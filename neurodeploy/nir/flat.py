@@ -58,7 +58,7 @@ class FlatNet:
 
 def from_network(net: Any) -> FlatNet:
     """Realise a validated IR :class:`~neurodeploy.ir.models.Network`."""
-    from ..compile.connectivity import build_synapses
+    from ..compiling.connectivity import build_synapses
     from ..ir.load import weight_arrays
 
     pops: dict[str, FlatPop] = {}
@@ -96,7 +96,7 @@ def from_network(net: Any) -> FlatNet:
 
 def from_build(path: str | Path) -> FlatNet:
     """Realise a build directory; fixed-point numbers are dequantized to float units."""
-    from ..compile.artifact import Build
+    from ..compiling.artifact import Build
     from ..compilers.plan import load_plan
 
     build = Build(path)

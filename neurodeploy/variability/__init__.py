@@ -15,7 +15,7 @@ def chip_for(plan: Any, index: int, seed: int | None = None,
              overrides: dict[str, Any] | None = None) -> Chip:
     """Chip ``index`` of ``seed`` (default: the build's seed) with the build's mismatch
     settings (profile defaults, the IR's block) plus ``overrides`` ({path: value})."""
-    from neurodeploy.compile.artifact import Build
+    from neurodeploy.compiling.artifact import Build
     cfg = MismatchConfig.from_manifest(Build(plan.path).manifest)
     if overrides:
         cfg = cfg.with_overrides(overrides)

@@ -41,7 +41,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     """``validate BUILD --attack ...``: write OUT/report.json and report.html (OUT:
     ``--output`` or BUILD/attack)."""
     from neurodeploy.outputs import check_writable
-    from neurodeploy.validate.sweep import parse_sets
+    from neurodeploy.validation.sweep import parse_sets
 
     from .report import summary_lines, write_reports
     from .run import AttackSettings, parse_attacks, parse_eps, run_attacks

@@ -5,7 +5,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
-from neurodeploy.compile.artifact import Build
+from neurodeploy.compiling.artifact import Build
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.variability.config import MismatchConfig
 

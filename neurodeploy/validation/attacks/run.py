@@ -113,7 +113,7 @@ def _chip_accuracies(target: Target, build: str, s: AttackSettings,
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from neurodeploy.compile.artifact import Build
+    from neurodeploy.compiling.artifact import Build
     from neurodeploy.variability.chip import Chip
     from neurodeploy.variability.config import MismatchConfig
     manifest = Build(build).manifest
@@ -140,7 +140,7 @@ def run_attacks(build: str, s: AttackSettings,
     """Accuracy per (attack, epsilon) with 95 % Clopper-Pearson intervals over samples;
     ``substitute`` is a trained twin of the same architecture for the transfer attack
     (default: one trained here)."""
-    from neurodeploy.validate.stats import CI_METHOD, clopper_pearson
+    from neurodeploy.validation.stats import CI_METHOD, clopper_pearson
     check(s)
     say = progress or (lambda msg: None)
     threads = torch.get_num_threads()

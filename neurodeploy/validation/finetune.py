@@ -85,7 +85,7 @@ def _check_learning_settings(s: Any, plan: Any) -> None:
     """Update noise and stochastic rounding step in LSBs of each plastic projection's
     nominal full scale (:func:`update_lsb`): refuse a plastic projection whose weights are
     all 0, which has no full scale."""
-    from neurodeploy.compile.artifact import Build
+    from neurodeploy.compiling.artifact import Build
     from neurodeploy.variability.config import MismatchConfig
     base = MismatchConfig.from_manifest(Build(s.build).manifest)
     points = [base.with_overrides(o).values for o in s.points()]

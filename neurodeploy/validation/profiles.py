@@ -24,7 +24,7 @@ def compare_profiles(network: str, profiles: list[str], *, chips: int, spec: str
                      seed: int | None, progress: bool = True, frozen: bool = False,
                      data: str = "digits", samples: int | None = None) -> dict:
     """Compile ``network`` per profile; validate nominal (1 chip) and mismatched (``chips``)."""
-    from neurodeploy.compile import compile_network
+    from neurodeploy.compiling import compile_network
     from neurodeploy.errors import NeurodeployError
     from neurodeploy.ir import load_network
     from neurodeploy.profiles import load_profile

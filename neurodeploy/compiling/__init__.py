@@ -1,6 +1,6 @@
 """Compile a network to a hardware profile: quantize, map to cores, write a build directory.
 
-Names are imported on first use (PEP 562), so reading a build (``compile.artifact``, what
+Names are imported on first use (PEP 562), so reading a build (``compiling.artifact``, what
 every ``simulate`` does) does not import the compiler, the IR models and pydantic.
 """
 from __future__ import annotations
@@ -19,7 +19,3 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-from .._callable import make_callable  # noqa: E402
-
-make_callable(__name__, ".api.build:compile")   # neurodeploy.compile(network, profile)

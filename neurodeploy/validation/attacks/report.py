@@ -5,7 +5,7 @@ import html
 import json
 from pathlib import Path
 
-from neurodeploy.validate.report import _png, write_atomic
+from neurodeploy.validation.report import _png, write_atomic
 
 
 def summary_lines(report: dict) -> list[str]:

@@ -114,7 +114,7 @@ def check_workers(client: Any, address: str) -> None:
                            f"within {wait:g} s, {TIMEOUT_ENV}); start some with `dask worker "
                            f"{address}`", path=("--scheduler",)) from None
     # exec of a constant import (a builtin, so workers without neurodeploy can run it)
-    specs = client.run(exec, "import neurodeploy.validate.runner", on_error="return")
+    specs = client.run(exec, "import neurodeploy.validation.runner", on_error="return")
     lacking = sorted(w for w, result in specs.items() if isinstance(result, BaseException))
     if lacking:
         raise ClusterError(f"{len(lacking)} of {len(specs)} Dask workers cannot import "

@@ -5,7 +5,3 @@ from .runner import Settings
 from .spec import Spec, SpecError, parse_spec
 
 __all__ = ["run_validation", "Settings", "Spec", "SpecError", "parse_spec"]
-
-from .._callable import make_callable  # noqa: E402
-
-make_callable(__name__, ".api.validation:validate")   # neurodeploy.validate(build, ...)

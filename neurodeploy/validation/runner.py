@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.compile.artifact import Build
+from neurodeploy.compiling.artifact import Build
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.neurons.kind import MEMBRANE_KINDS
 from neurodeploy.variability.chip import Chip, batch_plan, stack_overrides
