@@ -28,18 +28,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .ir import describe, load_network
-    net = load_network(args.network)
-    if net.plasticity:
-        from .learning.expand import expand
-        expand(net)                 # the learning pathway compile and train build
-    print(describe(net))
+    from .api.check import check
+    from .api.network import Network
+    net = Network.load(args.network)
+    print(check(net).summary)
     if args.profile:
-        from .compiling import compile_network
-        from .profiles import load_profile
-        result = compile_network(net, load_profile(args.profile), out=None)
-        _print_warnings(result.warnings)
-        print(f"fits {args.profile}: {result.report['resources']['cores_used']} cores")
+        fit = check(net, args.profile)
+        _print_warnings(fit.warnings)
+        print(f"fits {args.profile}: {fit.cores_used} cores")
     print("ok")
     return EXIT_OK
 
@@ -47,20 +43,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_compile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .compiling import compile_network
-    from .ir import load_network
-    from .profiles import load_profile
-    from .compiling.artifact import check_output_dir
-    net = load_network(args.network)
-    profile = load_profile(args.profile)
+    from .api.build import compile
+    from .api.network import Network
+    from .api.profile import Profile
+    net = Network.load(args.network)
+    profile = Profile.load(args.profile)
     out = Path(args.output) if args.output else Path("build") / net.name
-    check_output_dir(out, force=args.force)
-    result = compile_network(net, profile, out, force=args.force)
+    build = compile(net, profile, out=out, force=args.force)
     if not args.quiet:
-        print(result.report_txt, end="")
+        print(build.report_txt, end="")
     else:
-        _print_warnings(result.warnings)
-    print(f"wrote {result.out}")
+        _print_warnings(build.warnings)
+    print(f"wrote {build.path}")
     return EXIT_OK
 
 
@@ -71,119 +65,84 @@ def _print_warnings(warnings: list[str]) -> None:
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
-    from .profiles import builtin_profiles, describe_profile, load_profile
+    from .api.profile import Profile
     if args.action == "show":
         if not args.name:
             raise NeurodeployError("profiles show needs a profile name or path, e.g. "
                                    "`neurodeploy profiles show loihi2`")
-        profile = load_profile(args.name)
+        profile = Profile.load(args.name)
         if args.json:
-            print(json.dumps(profile.model_dump(mode="json"), indent=2, sort_keys=True))
+            print(json.dumps(profile.to_dict(), indent=2, sort_keys=True))
         else:
-            print(describe_profile(profile))
+            print(profile.describe())
         return EXIT_OK
-    for name in builtin_profiles():
-        profile = load_profile(name)
+    for name in Profile.builtin():
+        profile = Profile.load(name)
         print(f"{name:14s} {profile.numerics:6s} {profile.description}")
     return EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     if args.profile:
-        from .profiles import profile_schema
-        print(json.dumps(profile_schema(), indent=2, sort_keys=True))
+        from .api.profile import Profile
+        print(json.dumps(Profile.schema(), indent=2, sort_keys=True))
         return EXIT_OK
-    from .ir import network_schema
-    print(json.dumps(network_schema(), indent=2, sort_keys=True))
+    from .api.network import Network
+    print(json.dumps(Network.schema(), indent=2, sort_keys=True))
     return EXIT_OK
 
 
 EXIT_DISAGREE = 3
 
 
-def _prepare_run(args: argparse.Namespace):
-    """Plan, inputs and step count shared by simulate and compare."""
-    from .compilers import load_plan, make_inputs
-    from .compilers.plan import read_input_file
-    plan = load_plan(args.build)
-    if args.frozen:
-        plan = plan.frozen()
-    from .variability import apply_chip_option
-    plan = apply_chip_option(plan, args.chip, args.nominal)
-    steps = plan.steps if args.steps is None else args.steps
-    from .limits import check_run_size
-    check_run_size(plan, steps)
-    given = read_input_file(args.input) if args.input else None
-    return plan, make_inputs(plan, steps, given), steps
-
-
-def _backend_options(name: str, args: argparse.Namespace) -> dict:
-    if name == "brian2":
-        return {"target": args.target}
-    return {}
+def _run_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments simulate and compare share (:func:`neurodeploy.simulate`)."""
+    return {"inputs": args.input, "steps": args.steps, "chip": args.chip,
+            "nominal": args.nominal, "frozen": args.frozen, "target": args.target}
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from .compilers import get_backend
-    from .compilers.result import state_scales
+    from .api.run import simulate
     from .outputs import check_outputs
     check_outputs({"--output": args.output, "--plot": args.plot}, inputs={"--input": args.input},
                   protected_dirs={"build": args.build})
     if args.plot:
         from .plot import check_plot_path
         check_plot_path(args.plot)
-    plan, inputs, steps = _prepare_run(args)
-    if args.plot and not plan.monitors:        # refused before anything is written
-        raise NeurodeployError("nothing to plot: the build monitors no population; add "
-                               "monitors to the network or drop --plot", file=args.build,
-                               path=("--plot",))
-    backend = get_backend(args.backend, **_backend_options(args.backend, args))
-    backend.check(plan)
-    result = backend.run(plan, inputs, steps)
-    result.scales = state_scales(plan)
+    if args.plot:
+        from .api.build import Build
+        if not Build.open(args.build).monitors(frozen=args.frozen):   # refused before running
+            raise NeurodeployError("nothing to plot: the build monitors no population; add "
+                                   "monitors to the network or drop --plot", file=args.build,
+                                   path=("--plot",))
+    result = simulate(args.build, backend=args.backend, **_run_options(args))
     out = result.save(args.output)
     for key, arr in result.data.items():
         extra = f", {int(arr.sum())} spikes" if key.endswith(".spikes") else ""
         print(f"{key}: shape {list(arr.shape)}{extra}")
     print(f"wrote {out}")
     if args.plot:
-        from .plot import plot_result
-        title = f"{plan.name} on {args.backend}"
-        print(f"wrote {plot_result(result.data, args.plot, title, result.scales)}")
+        print(f"wrote {result.save_plot(args.plot)}")
     return EXIT_OK
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .compilers import get_backend
-    from .compilers.compare import compare_pair
+    from pathlib import Path
+
+    from .api.run import compare
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
     if len(names) < 2:
         raise NeurodeployError("--backends needs at least two names, e.g. --backends cpu,lava")
     if args.save_dir:
-        from pathlib import Path
-
         from .outputs import check_outputs
         check_outputs([("--save-dir", Path(args.save_dir) / f"{n}.npz") for n in names],
                       inputs={"--input": args.input}, protected_dirs={"build": args.build})
-    plan, inputs, steps = _prepare_run(args)
-    backends = [get_backend(n, **_backend_options(n, args)) for n in names]
-    for backend in backends:
-        backend.check(plan)
-    results = {}
-    for name, backend in zip(names, backends):
-        results[name] = backend.run(plan, inputs, steps)
-        if args.save_dir:
-            from .compilers.result import state_scales
-            results[name].scales = state_scales(plan)
-            results[name].save(Path(args.save_dir) / f"{name}.npz")
-    agree = True
-    for name in names[1:]:
-        report = compare_pair(names[0], results[names[0]], name, results[name], plan.numerics,
-                              tolerance=args.tolerance)
-        print("\n".join(report.lines()))
-        agree = agree and (report.identical or (plan.numerics == "float" and report.within_tolerance))
-    print(f"{plan.numerics} build, {steps} steps: " + ("backends agree" if agree else "backends DISAGREE"))
-    return EXIT_OK if agree else EXIT_DISAGREE
+    comparison = compare(args.build, backends=names, tolerance=args.tolerance, **_run_options(args))
+    if args.save_dir:
+        for name, result in comparison.results.items():
+            result.save(Path(args.save_dir) / f"{name}.npz")
+    print("\n".join(comparison.lines()))
+    return EXIT_OK if comparison.agree else EXIT_DISAGREE
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

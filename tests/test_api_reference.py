@@ -47,3 +47,36 @@ def test_internal_packages_do_not_shadow_the_api_functions():
     assert nd.validate is api_validate and inspect.isfunction(nd.validate)
     assert not (ROOT / "neurodeploy" / "compile").exists()
     assert not (ROOT / "neurodeploy" / "validate").exists()
+
+
+def _imports(path) -> set[str]:
+    """Modules of neurodeploy.api that ``path`` imports, at any depth of the file."""
+    import ast
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            out |= {n.split(".")[0] for n in names}
+    return out
+
+
+def test_the_api_modules_import_each_other_without_a_cycle():
+    """Build's methods call run/evaluation/validation/nir, which take builds duck-typed."""
+    from graphlib import TopologicalSorter
+    api = ROOT / "neurodeploy" / "api"
+    modules = {p.stem for p in api.glob("*.py") if p.stem != "__init__"}
+    graph = {m: _imports(api / f"{m}.py") & modules for m in modules}
+    assert "build" in graph["learn"] and "run" in graph["build"]     # the graph is read
+    order = list(TopologicalSorter(graph).static_order())           # CycleError on a cycle
+    assert order.index("buildlike") < order.index("run") < order.index("build")
+
+
+def test_the_commands_call_the_api_not_the_internals_it_wraps():
+    """cli.py and commands/ reach compiling, learning sessions and validation runs through
+    neurodeploy.api only (attacks and compare-profiles excepted, which the API lacks)."""
+    import re
+    files = [ROOT / "neurodeploy" / "cli.py", *(ROOT / "neurodeploy" / "commands").glob("*.py")]
+    text = "\n".join(f.read_text(encoding="utf-8") for f in files)
+    for internal in ("compiling", "compile_network", "run_session", "evaluate_build",
+                     "run_validation", "load_plan", "get_backend"):
+        assert not re.search(rf"\b{internal}\b", text), internal

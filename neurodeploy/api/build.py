@@ -15,8 +15,10 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from . import evaluation, nir, run, validation
 from .network import Network, as_network
 from .profile import Profile, as_profile
+from .results import Comparison, Result
 
 
 class Build:
@@ -67,6 +69,13 @@ class Build:
         """Time step in ms."""
         return float(self.manifest["dt"])
 
+    def monitors(self, frozen: bool = False) -> list[tuple[str, str]]:
+        """``(population, variable)`` pairs a simulation records: the network's monitors, else
+        the spikes of every membrane population (``frozen`` as in :func:`neurodeploy.simulate`)."""
+        from ..compilers import load_plan
+        plan = load_plan(self._artifact)
+        return list((plan.frozen() if frozen else plan).monitors)
+
     @property
     def report(self) -> dict:
         """The compile report (cores, memory in bytes, quantization errors, per population
@@ -102,31 +111,26 @@ class Build:
         return out
 
     def simulate(self, backend: str = "cpu", inputs: Any = None, steps: int | None = None,
-                 **options: Any) -> Any:
+                 **options: Any) -> Result:
         """Run the build on ``backend``; see :func:`neurodeploy.simulate`."""
-        from .run import simulate
-        return simulate(self, backend=backend, inputs=inputs, steps=steps, **options)
+        return run.simulate(self, backend=backend, inputs=inputs, steps=steps, **options)
 
     def compare(self, backends: tuple[str, ...] = ("cpu", "lava"), inputs: Any = None,
-                steps: int | None = None, **options: Any) -> Any:
+                steps: int | None = None, **options: Any) -> Comparison:
         """Run on several backends and compare; see :func:`neurodeploy.compare`."""
-        from .run import compare
-        return compare(self, backends=backends, inputs=inputs, steps=steps, **options)
+        return run.compare(self, backends=backends, inputs=inputs, steps=steps, **options)
 
-    def evaluate(self, **options: Any) -> Any:
+    def evaluate(self, **options: Any) -> evaluation.Evaluation:
         """Test accuracy and workload; see :func:`neurodeploy.evaluate`."""
-        from .learn import evaluate
-        return evaluate(self, **options)
+        return evaluation.evaluate(self, **options)
 
-    def validate(self, **options: Any) -> Any:
+    def validate(self, **options: Any) -> validation.ValidationReport:
         """Monte Carlo yield under mismatch; see :func:`neurodeploy.validate`."""
-        from .validation import validate
-        return validate(self, **options)
+        return validation.validate(self, **options)
 
-    def to_nir(self, path: str | Path) -> Path:
+    def to_nir(self, path: str | Path, **options: Any) -> Path:
         """Export the build (dequantized) as a ``.nir`` file; see :func:`neurodeploy.to_nir`."""
-        from .nir import to_nir
-        return to_nir(self, path)
+        return nir.to_nir(self, path, **options)
 
     def close(self) -> None:
         """Remove the temporary directory of a build made in memory (no-op otherwise)."""
@@ -143,12 +147,19 @@ def scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="neurodeploy-"))
 
 
-def compile(network: Network | str | Path, profile: Profile | str | Path = "loihi2") -> Build:
+def compile(network: Network | str | Path, profile: Profile | str | Path = "loihi2",
+            out: str | Path | None = None, force: bool = False) -> Build:
     """Quantize and map ``network`` to ``profile``; the build stays in memory until
-    :meth:`Build.save`. Errors are :class:`~neurodeploy.CompileError` (does not fit) or
-    :class:`~neurodeploy.IRError`, with the CLI's message and field path."""
+    :meth:`Build.save`, or is written to ``out`` (atomically; ``force`` replaces only a
+    build, as ``compile --force``). Errors are :class:`~neurodeploy.CompileError` (does not
+    fit) or :class:`~neurodeploy.IRError`, with the CLI's message and field path."""
     from ..compiling import compile_network
+    from ..compiling.artifact import check_output_dir
     net, prof = as_network(network), as_profile(profile)
+    if out is not None:
+        check_output_dir(Path(out), force=force)
+        result = compile_network(net.ir, prof.hardware, Path(out), force=force)
+        return Build(result.out, warnings=result.warnings)
     folder = scratch()
     try:
         result = compile_network(net.ir, prof.hardware, folder / "build")
@@ -156,10 +167,3 @@ def compile(network: Network | str | Path, profile: Profile | str | Path = "loih
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return Build(folder / "build", owned=folder, warnings=result.warnings)
-
-
-def as_build(build: "Build | str | Path") -> Build:
-    """A :class:`Build` from a Build or a build directory."""
-    if isinstance(build, Build):
-        return build
-    return Build.open(build)

@@ -139,6 +139,12 @@ class Network:
         from ..ir import load_network
         return cls._wrap(load_network(path))
 
+    @staticmethod
+    def schema() -> dict:
+        """The JSON Schema of the network YAML (what ``neurodeploy schema`` prints)."""
+        from ..ir import network_schema
+        return network_schema()
+
     @property
     def ir(self) -> Any:
         """The typed IR (a pydantic model, read-only by convention)."""
@@ -226,3 +232,9 @@ def as_network(net: "Network | str | Path") -> Network:
     if isinstance(net, (str, Path)):
         return Network.load(net)
     raise IRError(f"expected a neurodeploy.Network or a YAML path, got {type(net).__name__}")
+
+
+def ir_or_path(net: "Network | str | Path") -> Any:
+    """The IR of a :class:`Network`, or a YAML path left unread (the callee reads it as the
+    command line does, so errors come in the same order)."""
+    return net if isinstance(net, (str, Path)) else as_network(net).ir

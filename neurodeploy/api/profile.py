@@ -35,6 +35,12 @@ class Profile:
         from ..profiles import builtin_profiles
         return builtin_profiles()
 
+    @staticmethod
+    def schema() -> dict:
+        """The JSON Schema of a profile file (what ``neurodeploy schema --profile`` prints)."""
+        from ..profiles import profile_schema
+        return profile_schema()
+
     def override(self, fields: dict[str, Any] | None = None, **nested: Any) -> "Profile":
         """A copy with fields replaced: dotted paths (``{"cores.max_chips": 2}``) or nested
         mappings (``cores={"max_chips": 2}``), validated like a profile file."""
@@ -70,6 +76,11 @@ class Profile:
         """``fixed`` (integer, Lava's fixed point) or ``float``."""
         return self._hw.numerics
 
+    @property
+    def description(self) -> str:
+        """The profile's one-line description."""
+        return self._hw.description
+
     def to_dict(self) -> dict:
         """Every field (what ``neurodeploy profiles show NAME --json`` prints)."""
         return self._hw.model_dump(mode="json")
@@ -91,3 +102,9 @@ def as_profile(profile: "Profile | str | Path") -> Profile:
         return Profile.load(profile)
     raise ProfileError(f"expected a neurodeploy.Profile, a profile name or a path, got "
                        f"{type(profile).__name__}")
+
+
+def hardware_or_name(profile: "Profile | str | Path") -> Any:
+    """The typed profile of a :class:`Profile`, or a name/path left unread (the callee loads
+    it as the command line does)."""
+    return profile if isinstance(profile, (str, Path)) else as_profile(profile).hardware

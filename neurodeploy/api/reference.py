@@ -16,6 +16,10 @@ Generated from the docstrings by `python -m neurodeploy.api.reference docs/api.m
 checks that this page is up to date). Everything here is importable from `neurodeploy`
 (`import neurodeploy as nd`); other modules are private. Units: time in ms, rates in Hz,
 voltages in the unit of the network's `v_th` unless a function says chip units.
+`BuildLike` in a signature: a `Build` (or any object with its `path` and `manifest`).
+The `neurodeploy` command line is a thin layer over this API: `check`, `compile`, `simulate`,
+`compare`, `train`, `evaluate` and `validate` parse their flags, call the function of the same
+name and print; `profiles` and `schema` print `Profile` and `Network` methods.
 Tutorials: [docs/tutorials/](tutorials/).
 """
 

@@ -23,6 +23,7 @@ class Result:
     backend: str
     numerics: str
     meta: dict[str, Any] = field(default_factory=dict)
+    network: str = ""
 
     @property
     def steps(self) -> int:
@@ -88,6 +89,12 @@ class Result:
         if len(names) > 1:
             ax.legend(fontsize=7, loc="upper right", markerscale=4)
         return ax
+
+    def save_plot(self, path: str | Path) -> Path:
+        """Write a PNG with one panel per monitor (raster for spikes, traces in the network's
+        units otherwise), as ``neurodeploy simulate --plot`` does; returns the path."""
+        from ..plot import plot_result
+        return plot_result(self.data, path, f"{self.network} on {self.backend}", self.scales)
 
     def save(self, path: str | Path) -> Path:
         """Write an ``.npz`` as ``neurodeploy simulate -o`` does (scales included)."""

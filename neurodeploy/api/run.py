@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendError
-from .build import Build, as_build
+from .buildlike import BuildLike, build_path
 from .results import Comparison, Result
 
 
@@ -25,7 +25,7 @@ def _given(inputs: Any) -> dict[str, np.ndarray] | None:
             for k, v in inputs.items()}
 
 
-def _plan(build: Build, inputs: Any, steps: int | None, chip: int | None, nominal: bool,
+def _plan(build: Path, inputs: Any, steps: int | None, chip: int | None, nominal: bool,
           frozen: bool) -> tuple[Any, dict[str, np.ndarray], int]:
     """The plan (chip applied), source spikes and step count, checked as the CLI checks them."""
     from ..compilers import load_plan, make_inputs
@@ -33,7 +33,7 @@ def _plan(build: Build, inputs: Any, steps: int | None, chip: int | None, nomina
     from ..variability import apply_chip_option
     if steps is not None and (not isinstance(steps, (int, np.integer)) or steps < 1):
         raise BackendError(f"steps must be an integer >= 1, got {steps!r}", path=("steps",))
-    plan = load_plan(build.path)
+    plan = load_plan(build)
     if frozen:
         plan = plan.frozen()
     plan = apply_chip_option(plan, chip, nominal)
@@ -46,7 +46,7 @@ def _run(backend: Any, name: str, plan: Any, source: dict, steps: int) -> Result
     from ..compilers.result import state_scales
     raw = backend.run(plan, source, steps)
     return Result(data=raw.data, scales=state_scales(plan), dt=float(plan.dt), backend=name,
-                  numerics=plan.numerics, meta=raw.meta)
+                  numerics=plan.numerics, meta=raw.meta, network=plan.name)
 
 
 def _backend(name: str, target: str) -> Any:
@@ -54,7 +54,7 @@ def _backend(name: str, target: str) -> Any:
     return get_backend(name, **({"target": target} if name == "brian2" else {}))
 
 
-def simulate(build: Build | str | Path, backend: str = "cpu", inputs: Any = None,
+def simulate(build: BuildLike | str | Path, backend: str = "cpu", inputs: Any = None,
              steps: int | None = None, chip: int | None = None, nominal: bool = False,
              frozen: bool = False, target: str = "numpy") -> Result:
     """Run ``build`` for ``steps`` time steps (default: the network's run.steps; one step is
@@ -66,14 +66,13 @@ def simulate(build: Build | str | Path, backend: str = "cpu", inputs: Any = None
     noise; ``target``: Brian2's code target. A backend that cannot run the build raises
     :class:`~neurodeploy.BackendError` with the reason (never another backend).
     """
-    b = as_build(build)
-    plan, source, steps = _plan(b, inputs, steps, chip, nominal, frozen)
+    plan, source, steps = _plan(build_path(build), inputs, steps, chip, nominal, frozen)
     runner = _backend(backend, target)
     runner.check(plan)
     return _run(runner, backend, plan, source, steps)
 
 
-def compare(build: Build | str | Path, backends: tuple[str, ...] | list[str] = ("cpu", "lava"),
+def compare(build: BuildLike | str | Path, backends: tuple[str, ...] | list[str] = ("cpu", "lava"),
             inputs: Any = None, steps: int | None = None, tolerance: float = 0.5,
             chip: int | None = None, nominal: bool = False, frozen: bool = False,
             target: str = "numpy") -> Comparison:
@@ -85,8 +84,7 @@ def compare(build: Build | str | Path, backends: tuple[str, ...] | list[str] = (
     if len(names) < 2:
         raise BackendError("compare needs at least two backends, e.g. ('cpu', 'lava')",
                            path=("backends",))
-    b = as_build(build)
-    plan, source, steps = _plan(b, inputs, steps, chip, nominal, frozen)
+    plan, source, steps = _plan(build_path(build), inputs, steps, chip, nominal, frozen)
     runners = [_backend(n, target) for n in names]
     for runner in runners:
         runner.check(plan)

@@ -5,12 +5,11 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from .build import Build, as_build
+from .buildlike import BuildLike, build_path
 from .progress import enabled
 
 
@@ -116,9 +115,65 @@ def _input_file(inputs: Any, folder: Path) -> str | None:
     return str(path)
 
 
-def validate(build: Build | str | Path, chips: int = 100, spec: str | None = None,
-             target_yield: float | None = None, overrides: dict[str, Any] | None = None,
-             sweep: tuple[str, list] | None = None, backend: str = "cpu",
+def _texts(overrides: dict[str, Any] | list[str] | None,
+           sweep: tuple[str, list] | str | None) -> tuple[list[str], str | None]:
+    """``--set`` texts (``PATH=VALUE``) and the ``--sweep`` text (``PATH=v1,v2``)."""
+    sets = list(overrides) if isinstance(overrides, (list, tuple)) else \
+        [f"{k}={v}" for k, v in (overrides or {}).items()]
+    if sweep is None or isinstance(sweep, str):
+        return sets, sweep
+    path, values = sweep
+    return sets, f"{path}=" + ",".join(str(v) for v in values)
+
+
+def settings(build: BuildLike | str | Path, chips: int = 100, spec: str | None = None,
+             target_yield: float | None = None, overrides: dict[str, Any] | list[str] | None = None,
+             sweep: tuple[str, list] | str | None = None, backend: str = "cpu",
+             seed: int | None = None, steps: int | None = None, input_file: str | None = None,
+             data: str = "digits", samples: int | None = None, frozen: bool = False,
+             finetune: bool = False, finetune_epochs: int = 1,
+             finetune_samples: int | None = None, finetune_lr_scale: float | None = None,
+             chunk: int | None = None) -> Any:
+    """The checked settings of a validation run (arguments as :func:`validate`; ``input_file``
+    an ``.npz``); errors name the command line's flags (``--spec``, ``--input``...)."""
+    from ..compiling.artifact import Build as Artifact
+    from ..errors import NeurodeployError
+    from ..neurons.kind import MEMBRANE_KINDS
+    from ..validation.runner import Settings
+    from ..validation.spec import check_against, parse_spec
+    from ..validation.sweep import parse_sets, parse_sweep
+    set_texts, sweep_text = _texts(overrides, sweep)
+    parsed = parse_spec(spec) if spec is not None else None
+    if target_yield is not None and parsed is None:
+        raise NeurodeployError("needs a --spec that says what passing means "
+                               "(e.g. --spec 'out.rate>=5')", path=("--yield",))
+    swept = parse_sweep(sweep_text) if sweep_text else None
+    sets = parse_sets(set_texts)
+    path = build_path(build)
+    manifest = Artifact(path).manifest
+    if parsed is not None:
+        lif = [n for n, p in manifest["populations"].items() if p["kind"] in MEMBRANE_KINDS]
+        check_against(parsed, lif, has_task=bool(manifest.get("task")))
+    if parsed is not None and "accuracy" in parsed.metrics and input_file:
+        raise NeurodeployError("'accuracy' is measured on the build's data set; drop --input",
+                               path=("--input",))
+    if input_file and not Path(input_file).is_file():
+        raise NeurodeployError("input file not found", file=input_file, path=("--input",))
+    return Settings(build=str(path.resolve()), chips=chips,
+                    seed=manifest["seed"] if seed is None else seed,
+                    spec=parsed.text if parsed else None,
+                    sweep_path=swept.path if swept else None,
+                    sweep_values=list(swept.values) if swept else [], sets=sets,
+                    backend=backend, steps=steps,
+                    input=str(Path(input_file).resolve()) if input_file else None,
+                    chunk=chunk, frozen=frozen, data=str(data), samples=samples,
+                    finetune=finetune, finetune_epochs=finetune_epochs,
+                    finetune_samples=finetune_samples, finetune_lr_scale=finetune_lr_scale)
+
+
+def validate(build: BuildLike | str | Path, chips: int = 100, spec: str | None = None,
+             target_yield: float | None = None, overrides: dict[str, Any] | list[str] | None = None,
+             sweep: tuple[str, list] | str | None = None, backend: str = "cpu",
              seed: int | None = None, steps: int | None = None, inputs: Any = None,
              data: str = "digits", samples: int | None = None, frozen: bool = False,
              finetune: bool = False, finetune_epochs: int = 1,
@@ -129,31 +184,26 @@ def validate(build: Build | str | Path, chips: int = 100, spec: str | None = Non
     """Simulate ``chips`` mismatched chips of ``build`` and measure each against ``spec``
     (e.g. ``"accuracy>=0.9"``, ``"output.rate>=5"`` in Hz; docs/validate.md).
 
-    ``overrides``: mismatch settings (``--set``) ``{"variability.weights.cv": 0.1}``; ``sweep``: one path and
-    its values, ``("variability.weights.cv", [0, 0.05, 0.1])``; ``inputs``: spikes per
-    spike_source (mapping or ``.npz``); ``finetune``: chip-in-the-loop fine-tuning (float
-    builds). Results go to ``out`` (default a temporary folder removed with the report).
+    ``overrides``: mismatch settings (``--set``), ``{"variability.weights.cv": 0.1}`` or
+    ``["variability.weights.cv=0.1"]``; ``sweep``: one path and its values,
+    ``("variability.weights.cv", [0, 0.05, 0.1])`` or ``"variability.weights.cv=0,0.05,0.1"``;
+    ``inputs``: spikes per spike_source (mapping or ``.npz``); ``finetune``: chip-in-the-loop
+    fine-tuning (float builds). Results go to ``out`` (default a temporary folder removed with
+    the report; ``resume`` continues one, ``force`` discards it).
     """
-    from ..commands.validate import _settings
     from ..validation.core import run_validation
-    b = as_build(build)
-    sets = [f"{k}={v}" for k, v in (overrides or {}).items()]
-    sweep_text = None
-    if sweep is not None:
-        path, values = sweep
-        sweep_text = f"{path}=" + ",".join(str(v) for v in values)
     owned = out is None
     folder = Path(tempfile.mkdtemp(prefix="neurodeploy-validate-")) if owned else Path(out)
-    work = Path(tempfile.mkdtemp(prefix="neurodeploy-inputs-"))
+    work = None if inputs is None or isinstance(inputs, (str, Path)) else \
+        Path(tempfile.mkdtemp(prefix="neurodeploy-inputs-"))
     try:
-        args = SimpleNamespace(
-            spec=spec, target=target_yield, sweep=sweep_text, set=sets,
-            input=_input_file(inputs, work), chips=chips, seed=seed, backend=backend,
-            steps=steps, chunk=chunk, frozen=frozen, data=str(data), samples=samples,
-            finetune=finetune, finetune_epochs=finetune_epochs,
-            finetune_samples=finetune_samples, finetune_lr_scale=finetune_lr_scale)
-        settings = _settings(args, str(b.path))
-        report = run_validation(settings, folder, target=target_yield, resume=resume,
+        checked = settings(build, chips=chips, spec=spec, target_yield=target_yield,
+                           overrides=overrides, sweep=sweep, backend=backend, seed=seed,
+                           steps=steps, input_file=_input_file(inputs, work or folder),
+                           data=data, samples=samples, frozen=frozen, finetune=finetune,
+                           finetune_epochs=finetune_epochs, finetune_samples=finetune_samples,
+                           finetune_lr_scale=finetune_lr_scale, chunk=chunk)
+        report = run_validation(checked, folder, target=target_yield, resume=resume,
                                 force=force or owned, scheduler=scheduler, dask=dask,
                                 workers=workers, progress=enabled(progress))
     except BaseException:
@@ -161,5 +211,6 @@ def validate(build: Build | str | Path, chips: int = 100, spec: str | None = Non
             shutil.rmtree(folder, ignore_errors=True)
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     return ValidationReport(report, folder, owned)

@@ -5,39 +5,22 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import NeurodeployError
-
-
-def _classes(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        out = [int(c) for c in text.split(",") if c.strip()]
-    except ValueError:
-        raise NeurodeployError(f"--classes must be comma-separated integers, got '{text}'") from None
-    if not out or len(set(out)) != len(out) or min(out) < 0:
-        raise NeurodeployError(f"--classes needs distinct labels >= 0, got '{text}'")
-    return out
-
-
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value <= 0:
-        raise NeurodeployError(f"{name} must be a positive integer, got {value}")
+from ..api import checks
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..learning.session import run_session
-    from ..learning.train import TrainConfig
-    _positive("--epochs", args.epochs)
-    _positive("--train-samples", args.train_samples)
-    _positive("--test-samples", args.test_samples)
-    if args.learning_rate is not None and not 0 < args.learning_rate <= 10:
-        raise NeurodeployError(f"--learning-rate must be in (0, 10], got {args.learning_rate:g}")
-    cfg = TrainConfig(learning_rate=args.learning_rate, epochs=args.epochs, backend=args.backend, data=args.data, seed=args.seed,
-                      classes=_classes(args.classes), train_samples=args.train_samples,
-                      test_samples=args.test_samples, learn_in=args.learn_in)
+    from ..api.learn import train
+    checks.positive("--epochs", args.epochs)
+    checks.positive("--train-samples", args.train_samples)
+    checks.positive("--test-samples", args.test_samples)
+    checks.learning_rate("--learning-rate", args.learning_rate)
+    classes = checks.classes("--classes", args.classes)
     out = Path(args.output) if args.output else Path("build") / Path(args.network).stem
-    res = run_session(args.network, args.profile, cfg, out, force=args.force)
+    res = train(args.network, args.profile, backend=args.backend, epochs=args.epochs,
+                data=args.data, classes=classes, train_samples=args.train_samples,
+                test_samples=args.test_samples, seed=args.seed,
+                learning_rate=args.learning_rate, learn_in=args.learn_in, progress=True,
+                out=out, force=args.force)
     c = res.curves
     how = {"fixed": f"learning in {args.profile}'s fixed point",
            "float": "learning in float"}.get(res.learned_in, f"learning through the {res.learned_in} model")
@@ -54,15 +37,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{args.profile} build holds the trained forward network (--learn-in float: "
               "learned in float, not in the chip's numbers); the full trained network is in "
               "training/network.yaml")
-    print(f"wrote {res.build} (curves: {res.build}/training/curves.png)")
+    print(f"wrote {res.build.path} (curves: {res.build.path}/training/curves.png)")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ..learning.evaluate import evaluate_build
-    _positive("--samples", args.samples)
-    result = evaluate_build(args.build, backend=args.backend, data_spec=args.data,
-                            seed=args.seed, samples=args.samples, classes=_classes(args.classes))
+    from ..api.evaluation import evaluate
+    checks.positive("--samples", args.samples)
+    result = evaluate(args.build, backend=args.backend, data=args.data, seed=args.seed,
+                      samples=args.samples, classes=checks.classes("--classes", args.classes)).raw
     if args.json:
         result = {k: v for k, v in result.items() if k != "predictions" or args.predictions}
         print(json.dumps(result, sort_keys=True))

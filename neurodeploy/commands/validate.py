@@ -12,42 +12,6 @@ from pathlib import Path
 EXIT_OK, EXIT_BELOW = 0, 4
 
 
-def _settings(args: argparse.Namespace, build: str):
-    from neurodeploy.compiling.artifact import Build
-    from neurodeploy.errors import NeurodeployError
-    from neurodeploy.validation.runner import Settings
-    from neurodeploy.validation.spec import check_against, parse_spec
-    from neurodeploy.validation.sweep import parse_sets, parse_sweep
-    spec = parse_spec(args.spec) if args.spec is not None else None
-    if args.target is not None and spec is None:
-        raise NeurodeployError("needs a --spec that says what passing means "
-                               "(e.g. --spec 'out.rate>=5')", path=("--yield",))
-    sweep = parse_sweep(args.sweep) if args.sweep else None
-    sets = parse_sets(args.set)
-    manifest = Build(build).manifest
-    if spec is not None:
-        from neurodeploy.neurons.kind import MEMBRANE_KINDS
-        lif = [n for n, p in manifest["populations"].items() if p["kind"] in MEMBRANE_KINDS]
-        check_against(spec, lif, has_task=bool(manifest.get("task")))
-    if spec is not None and "accuracy" in spec.metrics and args.input:
-        raise NeurodeployError("'accuracy' is measured on the build's data set; drop --input",
-                               path=("--input",))
-    if args.input and not Path(args.input).is_file():
-        raise NeurodeployError("input file not found", file=args.input, path=("--input",))
-    return Settings(build=str(Path(build).resolve()), chips=args.chips,
-                    seed=manifest["seed"] if args.seed is None else args.seed,
-                    spec=spec.text if spec else None,
-                    sweep_path=sweep.path if sweep else None,
-                    sweep_values=list(sweep.values) if sweep else [], sets=sets,
-                    backend=args.backend, steps=args.steps,
-                    input=str(Path(args.input).resolve()) if args.input else None,
-                    chunk=args.chunk, frozen=args.frozen, data=args.data,
-                    samples=args.samples, finetune=args.finetune,
-                    finetune_epochs=args.finetune_epochs,
-                    finetune_samples=args.finetune_samples,
-                    finetune_lr_scale=args.finetune_lr_scale)
-
-
 def _summary(report: dict) -> list[str]:
     lines = []
     for e in report["points"]:
@@ -71,15 +35,20 @@ def _summary(report: dict) -> list[str]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from neurodeploy.validation.core import run_validation
+    from neurodeploy.api.validation import validate
     if args.attack is not None:
         from neurodeploy.validation.attacks.cli import run_from_args
         return run_from_args(args)
-    settings = _settings(args, args.build)
     out = Path(args.output) if args.output else Path(args.build) / "validation"
-    report = run_validation(settings, out, target=args.target, resume=args.resume,
-                            force=args.force, scheduler=args.scheduler, dask=args.dask,
-                            workers=args.workers, progress=not args.quiet)
+    report = validate(args.build, chips=args.chips, spec=args.spec, target_yield=args.target,
+                      overrides=args.set or [], sweep=args.sweep, backend=args.backend,
+                      seed=args.seed, steps=args.steps, inputs=args.input, data=args.data,
+                      samples=args.samples, frozen=args.frozen, finetune=args.finetune,
+                      finetune_epochs=args.finetune_epochs,
+                      finetune_samples=args.finetune_samples,
+                      finetune_lr_scale=args.finetune_lr_scale, out=out, resume=args.resume,
+                      force=args.force, dask=args.dask, workers=args.workers,
+                      scheduler=args.scheduler, chunk=args.chunk, progress=not args.quiet).raw
     print("\n".join(_summary(report)))
     print(f"wrote {out / 'report.json'} and {out / 'report.html'}")
     if report["meets_target"] is False:
