@@ -35,6 +35,7 @@ _EXPORTS = {
     "train": "api.learn", "evaluate": "api.evaluation", "TrainResult": "api.learn",
     "Evaluation": "api.evaluation", "validate": "api.validation",
     "check": "api.check", "CheckReport": "api.check",
+    "compare_profiles": "api.compare_profiles", "ProfileComparison": "api.compare_profiles",
     "ValidationReport": "api.validation", "to_nir": "api.nir", "from_nir": "api.nir",
     "MissingExtraError": "extras",
     "NeurodeployError": "errors", "IRError": "errors", "ProfileError": "errors",

@@ -73,7 +73,7 @@ def test_the_api_modules_import_each_other_without_a_cycle():
 
 def test_the_commands_call_the_api_not_the_internals_it_wraps():
     """cli.py and commands/ reach compiling, learning sessions and validation runs through
-    neurodeploy.api only (attacks and compare-profiles excepted, which the API lacks)."""
+    neurodeploy.api only (`validate --attack` excepted, which the API lacks)."""
     import re
     files = [ROOT / "neurodeploy" / "cli.py", *(ROOT / "neurodeploy" / "commands").glob("*.py")]
     text = "\n".join(f.read_text(encoding="utf-8") for f in files)

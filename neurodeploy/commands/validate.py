@@ -58,16 +58,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare_profiles(args: argparse.Namespace) -> int:
-    from neurodeploy.validation.profiles import compare_profiles
-    rows = compare_profiles(args.network, [p.strip() for p in args.profiles.split(",") if p.strip()],
-                            chips=args.chips, spec=args.spec, out=args.output,
-                            input_file=args.input, steps=args.steps, seed=args.seed,
-                            progress=not args.quiet, frozen=args.frozen, data=args.data,
-                            samples=args.samples)
-    for line in rows["table"]:
+    from neurodeploy.api.compare_profiles import compare_profiles
+    result = compare_profiles(args.network, [p.strip() for p in args.profiles.split(",") if p.strip()],
+                              chips=args.chips, spec=args.spec, out=args.output,
+                              inputs=args.input, steps=args.steps, seed=args.seed,
+                              progress=not args.quiet, frozen=args.frozen, data=args.data,
+                              samples=args.samples)
+    for line in result.table:
         print(line)
-    if args.output:
-        print(f"wrote {Path(rows['folder']) / 'compare.json'}")
+    if result.folder is not None:
+        print(f"wrote {result.folder / 'compare.json'}")
     return EXIT_OK
 
 
