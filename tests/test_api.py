@@ -142,6 +142,25 @@ def test_profile_override_save_open_and_nir_round_trip(tmp_path):
     assert np.array_equal(back.to_dict()["projections"]["p"]["weights"], np.full((3, 4), 0.25))
 
 
+def test_check_and_compile_to_a_directory_as_the_commands_do(tmp_path, capsys):
+    net = relay(np.full((3, 4), 0.3))
+    report = nd.check(net, "loihi2")
+    assert report.summary == net.describe() and report.profile == "loihi2"
+    assert report.cores_used >= 1 and nd.check(net).cores_used is None
+    build = nd.compile(net, "loihi2", out=tmp_path / "b")
+    assert build.path == tmp_path / "b" and build._owned is None
+    assert (tmp_path / "b" / "manifest.json").is_file()
+    with pytest.raises(nd.CompileError):
+        nd.compile(net, "loihi2", out=tmp_path / "b")                # force=False keeps it
+    assert build.monitors() == [("out", "spikes"), ("out", "v")]
+    assert build.simulate(inputs={"inp": spikes(4)}).network == "relay"
+    assert nd.Network.schema()["title"] != nd.Profile.schema()["title"]
+    capsys.readouterr()
+    assert main(["check", str(net.save(tmp_path / "relay.yaml")), "--profile", "loihi2"]) == 0
+    assert capsys.readouterr().out == (f"{report.summary}\nfits loihi2: {report.cores_used} "
+                                       "cores\nok\n")
+
+
 def test_validate_takes_input_arrays_and_sweeps_and_cleans_up():
     build = nd.compile(relay(np.full((3, 4), 0.3)), "loihi2")
     x = {"inp": spikes(4)}

@@ -1,14 +1,12 @@
 """One network on several profiles, nominal and mismatched, as an object (``compare-profiles``)."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .progress import enabled
-from .validation import _input_file
+from .validation import input_file
 
 
 @dataclass
@@ -38,15 +36,10 @@ def compare_profiles(network: str | Path, profiles: list[str] | tuple[str, ...] 
     ``data`` and ``samples`` as in :func:`neurodeploy.validate`); builds and results go to
     ``out`` when given, else to a temporary folder that is removed."""
     from ..validation.profiles import compare_profiles as run
-    work = None if inputs is None or isinstance(inputs, (str, Path)) else \
-        Path(tempfile.mkdtemp(prefix="neurodeploy-inputs-"))
-    try:
+    with input_file(inputs) as npz:
         rows = run(str(network), list(profiles), chips=chips, spec=spec,
-                   out=None if out is None else str(out),
-                   input_file=_input_file(inputs, work or Path(".")), steps=steps, seed=seed,
-                   progress=enabled(progress), frozen=frozen, data=str(data), samples=samples)
-    finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
+                   out=None if out is None else str(out), input_file=npz, steps=steps,
+                   seed=seed, progress=enabled(progress), frozen=frozen, data=str(data),
+                   samples=samples)
     return ProfileComparison(profiles=rows["profiles"], table=list(rows["table"]),
                              folder=None if out is None else Path(rows["folder"]))

@@ -4,6 +4,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,14 +107,21 @@ class ValidationReport:
         return f"<ValidationReport {len(self.chips)} chips, {y}>"
 
 
-def _input_file(inputs: Any, folder: Path) -> str | None:
-    """An ``.npz`` path for ``inputs`` (a path as is; a mapping written into ``folder``)."""
+@contextmanager
+def input_file(inputs: Any) -> Iterator[str | None]:
+    """An ``.npz`` path for ``inputs``: a path as is, a mapping written to a temporary file
+    that is removed afterwards, None for None."""
     if inputs is None or isinstance(inputs, (str, Path)):
-        return None if inputs is None else str(inputs)
+        yield None if inputs is None else str(inputs)
+        return
     from .run import _given
-    path = folder / "inputs.npz"
-    np.savez(path, **_given(inputs))
-    return str(path)
+    folder = Path(tempfile.mkdtemp(prefix="neurodeploy-inputs-"))
+    try:
+        path = folder / "inputs.npz"
+        np.savez(path, **_given(inputs))
+        yield str(path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _texts(overrides: dict[str, Any] | list[str] | None,
@@ -194,23 +203,19 @@ def validate(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
     from ..validation.core import run_validation
     owned = out is None
     folder = Path(tempfile.mkdtemp(prefix="neurodeploy-validate-")) if owned else Path(out)
-    work = None if inputs is None or isinstance(inputs, (str, Path)) else \
-        Path(tempfile.mkdtemp(prefix="neurodeploy-inputs-"))
     try:
-        checked = settings(build, chips=chips, spec=spec, target_yield=target_yield,
-                           overrides=overrides, sweep=sweep, backend=backend, seed=seed,
-                           steps=steps, input_file=_input_file(inputs, work or folder),
-                           data=data, samples=samples, frozen=frozen, finetune=finetune,
-                           finetune_epochs=finetune_epochs, finetune_samples=finetune_samples,
-                           finetune_lr_scale=finetune_lr_scale, chunk=chunk)
-        report = run_validation(checked, folder, target=target_yield, resume=resume,
-                                force=force or owned, scheduler=scheduler, dask=dask,
-                                workers=workers, progress=enabled(progress))
+        with input_file(inputs) as npz:
+            checked = settings(build, chips=chips, spec=spec, target_yield=target_yield,
+                               overrides=overrides, sweep=sweep, backend=backend, seed=seed,
+                               steps=steps, input_file=npz, data=data, samples=samples,
+                               frozen=frozen, finetune=finetune, finetune_epochs=finetune_epochs,
+                               finetune_samples=finetune_samples,
+                               finetune_lr_scale=finetune_lr_scale, chunk=chunk)
+            report = run_validation(checked, folder, target=target_yield, resume=resume,
+                                    force=force or owned, scheduler=scheduler, dask=dask,
+                                    workers=workers, progress=enabled(progress))
     except BaseException:
         if owned:
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
     return ValidationReport(report, folder, owned)
