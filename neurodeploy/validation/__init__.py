@@ -1,7 +1,21 @@
 """Monte Carlo validation of a build under device mismatch: specs, runner (cpu batched,
-Lava, Brian2, Dask), yield with a Clopper-Pearson interval, durable results, reports."""
-from .core import run_validation
-from .runner import Settings
-from .spec import Spec, SpecError, parse_spec
+Lava, Brian2, Dask), yield with a Clopper-Pearson interval, durable results, reports.
+
+Names are imported on first use (PEP 562): every command's parser imports
+``validation.attacks.cli``, which must not pull in scipy.stats and numba with ``core``.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {"run_validation": "core", "Settings": "runner", "Spec": "spec",
+            "SpecError": "spec", "parse_spec": "spec"}
 
 __all__ = ["run_validation", "Settings", "Spec", "SpecError", "parse_spec"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
