@@ -36,6 +36,7 @@ _EXPORTS = {
     "Evaluation": "api.evaluation", "validate": "api.validation",
     "check": "api.check", "CheckReport": "api.check",
     "compare_profiles": "api.compare_profiles", "ProfileComparison": "api.compare_profiles",
+    "attack": "api.attack", "AttackReport": "api.attack",
     "ValidationReport": "api.validation", "to_nir": "api.nir", "from_nir": "api.nir",
     "MissingExtraError": "extras",
     "NeurodeployError": "errors", "IRError": "errors", "ProfileError": "errors",

@@ -73,10 +73,11 @@ def test_the_api_modules_import_each_other_without_a_cycle():
 
 def test_the_commands_call_the_api_not_the_internals_it_wraps():
     """cli.py and commands/ reach compiling, learning sessions and validation runs through
-    neurodeploy.api only (`validate --attack` excepted, which the API lacks)."""
+    neurodeploy.api only."""
     import re
     files = [ROOT / "neurodeploy" / "cli.py", *(ROOT / "neurodeploy" / "commands").glob("*.py")]
     text = "\n".join(f.read_text(encoding="utf-8") for f in files)
     for internal in ("compiling", "compile_network", "run_session", "evaluate_build",
-                     "run_validation", "load_plan", "get_backend"):
+                     "run_validation", "run_attacks", "load_plan", "get_backend",
+                     r"validation\.(core|profiles|runner|attacks\.run)"):
         assert not re.search(rf"\b{internal}\b", text), internal

@@ -171,3 +171,19 @@ def test_twin_encoder_is_the_builds_forward_and_its_rate_backward(encoding):
         assert abs(float((s.mean(axis=1) - p).mean())) < 0.02
         again = encode(x, 40, 0.5, encoding, torch.Generator().manual_seed(4))
         assert not np.array_equal(again.detach().numpy(), s)  # a fresh draw per call (EOT)
+
+
+def test_the_api_attack_returns_the_report_and_writes_only_when_asked(task_build, tmp_path):
+    """nd.attack (what validate --attack calls) with sequences for the flags' lists."""
+    import neurodeploy as nd
+    from neurodeploy.learning.evaluate import evaluate_build
+    report = nd.attack(task_build, attacks=["fgsm"], eps=[0.1], samples=10, slopes=[2],
+                       progress=False)
+    assert report.folder is None and not (Path(task_build) / "attack").exists()
+    assert sorted((e["attack"], e["eps"]) for e in report.raw["entries"]) == [("fgsm", 0.0),
+                                                                            ("fgsm", 0.1)]
+    assert report.raw["clean_accuracy"] == evaluate_build(task_build, samples=10)["accuracy"]
+    assert str(report) == "\n".join(report.lines()) and report.lines()
+    with pytest.raises(nd.NeurodeployError, match="--slopes: 'a' is not a list of numbers"):
+        nd.attack(task_build, slopes="a", out=tmp_path / "never")
+    assert not (tmp_path / "never").exists()

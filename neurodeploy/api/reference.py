@@ -18,8 +18,8 @@ checks that this page is up to date). Everything here is importable from `neurod
 voltages in the unit of the network's `v_th` unless a function says chip units.
 `BuildLike` in a signature: a `Build` (or any object with its `path` and `manifest`).
 The `neurodeploy` command line is a thin layer over this API: `check`, `compile`, `simulate`,
-`compare`, `train`, `evaluate`, `validate` and `compare-profiles` parse their flags, call the
-function of the same name and print; `profiles` and `schema` print `Profile` and `Network`
+`compare`, `train`, `evaluate`, `validate` (`attack` for `--attack`) and `compare-profiles`
+parse their flags, call the function of the same name and print; `profiles` and `schema` print `Profile` and `Network`
 methods; `import-nir`/`export-nir` call the converters `from_nir`/`to_nir` wrap.
 Tutorials: [docs/tutorials/](tutorials/).
 """

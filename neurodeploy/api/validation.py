@@ -124,15 +124,19 @@ def input_file(inputs: Any) -> Iterator[str | None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _texts(overrides: dict[str, Any] | list[str] | None,
-           sweep: tuple[str, list] | str | None) -> tuple[list[str], str | None]:
-    """``--set`` texts (``PATH=VALUE``) and the ``--sweep`` text (``PATH=v1,v2``)."""
-    sets = list(overrides) if isinstance(overrides, (list, tuple)) else \
-        [f"{k}={v}" for k, v in (overrides or {}).items()]
+def set_texts(overrides: dict[str, Any] | list[str] | None) -> list[str]:
+    """``--set`` texts (``PATH=VALUE``) from a mapping or a list of such texts."""
+    if isinstance(overrides, (list, tuple)):
+        return list(overrides)
+    return [f"{k}={v}" for k, v in (overrides or {}).items()]
+
+
+def _sweep_text(sweep: tuple[str, list] | str | None) -> str | None:
+    """The ``--sweep`` text (``PATH=v1,v2``) of a (path, values) pair."""
     if sweep is None or isinstance(sweep, str):
-        return sets, sweep
+        return sweep
     path, values = sweep
-    return sets, f"{path}=" + ",".join(str(v) for v in values)
+    return f"{path}=" + ",".join(str(v) for v in values)
 
 
 def settings(build: BuildLike | str | Path, chips: int = 100, spec: str | None = None,
@@ -151,13 +155,13 @@ def settings(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
     from ..validation.runner import Settings
     from ..validation.spec import check_against, parse_spec
     from ..validation.sweep import parse_sets, parse_sweep
-    set_texts, sweep_text = _texts(overrides, sweep)
+    sweep_text = _sweep_text(sweep)
     parsed = parse_spec(spec) if spec is not None else None
     if target_yield is not None and parsed is None:
         raise NeurodeployError("needs a --spec that says what passing means "
                                "(e.g. --spec 'out.rate>=5')", path=("--yield",))
     swept = parse_sweep(sweep_text) if sweep_text else None
-    sets = parse_sets(set_texts)
+    sets = parse_sets(set_texts(overrides))
     path = build_path(build)
     manifest = Artifact(path).manifest
     if parsed is not None:

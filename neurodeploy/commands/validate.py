@@ -37,8 +37,7 @@ def _summary(report: dict) -> list[str]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from neurodeploy.api.validation import validate
     if args.attack is not None:
-        from neurodeploy.validation.attacks.cli import run_from_args
-        return run_from_args(args)
+        return _cmd_attack(args)
     out = Path(args.output) if args.output else Path(args.build) / "validation"
     report = validate(args.build, chips=args.chips, spec=args.spec, target_yield=args.target,
                       overrides=args.set or [], sweep=args.sweep, backend=args.backend,
@@ -54,6 +53,29 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if report["meets_target"] is False:
         print(f"yield below the target {args.target}", file=sys.stderr)
         return EXIT_BELOW
+    return EXIT_OK
+
+
+def _cmd_attack(args: argparse.Namespace) -> int:
+    """``validate BUILD --attack ...``: OUT/report.json and report.html (OUT: ``--output``
+    or BUILD/attack)."""
+    from neurodeploy.api.attack import attack
+    from neurodeploy.errors import NeurodeployError
+    if args.finetune or args.sweep or args.input or args.spec or args.target is not None:
+        raise NeurodeployError("does not combine with --finetune, --sweep, --input, --spec "
+                               "or --yield; run those as a separate validate",
+                               path=("--attack",))
+    if args.backend != "cpu":
+        raise NeurodeployError("attacked inputs run through the build's cpu numerics "
+                               "(bit-exact with Lava); use --backend cpu", path=("--backend",))
+    out = Path(args.output) if args.output else Path(args.build) / "attack"
+    report = attack(args.build, attacks=args.attack, eps=args.eps, data=args.data,
+                    samples=args.samples, slopes=args.slopes, pgd_steps=args.pgd_steps,
+                    restarts=args.restarts, queries=args.queries, twin_epochs=args.twin_epochs,
+                    chips=args.chips if args.attack_chips else 0, seed=args.seed,
+                    overrides=args.set or [], out=out, progress=not args.quiet)
+    print(str(report))
+    print(f"wrote {out / 'report.json'} and {out / 'report.html'}")
     return EXIT_OK
 
 
