@@ -21,9 +21,14 @@ _SIGNED_X1 = ("its feedback B learns from the signed error as the presynaptic tr
               "(dB = eta x1 y1), but the engine's traces are 7-bit unsigned and a graded "
               "spike cannot drive them negative, so every update from a negative error has "
               "no channel")
-_GRADED_RELAY = ("its error reaches the lower layer through a graded relay, which fixed "
-                 "point carries at graded scale 1: B e (feedback weights of about "
-                 "1/sqrt(fan-in)) becomes an integer there and floors the error away")
+def _graded_relay(what: str) -> str:
+    """Why an error path through a graded population loses the error in fixed point."""
+    return (f"its error reaches the lower layer through {what}, a graded population that "
+            "fixed point carries at graded scale 1: B e (feedback weights of about "
+            "1/sqrt(fan-in)) becomes an integer there and floors the error away")
+
+
+_GRADED_RELAY = _graded_relay("the relay between hidden layers")
 FIXED_REFUSALS = {
     "kolen_pollack": _SIGNED_X1,
     "weight_mirror": ("its feedback B learns every step from (x1 - x2)(y1 - m) with x1 the "
@@ -34,7 +39,7 @@ FIXED_REFUSALS = {
             "-1 (a negative trace impulse, which the engine's unsigned traces cannot take), "
             "and its alignment phase's output-drive homeostat multiplies two traces (x1 y1), "
             "which the fixed-point rule encoding does not quantize"),
-    "low_rank_fa": "the rank-r bottleneck is such a relay: " + _GRADED_RELAY,
+    "low_rank_fa": _graded_relay("the rank-r bottleneck"),
 }
 
 
