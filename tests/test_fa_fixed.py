@@ -195,7 +195,11 @@ def test_compile_quantizes_fa_on_loihi2(tmp_path):
 
 
 @pytest.mark.parametrize("text,where,says", [
-    (_text(rule="kolen_pollack"), ("plasticity", "learn", "rule"), "float only"),
+    (_text(rule="kolen_pollack"), ("plasticity", "learn", "rule"), "7-bit unsigned"),
+    (_text(rule="weight_mirror"), ("plasticity", "learn", "rule"), "payload -out, negative"),
+    (_text(rule="sal"), ("plasticity", "learn", "rule"), "negative trace impulse"),
+    (_text(rule="low_rank_fa", epoch=", learning_epoch: 1, rank: 1"),
+     ("plasticity", "learn", "rule"), "through the rank-r bottleneck"),
     (DEEP.format(seed=1, rule="feedback_alignment"), ("plasticity", "learn", "projections"),
      "one hidden layer"),
 ])

@@ -15,8 +15,42 @@ from .fixed_point import TRACE_BITS, epoch_summed
 FIXED_LEARNING = ("stdp", "feedback_alignment", "direct_feedback_alignment", "dfa")
 
 
+# Why each FA-family rule has no fixed-point form in this release (the engine's limits
+# that its feedback update or error path runs into; docs/learning_fixed.md).
+_SIGNED_X1 = ("its feedback B learns from the signed error as the presynaptic trace x1 "
+              "(dB = eta x1 y1), but the engine's traces are 7-bit unsigned and a graded "
+              "spike cannot drive them negative, so every update from a negative error has "
+              "no channel")
+def _graded_relay(what: str) -> str:
+    """Why an error path through a graded population loses the error in fixed point."""
+    return (f"its error reaches the lower layer through {what}, a graded population that "
+            "fixed point carries at graded scale 1: B e (feedback weights of about "
+            "1/sqrt(fan-in)) becomes an integer there and floors the error away")
+
+
+_GRADED_RELAY = _graded_relay("the relay between hidden layers")
+FIXED_REFUSALS = {
+    "kolen_pollack": _SIGNED_X1,
+    "weight_mirror": ("its feedback B learns every step from (x1 - x2)(y1 - m) with x1 the "
+                      "error payload -out, negative, which the engine's 7-bit unsigned traces "
+                      "cannot hold, and its output drive's homeostat multiplies two traces "
+                      "(x1 y1), which the fixed-point rule encoding does not quantize"),
+    "sal": ("its feedback B learns by sign-flipped pair STDP from the error relay's payload "
+            "-1 (a negative trace impulse, which the engine's unsigned traces cannot take), "
+            "and its alignment phase's output-drive homeostat multiplies two traces (x1 y1), "
+            "which the fixed-point rule encoding does not quantize"),
+    "low_rank_fa": _graded_relay("the rank-r bottleneck"),
+}
+
+
 def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> None:
     """Refuse, with the reason, what a fixed-point learning engine does not run."""
+    if block.rule in FIXED_REFUSALS:
+        raise CompileError(
+            f"'{block.rule}' does not learn in {profile.name}'s fixed point: "
+            f"{FIXED_REFUSALS[block.rule]}; learn in float and deploy the trained weights "
+            f"(neurodeploy train --learn-in float), or use feedback_alignment or dfa",
+            file=file, path=("plasticity", name, "rule"))
     if block.rule not in FIXED_LEARNING:
         raise CompileError(
             f"'{block.rule}' runs in float only in this release (fixed point runs stdp, "
@@ -32,9 +66,9 @@ def _check_fixed(name: str, block, ex, profile: HardwareProfile, file: str) -> N
     if block.rule == "feedback_alignment" and len(ex.hidden) > 1:
         raise CompileError(
             f"feedback_alignment in fixed point learns networks with one hidden layer "
-            f"({len(ex.hidden)} here): its error relays between hidden layers would carry B e "
-            "as integers at graded scale 1, which floors the error away; use dfa, or train "
-            "with --profile cpu", file=file, path=("plasticity", name, "projections"))
+            f"({len(ex.hidden)} here): {_GRADED_RELAY}; use dfa, or learn in float "
+            "(neurodeploy train --learn-in float)", file=file,
+            path=("plasticity", name, "projections"))
     spec = profile.learning
     if spec.trace_bits is not None and spec.trace_bits != TRACE_BITS:
         where = ("learning", "trace_bits")
