@@ -23,7 +23,7 @@ import numpy as np
 
 from neurodeploy.neurons import MEMBRANE_KINDS, FixedConstants
 
-from . import effective as E
+import neurodeploy.variability.effective as E
 from .config import MismatchConfig
 
 
