@@ -12,7 +12,7 @@ dropped (a noise source a backend does not apply).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from neurodeploy.errors import BackendError
 from neurodeploy.neurons import SOURCE_KINDS, FixedConstants, kind_of
@@ -32,6 +32,9 @@ class Capabilities:
     numerics: tuple[str, ...]
     #: noise channels applied per mode (:data:`neurodeploy.noise_models.CHANNELS`)
     noise_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``kind_check(kind) -> str | None``: why this backend cannot run a kind it has a
+    #: translation of (the cpu: a float aux state, a kind registered after its loop compiled)
+    kind_check: Callable[[Any], str | None] | None = None
 
     def kinds(self, mode: str) -> list[str]:
         """The registered kinds this backend has a translation of for ``mode``."""
@@ -97,6 +100,10 @@ def _kind_refusal(caps: Capabilities, plan: Any, mode: str, name: str, pop: Any,
         where = [f"{b} ({'/'.join(m)})" for b, m in kind.backends.items()] or ["none"]
         return (f"population '{name}' has kind '{pop.kind}', which has no {caps.backend} "
                 f"translation to {mode} (it runs on: {', '.join(where)})")
+    if caps.kind_check is not None:
+        reason = caps.kind_check(kind)
+        if reason:
+            return f"population '{name}' has kind '{pop.kind}', {reason}"
     if plan.numerics not in kind.numerics:
         return (f"population '{name}' is {pop.kind}, which has no {plan.numerics} model; "
                 f"compile it for a {' or '.join(kind.numerics)} profile")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import KINDS, SOURCE_KINDS
+from neurodeploy.neurons import SOURCE_KINDS
 
 from .. import Backend
 from ..capabilities import Capabilities
@@ -41,6 +41,19 @@ from .overrides import check_noise_chips, split_overrides
 MAX_FIXED_DELAY = K.MAX_DELAY_LOIHI2
 
 
+def _kind_check(kind: Any) -> str | None:
+    """Why the cpu loop cannot run ``kind``: a float state in its int64 ``aux`` slot (which
+    would truncate it), or a registration after the loop was compiled in this process."""
+    from neurodeploy.neurons.cpu_dispatch import COMPILED
+    if kind.aux_dtype != "int":
+        return (f"whose state in the cpu loop's aux slot is {kind.aux_dtype}; the slot is "
+                "int64 and would truncate it")
+    if kind.name not in COMPILED:
+        return ("registered after the cpu loop was compiled in this process; register it "
+                "before the first cpu run (docs/extending.md)")
+    return None
+
+
 class CpuBackend(Backend):
     """NumPy/numba simulator; bit-exact with Lava fixed_pt, batched."""
 
@@ -56,19 +69,14 @@ class CpuBackend(Backend):
     capabilities = Capabilities("cpu", modes=("run", "batch", "learn"),
                                 numerics=("fixed", "float"),
                                 noise_channels={m: ("membrane", "current", "drop")
-                                                for m in ("run", "batch", "learn")})
+                                                for m in ("run", "batch", "learn")},
+                                kind_check=_kind_check)
 
     # ------------------------------------------------------------------ refusal
     def refuse_reason(self, plan: SimPlan, mode: str = "run") -> str | None:
         reason = super().refuse_reason(plan, mode)
         if reason:
             return reason
-        from neurodeploy.neurons.cpu_dispatch import COMPILED
-        for name, pop in plan.populations.items():
-            if pop.kind in KINDS and pop.kind not in COMPILED:
-                return (f"population '{name}' has kind '{pop.kind}', registered after the cpu "
-                        "loop was compiled in this process; register it before the first cpu "
-                        "run (docs/extending.md)")
         for name, proj in plan.projections.items():
             for end in (proj.pre, proj.post):
                 if end not in plan.populations:

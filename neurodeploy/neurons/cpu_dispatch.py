@@ -53,9 +53,22 @@ def _directory() -> Path:
     raise OSError("no writable directory for the generated neuron dispatcher")
 
 
+def _separate_cache(tag: str) -> None:
+    """With a kind from outside the package, put the jitted loops (decorated after this
+    import) in a cache folder of this registry: numba keys a cached loop by its own file
+    only, so a loop cached with another registry's dispatcher would be loaded stale."""
+    import numba
+
+    if any(not k.module.startswith(__package__ + ".") for k in KINDS.values()) \
+            and getattr(numba.config, "CACHE_DIR", ""):
+        numba.config.CACHE_DIR = str(Path(numba.config.CACHE_DIR) / f"kinds-{tag}")
+
+
 def _load() -> ModuleType:
+    """The generated dispatcher module of the registered kinds (written once per registry)."""
     text = source()
     tag = hashlib.sha256(text.encode()).hexdigest()[:12]
+    _separate_cache(tag)
     name = f"neurodeploy_neuron_dispatch_{tag}"
     if name in sys.modules:
         return sys.modules[name]

@@ -80,8 +80,9 @@ class NeuronKind:
         default_factory=lambda: {"cpu": ("run", "batch", "learn")})
     #: ``refusal(pop, fixed, fc) -> str | None``: why a population's parameters cannot run
     refusal: Callable[..., str | None] | None = None
-    #: ``{state variable: "int" | "float"}`` in the cpu loop's ``aux`` slot: ``int`` is the
-    #: build's integer (fixed) or float state, ``float`` always float64 (an adaptation)
+    #: what the kind keeps in the cpu loop's ``aux`` slot: ``int`` (an int64, e.g. the last
+    #: refractory step) or ``float`` (an adaptation state), which the int64 slot would
+    #: truncate: the cpu backend refuses such a kind instead
     aux_dtype: str = "int"
 
     def runs_on(self, backend: str, mode: str) -> bool:
