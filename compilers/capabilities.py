@@ -14,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from neurodeploy.errors import BackendError
+from neurodeploy import neurons
 from neurodeploy.neurons import SOURCE_KINDS, FixedConstants, kind_of
 from neurodeploy.noise_models import MODELS
+
+from .noise import noise_refusal
 
 MODES = ("run", "batch", "learn")
 #: what a backend is called in each mode, in refusals
@@ -38,7 +40,6 @@ class Capabilities:
 
     def kinds(self, mode: str) -> list[str]:
         """The registered kinds this backend has a translation of for ``mode``."""
-        from neurodeploy import neurons
         return [k.name for k in neurons.KINDS.values() if k.runs_on(self.backend, mode)]
 
     def noise_models(self, mode: str) -> list[str]:
@@ -71,7 +72,6 @@ def refusal(caps: Capabilities, plan: Any, mode: str) -> str | None:
             return (f"noise.{block} is temporal noise through channel '{model.channel}', which "
                     f"the {caps.backend} {ROLE[mode]} does not apply (it applies: {have}); "
                     "use a backend that does (--backend cpu), or remove it")
-    from .noise import noise_refusal
     reason = noise_refusal(plan)
     if reason:
         return reason
@@ -93,7 +93,6 @@ def _kind_refusal(caps: Capabilities, plan: Any, mode: str, name: str, pop: Any,
         return None
     kind = kind_of(pop.kind)
     if kind is None:
-        from neurodeploy import neurons
         return (f"population '{name}' has kind '{pop.kind}', which is not a registered "
                 f"neuron kind (known: {', '.join(list(neurons.KINDS) + list(SOURCE_KINDS))})")
     if not kind.runs_on(caps.backend, mode):
@@ -114,13 +113,6 @@ def _kind_refusal(caps: Capabilities, plan: Any, mode: str, name: str, pop: Any,
     return None
 
 
-def require(caps: Capabilities, plan: Any, mode: str) -> None:
-    """Raise a one-line BackendError naming the backend and the build when it refuses."""
-    reason = refusal(caps, plan, mode)
-    if reason:
-        raise BackendError(f"backend '{caps.backend}' refuses {plan.path}: {reason}")
-
-
 def declared(caps: Capabilities) -> dict[str, Any]:
     """The declaration as plain data (what a backend runs, for docs and the matrix test)."""
     return {"backend": caps.backend, "modes": list(caps.modes), "numerics": list(caps.numerics),
@@ -128,4 +120,4 @@ def declared(caps: Capabilities) -> dict[str, Any]:
             "noise": {m: caps.noise_models(m) for m in caps.modes}}
 
 
-__all__ = ["Capabilities", "MODES", "declared", "refusal", "require"]
+__all__ = ["Capabilities", "MODES", "declared", "refusal"]

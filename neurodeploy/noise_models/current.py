@@ -20,4 +20,7 @@ def manifest(ir: Any, scale: float, shift: float) -> dict[str, float]:
 MODEL = NoiseModel(name="current", channel="current", stream=STREAM_CURRENT,
                    needs_membrane=True, manifest=manifest, value=sigma_value,
                    reference=gaussian_increment(STREAM_CURRENT),
-                   doc="Gaussian noise added to the synaptic input every step")
+                   doc="Gaussian noise of std ``sigma`` (units of v_th per step) added to the "
+                       "synaptic input a lif neuron receives every step, before it enters the "
+                       "current u.",
+                   ir_fields={"sigma": ("nonnegative", "std (units of v_th per step)")}, ir_class="CurrentNoise")

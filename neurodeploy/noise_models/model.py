@@ -9,7 +9,7 @@ code, and one whose channel it does not declare is refused by name
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -39,6 +39,11 @@ class NoiseModel:
     reference: Callable[..., np.ndarray]
     value_range: tuple[float, float] = (0.0, float("inf"))
     doc: str = ""
+    #: the IR block's fields besides ``populations``: ``{field: (constraint, description)}``
+    #: with constraint ``nonnegative`` or ``probability`` (:mod:`neurodeploy.ir.models`
+    #: generates the class ``ir_class`` and the ``noise`` block from the registry)
+    ir_fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+    ir_class: str = ""
 
     def refusal(self, pop: str, entry: dict[str, Any]) -> str | None:
         """Why the manifest ``entry`` of population ``pop`` is invalid (None when valid)."""
