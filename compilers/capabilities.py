@@ -113,6 +113,17 @@ def _kind_refusal(caps: Capabilities, plan: Any, mode: str, name: str, pop: Any,
     return None
 
 
+def translated(backend: str, names: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """A ``kind_check`` refusing a kind that claims ``backend`` (``NeuronKind.backends``)
+    but which that backend's builders do not translate (``names``)."""
+    def check(kind: Any) -> str | None:
+        if kind.name in names:
+            return None
+        return (f"which claims a {backend} translation that the {backend} backend does not "
+                f"have (it builds {', '.join(names)})")
+    return check
+
+
 def declared(caps: Capabilities) -> dict[str, Any]:
     """The declaration as plain data (what a backend runs, for docs and the matrix test)."""
     return {"backend": caps.backend, "modes": list(caps.modes), "numerics": list(caps.numerics),
@@ -120,4 +131,4 @@ def declared(caps: Capabilities) -> dict[str, Any]:
             "noise": {m: caps.noise_models(m) for m in caps.modes}}
 
 
-__all__ = ["Capabilities", "MODES", "declared", "refusal"]
+__all__ = ["Capabilities", "MODES", "declared", "refusal", "translated"]

@@ -9,6 +9,7 @@ by running that page's code, and join the matrix with no other change.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import re
 import sys
@@ -201,3 +202,24 @@ def test_declarations_are_generated_from_the_registries(matrix):
     assert lava["noise"]["learn"] == [] and "batch" not in lava["modes"]
     brian2 = declared(get_backend("brian2").capabilities)
     assert brian2["numerics"] == ["float"]
+
+
+def test_a_claimed_translation_the_backend_lacks_is_refused(matrix):
+    """A kind whose ``backends`` claims Lava and Brian2 is refused by them by name (their
+    builders do not translate it), never built as a LIF; the cpu refuses it as registered
+    after its loop compiled."""
+    base, _ = matrix
+    claim = neurons.register(dataclasses.replace(
+        neurons.KINDS["alif"], name="alif_claims", code=8, aux_dtype="int",
+        backends={b: ("run", "learn") for b in BACKENDS}))
+    try:
+        plan = _plan(base, "float", claim.name, ())
+        for backend in ("lava", "brian2"):
+            with pytest.raises(BackendError, match=f"'hid' has kind 'alif_claims', which "
+                                                   f"claims a {backend} translation"):
+                get_backend(backend).check(plan)
+        with pytest.raises(BackendError, match="'hid' has kind 'alif_claims', registered "
+                                               "after the cpu loop was compiled"):
+            get_backend("cpu").check(plan)
+    finally:
+        neurons.unregister(claim.name)

@@ -70,7 +70,7 @@ from neurodeploy.errors import BackendError
 from neurodeploy.neurons import has_membrane, lif, stochastic
 
 from .. import Backend
-from ..capabilities import Capabilities
+from ..capabilities import Capabilities, translated
 from ..plan import SimPlan
 from ..result import SimResult
 
@@ -101,6 +101,11 @@ def _names(plan: SimPlan) -> dict[tuple[str, str], str]:
     return out
 
 
+#: the kinds this backend's builders translate (its runs and its learner's); a kind whose
+#: ``NeuronKind.backends`` claims brian2 but is not here is refused, never built as a LIF
+TRANSLATED = ("lif", "stochastic", "graded")
+
+
 class Brian2Backend(Backend):
     """Runs float builds on Brian2 (runtime mode, numpy or cython code generation)."""
 
@@ -119,7 +124,8 @@ class Brian2Backend(Backend):
         self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
 
     capabilities = Capabilities("brian2", modes=("run", "learn"), numerics=("float",),
-                                noise_channels={"run": ("membrane", "current", "drop")})
+                                noise_channels={"run": ("membrane", "current", "drop")},
+                                kind_check=translated("brian2", TRANSLATED))
 
     # ------------------------------------------------------------------ checks
     def refuse_reason(self, plan: SimPlan, mode: str = "run") -> str | None:

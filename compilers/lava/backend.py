@@ -20,13 +20,18 @@ from neurodeploy.errors import BackendError
 from neurodeploy.neurons import lif
 
 from .. import Backend
-from ..capabilities import Capabilities
+from ..capabilities import Capabilities, translated
 from . import build, guard, records, runtime
 from ..plan import SimPlan
 from ..result import SimResult
 from .imports import lava
 
 READOUTS = ("recorder", "monitor")
+
+
+#: the kinds this backend's builders translate (its runs and its learner's); a kind whose
+#: ``NeuronKind.backends`` claims lava but is not here is refused, never built as a LIF
+TRANSLATED = ("lif", "stochastic", "graded")
 
 
 class LavaBackend(Backend):
@@ -54,7 +59,8 @@ class LavaBackend(Backend):
         self.noise_chip = int(noise_chip)
 
     capabilities = Capabilities("lava", modes=("run", "learn"), numerics=("fixed", "float"),
-                                noise_channels={"run": ("membrane", "current", "drop")})
+                                noise_channels={"run": ("membrane", "current", "drop")},
+                                kind_check=translated("lava", TRANSLATED))
 
     # ------------------------------------------------------------------ refusal
     def refuse_reason(self, plan: SimPlan, mode: str = "run") -> str | None:
