@@ -120,5 +120,6 @@ def get_backend(name: str, **options: Any) -> Backend:
     return getattr(module, spec.cls)(**options)
 
 
-__all__ = ["Backend", "Capabilities", "mismatch_refusal", "BackendSpec", "BACKENDS", "get_backend", "SimPlan", "SimResult",
+__all__ = ["Backend", "Capabilities", "mismatch_refusal", "BackendSpec", "BACKENDS", "get_backend",
+           "SimPlan", "SimResult",
            "load_plan", "make_inputs"]

@@ -296,7 +296,8 @@ class _Compiler:
             ir = getattr(self.net.noise, name, None)
             if ir is None:
                 continue
-            targets = ir.populations or (lif if model.needs_membrane else list(self.net.populations))
+            targets = ir.populations or (lif if model.needs_membrane
+                                         else list(self.net.populations))
             out[name] = {t: model.manifest(ir, self.scales.get(t, 1.0), shift) for t in targets}
         return out
 

@@ -360,4 +360,5 @@ IR_CLASSES: tuple[type[Node], ...] = (
     PoissonPopulation, GradedPopulation,
     ConstantInit,
     NormalInit, UniformInit, FileWeights, SparseConnectivity, DelayRange, Projection,
-    *PLASTICITY_CLASSES, Task, *NOISE_CLASSES.values(), Noise, CV, Sigma, Variability, Monitor, Run, Network)
+    *PLASTICITY_CLASSES, Task, *NOISE_CLASSES.values(), Noise, CV, Sigma, Variability, Monitor,
+    Run, Network)

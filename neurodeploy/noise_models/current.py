@@ -23,4 +23,5 @@ MODEL = NoiseModel(name="current", channel="current", stream=STREAM_CURRENT,
                    doc="Gaussian noise of std ``sigma`` (units of v_th per step) added to the "
                        "synaptic input a lif neuron receives every step, before it enters the "
                        "current u.",
-                   ir_fields={"sigma": ("nonnegative", "std (units of v_th per step)")}, ir_class="CurrentNoise")
+                   ir_fields={"sigma": ("nonnegative", "std (units of v_th per step)")},
+                   ir_class="CurrentNoise")

@@ -21,4 +21,5 @@ MODEL = NoiseModel(name="membrane", channel="membrane", stream=STREAM_MEMBRANE,
                    needs_membrane=True, manifest=manifest, value=sigma_value,
                    reference=gaussian_increment(STREAM_MEMBRANE),
                    doc="Gaussian noise of std ``sigma`` (units of v_th) added to v every step.",
-                   ir_fields={"sigma": ("nonnegative", "std (units of v_th)")}, ir_class="MembraneNoise")
+                   ir_fields={"sigma": ("nonnegative", "std (units of v_th)")},
+                   ir_class="MembraneNoise")

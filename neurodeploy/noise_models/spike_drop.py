@@ -32,5 +32,7 @@ def reference(p: float, seed: int, chip: int, pop_id: int, size: int, steps: int
 
 MODEL = NoiseModel(name="spike_drop", channel="drop", stream=STREAM_SPIKE_DROP,
                    needs_membrane=False, manifest=manifest, value=value, reference=reference,
-                   value_range=(0.0, 1.0), doc="Each emitted spike is lost with probability ``p`` before reaching its synapses.",
+                   value_range=(0.0, 1.0),
+                   doc="Each emitted spike is lost with probability ``p`` before reaching its "
+                       "synapses.",
                    ir_fields={"p": ("probability", "drop probability")}, ir_class="SpikeDrop")
