@@ -16,6 +16,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 
+from .capabilities import Capabilities, refusal
 from .plan import SimPlan, load_plan, make_inputs
 from .result import SimResult
 
@@ -24,18 +25,26 @@ class Backend(ABC):
     """A simulator that can run a :class:`SimPlan`."""
 
     name: str = ""
+    #: what this backend runs (kinds come from each kind's translations); every entry point
+    #: calls :meth:`check` first
+    capabilities: Capabilities
 
-    def refuse_reason(self, plan: SimPlan) -> str | None:
-        """Why this backend cannot run ``plan`` (None when it can)."""
+    def refuse_reason(self, plan: SimPlan, mode: str = "run") -> str | None:
+        """Why this backend cannot run ``plan`` in ``mode`` (None when it can): its declared
+        capabilities first (:func:`compilers.capabilities.refusal`), then what no frozen run
+        simulates and unapplied mismatch."""
+        reason = refusal(self.capabilities, plan, mode)
+        if reason or mode == "learn":       # a learner applies plasticity and chips itself
+            return reason
         missing = plan.unsupported_features()
         if missing:
             return (f"{', '.join(missing)} not simulated by backend '{self.name}' yet; pass "
                     "--frozen to simulate with fixed weights and no temporal noise")
         return mismatch_refusal(plan)
 
-    def check(self, plan: SimPlan) -> None:
-        """Raise BackendError when this backend cannot run ``plan``."""
-        reason = self.refuse_reason(plan)
+    def check(self, plan: SimPlan, mode: str = "run") -> None:
+        """Raise BackendError when this backend cannot run ``plan`` in ``mode``."""
+        reason = self.refuse_reason(plan, mode)
         if reason:
             raise BackendError(f"backend '{self.name}' refuses {plan.path}: {reason}")
 
@@ -111,5 +120,6 @@ def get_backend(name: str, **options: Any) -> Backend:
     return getattr(module, spec.cls)(**options)
 
 
-__all__ = ["Backend", "mismatch_refusal", "BackendSpec", "BACKENDS", "get_backend", "SimPlan", "SimResult",
+__all__ = ["Backend", "Capabilities", "mismatch_refusal", "BackendSpec", "BACKENDS", "get_backend",
+           "SimPlan", "SimResult",
            "load_plan", "make_inputs"]

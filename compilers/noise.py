@@ -1,7 +1,8 @@
 """Temporal noise of a plan as precomputed per-step arrays, the same on every backend.
 
 Every backend reads the numbers :class:`neurodeploy.variability.noise.TemporalNoise`
-precomputes from the counter-based random function (see ``docs/noise.md``):
+precomputes from the counter-based random function (see ``docs/noise.md``), one array per
+*channel* of the registered noise models (:mod:`neurodeploy.noise_models`):
 
 * ``membrane[pop]`` -- ``[steps, size]`` increments added to ``v`` after the LIF update and
   before the threshold test (int64 state units in fixed builds, float64 otherwise);
@@ -17,14 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons.kind import MEMBRANE_KINDS
+from neurodeploy.neurons import has_membrane, kind_of
+from neurodeploy.noise_models import MODELS
 
 from .plan import SimPlan
 
 #: largest precomputed noise block of one run (bytes); longer runs are refused
 MAX_NOISE_BYTES = 1 << 30
-#: noise kinds the backends apply (``SimPlan.unsupported_features`` lists the others)
-SUPPORTED = ("membrane", "current", "spike_drop")
 
 
 @dataclass
@@ -40,21 +40,23 @@ class NoiseArrays:
 
 
 def noise_refusal(plan: SimPlan) -> str | None:
-    """Why the plan's noise block cannot be applied (unknown targets, or membrane and current
-    noise on a population without u and v)."""
-    for kind in ("membrane", "current"):
-        for pop in (plan.noise.get(kind) or {}):
+    """Why the plan's noise block cannot be applied: an unregistered model, an unknown
+    target, a model that needs a membrane on a population without one, or a bad value."""
+    for name, entries in plan.noise.items():
+        model = MODELS.get(name)
+        if model is None:
+            return (f"noise.{name} is not a registered noise model (known: "
+                    f"{', '.join(MODELS)})")
+        for pop, entry in (entries or {}).items():
             p = plan.populations.get(pop)
             if p is None:
-                return f"noise.{kind} names unknown population '{pop}'"
-            if p.kind not in MEMBRANE_KINDS:
-                return (f"noise.{kind} on {p.kind} population '{pop}': only lif and "
-                        "stochastic populations have u and v")
-    for pop, entry in (plan.noise.get("spike_drop") or {}).items():
-        if pop not in plan.populations:
-            return f"noise.spike_drop names unknown population '{pop}'"
-        if not 0.0 <= float(entry["p"]) <= 1.0:
-            return f"noise.spike_drop.{pop}: p={entry['p']} is not a probability"
+                return f"noise.{name} names unknown population '{pop}'"
+            if model.needs_membrane and not has_membrane(p.kind):
+                return (f"noise.{name} on {p.kind} population '{pop}': {name} noise needs a "
+                        "membrane (u and v), which this kind does not have")
+            reason = model.refusal(pop, entry)
+            if reason:
+                return reason
     return None
 
 
@@ -71,8 +73,8 @@ def noise_arrays(plan: SimPlan, steps: int, chip: int = 0) -> NoiseArrays:
     for name, pn in tn.populations.items():
         if name in plan.populations:
             size = plan.populations[name].size
-            need += steps * size * ((8 if pn.sigma_state > 0 else 0) + (1 if pn.p_drop > 0 else 0)
-                                    + (8 if pn.current_sigma_state > 0 else 0))
+            need += steps * size * sum(1 if MODELS[m].channel == "drop" else 8
+                                       for m, v in pn.values.items() if v > 0)
     if need > MAX_NOISE_BYTES:
         raise BackendError(f"temporal noise of {steps} steps needs {need / 2**20:.0f} MiB of "
                            f"precomputed draws (limit {MAX_NOISE_BYTES >> 20} MiB); run fewer "
@@ -96,7 +98,7 @@ def stochastic_uniforms(plan: SimPlan, steps: int, chip: int = 0,
     step ``step0`` on: the numbers the cpu loop draws (``STREAM_STOCHASTIC``), for backends
     that read them."""
     from neurodeploy.variability import counter_rng as R
-    pops = {n: p for n, p in plan.populations.items() if p.kind == "stochastic"}
+    pops = {n: p for n, p in plan.populations.items() if getattr(kind_of(p.kind), "draws", False)}
     need = 8 * steps * sum(p.size for p in pops.values())
     if need > MAX_NOISE_BYTES:
         raise BackendError(f"the stochastic neurons' draws for {steps} steps need "

@@ -17,6 +17,7 @@ import numpy as np
 
 from neurodeploy.compiling.artifact import Build
 from neurodeploy.errors import BackendError
+from neurodeploy.neurons import SOURCE_KINDS
 from neurodeploy.neurons.kind import MEMBRANE_KINDS
 
 
@@ -101,21 +102,22 @@ class SimPlan:
         return self.numerics == "fixed"
 
     def sources(self) -> list[str]:
-        """Populations whose spikes are inputs (spike_source and Poisson; graded relays are
-        listed too, as before stochastic neurons existed)."""
-        return [n for n, p in self.populations.items() if p.kind not in MEMBRANE_KINDS]
+        """Populations whose spikes are inputs (spike_source and Poisson)."""
+        return [n for n, p in self.populations.items() if p.kind in SOURCE_KINDS]
 
     def draws_per_chip(self) -> bool:
         """Whether a run draws counter-based random numbers per chip (temporal noise or
         stochastic neurons): chip k must then be run with chip k's draws everywhere."""
-        return bool(self.noise) or any(p.kind == "stochastic" for p in self.populations.values())
+        from neurodeploy.neurons import kind_of
+        return bool(self.noise) or any(getattr(kind_of(p.kind), "draws", False)
+                                       for p in self.populations.values())
 
     def unsupported_features(self) -> list[str]:
-        """Manifest features no backend simulates yet (learning; temporal noise other than
-        membrane, current and spike_drop, which every backend applies: compilers/noise.py)."""
-        from .noise import SUPPORTED
+        """Manifest features no backend simulates in a frozen run (learning; temporal noise
+        of a model that is not registered, :mod:`neurodeploy.noise_models`)."""
+        from neurodeploy.noise_models import MODELS
         out = [f"plasticity.{name} ({rule['rule']})" for name, rule in self.plasticity.items()]
-        out += [f"noise.{kind}" for kind in self.noise if kind not in SUPPORTED]
+        out += [f"noise.{kind}" for kind in self.noise if kind not in MODELS]
         return out
 
     def mismatch_features(self) -> list[str]:

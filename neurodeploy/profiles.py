@@ -146,10 +146,20 @@ class LearningSpec(Node):
 
 
 class NoiseSpec(Node):
-    """Temporal noise the target has or can generate (``membrane``, ``current``,
-    ``spike_drop``)."""
+    """Temporal noise the target has or can generate: names of registered noise models
+    (:mod:`neurodeploy.noise_models`: ``membrane``, ``current``, ``spike_drop``, ...)."""
 
-    sources: list[Literal["membrane", "current", "spike_drop"]] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _registered(cls, sources: list[str]) -> list[str]:
+        from .noise_models import MODELS
+        for name in sources:
+            if name not in MODELS:
+                raise ValueError(f"unknown noise source '{name}'{did_you_mean(name, MODELS)}; "
+                                 f"registered noise models: {', '.join(MODELS)}")
+        return sources
 
 
 class VariabilitySpec(Node):

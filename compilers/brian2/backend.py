@@ -67,9 +67,10 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
+from neurodeploy.neurons import has_membrane, lif, stochastic
 
 from .. import Backend
+from ..capabilities import Capabilities, translated
 from ..plan import SimPlan
 from ..result import SimResult
 
@@ -100,6 +101,11 @@ def _names(plan: SimPlan) -> dict[tuple[str, str], str]:
     return out
 
 
+#: the kinds this backend's builders translate (its runs and its learner's); a kind whose
+#: ``NeuronKind.backends`` claims brian2 but is not here is refused, never built as a LIF
+TRANSLATED = ("lif", "stochastic", "graded")
+
+
 class Brian2Backend(Backend):
     """Runs float builds on Brian2 (runtime mode, numpy or cython code generation)."""
 
@@ -117,15 +123,15 @@ class Brian2Backend(Backend):
         self.target = target
         self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE
 
+    capabilities = Capabilities("brian2", modes=("run", "learn"), numerics=("float",),
+                                noise_channels={"run": ("membrane", "current", "drop")},
+                                kind_check=translated("brian2", TRANSLATED))
+
     # ------------------------------------------------------------------ checks
-    def refuse_reason(self, plan: SimPlan) -> str | None:
-        reason = super().refuse_reason(plan)
-        if reason:
-            return reason
+    def refuse_reason(self, plan: SimPlan, mode: str = "run") -> str | None:
         if plan.fixed:
             return FIXED_REASON
-        from ..noise import noise_refusal
-        return noise_refusal(plan)
+        return super().refuse_reason(plan, mode)
 
     # ------------------------------------------------------------------ run
     def run(self, plan: SimPlan, inputs: dict[str, np.ndarray], steps: int) -> SimResult:
@@ -188,7 +194,7 @@ class Brian2Backend(Backend):
         draws = stochastic_uniforms(plan, steps, self.noise_chip)   # the cpu loop's
         for name, pop in plan.populations.items():
             tag = names[("pop", name)]
-            if pop.kind in MEMBRANE_KINDS:
+            if has_membrane(pop.kind):
                 groups[name] = self._lif_group(b2, pop, clock, tag, objects,
                                                noise.membrane.get(name), noise.drop.get(name),
                                                noise.current.get(name), draws.get(name))
@@ -210,16 +216,12 @@ class Brian2Backend(Backend):
         for pop_name, var in plan.monitors:
             if pop_name not in plan.populations:
                 raise BackendError(f"monitor on unknown population '{pop_name}'")
-            if plan.populations[pop_name].kind not in MEMBRANE_KINDS and var != "spikes":
-                raise BackendError(f"monitor {pop_name}.{var}: source populations only have spikes")
-            if var not in ("spikes", "v", "u"):
-                raise BackendError(f"monitor {pop_name}.{var}: unknown variable")
             wanted.setdefault(pop_name, [])
             if var not in wanted[pop_name]:
                 wanted[pop_name].append(var)
         spike_mons, state_mons = {}, {}
         for pop_name, vars_ in wanted.items():
-            if plan.populations[pop_name].kind not in MEMBRANE_KINDS:
+            if not has_membrane(plan.populations[pop_name].kind):
                 continue
             tag = names[("pop", pop_name)]
             if "spikes" in vars_:
@@ -259,7 +261,7 @@ class Brian2Backend(Backend):
             if key in data:
                 continue
             pop = plan.populations[pop_name]
-            if pop.kind not in MEMBRANE_KINDS:
+            if not has_membrane(pop.kind):
                 data[key] = sources[pop_name].astype(np.uint8)
             elif var == "spikes":
                 mon = spike_mons[pop_name]
@@ -352,4 +354,4 @@ class Brian2Backend(Backend):
 def _has_drop(plan: SimPlan, pop: str, drop: dict[str, np.ndarray]) -> bool:
     """True when the LIF or stochastic population ``pop`` has spike drop (its synapses take
     ``delivered``)."""
-    return pop in drop and plan.populations[pop].kind in MEMBRANE_KINDS
+    return pop in drop and has_membrane(plan.populations[pop].kind)

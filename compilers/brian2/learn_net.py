@@ -22,7 +22,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
-from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
+from neurodeploy.neurons import has_membrane, lif, stochastic
 
 from ..cpu.learn_layout import Layout
 from . import learn_code as code
@@ -192,7 +192,7 @@ class LearnNet:
         counts = {name: np.asarray(m.count[:], np.int64) for name, m in mons.items()}
         totals = np.zeros(lay.n, np.int64)
         for name in lay.neurons:
-            if lay.plan.populations[name].kind in MEMBRANE_KINDS:
+            if has_membrane(lay.plan.populations[name].kind):
                 o = lay.neuron0[name]
                 totals[o:o + counts[name].size] = counts[name]
         synops = 0.0

@@ -15,11 +15,11 @@ import numpy as np
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
 from neurodeploy.learning.phases import coupling
-from neurodeploy.neurons import MEMBRANE_KINDS
-from neurodeploy.learning.learners import refuse_noise
+from neurodeploy.neurons import has_membrane
 
 from ..cpu.learn_layout import Layout
 from ..plan import SimPlan
+from .backend import Brian2Backend
 from .learn_net import LearnNet, RunResult
 
 FIXED_REASON = ("is 'fixed'; the brian2 learner runs float builds only (Brian2 is the float "
@@ -44,11 +44,11 @@ class Brian2Learner:
                  weights: np.ndarray | None = None, gain: np.ndarray | None = None,
                  noise_chips: list[int] | None = None) -> None:
         """``noise_chips``: the chip whose stochastic neurons' draws each chip (or all)
-        reads, as on the cpu learner; a build with temporal noise is refused (this learner
-        does not draw it)."""
-        refuse_noise(plan, "brian2")
+        reads, as on the cpu learner; what the brian2 backend does not declare for learning
+        (fixed point, temporal noise, kinds without a Brian2 translation) is refused first."""
         if plan.fixed:
             raise BackendError(FIXED_REASON, file=plan.path, path=("numerics",))
+        Brian2Backend().check(plan, "learn")
         if chips < 1:
             raise BackendError(f"chips must be >= 1, got {chips}")
         self.rules: dict[str, EngineRule] = {}
@@ -56,7 +56,7 @@ class Brian2Learner:
             for proj, d in block["projections"].items():
                 self.rules[proj] = EngineRule.from_dict(d)
         self.layout = Layout(plan, self.rules)
-        if readout not in plan.populations or plan.populations[readout].kind not in MEMBRANE_KINDS:
+        if readout not in plan.populations or not has_membrane(plan.populations[readout].kind):
             raise BackendError(f"read-out population '{readout}' is not a lif population of "
                                "this build (spike counts are read from lif neurons)")
         self.plan, self.readout, self.chips = plan, readout, chips

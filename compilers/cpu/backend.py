@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import KINDS, MEMBRANE_KINDS, FixedConstants
+from neurodeploy.neurons import SOURCE_KINDS
 
 from .. import Backend
+from ..capabilities import Capabilities
 from ..plan import SimPlan
 from ..result import SimResult
 from . import kernels as K
@@ -34,10 +35,23 @@ from .block_loop import run_block
 from .frozen_layout import Frozen, frozen
 from .frozen_loop import run_frozen
 from .inputs import source_spikes
-from .learn_layout import SOURCE_KINDS, Layout
+from .learn_layout import Layout
 from .overrides import check_noise_chips, split_overrides
 
 MAX_FIXED_DELAY = K.MAX_DELAY_LOIHI2
+
+
+def _kind_check(kind: Any) -> str | None:
+    """Why the cpu loop cannot run ``kind``: a float state in its int64 ``aux`` slot (which
+    would truncate it), or a registration after the loop was compiled in this process."""
+    from neurodeploy.neurons.cpu_dispatch import COMPILED
+    if kind.aux_dtype != "int":
+        return (f"whose state in the cpu loop's aux slot is {kind.aux_dtype}; the slot is "
+                "int64 and would truncate it")
+    if kind.name not in COMPILED:
+        return ("registered after the cpu loop was compiled in this process; register it "
+                "before the first cpu run (docs/extending.md)")
+    return None
 
 
 class CpuBackend(Backend):
@@ -52,41 +66,22 @@ class CpuBackend(Backend):
         self.threads = threads
         self._layouts: OrderedDict[str, tuple[Layout, Frozen]] = OrderedDict()
 
+    capabilities = Capabilities("cpu", modes=("run", "batch", "learn"),
+                                numerics=("fixed", "float"),
+                                noise_channels={m: ("membrane", "current", "drop")
+                                                for m in ("run", "batch", "learn")},
+                                kind_check=_kind_check)
+
     # ------------------------------------------------------------------ refusal
-    def refuse_reason(self, plan: SimPlan) -> str | None:
-        reason = super().refuse_reason(plan)
+    def refuse_reason(self, plan: SimPlan, mode: str = "run") -> str | None:
+        reason = super().refuse_reason(plan, mode)
         if reason:
             return reason
-        if plan.numerics not in ("fixed", "float"):
-            return f"numerics '{plan.numerics}' is neither 'fixed' nor 'float'"
-        from ..noise import noise_refusal
-        reason = noise_refusal(plan)
-        if reason:
-            return reason
-        for name, pop in plan.populations.items():
-            if pop.kind not in KINDS and pop.kind not in SOURCE_KINDS:
-                return (f"population '{name}' has kind '{pop.kind}'; the cpu backend simulates "
-                        f"{', '.join(list(KINDS) + list(SOURCE_KINDS))} populations")
-            if pop.kind == "stochastic" and plan.fixed:
-                return (f"population '{name}' is stochastic, which has no fixed-point model; "
-                        "compile for a float profile")
-            if pop.kind in MEMBRANE_KINDS:
-                if pop.refractory < 0:
-                    return f"population '{name}' has a negative refractory period"
-                if pop.refractory and plan.fixed:
-                    return (f"population '{name}' has refractory {pop.refractory} in a fixed "
-                            "build; Lava's bit-accurate LIF has no refractory period")
-                fc = FixedConstants.from_neuron_model(plan.neuron_model)
-                top = fc.decay_top
-                if plan.fixed and not (0 <= np.min(pop.du) and np.max(pop.du) <= top
-                                       and 0 <= np.min(pop.dv) and np.max(pop.dv) <= top):
-                    return (f"population '{name}': du={pop.du}, dv={pop.dv} outside the "
-                            f"{fc.decay_bits}-bit decay register 0..{top}")
         for name, proj in plan.projections.items():
             for end in (proj.pre, proj.post):
                 if end not in plan.populations:
                     return f"projection '{name}' refers to unknown population '{end}'"
-            if plan.populations[proj.post].kind not in KINDS:
+            if plan.populations[proj.post].kind in SOURCE_KINDS:
                 return (f"projection '{name}' targets {plan.populations[proj.post].kind} "
                         f"population '{proj.post}', which takes no input")
             d = np.asarray(proj.delays)
@@ -97,14 +92,6 @@ class CpuBackend(Backend):
                         "the largest delay of Lava's bit-accurate DelayDense")
             if proj.format not in ("dense", "coo"):
                 return f"projection '{name}' has weight format '{proj.format}' (dense or coo)"
-        for pop, var in plan.monitors:
-            if pop not in plan.populations:
-                return f"monitor of unknown population '{pop}'"
-            kind = plan.populations[pop].kind
-            have = KINDS[kind].monitor_vars if kind in KINDS else ("spikes",)
-            if var not in have:
-                return (f"monitor {pop}.{var}: {kind} populations have no {var} (they record "
-                        f"{', '.join(have)})")
         return None
 
     # ------------------------------------------------------------------ public API
@@ -125,7 +112,7 @@ class CpuBackend(Backend):
         integers; default chip 0 for all, see docs/noise.md).
         """
         t0 = time.perf_counter()
-        self.check(plan)
+        self.check(plan, "batch" if batch != 1 else "run")
         steps = self._check_int("steps", steps, 0)
         batch = self._check_int("batch", batch, 1)
         lay, fz = self._frozen(plan)

@@ -15,7 +15,7 @@ import numpy as np
 
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import FACTORS, EngineRule
-from neurodeploy.neurons import KINDS, N_SLOTS, FixedConstants
+from neurodeploy.neurons import KINDS, N_SLOTS, SOURCE_KINDS, FixedConstants
 
 from ..plan import SimPlan
 from . import fixed_learning
@@ -34,7 +34,6 @@ Updates = namedtuple("Updates", "sigma rounding seed chip lsb pid sid")
 State = namedtuple("State", "u v ring aux since xtr ytr w acc tfacc nupd")
 
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
-SOURCE_KINDS = ("spike_source", "poisson")
 
 
 @dataclass

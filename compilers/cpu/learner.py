@@ -17,6 +17,7 @@ from neurodeploy.learning.phases import coupling
 
 from ..plan import SimPlan
 from . import run_arrays
+from .backend import CpuBackend
 from .learn_layout import Layout
 from .run_arrays import Recorder
 from .step_loop import run_instance
@@ -38,6 +39,7 @@ class CpuLearner:
                  noise_chips: list[int] | None = None) -> None:
         """``noise_chips``: the chip whose temporal noise each chip (or all) draws
         (default chip 0, docs/noise.md)."""
+        CpuBackend().check(plan, "learn")
         rules = {}
         for block in plan.plasticity.values():
             for proj, d in block["projections"].items():

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import MEMBRANE_KINDS, FixedConstants
+from neurodeploy.neurons import FixedConstants, has_membrane
 
 from ..plan import SimPlan
 
@@ -43,7 +43,7 @@ def split_overrides(plan: SimPlan, overrides: dict[str, Any] | None, batch: int
         pop = plan.populations.get(name)
         if pop is None:
             raise BackendError(f"{where}: no population '{name}' in '{plan.name}'")
-        if pop.kind not in MEMBRANE_KINDS:
+        if not has_membrane(pop.kind):
             raise BackendError(f"{where}: '{name}' is a {pop.kind} population without parameters")
         bad = set(fields) - set(POP_OVERRIDES)
         if bad:

@@ -17,15 +17,21 @@ import numpy as np
 
 from neurodeploy import signals
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import MEMBRANE_KINDS, lif
+from neurodeploy.neurons import lif
 
 from .. import Backend
+from ..capabilities import Capabilities, translated
 from . import build, guard, records, runtime
 from ..plan import SimPlan
 from ..result import SimResult
 from .imports import lava
 
 READOUTS = ("recorder", "monitor")
+
+
+#: the kinds this backend's builders translate (its runs and its learner's); a kind whose
+#: ``NeuronKind.backends`` claims lava but is not here is refused, never built as a LIF
+TRANSLATED = ("lif", "stochastic", "graded")
 
 
 class LavaBackend(Backend):
@@ -52,27 +58,17 @@ class LavaBackend(Backend):
             raise BackendError(f"noise_chip must be an integer >= 0; got {noise_chip!r}")
         self.noise_chip = int(noise_chip)
 
+    capabilities = Capabilities("lava", modes=("run", "learn"), numerics=("fixed", "float"),
+                                noise_channels={"run": ("membrane", "current", "drop")},
+                                kind_check=translated("lava", TRANSLATED))
+
     # ------------------------------------------------------------------ refusal
-    def refuse_reason(self, plan: SimPlan) -> str | None:
-        reason = super().refuse_reason(plan)
+    def refuse_reason(self, plan: SimPlan, mode: str = "run") -> str | None:
+        reason = super().refuse_reason(plan, mode)
         if reason:
             return reason
         if plan.fixed and lif.lava_mismatch(plan.neuron_model):
             return lif.lava_mismatch(plan.neuron_model)
-        for name, pop in plan.populations.items():
-            if pop.kind == "lif" and pop.refractory > 0 and plan.fixed:
-                return (f"population '{name}' has refractory {pop.refractory}; Lava's "
-                        "bit-accurate LIF has no refractory period (LIFRefractory is "
-                        "floating_pt only); compile with refractory: 0")
-            if pop.kind == "stochastic" and plan.fixed:
-                return (f"population '{name}' is stochastic, which has no fixed-point model; "
-                        "compile for a float profile")
-            if pop.kind not in MEMBRANE_KINDS + ("spike_source", "poisson"):
-                return f"population '{name}' has kind '{pop.kind}', which has no Lava process"
-        from ..noise import noise_refusal
-        reason = noise_refusal(plan)
-        if reason:
-            return reason
         if plan.noise and self.readout == "monitor":
             return ("temporal noise needs readout 'recorder' (a Monitor on s_out would see "
                     "dropped spikes as missing)")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
+from neurodeploy.neurons import has_membrane, lif, stochastic
 
 from ..plan import PopulationPlan, ProjectionPlan, SimPlan
 from .records import LAVA_VAR, prealloc
@@ -63,7 +63,7 @@ def build(L: dict, idx: int, plan: SimPlan, inputs: dict[str, np.ndarray], steps
           tmp: str, readout: str, noise_chip: int) -> Net:
     """The processes of network ``idx`` of a run, wired; recorder files go to ``tmp``."""
     net = Net(plan=plan, inputs=check_inputs(plan, inputs, steps))
-    used = {n for n, p in plan.populations.items() if p.kind in MEMBRANE_KINDS}
+    used = {n for n, p in plan.populations.items() if has_membrane(p.kind)}
     for proj in plan.projections.values():
         used |= {proj.pre, proj.post}
     if readout == "monitor":
@@ -76,7 +76,7 @@ def build(L: dict, idx: int, plan: SimPlan, inputs: dict[str, np.ndarray], steps
     draws = stochastic_uniforms(plan, steps, noise_chip)   # the cpu loop's
     for name in sorted(used):
         pop = plan.populations[name]
-        if pop.kind in MEMBRANE_KINDS:
+        if has_membrane(pop.kind):
             record = {}
             if readout == "recorder":
                 for var in mon_vars.get(name, []):

@@ -13,7 +13,7 @@ import typing as ty
 import numpy as np
 
 from neurodeploy.errors import BackendError
-from neurodeploy.neurons import MEMBRANE_KINDS, lif, stochastic
+from neurodeploy.neurons import has_membrane, lif, stochastic
 
 from .build import components, connection
 from .learning_rules import LavaRule
@@ -250,7 +250,7 @@ class LearnNet:
             per_sample[name] = a.reshape(self.n_samples, self.steps, -1).sum(axis=1)
         totals = np.zeros(lay.n, np.int64)
         for name in lay.neurons:
-            if plan.populations[name].kind in MEMBRANE_KINDS:
+            if has_membrane(plan.populations[name].kind):
                 o = lay.neuron0[name]
                 totals[o:o + plan.populations[name].size] = per_sample[name].sum(axis=0)
         synops = 0.0

@@ -33,10 +33,10 @@ from neurodeploy import _lava_compat
 from neurodeploy.errors import BackendError
 from neurodeploy.learning.engine_rule import EngineRule
 from neurodeploy.learning.phases import coupling
-from neurodeploy.learning.learners import refuse_noise
-from neurodeploy.neurons import MEMBRANE_KINDS, lif
+from neurodeploy.neurons import has_membrane
 
 from ..cpu.learn_layout import Layout
+from .backend import LavaBackend
 from ..plan import SimPlan
 from . import guard, runtime
 from .imports import lava
@@ -54,9 +54,10 @@ class LavaLearner:
                  weights: np.ndarray | None = None, gain: np.ndarray | None = None,
                  timeout: float | None = None, stop_timeout: float = 20.0,
                  noise_chips: list[int] | None = None) -> None:
-        """``noise_chips`` is accepted for the learner interface; a build with temporal
-        noise is refused (this learner does not draw it)."""
-        refuse_noise(plan, "lava")
+        """``noise_chips`` is accepted for the learner interface; what the lava backend does
+        not declare for learning (temporal noise, kinds without a Lava translation) is
+        refused first."""
+        LavaBackend().check(plan, "learn")
         if chips != 1:
             raise BackendError(f"the lava learner runs one chip at a time; got chips={chips} "
                                "(the cpu learner runs many in parallel)")
@@ -71,7 +72,7 @@ class LavaLearner:
         self._check_plan(plan)
         self.layout = Layout(plan, None if plan.fixed else self.rules)
         self.plan, self.readout, self.chips = plan, readout, 1
-        if readout not in plan.populations or plan.populations[readout].kind not in MEMBRANE_KINDS:
+        if readout not in plan.populations or not has_membrane(plan.populations[readout].kind):
             raise BackendError(f"read-out population '{readout}' is not a lif population of "
                                f"'{plan.name}'")
         w = self.layout.w0[None, :] if weights is None else np.asarray(weights)
@@ -125,18 +126,9 @@ class LavaLearner:
 
     # ------------------------------------------------------------------ checks
     def _check_plan(self, plan: SimPlan) -> None:
-        if plan.fixed and lif.lava_mismatch(plan.neuron_model):
-            raise BackendError(lif.lava_mismatch(plan.neuron_model))
-        for name, pop in plan.populations.items():
-            if pop.kind not in ("lif", "stochastic", "graded", "spike_source", "poisson"):
-                raise BackendError(f"population '{name}' has kind '{pop.kind}', which the lava "
-                                   "learner does not simulate")
-            if pop.kind == "lif" and plan.fixed and pop.refractory > 0:
-                raise BackendError(f"population '{name}' has refractory {pop.refractory}; Lava's "
-                                   "bit-accurate LIF has no refractory period")
+        """Refuse a third factor fed to a population without a membrane."""
         for name, proj in plan.projections.items():
-            if proj.port == "third_factor" and plan.populations[proj.post].kind not in \
-                    MEMBRANE_KINDS:
+            if proj.port == "third_factor" and not has_membrane(plan.populations[proj.post].kind):
                 raise BackendError(f"projection '{name}' feeds the third factor of "
                                    f"'{proj.post}', which is not a lif or stochastic population")
 

@@ -12,7 +12,7 @@ import typing as ty
 
 import numpy as np
 
-from neurodeploy.neurons import MEMBRANE_KINDS
+from neurodeploy.neurons import has_membrane
 
 if ty.TYPE_CHECKING:
     from .build import Net
@@ -42,7 +42,7 @@ def read_records(net: Net, steps: int) -> dict[str, np.ndarray]:
     for pop, var in plan.monitors:
         key = f"{pop}.{var}"
         size = plan.populations[pop].size
-        if plan.populations[pop].kind not in MEMBRANE_KINDS:
+        if not has_membrane(plan.populations[pop].kind):
             out[key] = np.asarray(net.inputs[pop][:steps], dtype=np.uint8)
             continue
         path = net.records[(pop, var)]

@@ -15,6 +15,7 @@ from ..ir.load import weight_arrays
 from ..ir.models import LIFPopulation, Network, PoissonPopulation, StochasticPopulation
 from ..neurons import lif_quantize
 from ..neurons.kind import MEMBRANE_KINDS
+from ..noise_models import MODELS
 from ..profiles import HardwareProfile
 from . import quantize as q
 from .artifact import FORMAT, FORMAT_VERSION, ArrayStore, array_hash, write_build
@@ -109,8 +110,8 @@ class _Compiler:
                           f"maximum of {prof.delays.max} steps (delays.max); exceeded by "
                           f"{delay - prof.delays.max}")
         self.check_rules()
-        for source in ("membrane", "current", "spike_drop"):
-            if getattr(net.noise, source) is not None and source not in prof.noise.sources:
+        for source in MODELS:
+            if getattr(net.noise, source, None) is not None and source not in prof.noise.sources:
                 self.warnings.append(f"noise.{source}: {prof.name} has no such noise source; it "
                                      "is simulated but cannot be generated on the device")
 
@@ -285,23 +286,19 @@ class _Compiler:
         return plasticity_manifest(self.expanded, self.profile, self.file)
 
     def _noise(self) -> dict:
-        out: dict[str, Any] = {}
+        """The manifest noise block: each registered model's entry per target population
+        (default targets: the membrane populations, or every population for a model that
+        needs no membrane)."""
         lif = [n for n, p in self.net.populations.items() if p.kind in MEMBRANE_KINDS]
         shift = 2 ** self.profile.neuron.activation_shift if self.fixed else 1
-        membrane = self.net.noise.membrane
-        if membrane is not None:
-            targets = membrane.populations or lif
-            out["membrane"] = {t: {"sigma": membrane.sigma,
-                                   "sigma_state": membrane.sigma * self.scales.get(t, 1.0) * shift}
-                               for t in targets}
-        current = self.net.noise.current
-        if current is not None:         # enters before the activation shift: no shift
-            out["current"] = {t: {"sigma": current.sigma,
-                                  "sigma_state": current.sigma * self.scales.get(t, 1.0)}
-                              for t in (current.populations or lif)}
-        drop = self.net.noise.spike_drop
-        if drop is not None:
-            out["spike_drop"] = {t: {"p": drop.p} for t in (drop.populations or list(self.net.populations))}
+        out: dict[str, Any] = {}
+        for name, model in MODELS.items():
+            ir = getattr(self.net.noise, name, None)
+            if ir is None:
+                continue
+            targets = ir.populations or (lif if model.needs_membrane
+                                         else list(self.net.populations))
+            out[name] = {t: model.manifest(ir, self.scales.get(t, 1.0), shift) for t in targets}
         return out
 
     def _variability(self) -> dict:

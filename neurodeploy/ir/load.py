@@ -13,6 +13,7 @@ from .. import limits
 from ..errors import IRError, did_you_mean, format_path
 from ..yamlio import LoadedYAML, load_yaml, parse_yaml
 from ..neurons.kind import MEMBRANE_KINDS
+from ..noise_models import MODELS
 from .weightfile import WeightFileError, outside_folder, read_weight_file
 from .models import (MONITOR_VARS, FileWeights, LIFPopulation, Network, PoissonPopulation,
                      StochasticPopulation)
@@ -246,11 +247,11 @@ class _CrossChecker:
             self._projection(name, proj)
         self._plasticity()
         self._task()
-        for kind in ("membrane", "current", "spike_drop"):
-            entry = getattr(net.noise, kind)
+        for kind, model in MODELS.items():
+            entry = getattr(net.noise, kind, None)
             for i, pop in enumerate((entry.populations or []) if entry else []):
                 self.population(("noise", kind, "populations", i), pop)
-                if kind != "spike_drop" and net.populations[pop].kind not in MEMBRANE_KINDS:
+                if model.needs_membrane and net.populations[pop].kind not in MEMBRANE_KINDS:
                     self.fail(("noise", kind, "populations", i), f"'{pop}' is a "
                               f"{net.populations[pop].kind} population without a membrane; "
                               f"{kind} noise applies to lif and stochastic populations")

@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, PrivateAttr,
-                      StringConstraints, Tag, field_validator, model_validator)
+                      StringConstraints, Tag, create_model, field_validator, model_validator)
 
 from ..errors import did_you_mean
+from ..noise_models import MODELS as NOISE_MODELS
 
 IR_VERSION = 1
 MAX_POPULATION_SIZE = 10_000_000
@@ -251,34 +252,27 @@ from .plasticity import PLASTICITY_CLASSES, Plasticity  # noqa: E402  (rules nee
 
 
 # --------------------------------------------------------------------------- noise, variability
-class MembraneNoise(Node):
-    """Gaussian noise of std ``sigma`` (units of v_th) added to v every step."""
-
-    sigma: NonNegativeFinite
-    populations: list[Name] | None = None
+_NOISE_CONSTRAINTS = {"nonnegative": NonNegativeFinite, "probability": Probability}
 
 
-class CurrentNoise(Node):
-    """Gaussian noise of std ``sigma`` (units of v_th per step) added to the synaptic input
-    a lif neuron receives every step, before it enters the current u."""
-
-    sigma: NonNegativeFinite
-    populations: list[Name] | None = None
-
-
-class SpikeDrop(Node):
-    """Each emitted spike is lost with probability ``p`` before reaching its synapses."""
-
-    p: Probability
-    populations: list[Name] | None = None
+def _noise_class(model: Any) -> type[Node]:
+    """The IR class of a registered noise model: its fields and ``populations``."""
+    fields: dict[str, Any] = {
+        name: (_NOISE_CONSTRAINTS[kind], Field(description=text))
+        for name, (kind, text) in model.ir_fields.items()}
+    fields["populations"] = (list[Name] | None, None)
+    return create_model(model.ir_class, __base__=Node, __doc__=model.doc,
+                        __module__=__name__, **fields)
 
 
-class Noise(Node):
-    """Temporal noise, drawn anew every step."""
-
-    membrane: MembraneNoise | None = None
-    current: CurrentNoise | None = None
-    spike_drop: SpikeDrop | None = None
+#: one IR class per registered noise model (:mod:`neurodeploy.noise_models`)
+NOISE_CLASSES: dict[str, type[Node]] = {n: _noise_class(m) for n, m in NOISE_MODELS.items()}
+MembraneNoise = NOISE_CLASSES["membrane"]
+CurrentNoise = NOISE_CLASSES["current"]
+SpikeDrop = NOISE_CLASSES["spike_drop"]
+Noise = create_model("Noise", __base__=Node, __module__=__name__,
+                     __doc__="Temporal noise, drawn anew every step.",
+                     **{n: (c | None, None) for n, c in NOISE_CLASSES.items()})
 
 
 class CV(Node):
@@ -366,4 +360,5 @@ IR_CLASSES: tuple[type[Node], ...] = (
     PoissonPopulation, GradedPopulation,
     ConstantInit,
     NormalInit, UniformInit, FileWeights, SparseConnectivity, DelayRange, Projection,
-    *PLASTICITY_CLASSES, Task, MembraneNoise, SpikeDrop, Noise, CV, Sigma, Variability, Monitor, Run, Network)
+    *PLASTICITY_CLASSES, Task, *NOISE_CLASSES.values(), Noise, CV, Sigma, Variability, Monitor,
+    Run, Network)

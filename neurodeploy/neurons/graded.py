@@ -47,4 +47,5 @@ def _cpu_step_overload(t, a, z, r, u, v, aux, p0, p1, p2, p3, p4, pi, fx):
 
 KIND = NeuronKind(
     name="graded", code=1, module=__name__, spiking=False, state=(),
-    cpu_params=cpu_params, reference_step=reference_step)
+    cpu_params=cpu_params, reference_step=reference_step,
+    backends={"cpu": ("run", "batch", "learn"), "lava": ("learn",), "brian2": ("learn",)})

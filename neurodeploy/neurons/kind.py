@@ -72,3 +72,19 @@ class NeuronKind:
     takes_noise: bool = False
     draws: bool = False               # reads a uniform r each step (the cpu loop draws it)
     notes: dict[str, str] = field(default_factory=dict)
+    has_membrane: bool = False        # u and v: membrane and current noise apply to it
+    numerics: tuple[str, ...] = ("fixed", "float")
+    #: backends with a translation of this kind, and the modes they run it in (the cpu
+    #: loop runs every kind through ``cpu_step``); a backend refuses the others by name
+    backends: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"cpu": ("run", "batch", "learn")})
+    #: ``refusal(pop, fixed, fc) -> str | None``: why a population's parameters cannot run
+    refusal: Callable[..., str | None] | None = None
+    #: what the kind keeps in the cpu loop's ``aux`` slot: ``int`` (an int64, e.g. the last
+    #: refractory step) or ``float`` (an adaptation state), which the int64 slot would
+    #: truncate: the cpu backend refuses such a kind instead
+    aux_dtype: str = "int"
+
+    def runs_on(self, backend: str, mode: str) -> bool:
+        """Whether ``backend`` has a translation of this kind for ``mode``."""
+        return mode in self.backends.get(backend, ())

@@ -54,6 +54,28 @@ def cpu_params(pop: Any, fixed: bool, fc: FixedConstants,
     return {"p0": du, "p1": dv, "p2": vth, "p3": bias, "pi": int(pop.refractory)}
 
 
+def refusal(pop: Any, fixed: bool, fc: FixedConstants) -> str | None:
+    """Why a LIF population's parameters cannot run: a negative refractory period, one in a
+    fixed build (Lava's bit-accurate LIF has none), decays outside the decay register."""
+    if pop.refractory < 0:
+        return f"negative refractory period {pop.refractory}"
+    if pop.refractory and fixed:
+        return (f"refractory {pop.refractory} in a fixed build; Lava's bit-accurate LIF has no "
+                "refractory period (LIFRefractory is floating_pt only); compile with "
+                "refractory: 0")
+    top = fc.decay_top
+    if fixed and not (0 <= np.min(pop.du) and np.max(pop.du) <= top
+                      and 0 <= np.min(pop.dv) and np.max(pop.dv) <= top):
+        return (f"du={pop.du}, dv={pop.dv} outside the {fc.decay_bits}-bit decay register "
+                f"0..{top}")
+    return None
+
+
+#: the backends with a LIF translation (Lava's LIF processes, the Brian2 code below)
+BACKENDS = {"cpu": ("run", "batch", "learn"), "lava": ("run", "learn"),
+            "brian2": ("run", "learn")}
+
+
 # --------------------------------------------------------------------------- NumPy reference
 def _round_decay(x: np.ndarray, mult: np.ndarray, bits: int) -> np.ndarray:
     """``sign(x*m) * (|x*m| >> bits)`` in int64, cast to int32 (Lava's decay)."""
@@ -266,4 +288,5 @@ def lava_kwargs(pop: Any, fixed: bool) -> dict[str, Any]:
 KIND = NeuronKind(
     name="lif", code=0, module=__name__, spiking=True, state=("u", "v"),
     cpu_params=cpu_params, reference_step=reference_fixed_step,
-    monitor_vars=("spikes", "v", "u"), takes_noise=True)
+    monitor_vars=("spikes", "v", "u"), takes_noise=True, has_membrane=True,
+    backends=BACKENDS, refusal=refusal)

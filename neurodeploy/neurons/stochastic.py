@@ -143,4 +143,5 @@ def lava_kwargs(pop: Any) -> dict[str, Any]:
 KIND = NeuronKind(
     name="stochastic", code=2, module=__name__, spiking=True, state=("u", "v"),
     cpu_params=cpu_params, reference_step=reference_step,
-    monitor_vars=("spikes", "v", "u"), takes_noise=True, draws=True)
+    monitor_vars=("spikes", "v", "u"), takes_noise=True, draws=True, has_membrane=True,
+    numerics=("float",), backends=lif.BACKENDS, refusal=lif.refusal)

@@ -49,15 +49,8 @@ _INV53 = 1.0 / 9007199254740992.0           # 2**-53
 NORMAL_BASE = np.uint64(1 << 32)
 TWO_PI = 2.0 * math.pi
 
-#: stream numbers reserved for the temporal noise models (see neurodeploy.variability.noise)
-STREAM_MEMBRANE = 1
-STREAM_SPIKE_DROP = 2
-STREAM_STOCHASTIC = 3
-STREAM_CURRENT = 4
-#: streams of the learning engine's weight updates (compilers/cpu/learn_rules.py); their
-#: ``pop`` coordinate is a projection's id and ``step`` the update's index.
-STREAM_UPDATE_NOISE = 5
-STREAM_UPDATE_ROUNDING = 12
+from .streams import (STREAM_CURRENT, STREAM_MEMBRANE, STREAM_SPIKE_DROP,  # noqa: F401,E402
+                      STREAM_STOCHASTIC, STREAM_UPDATE_NOISE, STREAM_UPDATE_ROUNDING)
 
 
 def population_id(name: str) -> int:

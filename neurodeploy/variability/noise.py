@@ -1,24 +1,12 @@
-"""Temporal noise models as data: what is drawn every step, where it enters, from which stream.
+"""Temporal noise as data: every population's registered noise models and their draws.
 
-The build's manifest holds the network's ``noise`` block (``membrane: {pop: {sigma,
-sigma_state}}``, ``spike_drop: {pop: {p}}``). Every draw comes from
+The build's manifest holds the network's ``noise`` block, one entry per registered model
+(:mod:`neurodeploy.noise_models`: ``membrane``, ``current``, ``spike_drop``; each module
+documents what it draws and where it enters). Every draw comes from
 :mod:`neurodeploy.variability.counter_rng` at coordinates (seed, chip, population id,
-neuron, step, stream), so all backends see the same noise:
-
-* **membrane** -- after the neuron update of step ``t`` and before the threshold test,
-  ``v += sigma_state * normal(seed, chip, pop, i, t, STREAM_MEMBRANE)``; in fixed builds the
-  increment is ``floor(sigma_state * z + 0.5)`` (integer state units; ``sigma_state`` is
-  ``sigma`` in v_th units times the population scale and the activation shift).
-* **current** -- noise on the synaptic input: the input a neuron receives at step ``t``
-  becomes ``a + sigma_state * normal(..., STREAM_CURRENT)`` before it enters u (fixed:
-  ``floor(x + 0.5)`` in activation units, i.e. before the activation shift; ``sigma_state``
-  is ``sigma`` in v_th units times the population scale). Manifest entry ``current: {pop:
-  {sigma, sigma_state}}``.
-* **spike_drop** -- a spike emitted by neuron ``i`` at step ``t`` is recorded but not
-  delivered to any synapse when ``uniform(seed, chip, pop, i, t, STREAM_SPIKE_DROP) < p``.
-
-The cpu step loop calls the scalar functions; :meth:`TemporalNoise.precompute` gives the
-same numbers as ``[steps, size]`` arrays for Lava and Brian2.
+neuron, step, stream), so all backends see the same noise: the cpu step loop calls the
+scalar functions per channel; :meth:`TemporalNoise.precompute` gives the same numbers as
+``[steps, size]`` arrays (each model's reference draw) for Lava and Brian2.
 """
 from __future__ import annotations
 
@@ -28,20 +16,38 @@ from typing import Any
 
 import numpy as np
 
+from neurodeploy.noise_models import MODELS
+
 from . import counter_rng as R
 
 
 @dataclass(frozen=True)
 class PopulationNoise:
-    """Noise settings of one population (zero means off)."""
+    """Noise settings of one population: the value of each registered model it has
+    (:mod:`neurodeploy.noise_models`; zero means off)."""
 
     name: str
     pop_id: int
-    sigma: float = 0.0          # membrane noise, units of v_th
-    sigma_state: float = 0.0    # membrane noise in the build's state units
-    p_drop: float = 0.0         # spike-drop probability
-    current_sigma: float = 0.0  # synaptic-current noise, units of v_th
-    current_sigma_state: float = 0.0
+    values: dict[str, float] = field(default_factory=dict)
+
+    def channel(self, channel: str) -> float:
+        """The value of the model entering through ``channel`` (0.0 when none does)."""
+        return sum(v for m, v in self.values.items() if MODELS[m].channel == channel)
+
+    @property
+    def sigma_state(self) -> float:
+        """Membrane noise in the build's state units."""
+        return self.channel("membrane")
+
+    @property
+    def current_sigma_state(self) -> float:
+        """Synaptic-current noise in activation units."""
+        return self.channel("current")
+
+    @property
+    def p_drop(self) -> float:
+        """Spike-drop probability."""
+        return self.channel("drop")
 
 
 @dataclass(frozen=True)
@@ -53,46 +59,36 @@ class TemporalNoise:
 
     @classmethod
     def from_plan(cls, plan: Any) -> "TemporalNoise":
-        """Collect the manifest noise block of ``plan`` (a SimPlan) per population."""
+        """Collect the manifest noise block of ``plan`` (a SimPlan) per population; blocks
+        of unregistered models are left to the backends' refusal."""
         per: dict[str, dict[str, float]] = {}
-        for pop, entry in (plan.noise.get("membrane") or {}).items():
-            per.setdefault(pop, {}).update(sigma=float(entry["sigma"]),
-                                           sigma_state=float(entry.get("sigma_state",
-                                                                       entry["sigma"])))
-        for pop, entry in (plan.noise.get("current") or {}).items():
-            per.setdefault(pop, {}).update(
-                current_sigma=float(entry["sigma"]),
-                current_sigma_state=float(entry.get("sigma_state", entry["sigma"])))
-        for pop, entry in (plan.noise.get("spike_drop") or {}).items():
-            per.setdefault(pop, {})["p_drop"] = float(entry["p"])
-        pops = {name: PopulationNoise(name=name, pop_id=R.population_id(name), **vals)
+        for name, entries in plan.noise.items():
+            if name not in MODELS:
+                continue
+            for pop, entry in (entries or {}).items():
+                per.setdefault(pop, {})[name] = MODELS[name].value(entry)
+        pops = {name: PopulationNoise(name=name, pop_id=R.population_id(name), values=vals)
                 for name, vals in per.items()}
         return cls(fixed=plan.fixed, populations=pops)
 
     @property
     def active(self) -> bool:
-        return any(p.sigma_state > 0 or p.p_drop > 0 or p.current_sigma_state > 0
-                   for p in self.populations.values())
+        return any(v > 0 for p in self.populations.values() for v in p.values.values())
 
     def precompute(self, seed: int, chip: int, population: str, size: int, steps: int
                    ) -> dict[str, np.ndarray]:
-        """``{"membrane" | "current": [steps, size] increments, "drop": [steps, size] bool}``
-        of one population (keys present only for the noise it has)."""
+        """``{channel: [steps, size]}`` of one population (``membrane`` / ``current``
+        increments, ``drop`` bool), keys present only for the noise it has: each model's
+        reference draw (:class:`~neurodeploy.noise_models.model.NoiseModel`)."""
         pop = self.populations.get(population)
         out: dict[str, np.ndarray] = {}
         if pop is None:
             return out
-        if pop.sigma_state > 0:
-            z = R.draws(seed, chip, pop.pop_id, size, steps, R.STREAM_MEMBRANE, "normal")
-            inc = pop.sigma_state * z
-            out["membrane"] = np.floor(inc + 0.5).astype(np.int64) if self.fixed else inc
-        if pop.current_sigma_state > 0:
-            z = R.draws(seed, chip, pop.pop_id, size, steps, R.STREAM_CURRENT, "normal")
-            inc = pop.current_sigma_state * z
-            out["current"] = np.floor(inc + 0.5).astype(np.int64) if self.fixed else inc
-        if pop.p_drop > 0:
-            u = R.draws(seed, chip, pop.pop_id, size, steps, R.STREAM_SPIKE_DROP, "uniform")
-            out["drop"] = u < pop.p_drop
+        for name, value in pop.values.items():
+            if value > 0:
+                model = MODELS[name]
+                out[model.channel] = model.reference(value, seed, chip, pop.pop_id, size,
+                                                     steps, self.fixed)
         return out
 
 
