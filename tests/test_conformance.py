@@ -20,7 +20,7 @@ import pytest
 
 import neurodeploy  # noqa: F401  (installs the Lava shim)
 from neurodeploy import neurons, noise_models
-from neurodeploy.compile import compile_network
+from neurodeploy.compiling import compile_network
 from neurodeploy.compilers import BACKENDS, get_backend, load_plan, make_inputs
 from neurodeploy.compilers.capabilities import declared
 from neurodeploy.errors import BackendError
