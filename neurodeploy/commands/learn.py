@@ -37,6 +37,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                       classes=_classes(args.classes), train_samples=args.train_samples,
                       test_samples=args.test_samples, learn_in=args.learn_in)
     out = Path(args.output) if args.output else Path("build") / Path(args.network).stem
+    from ..learning.sampling_cli import train_sampling
+    if train_sampling(args, out):
+        return 0
     res = run_session(args.network, args.profile, cfg, out, force=args.force)
     c = res.curves
     how = {"fixed": f"learning in {args.profile}'s fixed point",

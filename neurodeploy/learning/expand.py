@@ -15,7 +15,7 @@ from ..ir.models import Network
 from .engine_rule import EngineRule
 from .fa_family import Expansion, expand_error_driven
 from .lra import expand_lra
-from .stdp import expand_stdp
+from .stdp import expand_bias, expand_stdp
 
 EXPANDERS: dict[str, Callable[[Network, str, object], Expansion]] = {
     "feedback_alignment": expand_error_driven,
@@ -27,6 +27,7 @@ EXPANDERS: dict[str, Callable[[Network, str, object], Expansion]] = {
     "sal": expand_error_driven,
     "stdp": expand_stdp,
     "lra": expand_lra,
+    "bias": expand_bias,
 }
 
 

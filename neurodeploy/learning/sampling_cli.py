@@ -1,0 +1,33 @@
+"""``neurodeploy train`` of a sampling task: the command's part (flags that do not apply are
+refused, the result printed)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import NeurodeployError
+from ..ir import load_network
+
+#: train flags of classification tasks, with their defaults
+NOT_FOR_SAMPLING = {"classes": None, "train_samples": None, "test_samples": None,
+                    "learning_rate": None, "lr_decay": None}
+
+
+def train_sampling(args: argparse.Namespace, out: Path) -> bool:
+    """Train ``args.network`` when its task is of kind sampling (True), else do nothing."""
+    net = load_network(args.network)
+    if getattr(net.task, "kind", None) != "sampling":
+        return False
+    for name, default in NOT_FOR_SAMPLING.items():
+        if getattr(args, name, default) != default:
+            flag = "--" + name.replace("_", "-")
+            raise NeurodeployError(f"{flag} does not apply to a sampling task (it has no data "
+                                   "set; its rates are in the plasticity blocks)", path=(flag,))
+    from .sampling_session import run_sampling
+    res = run_sampling(net, out, force=args.force, backend=args.backend)
+    c = res.curves
+    print(f"trained {net.task.iterations} iterations on {args.backend}: D_KL "
+          f"{c.dkl[0]:.4f} -> {c.dkl[-1]:.4f}, asymmetry {c.asymmetry[0]:.4f} -> "
+          f"{c.asymmetry[-1]:.4f}, {res.step_seconds * 1e9:.0f} ns per network step")
+    print(f"wrote {out} (curves: {out}/training/curves.png)")
+    return True
