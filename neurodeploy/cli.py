@@ -30,7 +30,8 @@ class _Parser(argparse.ArgumentParser):
 def _cmd_check(args: argparse.Namespace) -> int:
     from .ir import describe, load_network
     net = load_network(args.network)
-    if net.plasticity:
+    # a sampling task's rules run on the sampling simulator, not the learning engine
+    if net.plasticity and getattr(net.task, "kind", None) != "sampling":
         from .learning.expand import expand
         expand(net)                 # the learning pathway compile and train build
     print(describe(net))

@@ -132,8 +132,9 @@ class SpikeAlignment(_ErrorDriven):
         "B never acts on the hidden spikes, and only decay bounds it)")
     align_steps: PhaseSteps = Field(
         10000, description="noise-driven alignment steps after each training epoch")
-    align_rate_hz: Rate = Field(
-        0.1, description="spike probability per step of the hidden layer's noise")
+    align_rate_hz: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.1, description="spike probability per step of the hidden layer's noise (0: none, "
+        "stochastic hidden neurons fire by their own noise)")
     align_noise_weight: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = Field(
         0.6, description="weight of a noise spike onto a hidden neuron, in units of its "
         "threshold (below 1: the membrane fluctuates and B's input changes its firing)")

@@ -28,6 +28,6 @@ def train_sampling(args: argparse.Namespace, out: Path) -> bool:
     c = res.curves
     print(f"trained {net.task.iterations} iterations on {args.backend}: D_KL "
           f"{c.dkl[0]:.4f} -> {c.dkl[-1]:.4f}, asymmetry {c.asymmetry[0]:.4f} -> "
-          f"{c.asymmetry[-1]:.4f}, {res.step_seconds * 1e9:.0f} ns per network step")
+          f"{c.asymmetry[-1]:.4f}, {res.step_seconds * 1e9:.0f} ns CPU time per network step")
     print(f"wrote {out} (curves: {out}/training/curves.png)")
     return True
