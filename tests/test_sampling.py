@@ -141,7 +141,8 @@ def test_train_sampling_writes_sealed_summary(tmp_path: Path,
                                  "validate_every: 2"}))
     out = tmp_path / "out"
     for extra, words in ((["--backend", "lava"], "cannot run a sampling task"),
-                         (["--learning-rate", "0.1"], "--learning-rate does not apply")):
+                         (["--learning-rate", "0.1"], "--learning-rate does not apply"),
+                         (["--epochs", "3"], "--epochs does not apply")):
         assert main(["train", str(net), "-o", str(out), *extra]) == 1
         assert words in capsys.readouterr().err and not out.exists()
     assert main(["train", str(net), "-o", str(out)]) == 0
