@@ -124,6 +124,8 @@ def main() -> int:
     ap.add_argument("--peer-seeds", type=int, default=1, help="seeds the authors' code runs")
     ap.add_argument("--peer-iterations", type=int, default=None,
                     help="its iterations (default --iterations; fewer time the same steps)")
+    ap.add_argument("--peer-control", action="store_true",
+                    help="also run the authors' code without SAL (D_KL and asymmetry only)")
     args = ap.parse_args()
     if not (args.peer / "spiking_sampling_network" / "src" / "neuralsampling").is_dir():
         print(f"error: {args.peer}: not a clone of unibe-cns/sal-code "
@@ -160,6 +162,10 @@ def main() -> int:
         ns_peer.append(sec / steps * 1e9)
         print(f"authors' code, seed {seed}, SAL on, {peer_iters} iterations: D_KL {dkl:.4f}, "
               f"asymmetry {asy:.4f}, {ns_peer[-1]:.0f} ns CPU time per network step", flush=True)
+        if args.peer_control:
+            dkl, asy, _, _ = peer(args.peer, seed, peer_iters, *cfg[1:], sal=False)
+            print(f"authors' code, seed {seed}, SAL off: D_KL {dkl:.4f}, asymmetry {asy:.4f}",
+                  flush=True)
     speed = float(np.median(ns_peer) / np.median(ns_ours))
     print(f"ns CPU time per network step with SAL on: ours {np.median(ns_ours):.0f}, authors' "
           f"{np.median(ns_peer):.0f}: {speed:.1f}x (target >= {TARGET_SPEED}x): "
