@@ -11,7 +11,7 @@ import pytest
 from neurodeploy.cli import main
 from neurodeploy.errors import IRError
 from neurodeploy.ir.load import parse_network
-from neurodeploy.learning.sampling import TRI_NEAREST, sleep_phase
+from neurodeploy.learning.sampling import EXP_ALL, EXP_NEAREST, TRI_NEAREST, sleep_phase
 from neurodeploy.learning.sampling_session import SamplingTrainer
 from neurodeploy.task.sampling import asymmetry, boltzmann, dkl, states
 
@@ -48,11 +48,13 @@ def tiny(sal: bool = True, **swap: str) -> str:
     return text
 
 
-def test_sal_lowers_the_asymmetry_hebbian_learning_leaves() -> None:
-    """Same network, seed and spikes' rules but SAL: both learn the target (D_KL falls), SAL
-    ends far more symmetric."""
-    with_sal = SamplingTrainer(parse_network(tiny(True))).run()
-    without = SamplingTrainer(parse_network(tiny(False))).run()
+@pytest.mark.parametrize("psp", ["rectangular", "exponential"])
+def test_sal_lowers_the_asymmetry_hebbian_learning_leaves(psp: str) -> None:
+    """Same network, seed and rules but SAL: both learn the target (D_KL falls), SAL ends
+    far more symmetric; with either PSP."""
+    swap = {"validation_factor: 20}": f"validation_factor: 20, psp: {psp}}}"}
+    with_sal = SamplingTrainer(parse_network(tiny(True, **swap))).run()
+    without = SamplingTrainer(parse_network(tiny(False, **swap))).run()
     for res in (with_sal, without):
         assert res.curves.dkl[-1] < res.curves.dkl[0]
     assert with_sal.curves.asymmetry[-1] < 0.5 * without.curves.asymmetry[-1]
@@ -67,19 +69,24 @@ def test_signed_amplitudes_split_causal_and_anticausal_pairs() -> None:
     n = 5
     rng = np.random.default_rng(0)
     w = rng.normal(0, 0.5, (n, n))
-    ones = np.ones((2, n, n))
-    amp_p, amp_m = ones * np.array([1.0, -1.0])[:, None, None], ones * np.array([-1.0, -1.0])[:, None, None]
-    acc = np.zeros((2, n, n))
+    codes = np.array([TRI_NEAREST, TRI_NEAREST, EXP_NEAREST, EXP_ALL])
+    ones = np.ones((codes.size, n, n))
+    amp_p = ones * np.array([1.0, -1.0, 1.0, 1.0])[:, None, None]
+    amp_m = ones * np.array([-1.0, -1.0, -1.0, -1.0])[:, None, None]
+    acc = np.zeros((codes.size, n, n))
     counts = np.zeros(n, np.int64)
-    sleep_phase(w, np.zeros(n), np.full(n, 2.0), np.ones(n), 8, 8.0, True, 20000, 1,
-                np.array([TRI_NEAREST] * 2), amp_p, amp_m, np.full(2, 8.0), np.full(2, 8.0),
-                acc, counts, np.zeros(0, np.int64))
-    hebb, sal = acc
+    sleep_phase(w, np.zeros(n), np.full(n, 2.0), np.ones(n), 8, 8.0, True, 20000, 1, codes,
+                amp_p, amp_m, np.full(codes.size, 8.0), np.full(codes.size, 8.0), acc, counts,
+                np.zeros(0, np.int64))
+    hebb, sal, nearest, every = acc
     causal, anti = (hebb - sal) / 2, (hebb + sal) / 2
     assert counts.min() > 100 and causal.min() >= 0 and causal.sum() > 10
     np.testing.assert_allclose(anti, causal.T, atol=1e-9)
     np.testing.assert_allclose(hebb, hebb.T, atol=1e-9)
     np.testing.assert_allclose(sal, -sal.T, atol=1e-9)
+    # exponential windows: all pairs hold the nearest ones and more
+    np.testing.assert_allclose(every, every.T, atol=1e-9)
+    assert np.all(every >= nearest - 1e-9) and every.sum() > nearest.sum() * 1.01
 
 
 def test_boltzmann_read_outs() -> None:
