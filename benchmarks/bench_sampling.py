@@ -13,7 +13,8 @@ per network step over ours, both with SAL on and everything the run does (simula
 rules, updates, validation read-outs) counted.
 
     git clone https://github.com/unibe-cns/sal-code _peer/sal-code
-    .venv/bin/python benchmarks/bench_sampling.py --peer _peer/sal-code --seeds 10 --peer-iterations 400
+    .venv/bin/python benchmarks/bench_sampling.py --peer _peer/sal-code --seeds 10 \
+        --peer-iterations 400
     .venv/bin/python benchmarks/bench_sampling.py --peer _peer/sal-code --seeds 1 --peer-control
 
 (the second runs the authors' code for all 2000 iterations, with and without SAL; about

@@ -105,7 +105,8 @@ def test_boltzmann_read_outs() -> None:
 
 
 @pytest.mark.parametrize("swap, path, words", [
-    ({"kind: stochastic": "kind: lif", "beta: 1.0, ": ""}, "task.population", "stochastic population"),
+    ({"kind: stochastic": "kind: lif", "beta: 1.0, ": ""}, "task.population",
+     "stochastic population"),
     ({"tau_mem: 1.0": "tau_mem: 5.0"}, "populations.z.params.tau_mem", "tau_mem to dt"),
     ({"refractory: 10": "refractory: 0"}, "populations.z.params.refractory", "refractory >= 1"),
     ({"projection: rec": "projection: nope"}, "task.projection", "unknown projection"),
@@ -161,3 +162,7 @@ def test_train_sampling_writes_sealed_summary(tmp_path: Path,
     assert "weights/rec.npy" in trained and (out / "training" / "weights" / "rec.npy").exists()
     assert main(["train", str(net), "-o", str(out)]) == 1      # exists: --force replaces
     assert main(["train", str(net), "-o", str(out), "--force"]) == 0
+    assert main(["train", str(net), "-o", str(net), "--force"]) == 1   # never onto an input
+    assert main(["train", str(net), "-o", str(tmp_path), "--force"]) == 1
+    assert net.read_text().startswith("\nneurodeploy: 1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.yaml", "out"]

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..errors import BackendError, CompileError, NeurodeployError
 from ..ir import load_network
 from ..ir.load import weight_arrays
 from ..ir.models import Network
+from ..outputs import check_writable
 from ..sealed import canonical, read_sealed, seal
 from ..task.sampling import Target, asymmetry, boltzmann, dkl, draw_target
 from .sampling import sleep_phase
@@ -167,7 +169,16 @@ def _trained_yaml(net: Network, res: SamplingResult, directory: Path) -> None:
 
 def _check_out(out: Path, force: bool) -> None:
     """``out`` may be written: absent, empty, or (with ``force``) a sampling run's output."""
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+    from ..compile.artifact import _cwd_inside
+    check_writable(out, directory=True)
+    if not os.path.lexists(out):
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise CompileError("exists and is not a directory; choose another -o", file=out)
+    if _cwd_inside(Path(os.path.abspath(out))):
+        raise CompileError("is the current directory or one of its parents; refusing to "
+                           "replace it, choose another -o", file=out)
+    if not any(out.iterdir()):
         return
     mine = (out / "training" / "summary.json").is_file()
     if mine:
@@ -198,8 +209,8 @@ def run_sampling(network: str | Path | Network, out: Path, force: bool = False,
     say = progress or (lambda s: print(s, file=sys.stderr, flush=True))
     res = SamplingTrainer(net).run(say)
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(os.path.abspath(out)).parent / f".{out.name}.sampling-tmp"
-    shutil.rmtree(work, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=Path(os.path.abspath(out)).parent))
+    old = work.with_name(work.name + ".old")
     try:
         train = work / "training"
         train.mkdir(parents=True)
@@ -209,10 +220,16 @@ def run_sampling(network: str | Path | Network, out: Path, force: bool = False,
         (train / "curves.json").write_text(json.dumps(
             {"iteration": c.iteration, "dkl": c.dkl, "asymmetry": c.asymmetry}, indent=2) + "\n")
         (train / "summary.json").write_text(canonical(seal(summary_of(net, res), SEAL_KEY)))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
+        if out.exists():                 # the old output moves aside until the new is in place
+            os.replace(out, old)
+        try:
+            os.replace(work, out)
+        except OSError:
+            if os.path.lexists(old) and not os.path.lexists(out):
+                os.replace(old, out)
+            raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     res.out = out
     return res

@@ -28,7 +28,8 @@ def states(n: int) -> np.ndarray:
     return ((k >> np.arange(n - 1, -1, -1)[None, :]) & 1).astype(np.float64)
 
 
-def draw_target(n: int, seed: int, alpha: float = 1.0, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def draw_target(n: int, seed: int, alpha: float = 1.0,
+                beta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The authors' random target: W = 2 Beta - 1 symmetrised from its upper triangle (zero
     diagonal), then b = 2 Beta - 1, both from one generator seeded with ``seed``."""
     rng = np.random.default_rng(seed)
