@@ -44,9 +44,16 @@ TARGET_SPEED = 3.0
 SEED0 = {"target": 4242, "init": 4343, "sim": 4444}
 
 
-def ours(example: str, seed: int, iterations: int, steps: int, every: int, factor: int):
-    """One run of an example with every seed shifted by ``seed``."""
+def ours(example: str, seed: int, iterations: int, steps: int, every: int, factor: int,
+         rate_scale: float = 1.0, plain: bool = False):
+    """One run of an example with every seed shifted by ``seed`` and every learning rate
+    times ``rate_scale`` (``plain``: without its plasticity blocks, the bare sampler)."""
     net = load_network(ROOT / "examples" / example)
+    if plain:
+        net.plasticity = {}
+    for name, block in list(net.plasticity.items()):
+        net.plasticity[name] = block.model_copy(
+            update={"learning_rate": block.learning_rate * rate_scale})
     pop = net.task.population
     bias = np.random.default_rng(SEED0["init"] + seed).normal(0.0, 0.2, net.populations[pop].size)
     params = net.populations[pop].params.model_copy(update={"bias": [float(b) for b in bias]})
@@ -59,15 +66,15 @@ def ours(example: str, seed: int, iterations: int, steps: int, every: int, facto
     return SamplingTrainer(net).run()
 
 
-def rates() -> tuple[float, float, float]:
-    """The examples' learning rates of the weights, the biases and SAL."""
+def rates(scale: float) -> tuple[float, float, float]:
+    """The examples' learning rates of the weights, the biases and SAL, times ``scale``."""
     blocks = load_network(ROOT / "examples" / "sampling_sal.yaml").plasticity
-    return (blocks["hebb_sleep"].learning_rate, blocks["bias_sleep"].learning_rate,
-            blocks["sal"].learning_rate)
+    return (blocks["hebb_sleep"].learning_rate * scale,
+            blocks["bias_sleep"].learning_rate * scale, blocks["sal"].learning_rate * scale)
 
 
 def peer(path: Path, seed: int, iterations: int, steps: int, every: int, factor: int,
-         sal: bool = True) -> tuple[float, float, float, int]:
+         rate_scale: float = 1.0, sal: bool = True) -> tuple[float, float, float, int]:
     """The authors' train_bm.py set-up with the examples' learning rates: (D_KL, asymmetry)
     at their last validation point, CPU seconds and network steps."""
     sys.path.insert(0, str(path / "spiking_sampling_network" / "src"))
@@ -96,7 +103,7 @@ def peer(path: Path, seed: int, iterations: int, steps: int, every: int, factor:
     sim = {"t_ref": tref, "tau_syn": tref, "num_last_spikes": 1, "psp_kernel": rect_kernel}
     points = []
     with contextlib.redirect_stdout(io.StringIO()):
-        lr_w, lr_b, lr_s = rates()
+        lr_w, lr_b, lr_s = rates(rate_scale)
         s = NeuralSamplerFullyConnected(w0, b0, w_t, b_t, sim, steps, GradDescent(lr_b),
                                         GradDescent(lr_w), GradDescent(lr_s), max_w=2.0,
                                         max_b=2.0, rng_seed=SEED0["sim"] + seed)
@@ -127,6 +134,8 @@ def main() -> int:
     ap.add_argument("--peer-seeds", type=int, default=1, help="seeds the authors' code runs")
     ap.add_argument("--peer-iterations", type=int, default=None,
                     help="its iterations (default --iterations; fewer time the same steps)")
+    ap.add_argument("--rate-scale", type=float, default=1.0, help="every learning rate "
+                    "times this, both codes (0.1: the authors' 0.001 / 0.001 / 0.002)")
     ap.add_argument("--peer-control", action="store_true",
                     help="also run the authors' code without SAL (D_KL and asymmetry only)")
     args = ap.parse_args()
@@ -134,10 +143,12 @@ def main() -> int:
         print(f"error: {args.peer}: not a clone of unibe-cns/sal-code "
               "(no spiking_sampling_network/src/neuralsampling)", file=sys.stderr)
         return 1
-    cfg = (args.iterations, args.steps, args.validate_every, args.validation_factor)
+    cfg = (args.iterations, args.steps, args.validate_every, args.validation_factor,
+           args.rate_scale)
     ours("sampling_sal.yaml", 0, 2, 200, 1, 1)                      # numba compile, untimed
     print(f"{args.iterations} iterations of {args.steps} steps, validation every "
-          f"{args.validate_every} ({args.validation_factor}x longer)")
+          f"{args.validate_every} ({args.validation_factor}x longer), learning rates "
+          f"x{args.rate_scale:g}")
     print("seed   D_KL SAL   D_KL Hebb   asym SAL   asym Hebb")
     missed, asym, ns_ours = [], [], []
     for seed in range(args.seeds):
@@ -169,6 +180,9 @@ def main() -> int:
             dkl, asy, _, _ = peer(args.peer, seed, peer_iters, *cfg[1:], sal=False)
             print(f"authors' code, seed {seed}, SAL off: D_KL {dkl:.4f}, asymmetry {asy:.4f}",
                   flush=True)
+    bare = ours("sampling_sal.yaml", 0, *cfg, plain=True).step_seconds * 1e9
+    print(f"ns CPU time per network step of seed 0: plain sampling {bare:.0f}, with Hebbian "
+          f"STDP and SAL {ns_ours[0]:.0f} (the rules' cost: {ns_ours[0] / bare - 1:+.0%})")
     speed = float(np.median(ns_peer) / np.median(ns_ours))
     print(f"ns CPU time per network step with SAL on: ours {np.median(ns_ours):.0f}, authors' "
           f"{np.median(ns_peer):.0f}: {speed:.1f}x (target >= {TARGET_SPEED}x): "
