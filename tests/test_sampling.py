@@ -130,13 +130,18 @@ def test_sampling_task_refusals(swap: dict, path: str, words: str) -> None:
 
 def test_sampling_options_are_refused_outside_sampling_tasks(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture) -> None:
-    """compile cannot run the sampling rules' phases: one line, exit 1, nothing written."""
+    """compile cannot run the sampling rules' phases, nor a sampling task: one line, exit
+    1, nothing written."""
     net = tmp_path / "net.yaml"
     net.write_text("\n".join(line for line in tiny(True).split("task:")[0].splitlines()
                              if "rule: bias" not in line))
     code = main(["compile", str(net), "--profile", "cpu", "-o", str(tmp_path / "b")])
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "task of kind sampling" in err
+    assert not (tmp_path / "b").exists()
+    net.write_text(tiny(True))                    # the sampling task itself: no build
+    assert main(["compile", str(net), "--profile", "cpu", "-o", str(tmp_path / "b")]) == 1
+    assert "trains on the sampling simulator" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
 
 

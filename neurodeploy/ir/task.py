@@ -39,7 +39,6 @@ class Task(Node):
         "shown and the class is read")
 
 
-
 def _task_tag(value: object) -> str:
     kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
     return "sampling" if kind == "sampling" else "classification"
