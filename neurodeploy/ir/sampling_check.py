@@ -39,6 +39,7 @@ def check_sampling(ck: Any) -> None:
 
 
 def _projection(ck: Any, task: Any) -> None:
+    """The sampled projection: recurrent on the population, dense, no delay."""
     name = task.projection
     if name not in ck.net.projections:
         ck.fail(("task", "projection"), f"unknown projection '{name}'; defined: "
@@ -53,6 +54,7 @@ def _projection(ck: Any, task: Any) -> None:
 
 
 def _target(ck: Any, task: Any, size: int) -> None:
+    """A given target: W* symmetric [size, size], b* [size]."""
     t = task.target
     if t.weights is None:
         return
@@ -67,6 +69,7 @@ def _target(ck: Any, task: Any, size: int) -> None:
 
 
 def _block(ck: Any, task: Any, name: str, block: Any) -> None:
+    """A plasticity block the sampling simulator runs (stdp with a phase, or bias)."""
     base = ("plasticity", name)
     if block.rule == "bias":
         if block.populations != [task.population]:

@@ -40,6 +40,7 @@ class Task(Node):
 
 
 def _task_tag(value: object) -> str:
+    """The task union's member: sampling when ``kind`` says so, else classification."""
     kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
     return "sampling" if kind == "sampling" else "classification"
 

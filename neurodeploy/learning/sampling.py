@@ -36,6 +36,7 @@ def window_code(window: str, pairing: str) -> int:
 
 @njit(cache=CACHE, inline="always")
 def _kernel(code: int, dt: float, tau: float, trace: float) -> float:
+    """A pair's window value at distance ``dt`` (all pairs: the trace of earlier spikes)."""
     if code == TRI_NEAREST:
         return 1.0 - dt / tau if dt < tau else 0.0
     if code == EXP_NEAREST:

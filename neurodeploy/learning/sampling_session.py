@@ -70,6 +70,7 @@ def target_of(net: Network) -> Target:
 
 
 def _per_neuron(value, n: int) -> np.ndarray:
+    """A scalar or per-neuron parameter as one float per neuron."""
     return np.broadcast_to(np.asarray(value, np.float64), (n,)).copy()
 
 
