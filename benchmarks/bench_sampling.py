@@ -41,19 +41,23 @@ from targets import verdict  # benchmarks/ is the script's own folder
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_ASYM = 0.15
 TARGET_SPEED = 3.0
+NOISE = 0.05            # the examples' amplitude_cv, the authors' STDP noise
 SEED0 = {"target": 4242, "init": 4343, "sim": 4444}
 
 
 def ours(example: str, seed: int, iterations: int, steps: int, every: int, factor: int,
-         rate_scale: float = 1.0, plain: bool = False):
-    """One run of an example with every seed shifted by ``seed`` and every learning rate
-    times ``rate_scale`` (``plain``: without its plasticity blocks, the bare sampler)."""
+         rate_scale: float = 1.0, cv: float = NOISE, plain: bool = False):
+    """One run of an example with every seed shifted by ``seed``, every learning rate times
+    ``rate_scale`` and the sleep rules' amplitude noise ``cv`` (``plain``: without its
+    plasticity blocks, the bare sampler)."""
     net = load_network(ROOT / "examples" / example)
     if plain:
         net.plasticity = {}
     for name, block in list(net.plasticity.items()):
-        net.plasticity[name] = block.model_copy(
-            update={"learning_rate": block.learning_rate * rate_scale})
+        update = {"learning_rate": block.learning_rate * rate_scale}
+        if block.rule == "stdp" and block.phase == "sleep":
+            update["amplitude_cv"] = cv
+        net.plasticity[name] = block.model_copy(update=update)
     pop = net.task.population
     bias = np.random.default_rng(SEED0["init"] + seed).normal(0.0, 0.2, net.populations[pop].size)
     params = net.populations[pop].params.model_copy(update={"bias": [float(b) for b in bias]})
@@ -74,14 +78,15 @@ def rates(scale: float) -> tuple[float, float, float]:
 
 
 def peer(path: Path, seed: int, iterations: int, steps: int, every: int, factor: int,
-         rate_scale: float = 1.0, sal: bool = True) -> tuple[float, float, float, int]:
+         rate_scale: float = 1.0, noise: float = NOISE,
+         sal: bool = True) -> tuple[float, float, float, int]:
     """The authors' train_bm.py set-up with the examples' learning rates: (D_KL, asymmetry)
     at their last validation point, CPU seconds and network steps."""
     sys.path.insert(0, str(path / "spiking_sampling_network" / "src"))
     from neuralsampling import utils
     from neuralsampling.network import GradDescent, NeuralSamplerFullyConnected, rect_kernel
     from neuralsampling.stdp_functions import STDPRuler
-    dim, tref, noise = 7, 50, 0.05
+    dim, tref = 7, 50
     t_rng = np.random.default_rng(SEED0["target"] + seed)
     i_rng = np.random.default_rng(SEED0["init"] + seed)
     w_t = utils.copy_triu(2 * t_rng.beta(1.0, 1.0, size=(dim, dim)) - 1)
@@ -136,6 +141,8 @@ def main() -> int:
                     help="its iterations (default --iterations; fewer time the same steps)")
     ap.add_argument("--rate-scale", type=float, default=1.0, help="every learning rate "
                     "times this, both codes (0.1: the authors' 0.001 / 0.001 / 0.002)")
+    ap.add_argument("--amplitude-cv", type=float, default=NOISE, help="STDP-amplitude "
+                    "noise of the sleep rules, both codes (the examples': 0.05)")
     ap.add_argument("--peer-control", action="store_true",
                     help="also run the authors' code without SAL (D_KL and asymmetry only)")
     args = ap.parse_args()
@@ -144,11 +151,11 @@ def main() -> int:
               "(no spiking_sampling_network/src/neuralsampling)", file=sys.stderr)
         return 1
     cfg = (args.iterations, args.steps, args.validate_every, args.validation_factor,
-           args.rate_scale)
+           args.rate_scale, args.amplitude_cv)
     ours("sampling_sal.yaml", 0, 2, 200, 1, 1)                      # numba compile, untimed
     print(f"{args.iterations} iterations of {args.steps} steps, validation every "
           f"{args.validate_every} ({args.validation_factor}x longer), learning rates "
-          f"x{args.rate_scale:g}")
+          f"x{args.rate_scale:g}, amplitude noise {args.amplitude_cv:g}")
     print("seed   D_KL SAL   D_KL Hebb   asym SAL   asym Hebb")
     missed, asym, ns_ours = [], [], []
     for seed in range(args.seeds):
