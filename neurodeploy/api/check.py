@@ -23,7 +23,8 @@ def check(network: Network | str | Path, profile: Profile | str | Path | None = 
     """Validate ``network`` (schema, references, weights and its learning pathway) and, given
     ``profile``, compile it in memory to check that it fits; raises the typed error otherwise."""
     net = as_network(network)
-    if net.ir.plasticity:
+    # a sampling task's rules run on the sampling simulator, not the learning engine
+    if net.ir.plasticity and getattr(net.ir.task, "kind", None) != "sampling":
         from ..learning.expand import expand
         expand(net.ir)                 # the learning pathway compile and train build
     report = CheckReport(summary=net.describe())

@@ -16,6 +16,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     checks.learning_rate("--learning-rate", args.learning_rate)
     classes = checks.classes("--classes", args.classes)
     out = Path(args.output) if args.output else Path("build") / Path(args.network).stem
+    from ..learning.sampling_cli import train_sampling
+    if train_sampling(args, out):
+        return 0
     res = train(args.network, args.profile, backend=args.backend, epochs=args.epochs,
                 data=args.data, classes=classes, train_samples=args.train_samples,
                 test_samples=args.test_samples, seed=args.seed,

@@ -347,7 +347,8 @@ class _Compiler:
 def compile_network(net: Network, profile: HardwareProfile, out: str | Path | None,
                     force: bool = False) -> CompileResult:
     """Compile ``net`` for ``profile``; write the build to ``out`` unless it is None."""
-    from ..learning.expand import expand
+    from ..learning.expand import expand, refuse_sampling
+    refuse_sampling(net)
     _Compiler(net, profile).check_rules()
     expanded = expand(net)
     compiler = _Compiler(expanded.net, profile)

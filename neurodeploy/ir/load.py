@@ -106,7 +106,8 @@ _WRONG_BRANCH = {"int_type", "int_parsing", "float_type", "float_parsing", "lite
 _TAGS = {"lif", "stochastic", "spike_source", "poisson", "graded", "constant", "normal", "uniform",
          "file",
          "str", "int", "float", "list", "dict", "feedback_alignment", "direct_feedback_alignment",
-         "dfa", "kolen_pollack", "weight_mirror", "low_rank_fa", "sal", "stdp"}
+         "dfa", "kolen_pollack", "weight_mirror", "low_rank_fa", "sal", "stdp", "lra", "bias",
+         "sampling", "classification"}
 
 
 def _fields_at(root: type[BaseModel], path: list, data: Any) -> list[str]:
@@ -354,6 +355,10 @@ class _CrossChecker:
         task = self.net.task
         if task is None:
             return
+        if getattr(task, "kind", None) == "sampling":
+            from .sampling_check import check_sampling
+            check_sampling(self)
+            return
         for field, kinds in (("input", ("spike_source",)), ("output", MEMBRANE_KINDS)):
             name = getattr(task, field)
             self.population(("task", field), name)
@@ -366,13 +371,17 @@ class _CrossChecker:
         owner: dict[str, str] = {}
         for name, rule in self.net.plasticity.items():
             base = ("plasticity", name)
-            for i, proj in enumerate(rule.projections):
+            for i, pop in enumerate(getattr(rule, "populations", ())):
+                self.population(base + ("populations", i), pop)
+            for i, proj in enumerate(getattr(rule, "projections", ())):
                 if proj not in self.net.projections:
                     self.fail(base + ("projections", i), f"unknown projection '{proj}'"
                               f"{did_you_mean(proj, self.net.projections)}")
-                if proj in owner:
+                if proj in owner and not (getattr(rule, "phase", None) and getattr(
+                        self.net.plasticity[owner[proj]], "phase", None)):
                     self.fail(base + ("projections", i), f"projection '{proj}' already learns "
-                              f"under '{owner[proj]}'; a projection has one rule")
+                              f"under '{owner[proj]}'; a projection has one rule (or several "
+                              "stdp blocks with a phase, in a sampling task)")
                 owner[proj] = name
             if getattr(rule, "error_from", None) is not None:
                 self.population(base + ("error_from",), rule.error_from)
@@ -393,7 +402,8 @@ def describe(net: Network) -> str:
         conn = proj.connectivity if isinstance(proj.connectivity, str) else f"sparse {proj.connectivity.sparse}"
         lines.append(f"  projection {name}: {proj.pre} -> {proj.post}, {conn}")
     for name, rule in net.plasticity.items():
-        lines.append(f"  plasticity {name}: {rule.rule} on {', '.join(rule.projections)}")
+        parts = getattr(rule, "projections", None) or getattr(rule, "populations", ())
+        lines.append(f"  plasticity {name}: {rule.rule} on {', '.join(parts)}")
     if net.monitors:
         lines.append("  monitors: " + ", ".join(f"{m.population}.{m.var}" for m in net.monitors))
     return "\n".join(lines)

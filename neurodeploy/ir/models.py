@@ -324,7 +324,8 @@ class Network(Node):
     populations: dict[Name, Population] = Field(min_length=1)
     projections: dict[Name, Projection] = Field(default_factory=dict)
     plasticity: dict[Name, Plasticity] = Field(default_factory=dict)
-    task: "Task | None" = Field(None, description="data set encoding and read-out (train/evaluate)")
+    task: "TaskSpec | None" = Field(None, description="data set encoding and read-out "
+                                    "(train/evaluate), or kind: sampling (docs/sampling.md)")
     noise: Noise = Field(default_factory=Noise)
     variability: Variability = Field(default_factory=Variability)
     monitors: list[Monitor] = Field(default_factory=list)
@@ -351,7 +352,8 @@ class Network(Node):
         return value
 
 
-from .task import Task  # noqa: E402
+from .task import Task, TaskSpec  # noqa: E402
+from .sampling import SamplingTarget, SamplingTask  # noqa: E402
 
 Network.model_rebuild()
 
@@ -360,5 +362,5 @@ IR_CLASSES: tuple[type[Node], ...] = (
     PoissonPopulation, GradedPopulation,
     ConstantInit,
     NormalInit, UniformInit, FileWeights, SparseConnectivity, DelayRange, Projection,
-    *PLASTICITY_CLASSES, Task, *NOISE_CLASSES.values(), Noise, CV, Sigma, Variability, Monitor,
-    Run, Network)
+    *PLASTICITY_CLASSES, Task, SamplingTarget, SamplingTask, *NOISE_CLASSES.values(), Noise, CV,
+    Sigma, Variability, Monitor, Run, Network)

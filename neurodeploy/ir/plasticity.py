@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .models import Finite, Name, Node, NonNegativeFinite, PositiveFinite, WeightInit, check_init_spec
+from .models import Finite, Name, Node, PositiveFinite, WeightInit, check_init_spec
 
 Rate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Steps = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
@@ -132,8 +132,9 @@ class SpikeAlignment(_ErrorDriven):
         "B never acts on the hidden spikes, and only decay bounds it)")
     align_steps: PhaseSteps = Field(
         10000, description="noise-driven alignment steps after each training epoch")
-    align_rate_hz: Rate = Field(
-        0.1, description="spike probability per step of the hidden layer's noise")
+    align_rate_hz: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.1, description="spike probability per step of the hidden layer's noise (0: none, "
+        "stochastic hidden neurons fire by their own noise)")
     align_noise_weight: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = Field(
         0.6, description="weight of a noise spike onto a hidden neuron, in units of its "
         "threshold (below 1: the membrane fluctuates and B's input changes its firing)")
@@ -164,15 +165,32 @@ class LocalRepresentationAlignment(_ErrorDriven):
 
 
 class STDP(_RuleBase):
-    """Pair-based STDP: dw = a_plus * x1 * y0 - a_minus * y1 * x0 (every step)."""
+    """Pair-based STDP: dw = a_plus * x1 * y0 - a_minus * y1 * x0 (every step).
+
+    The amplitudes are signed: a_plus < 0 depresses on pre-before-post pairs, a_minus < 0
+    potentiates on post-before-pre pairs (SAL on a recurrent projection is a_plus = a_minus
+    = -1; symmetric Hebbian coincidence learning a_plus = 1, a_minus = -1). ``phase``,
+    ``window: triangular``, ``pairing: nearest`` and ``amplitude_cv`` are run by the
+    sampling task's simulator (docs/sampling.md) and refused elsewhere."""
 
     rule: Literal["stdp"]
-    a_plus: NonNegativeFinite = Field(1.0, description="potentiation per pre-before-post pair")
-    a_minus: NonNegativeFinite = Field(1.0, description="depression per post-before-pre pair")
+    a_plus: Finite = Field(1.0, description="weight change per pre-before-post pair (signed)")
+    a_minus: Finite = Field(1.0, description="weight change per post-before-pre pair is "
+                            "-a_minus (signed: negative potentiates)")
     tau_plus: Steps = Field(10.0, description="presynaptic trace time constant (steps)")
     tau_minus: Steps = Field(10.0, description="postsynaptic trace time constant (steps)")
     w_min: Finite | None = Field(None, description="lower weight bound (float builds)")
     w_max: Finite | None = Field(None, description="upper weight bound (float builds)")
+    phase: Literal["wake", "sleep"] | None = Field(
+        None, description="sampling tasks: the phase the rule learns in (default: always)")
+    window: Literal["exponential", "triangular"] = Field(
+        "exponential", description="pair window: exp(-dt/tau), or max(0, 1 - dt/tau) (the "
+        "authors' sampling kernel)")
+    pairing: Literal["all", "nearest"] = Field(
+        "all", description="all pairs, or each spike with the other neuron's latest spike")
+    amplitude_cv: Annotated[float, Field(ge=0, le=0.5, allow_inf_nan=False)] = Field(
+        0.0, description="per-synapse amplitude noise: each synapse's amplitudes are scaled by "
+        "1 + cv n, n a normal truncated at +-1.5, drawn once from the network seed")
 
     @model_validator(mode="after")
     def _bounds(self) -> "STDP":
@@ -180,18 +198,37 @@ class STDP(_RuleBase):
             raise ValueError(f"w_max ({self.w_max}) must be >= w_min ({self.w_min})")
         return self
 
+    def engine_only(self) -> bool:
+        """True when the learning engine can run the block (no sampling-task option set)."""
+        return (self.phase is None and self.window == "exponential" and self.pairing == "all"
+                and self.amplitude_cv == 0)
+
+
+class BiasLearning(Node):
+    """Bias plasticity of a sampling task: each neuron's bias changes by ``learning_rate *
+    amplitude * r`` per iteration, r its time active (spikes x tau_ref / steps) in ``phase``
+    (the target's marginal in a ``wake: target`` phase)."""
+
+    rule: Literal["bias"]
+    populations: list[Name] = Field(min_length=1, description="populations whose biases learn")
+    learning_rate: PositiveFinite = Field(0.001, le=10, description="eta of db = eta * ...")
+    amplitude: Finite = Field(1.0, description="signed: +1 in wake, -1 in sleep")
+    phase: Literal["wake", "sleep"] = Field(description="the phase the rule learns in")
+    b_min: Finite | None = Field(None, description="lower bias bound")
+    b_max: Finite | None = Field(None, description="upper bias bound")
+
 
 RULE_CLASSES: dict[str, type[_RuleBase]] = {
     "feedback_alignment": FeedbackAlignment, "direct_feedback_alignment": DirectFeedbackAlignment,
     "dfa": DirectFeedbackAlignment, "kolen_pollack": KolenPollack, "weight_mirror": WeightMirror,
     "low_rank_fa": LowRankFA, "sal": SpikeAlignment, "stdp": STDP,
-    "lra": LocalRepresentationAlignment,
+    "lra": LocalRepresentationAlignment, "bias": BiasLearning,
 }
 
 Plasticity = Annotated[Union[FeedbackAlignment, DirectFeedbackAlignment, KolenPollack,
                              WeightMirror, LowRankFA, SpikeAlignment, STDP,
-                             LocalRepresentationAlignment],
+                             LocalRepresentationAlignment, BiasLearning],
                        Field(discriminator="rule")]
 
 PLASTICITY_CLASSES = (FeedbackAlignment, DirectFeedbackAlignment, KolenPollack, WeightMirror,
-                      LowRankFA, SpikeAlignment, STDP, LocalRepresentationAlignment)
+                      LowRankFA, SpikeAlignment, STDP, LocalRepresentationAlignment, BiasLearning)

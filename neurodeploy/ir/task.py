@@ -11,11 +11,12 @@ Sequence data (``neurodeploy.task.sequences``) present element after element for
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from .models import Name, Node
+from .sampling import SamplingTask
 
 StepCount = Annotated[int, Field(ge=1, le=10_000, strict=True)]
 
@@ -36,3 +37,14 @@ class Task(Node):
     readout_steps: Annotated[int, Field(ge=0, le=10_000, strict=True)] = Field(
         0, description="sequence data: silent steps after the sequence, in which the label is "
         "shown and the class is read")
+
+
+def _task_tag(value: object) -> str:
+    """The task union's member: sampling when ``kind`` says so, else classification."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return "sampling" if kind == "sampling" else "classification"
+
+
+#: a classification task (no ``kind``), or ``kind: sampling``
+TaskSpec = Annotated[Union[Annotated[Task, Tag("classification")],
+                           Annotated[SamplingTask, Tag("sampling")]], Discriminator(_task_tag)]

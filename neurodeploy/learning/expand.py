@@ -15,7 +15,7 @@ from ..ir.models import Network
 from .engine_rule import EngineRule
 from .fa_family import Expansion, expand_error_driven
 from .lra import expand_lra
-from .stdp import expand_stdp
+from .stdp import expand_bias, expand_stdp
 
 EXPANDERS: dict[str, Callable[[Network, str, object], Expansion]] = {
     "feedback_alignment": expand_error_driven,
@@ -27,6 +27,7 @@ EXPANDERS: dict[str, Callable[[Network, str, object], Expansion]] = {
     "sal": expand_error_driven,
     "stdp": expand_stdp,
     "lra": expand_lra,
+    "bias": expand_bias,
 }
 
 
@@ -51,9 +52,18 @@ def _same_part(have, new) -> bool:
                                                                    new.connectivity)
 
 
+def refuse_sampling(net: Network) -> None:
+    """A sampling task runs on the sampling simulator, which no build holds: refused."""
+    if getattr(net.task, "kind", None) == "sampling":
+        raise IRError("a task of kind sampling trains on the sampling simulator (neurodeploy "
+                      "train), not from a build; remove the task block to compile the network",
+                      file=net._file, path=("task", "kind"))
+
+
 def expand(net: Network) -> Expanded:
     """Add every block's network parts; a part already present with the same structure is
     kept (with its weights), any other name clash is an error."""
+    refuse_sampling(net)
     pops, projs = dict(net.populations), dict(net.projections)
     blocks: dict[str, Expansion] = {}
     for name, block in net.plasticity.items():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import IRError
 from ..ir.models import Network
 from .engine_rule import EngineRule, Term, Trace
 from .fa_family import Expansion
@@ -20,7 +21,14 @@ def pair_rule(a_plus: float, a_minus: float, tau_plus: float, tau_minus: float,
 
 
 def expand_stdp(net: Network, name: str, block) -> Expansion:
-    """STDP adds no network parts; each listed projection gets the pair rule."""
+    """STDP adds no network parts; each listed projection gets the pair rule (a block with
+    the sampling simulator's options is refused: the engine has exponential all-pairs
+    traces and no phases of its own)."""
+    if not block.engine_only():
+        raise IRError(f"plasticity block '{name}' sets phase, window: triangular, pairing: "
+                      "nearest or amplitude_cv, which only a task of kind sampling runs "
+                      "(neurodeploy train); remove them to compile it", file=net._file,
+                      path=("plasticity", name))
     ex = Expansion()
     eta = block.learning_rate
     rule = pair_rule(eta * block.a_plus, eta * block.a_minus, block.tau_plus, block.tau_minus,
@@ -29,3 +37,10 @@ def expand_stdp(net: Network, name: str, block) -> Expansion:
     for proj in block.projections:
         ex.rules[proj] = rule
     return ex
+
+
+def expand_bias(net: Network, name: str, block) -> Expansion:
+    """Bias plasticity runs in sampling tasks only: refused when compiling."""
+    raise IRError(f"plasticity block '{name}' (rule bias) runs only in a task of kind sampling "
+                  "(neurodeploy train); remove it to compile the network", file=net._file,
+                  path=("plasticity", name, "rule"))

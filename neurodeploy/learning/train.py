@@ -71,6 +71,10 @@ def learning_block(net: Network) -> tuple[str, object]:
     if net.task is None:
         raise IRError("train needs a 'task' block (input, output, encoding); see "
                       "docs/learning.md", file=net._file, path=("task",))
+    if getattr(net.task, "kind", None) == "sampling":
+        raise IRError("a sampling task trains on the sampling simulator (neurodeploy train, "
+                      "or learning.sampling_session.run_sampling); see docs/sampling.md",
+                      file=net._file, path=("task", "kind"))
     if len(blocks) != 1:
         raise IRError(f"train needs exactly one error-driven plasticity block ({', '.join(ERROR_DRIVEN)}); "
                       f"found {len(blocks)}", file=net._file, path=("plasticity",))
