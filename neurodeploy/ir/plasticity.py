@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from .models import Finite, Name, Node, PositiveFinite, WeightInit, check_init_spec
+from .fields import Finite, Name, Node, PositiveFinite, WeightInit, check_init_spec
 
 Rate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Steps = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .models import Finite, Name, Node, PositiveFinite
+from .fields import Finite, Name, Node, PositiveFinite
 
 Count = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 

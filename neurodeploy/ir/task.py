@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Discriminator, Field, Tag
 
-from .models import Name, Node
+from .fields import Name, Node
 from .sampling import SamplingTask
 
 StepCount = Annotated[int, Field(ge=1, le=10_000, strict=True)]
