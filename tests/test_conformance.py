@@ -223,3 +223,20 @@ def test_a_claimed_translation_the_backend_lacks_is_refused(matrix):
             get_backend("cpu").check(plan)
     finally:
         neurons.unregister(claim.name)
+
+
+def test_ir_and_profile_noise_come_from_the_registry(tmp_path):
+    """The IR's noise block has one field per built-in model, and a profile naming an
+    unregistered noise source is refused with the field and the registered names."""
+    from neurodeploy.errors import ProfileError
+    from neurodeploy.ir.models import Noise
+    assert set(noise_models.BUILTIN) <= set(Noise.model_fields)
+    cpu = Path(neurodeploy.__file__).parent / "hw_profiles" / "cpu.yaml"
+    text = cpu.read_text()
+    assert "sources: [membrane, current, spike_drop]" in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("sources: [membrane, current, spike_drop]",
+                                "sources: [membrane, burst]"))
+    with pytest.raises(ProfileError, match=r"noise\.sources: unknown noise source 'burst'; "
+                                           "registered noise models: membrane, current"):
+        load_profile(str(bad))
