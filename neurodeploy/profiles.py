@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+from pydantic import (AfterValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
 
 from .errors import ProfileError, did_you_mean
@@ -145,21 +145,20 @@ class LearningSpec(Node):
         return self
 
 
+def _registered_noise(name: str) -> str:
+    """A noise source must name a registered noise model."""
+    from .noise_models import MODELS
+    if name not in MODELS:
+        raise ValueError(f"unknown value '{name}'{did_you_mean(name, MODELS)}; "
+                         f"registered noise models: {', '.join(MODELS)}")
+    return name
+
+
 class NoiseSpec(Node):
     """Temporal noise the target has or can generate: names of registered noise models
     (:mod:`neurodeploy.noise_models`: ``membrane``, ``current``, ``spike_drop``, ...)."""
 
-    sources: list[str] = Field(default_factory=list)
-
-    @field_validator("sources")
-    @classmethod
-    def _registered(cls, sources: list[str]) -> list[str]:
-        from .noise_models import MODELS
-        for name in sources:
-            if name not in MODELS:
-                raise ValueError(f"unknown noise source '{name}'{did_you_mean(name, MODELS)}; "
-                                 f"registered noise models: {', '.join(MODELS)}")
-        return sources
+    sources: list[Annotated[str, AfterValidator(_registered_noise)]] = Field(default_factory=list)
 
 
 class VariabilitySpec(Node):

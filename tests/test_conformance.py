@@ -231,12 +231,12 @@ def test_ir_and_profile_noise_come_from_the_registry(tmp_path):
     from neurodeploy.errors import ProfileError
     from neurodeploy.ir.models import Noise
     assert set(noise_models.BUILTIN) <= set(Noise.model_fields)
-    cpu = Path(neurodeploy.__file__).parent / "hw_profiles" / "cpu.yaml"
+    cpu = ROOT / "hw_profiles" / "cpu.yaml"
     text = cpu.read_text()
     assert "sources: [membrane, current, spike_drop]" in text
     bad = tmp_path / "bad.yaml"
     bad.write_text(text.replace("sources: [membrane, current, spike_drop]",
                                 "sources: [membrane, burst]"))
-    with pytest.raises(ProfileError, match=r"noise\.sources: unknown noise source 'burst'; "
+    with pytest.raises(ProfileError, match=r"noise\.sources\[1\]: unknown value 'burst'; "
                                            "registered noise models: membrane, current"):
         load_profile(str(bad))
