@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import typing as ty
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,20 +23,7 @@ from neurodeploy.errors import BackendError
 from neurodeploy.neurons import has_membrane, lif, stochastic
 
 from ..plan import PopulationPlan, ProjectionPlan, SimPlan
-from .records import LAVA_VAR, prealloc
-
-
-@dataclass
-class Net:
-    """The Lava processes of one plan inside a (possibly shared) run."""
-
-    plan: SimPlan
-    inputs: dict[str, np.ndarray]
-    procs: dict[str, ty.Any] = field(default_factory=dict)        # population -> process
-    conns: list[ty.Any] = field(default_factory=list)
-    records: dict[tuple[str, str], str] = field(default_factory=dict)   # (pop, var) -> file
-    monitors: dict[tuple[str, str], ty.Any] = field(default_factory=dict)
-    components: list[set[str]] = field(default_factory=list)
+from .records import LAVA_VAR, Net, prealloc
 
 
 def components(plan: SimPlan, used: set[str]) -> list[set[str]]:

@@ -1,4 +1,5 @@
-"""The lava backend's read-out: the recorder files a run writes, and Lava Monitors.
+"""The lava backend's read-out: a run's processes (:class:`Net`), the recorder files it
+writes, and Lava Monitors.
 
 By default every monitored LIF writes its own spikes (bit-packed) and v/u into a
 memory-mapped file from inside its Lava process (see :mod:`.processes`); ``readout="monitor"``
@@ -9,16 +10,29 @@ Spikes of monitored source populations are the input trains themselves in record
 from __future__ import annotations
 
 import typing as ty
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from neurodeploy.neurons import has_membrane
 
-if ty.TYPE_CHECKING:
-    from .build import Net
+from ..plan import SimPlan
 
 #: the Lava Var a Monitor probes for each monitored variable
 LAVA_VAR = {"spikes": "s_out", "v": "v", "u": "u"}
+
+
+@dataclass
+class Net:
+    """The Lava processes of one plan inside a (possibly shared) run."""
+
+    plan: SimPlan
+    inputs: dict[str, np.ndarray]
+    procs: dict[str, ty.Any] = field(default_factory=dict)        # population -> process
+    conns: list[ty.Any] = field(default_factory=list)
+    records: dict[tuple[str, str], str] = field(default_factory=dict)   # (pop, var) -> file
+    monitors: dict[tuple[str, str], ty.Any] = field(default_factory=dict)
+    components: list[set[str]] = field(default_factory=list)
 
 
 def _row_bytes(size: int, var: str, fixed: bool) -> int:
