@@ -31,29 +31,13 @@ W's input in both directions with a similar gain. SAL (:mod:`.sal`) has the same
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from ..errors import IRError
 from ..ir.models import (ConstantInit, GradedPopulation, Network, NormalInit, Projection,
                          SpikeSourcePopulation)
 from .engine_rule import EngineRule, Term, Trace
-
-
-@dataclass
-class Expansion:
-    """What a plasticity block adds to a network, and how its projections learn."""
-
-    populations: dict = field(default_factory=dict)
-    projections: dict = field(default_factory=dict)
-    rules: dict[str, EngineRule] = field(default_factory=dict)
-    label: str | None = None
-    output: str | None = None
-    hidden: list[str] = field(default_factory=list)
-    gated: list[str] = field(default_factory=list)
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-    noise: str | None = None
-    drive: str | None = None
-    align: dict | None = None
+from .expansion import Expansion
+from .sal import PHASE, sal_rule
 
 
 def chain(net: Network, block_name: str, block) -> list[tuple[str, str, str]]:
@@ -189,7 +173,6 @@ def _alignment_parts(ex: Expansion, net: Network, name: str, block, rule: str, o
         ex.align = {"phase": "mirror", "steps": block.mirror_steps,
                     "noise_hz": block.mirror_rate_hz, "coupling": 0.0, "populations": []}
     else:
-        from .sal import PHASE, sal_rule
         for w_proj, fb in ex.pairs:
             ex.rules[fb] = sal_rule(block.sal_rate, block.sal_tau, block.decay,
                                     pre_payload=-1.0, tied_to=w_proj)

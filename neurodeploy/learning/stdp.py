@@ -6,7 +6,7 @@ import math
 from ..errors import IRError
 from ..ir.models import Network
 from .engine_rule import EngineRule, Term, Trace
-from .fa_family import Expansion
+from .expansion import Expansion
 
 
 def pair_rule(a_plus: float, a_minus: float, tau_plus: float, tau_minus: float,

@@ -29,6 +29,7 @@ from .device_models import attach as attach_device
 from .learners import get_learner
 from .lr_schedule import scale_learning_rate
 from .phases import align_phase, alignment
+from .updates import to_layout, update_settings
 
 ERROR_DRIVEN = ("feedback_alignment", "direct_feedback_alignment", "dfa", "kolen_pollack",
                 "weight_mirror", "low_rank_fa", "sal", "lra")
@@ -126,7 +127,6 @@ class Trainer:
         """The target profile's plasticity imperfections (``variability.learning``:
         learning-rate mismatch, update noise, stochastic rounding) as chip 0's learning
         circuitry has them; the cpu learner simulates them, the other learners refuse them."""
-        from ..validation.finetune import to_layout, update_settings
         from ..variability.chip import Chip
         from ..variability.config import MismatchConfig
         chip = Chip(self.plan.seed, 0, MismatchConfig.from_manifest(manifest))

@@ -9,7 +9,8 @@ and feedback drawn independently); the learning pathway itself keeps nominal wei
 (see :func:`stack_chips`). Stuck synapses and synapses into dead or stuck-on
 neurons get gain 0: the device cannot change them. Each chip's update noise and stochastic
 rounding (``Chip.learning_settings``) step in LSBs of each plastic projection's nominal full
-scale (:func:`update_settings`), drawn per synapse and update at the chip's seed and index. The weights a chip ends with are put into
+scale (:func:`~neurodeploy.learning.updates.update_settings`), drawn per synapse and update
+at the chip's seed and index. The weights a chip ends with are put into
 its frozen plan and read out exactly as ``neurodeploy evaluate`` would.
 """
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy as np
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.neurons.kind import MEMBRANE_KINDS
 from neurodeploy.variability.chip import Chip, batch_plan
+
+from neurodeploy.learning.updates import to_layout, update_settings
 
 from . import accuracy
 
@@ -145,21 +148,6 @@ def learn_setup(build: str, data: str, samples: int | None, seed: int,
     return LearnSetup(plan=plan, block=block, lr_scale=scale, x=x, y=y)
 
 
-def to_layout(layout: Any, plan: Any, name: str, values: np.ndarray) -> np.ndarray:
-    """Per-synapse ``values`` of projection ``name`` (shape of the plan's weight array) in
-    the learning layout's flat synapse order, checking that the order is the layout's."""
-    sl = layout.slices[name]
-    proj = plan.projections[name]
-    values = np.asarray(values, np.float64)
-    if proj.format == "dense":
-        return values.reshape(sl.shape)[sl.rows, sl.cols]
-    rows, cols = np.asarray(proj.rows, np.int64), np.asarray(proj.cols, np.int64)
-    order = sl.order
-    if not (np.array_equal(rows[order], sl.rows) and np.array_equal(cols[order], sl.cols)):
-        raise RuntimeError(f"synapse order of '{name}' differs from the learning layout's")
-    return values.reshape(-1)[order]
-
-
 def _locked(chip: Chip, plan: Any, name: str) -> np.ndarray:
     """Synapses the chip cannot change: stuck ones and those into dead or stuck-on neurons."""
     proj = plan.projections[name]
@@ -214,22 +202,6 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
                 gain = np.where(_locked(chip, plan, name), 0.0, gain)
                 g[c, part] = to_layout(layout, plan, name, gain)
     return layout.neuron_params(over, N), w, g
-
-
-def update_settings(layout: Any, plan: Any, chips: Sequence[Chip]) -> Any:
-    """The learner's imperfect-update settings of ``chips`` (``Chip.learning_settings``):
-    noise std in LSBs and stochastic rounding per chip, drawn at (chip seed, chip index),
-    in steps of each plastic projection's :func:`update_lsb`."""
-    from neurodeploy.variability.effective import update_lsb
-    sets = [c.learning_settings for c in chips]
-    bits = {st["weight_bits"] for st in sets}
-    if len(bits) > 1:
-        raise ValueError(f"chips of one fine-tuning batch have different weight_bits {bits}")
-    width = bits.pop()
-    lsb = [update_lsb(plan.projections[n].weights, width) for n in layout.rule_names]
-    return layout.updates(sigma=[st["update_noise"] for st in sets],
-                          rounding=[st["stochastic_rounding"] for st in sets],
-                          seed=[c.seed for c in chips], chip=[c.index for c in chips], lsb=lsb)
 
 
 def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
@@ -327,7 +299,7 @@ def html_section(report: dict) -> str:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from .report import _png
+    from .png import png_uri
     fig, ax = plt.subplots(figsize=(4.2, 4))
     for e in report["points"]:
         mine = [c for c in chips if c["point"] == e["point"]]
@@ -352,6 +324,6 @@ def html_section(report: dict) -> str:
     return (f"<h2>Chip-in-the-loop fine-tuning</h2><p>Each chip ran the build's learning rule "
             f"on the training split; yield and figures above are after fine-tuning.</p>"
             f"<table><tr><th>settings</th><th>mean accuracy before</th><th>after</th></tr>"
-            f"{rows}</table><img src='{_png(fig)}'>"
+            f"{rows}</table><img src='{png_uri(fig)}'>"
             f"<table><tr><th>point</th><th>chip</th><th>accuracy before</th><th>after</th></tr>"
             f"{per_chip}</table>")

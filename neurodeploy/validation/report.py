@@ -1,9 +1,7 @@
 """``report.json`` and ``report.html`` of a validation run (written atomically)."""
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
 import tempfile
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .finetune import html_section as finetune_html
+from .png import png_uri
 from .spec import parse_spec
 from .stats import CI_LEVEL, CI_METHOD, yield_summary
 
@@ -103,14 +102,6 @@ def write_reports(folder: Path, report: dict) -> None:
     write_atomic(folder / "report.html", render_html(report).encode())
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def _main_metric(report: dict) -> str | None:
     if report["spec"]:
         return parse_spec(report["spec"]).clauses[0].metric
@@ -145,7 +136,7 @@ def render_html(report: dict) -> str:
         ax.set_xlabel(metric)
         ax.set_ylabel("chips")
         ax.set_title(f"{metric} over chips")
-        images.append(("Distribution", _png(fig)))
+        images.append(("Distribution", png_uri(fig)))
     if report["sweep"] and report["spec"]:
         fig, ax = plt.subplots(figsize=(6, 3.2))
         values = [e["value"] for e in report["points"]]
@@ -165,7 +156,7 @@ def render_html(report: dict) -> str:
         ax.set_ylabel("yield")
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
-        images.append(("Yield versus " + report["sweep"]["path"], _png(fig)))
+        images.append(("Yield versus " + report["sweep"]["path"], png_uri(fig)))
     esc = html.escape
     rows = []
     for e in report["points"]:

@@ -5,7 +5,8 @@ import html
 import json
 from pathlib import Path
 
-from neurodeploy.validation.report import _png, write_atomic
+from neurodeploy.validation.png import png_uri
+from neurodeploy.validation.report import write_atomic
 
 
 def summary_lines(report: dict) -> list[str]:
@@ -46,7 +47,7 @@ def _plot(report: dict) -> str:
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7)
     ax.set_title("accuracy under attack (bands: 95 % CI over samples)")
-    return _png(fig)
+    return png_uri(fig)
 
 
 def _row(e: dict) -> str:
