@@ -140,7 +140,7 @@ def load_profile(ref: str | Path) -> HardwareProfile:
     try:
         profile = HardwareProfile.model_validate(data)
     except ValidationError as exc:
-        from .ir.load import pydantic_to_error  # only on errors: keeps NumPy out of `profiles`
+        from .ir.pydantic_errors import pydantic_to_error  # only on errors
         raise pydantic_to_error(exc, merged, HardwareProfile, ProfileError) from None
     profile._file = loaded.file
     profile._lines = loaded.lines

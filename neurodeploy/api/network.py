@@ -77,7 +77,7 @@ def validate_data(data: dict, base_dir: str | Path = ".", source: str = PYTHON_S
     """Validate IR data (YAML's fields as Python values) into the typed IR network."""
     from pydantic import ValidationError
 
-    from ..ir.load import pydantic_to_error
+    from ..ir.pydantic_errors import pydantic_to_error
     from ..ir.models import Network as IRNetwork
     from ..yamlio import LoadedYAML
     if not isinstance(data, dict):

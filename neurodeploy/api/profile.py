@@ -46,7 +46,7 @@ class Profile:
         mappings (``cores={"max_chips": 2}``), validated like a profile file."""
         from pydantic import ValidationError
 
-        from ..ir.load import pydantic_to_error
+        from ..ir.pydantic_errors import pydantic_to_error
         from ..profiles import HardwareProfile, _merge
         from ..yamlio import LoadedYAML
         data = self._hw.model_dump(mode="json")
