@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 
 from ..errors import ArtifactError
 from ..task import Dataset
@@ -30,6 +31,19 @@ def task_of(plan) -> dict:
     return plan.task
 
 
+def encoded_test_split(plan, task: dict, data: Dataset, samples: int | None, seed: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(input spikes [samples, steps, n_input], labels) of the test split as evaluate presents
+    it: checked against the build, the first ``samples``, encoded with seed ``seed + 1``."""
+    check_fits(data, plan.populations[task["input"]].size, plan.populations[task["output"]].size,
+               data.name)
+    check_task(data, task, data.name)
+    x, y = data.x_test, data.y_test
+    if samples:
+        x, y = x[:samples], y[:samples]
+    return encode_inputs(x, task, seed + 1), np.asarray(y)
+
+
 def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None = None,
                    data_spec: str = "digits", seed: int = 0, samples: int | None = None,
                    classes: list[int] | None = None) -> dict:
@@ -46,14 +60,8 @@ def evaluate_build(build: str | Path, backend: str = "cpu", data: Dataset | None
         classes = classes if classes is not None else trained_classes(build)
         if classes:
             data = data.subset(classes)
-    check_fits(data, plan.populations[task["input"]].size, plan.populations[task["output"]].size,
-               data.name)
-    check_task(data, task, data.name)
-    x, y = data.x_test, data.y_test
-    if samples:
-        x, y = x[:samples], y[:samples]
+    spikes, y = encoded_test_split(plan, task, data, samples, seed)
     steps = int(task["sample_steps"])
-    spikes = encode_inputs(x, task, seed + 1)
     learner = get_learner(backend, plan, task["output"])
     counts, totals, synops = learner.predict_counts({task["input"]: spikes}, y.size, steps)
     lay = learner.layout

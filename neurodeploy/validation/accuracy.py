@@ -35,8 +35,7 @@ class Workload:
 def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> Workload:
     """The build's task on ``data_spec`` (``digits`` or an ``.npz``), as evaluate sees it."""
     from neurodeploy.task import load_dataset
-    from neurodeploy.task.datasets import check_fits
-    from neurodeploy.task.sequences import check_task, encode_inputs
+    from neurodeploy.learning.evaluate import encoded_test_split
     task = plan.task
     if not task:
         raise NeurodeployError("this build has no task block, so it has no accuracy; use "
@@ -52,14 +51,8 @@ def load_workload(plan: Any, data_spec: str, samples: int | None, seed: int) -> 
     classes = trained_classes(plan.path)
     if classes:                      # as evaluate: the labels the build was trained on
         data = data.subset(classes)
-    check_fits(data, plan.populations[task["input"]].size,
-               plan.populations[task["output"]].size, data.name)
-    check_task(data, task, data.name)
-    x, y = data.x_test, data.y_test
-    if samples:
-        x, y = x[:samples], y[:samples]
+    spikes, y = encoded_test_split(plan, task, data, samples, seed)
     steps = int(task["sample_steps"])
-    spikes = encode_inputs(x, task, seed + 1)
     return Workload(input=task["input"], output=task["output"], steps=steps,
                     spikes=spikes, labels=np.asarray(y, np.int64))
 
