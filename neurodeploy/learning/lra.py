@@ -68,7 +68,9 @@ def expand_lra(net: Network, name: str, block) -> Expansion:
     tau = float(epoch) if block.trace_tau is None else block.trace_tau
     rule = forward_rule(block.learning_rate, tau, block.decay, epoch)
     recurrent = forward_rule(block.learning_rate * block.recurrent_rate, tau, block.decay, epoch)
+    tau_out = tau if block.readout_trace_tau is None else block.readout_trace_tau
     for proj in block.projections:
         p = net.projections[proj]
         ex.rules[proj] = recurrent if p.pre == h and p.post == h else rule
+    ex.rules[readout] = forward_rule(block.learning_rate, tau_out, block.decay, epoch)
     return ex
