@@ -74,14 +74,16 @@ def test_update_matches_numpy_transcription(tmp_path):
 
 
 @pytest.mark.parametrize("projs,msg", [
-    ("[in_hid, hid_hid]", "one read-out projection into 'hidden'"),
-    ("[in_hid, hid_out, hid_hid2]", "found 2"),
+    ("[in_hid, hid_hid]", "'in_hid' starts at the input"),
+    ("[in_hid, hid_out, hid_hid2]", "'hid_hid2' starts at the input"),
     ("[in_hid, hid_hid2]", "starts at the input"),
+    ("[in_hid, hid_out, hid_out2]", "'hidden' has two read-out projections"),
     ("[hid_out]", "at least one projection into 'hidden'"),
 ])
 def test_bad_blocks_are_one_line_errors(tmp_path, projs, msg):
     text = NET.format(projs=projs, epoch=24, seed=3).replace(
-        "  hid_out:", "  hid_hid2: {pre: input, post: output}\n  hid_out:")
+        "  hid_out:", "  hid_hid2: {pre: input, post: output}\n  hid_out2: {pre: hidden, post: output}\n"
+        "  hid_out:")
     with pytest.raises(IRError, match=msg) as info:
         expand(parse_network(text, tmp_path / "bad.yaml"))
     assert "\n" not in str(info.value) and "plasticity.learn" in str(info.value)

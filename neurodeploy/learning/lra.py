@@ -29,48 +29,60 @@ from ..ir.models import Network, NormalInit, Projection
 from .fa_family import Expansion, forward_rule, learning_epoch, output_error
 
 
-def _roles(net: Network, name: str, block) -> tuple[str, str, str]:
-    """(read-out projection, recurrent layer, output) of the listed projections: one
-    projection into the output from the recurrent layer, every other one into that layer."""
+def _roles(net: Network, name: str, block) -> tuple[str, dict[str, str]]:
+    """(output, {recurrent layer: its read-out projection}) of the listed projections: each
+    recurrent layer sends exactly one projection into the output, every other listed
+    projection ends at one of those layers."""
     def err(msg: str, *path) -> IRError:
         return IRError(msg, file=net._file, path=("plasticity", name, *path))
     out = block.error_from or net.projections[block.projections[-1]].post
-    readouts = [p for p in block.projections if net.projections[p].post == out]
-    if len(readouts) != 1:
-        raise err(f"lra trains one read-out projection into '{out}'; found {len(readouts)} "
-                  f"({', '.join(readouts) or 'none'})", "projections")
-    h = net.projections[readouts[0]].pre
-    if net.populations[h].kind == "spike_source":
-        raise err(f"the read-out projection '{readouts[0]}' starts at the input '{h}'; lra "
-                  "trains a recurrent layer between input and output", "projections")
+    readouts: dict[str, str] = {}
     for i, p in enumerate(block.projections):
-        if p != readouts[0] and net.projections[p].post != h:
-            raise err(f"'{p}' ends at '{net.projections[p].post}', not at the recurrent layer "
-                      f"'{h}'; lra trains the projections into '{h}' (input, recurrent) and "
-                      f"'{readouts[0]}'", "projections", i)
-    if len(block.projections) < 2:
-        raise err(f"lra needs at least one projection into '{h}' besides the read-out "
-                  f"'{readouts[0]}'", "projections")
-    return readouts[0], h, out
+        pre, post = net.projections[p].pre, net.projections[p].post
+        if post != out or pre == out:
+            continue
+        if net.populations[pre].kind == "spike_source":
+            raise err(f"the read-out projection '{p}' starts at the input '{pre}'; lra trains "
+                      "recurrent layers between input and output", "projections", i)
+        if pre in readouts:
+            raise err(f"'{pre}' has two read-out projections into '{out}' ('{readouts[pre]}', "
+                      f"'{p}'); list one per recurrent layer", "projections", i)
+        readouts[pre] = p
+    if not readouts:
+        raise err(f"lra trains one read-out projection into '{out}' from each recurrent layer; "
+                  f"found none among {', '.join(block.projections)}", "projections")
+    layers = ", ".join(f"'{h}'" for h in readouts)
+    for i, p in enumerate(block.projections):
+        if p not in readouts.values() and net.projections[p].post not in readouts:
+            raise err(f"'{p}' ends at '{net.projections[p].post}', not at a recurrent layer "
+                      f"({layers}); lra trains the projections into them (input, recurrent) and "
+                      f"their read-outs into '{out}'", "projections", i)
+    if len(block.projections) == len(readouts):
+        raise err(f"lra needs at least one projection into {layers} besides the read-out",
+                  "projections")
+    return out, readouts
 
 
 def expand_lra(net: Network, name: str, block) -> Expansion:
-    """Label, error population, feedback B to the recurrent layer, and the rules."""
-    readout, h, out = _roles(net, name, block)
+    """Label, error population, a feedback B to each recurrent layer, and the rules."""
+    out, readouts = _roles(net, name, block)
+    layers = list(readouts)
     n_out = net.populations[out].size
-    ex = Expansion(label=f"{name}_label", output=out, hidden=[h], gated=[h])
+    ex = Expansion(label=f"{name}_label", output=out, hidden=layers, gated=list(layers))
     err = output_error(ex, name, out, n_out)
-    fb = f"{name}_fb_{h}"
-    init = block.feedback or NormalInit(init="normal", mean=0.0, std=block.beta / math.sqrt(n_out))
-    ex.projections[fb] = Projection(pre=err, post=h, port="third_factor", weights=init)
-    ex.pairs.append((readout, fb))
+    for h in layers:
+        fb = f"{name}_fb_{h}"
+        init = block.feedback or NormalInit(init="normal", mean=0.0, std=block.beta / math.sqrt(n_out))
+        ex.projections[fb] = Projection(pre=err, post=h, port="third_factor", weights=init)
+        ex.pairs.append((readouts[h], fb))
     epoch = learning_epoch(net, block)
     tau = float(epoch) if block.trace_tau is None else block.trace_tau
     rule = forward_rule(block.learning_rate, tau, block.decay, epoch)
     recurrent = forward_rule(block.learning_rate * block.recurrent_rate, tau, block.decay, epoch)
     tau_out = tau if block.readout_trace_tau is None else block.readout_trace_tau
+    readout = forward_rule(block.learning_rate, tau_out, block.decay, epoch)
     for proj in block.projections:
         p = net.projections[proj]
-        ex.rules[proj] = recurrent if p.pre == h and p.post == h else rule
-    ex.rules[readout] = forward_rule(block.learning_rate, tau_out, block.decay, epoch)
+        ex.rules[proj] = (readout if proj in readouts.values()
+                          else recurrent if p.pre in readouts else rule)
     return ex
