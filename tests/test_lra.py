@@ -55,6 +55,23 @@ def test_parts_and_rules(tmp_path):
     assert all(r.t_epoch == 24 and r.third_factor for r in block.rules.values())
 
 
+def test_several_recurrent_layers_each_get_feedback_and_own_traces(tmp_path):
+    """Two recurrent layers (two synaptic time constants): one B and one read-out each; the
+    read-outs use readout_trace_tau, the input and recurrent projections trace_tau."""
+    text = NET.format(projs="[in_hid, in_slow, hid_hid, slow_slow, hid_out, slow_out]", epoch=24,
+                      seed=3).replace("  output:", "  slow: {kind: lif, size: 5, params: {tau_syn: 80.0}}\n  output:")
+    text = text.replace("  hid_out:", "  in_slow: {pre: input, post: slow}\n  slow_slow: {pre: slow, post: slow}\n"
+                        "  slow_out: {pre: slow, post: output}\n  hid_out:")
+    text = text.replace("recurrent_rate: 0.5,", "recurrent_rate: 0.5, trace_tau: 40, readout_trace_tau: 5,")
+    block = expand(parse_network(text, tmp_path / "two.yaml")).blocks["learn"]
+    assert block.hidden == ["hidden", "slow"] and block.gated == ["hidden", "slow"]
+    assert block.pairs == [("hid_out", "learn_fb_hidden"), ("slow_out", "learn_fb_slow")]
+    taus = {n: r.x1.tau for n, r in block.rules.items()}
+    assert taus == {"in_hid": 40, "in_slow": 40, "hid_hid": 40, "slow_slow": 40, "hid_out": 5, "slow_out": 5}
+    coef = {n: r.terms[0].coef for n, r in block.rules.items()}
+    assert coef["slow_slow"] == pytest.approx(0.01) and coef["in_slow"] == pytest.approx(0.02)
+
+
 def test_update_matches_numpy_transcription(tmp_path):
     """dw = eta x1 (y2 - y3) - decay w for the input, recurrent and read-out synapses: x1
     the pre trace, y2 - y3 the post neuron's local error (beta B e on the recurrent layer),
