@@ -1,4 +1,4 @@
-"""``rule: lra``: local representation alignment for one recurrent spiking layer.
+"""``rule: lra``: local representation alignment for recurrent spiking layers.
 
 After Manchev & Garcia-Peraza-Herrera, "Can Local Representation Alignment RNNs Solve
 Temporal Tasks?": no backpropagation through time; each layer gets a target and learns
@@ -6,19 +6,23 @@ from its own mismatch. Here, every step:
 
 * the output error ``e = label - out`` is a graded population (as in the FA family: label
   source, ``<b>_error``, ``<b>_err_out`` into the outputs' third factor);
-* the recurrent layer h's target is its activity moved by ``beta B e``; its local error,
-  target - activity = ``beta B e``, reaches h's third factor through the fixed random
-  feedback projection ``<b>_fb_<h>`` (``B``, std ``beta / sqrt(outputs)`` by default);
+* each recurrent layer h's target is its activity moved by ``beta B_h e``; its local error,
+  target - activity = ``beta B_h e``, reaches h's third factor through its fixed random
+  feedback projection ``<b>_fb_<h>`` (std ``beta / sqrt(outputs)`` by default);
 * every trained projection, input -> h, h -> h (recurrent) and h -> out, learns
-  ``dw = eta x1 (y2 - y3) - decay w`` (``eta`` times ``recurrent_rate`` on h -> h): its pre trace x1, the post neuron's local error
-  (y2 - y3, summed over the learning epoch) taken only while the post neuron is active
-  (the gate, LRA's post-activity factor), and an optional decay.
+  ``dw = eta x1 (y2 - y3) - decay w`` (``eta`` times ``recurrent_rate`` on h -> h): its pre
+  trace x1, the post neuron's local error (y2 - y3, summed over the learning epoch) taken
+  only while the post neuron is active (the gate, LRA's post-activity factor), and an
+  optional decay.
 
-The recurrent projection sees the previous steps' hidden spikes as its pre trace, so the
-error of a step credits the recurrent synapses that shaped the activity leading to it,
-without unrolling time. The rule is the FA family's engine rule (one sum of products), so
-it runs wherever theirs does: cpu, Brian2 and Lava in float; fixed-point profiles refuse it
-by name at compile (``learning/manifest.py``).
+Several recurrent layers (each with one read-out into the output) let a network hold its
+memory at several synaptic time constants. The input and recurrent projections' pre trace
+(``trace_tau``, long) carries the sequence forward to the read-out window where the error
+arrives, so the error credits the synapses that shaped the activity leading to it, without
+unrolling time; the read-out projections' (``readout_trace_tau``, short) sees that window's
+hidden spikes. The rule is the FA family's engine rule (one sum of products), so it runs
+wherever theirs does: cpu, Brian2 and Lava in float; fixed-point profiles refuse it by name
+at compile (``learning/manifest.py``).
 """
 from __future__ import annotations
 
