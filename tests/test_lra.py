@@ -31,6 +31,7 @@ projections:
   hid_out: {{pre: hidden, post: output, weights: {{init: normal, mean: 0.1, std: 0.3}}}}
 plasticity:
   learn: {{rule: lra, projections: {projs}, learning_rate: 0.02, beta: 2.0, decay: 0.0078125, recurrent_rate: 0.5,
+          readout_trace_tau: 6,
           learning_epoch: {epoch}}}
 task: {{input: input, output: output, encoding: regular, max_rate: 1.0, sample_steps: 24,
         item_steps: 2, readout_steps: 4}}
@@ -62,7 +63,7 @@ def test_several_recurrent_layers_each_get_feedback_and_own_traces(tmp_path):
                       seed=3).replace("  output:", "  slow: {kind: lif, size: 5, params: {tau_syn: 80.0}}\n  output:")
     text = text.replace("  hid_out:", "  in_slow: {pre: input, post: slow}\n  slow_slow: {pre: slow, post: slow}\n"
                         "  slow_out: {pre: slow, post: output}\n  hid_out:")
-    text = text.replace("recurrent_rate: 0.5,", "recurrent_rate: 0.5, trace_tau: 40, readout_trace_tau: 5,")
+    text = text.replace("readout_trace_tau: 6,", "trace_tau: 40, readout_trace_tau: 5,")
     block = expand(parse_network(text, tmp_path / "two.yaml")).blocks["learn"]
     assert block.hidden == ["hidden", "slow"] and block.gated == ["hidden", "slow"]
     assert block.pairs == [("hid_out", "learn_fb_hidden"), ("slow_out", "learn_fb_slow")]
