@@ -138,8 +138,8 @@ def test_float_backend_weights_equal_cpu_after_each_sample(tmp_path, backend):
 
 def test_bptt_reference_runs_the_cpu_network(tmp_path):
     """The host BPTT reference's forward pass gives the cpu backend's read-out counts
-    (frozen, one sample from a reset state), and its surrogate gradient reaches the
-    recurrent and input weights."""
+    (frozen, one sample from a reset state), its surrogate gradient reaches the recurrent
+    and input weights, and its read-out voltage term has a gradient too."""
     import torch
 
     from neurodeploy.learning.bptt_reference import SpikingForward
@@ -147,11 +147,15 @@ def test_bptt_reference_runs_the_cpu_network(tmp_path):
     data = generate("temporal_order:length=10,train=6,test=1,seed=4")
     spikes = encode_inputs(data.x_train, plan.task, 0)
     net = SpikingForward(plan, ["in_hid", "hid_hid", "hid_out"])
-    counts = net.counts(torch.tensor(spikes, dtype=torch.float64))
+    counts, vsum = net.run(torch.tensor(spikes, dtype=torch.float64), plan.task["readout_steps"])
     cpu = get_learner("cpu", plan.frozen(), "output")
     steps = plan.task["sample_steps"]
     want = np.concatenate([cpu.predict_counts({"input": spikes[k:k + 1]}, 1, steps)[0]
                            for k in range(6)])
     assert want.sum() > 6 and np.array_equal(counts.detach().numpy(), want)
-    counts.sum().backward()
+    counts.sum().backward(retain_graph=True)
     assert all(float(net.params[n].grad.abs().sum()) > 0 for n in ("in_hid", "hid_hid", "hid_out"))
+    # the loss's read-out membrane term: graded, with a gradient through the read-out weights
+    net.params["hid_out"].grad = None
+    vsum.sum().backward()
+    assert float(net.params["hid_out"].grad.abs().sum()) > 0 and float(vsum.abs().sum()) > 0
