@@ -26,6 +26,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--voltage-gain", type=float, default=1.0,
+                    help="weight of the outputs' mean read-out membrane potential in the logits")
+    ap.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0: none)")
     args = ap.parse_args()
     net = load_network(args.network)
     name, block = learning_block(net)
@@ -35,7 +38,8 @@ def main() -> None:
     task = plan.task
     hist = train_bptt(plan, list(block.projections), encode_inputs(data.x_train, task, args.seed + 7),
                       data.y_train, encode_inputs(data.x_test, task, args.seed + 1), data.y_test,
-                      BpttConfig(epochs=args.epochs, lr=args.lr, seed=args.seed))
+                      BpttConfig(epochs=args.epochs, lr=args.lr, seed=args.seed,
+                                 voltage_gain=args.voltage_gain, clip=args.clip))
     for k, (tr, te, s) in enumerate(zip(hist["train_accuracy"], hist["test_accuracy"], hist["seconds"])):
         print(f"epoch {k + 1}: train {tr:.3f}, test {te:.3f}, {s:.0f} s", flush=True)
     print(json.dumps({"network": args.network, "data": args.data, "rule": "bptt (host)",

@@ -31,6 +31,7 @@ projections:
   hid_out: {{pre: hidden, post: output, weights: {{init: normal, mean: 0.1, std: 0.3}}}}
 plasticity:
   learn: {{rule: lra, projections: {projs}, learning_rate: 0.02, beta: 2.0, decay: 0.0078125, recurrent_rate: 0.5,
+          readout_trace_tau: 6,
           learning_epoch: {epoch}}}
 task: {{input: input, output: output, encoding: regular, max_rate: 1.0, sample_steps: 24,
         item_steps: 2, readout_steps: 4}}
@@ -55,6 +56,23 @@ def test_parts_and_rules(tmp_path):
     assert all(r.t_epoch == 24 and r.third_factor for r in block.rules.values())
 
 
+def test_several_recurrent_layers_each_get_feedback_and_own_traces(tmp_path):
+    """Two recurrent layers (two synaptic time constants): one B and one read-out each; the
+    read-outs use readout_trace_tau, the input and recurrent projections trace_tau."""
+    text = NET.format(projs="[in_hid, in_slow, hid_hid, slow_slow, hid_out, slow_out]", epoch=24,
+                      seed=3).replace("  output:", "  slow: {kind: lif, size: 5, params: {tau_syn: 80.0}}\n  output:")
+    text = text.replace("  hid_out:", "  in_slow: {pre: input, post: slow}\n  slow_slow: {pre: slow, post: slow}\n"
+                        "  slow_out: {pre: slow, post: output}\n  hid_out:")
+    text = text.replace("readout_trace_tau: 6,", "trace_tau: 40, readout_trace_tau: 5,")
+    block = expand(parse_network(text, tmp_path / "two.yaml")).blocks["learn"]
+    assert block.hidden == ["hidden", "slow"] and block.gated == ["hidden", "slow"]
+    assert block.pairs == [("hid_out", "learn_fb_hidden"), ("slow_out", "learn_fb_slow")]
+    taus = {n: r.x1.tau for n, r in block.rules.items()}
+    assert taus == {"in_hid": 40, "in_slow": 40, "hid_hid": 40, "slow_slow": 40, "hid_out": 5, "slow_out": 5}
+    coef = {n: r.terms[0].coef for n, r in block.rules.items()}
+    assert coef["slow_slow"] == pytest.approx(0.01) and coef["in_slow"] == pytest.approx(0.02)
+
+
 def test_update_matches_numpy_transcription(tmp_path):
     """dw = eta x1 (y2 - y3) - decay w for the input, recurrent and read-out synapses: x1
     the pre trace, y2 - y3 the post neuron's local error (beta B e on the recurrent layer),
@@ -74,14 +92,16 @@ def test_update_matches_numpy_transcription(tmp_path):
 
 
 @pytest.mark.parametrize("projs,msg", [
-    ("[in_hid, hid_hid]", "one read-out projection into 'hidden'"),
-    ("[in_hid, hid_out, hid_hid2]", "found 2"),
+    ("[in_hid, hid_hid]", "'in_hid' starts at the input"),
+    ("[in_hid, hid_out, hid_hid2]", "'hid_hid2' starts at the input"),
     ("[in_hid, hid_hid2]", "starts at the input"),
+    ("[in_hid, hid_out, hid_out2]", "'hidden' has two read-out projections"),
     ("[hid_out]", "at least one projection into 'hidden'"),
 ])
 def test_bad_blocks_are_one_line_errors(tmp_path, projs, msg):
     text = NET.format(projs=projs, epoch=24, seed=3).replace(
-        "  hid_out:", "  hid_hid2: {pre: input, post: output}\n  hid_out:")
+        "  hid_out:", "  hid_hid2: {pre: input, post: output}\n  hid_out2: {pre: hidden, post: output}\n"
+        "  hid_out:")
     with pytest.raises(IRError, match=msg) as info:
         expand(parse_network(text, tmp_path / "bad.yaml"))
     assert "\n" not in str(info.value) and "plasticity.learn" in str(info.value)
@@ -118,8 +138,8 @@ def test_float_backend_weights_equal_cpu_after_each_sample(tmp_path, backend):
 
 def test_bptt_reference_runs_the_cpu_network(tmp_path):
     """The host BPTT reference's forward pass gives the cpu backend's read-out counts
-    (frozen, one sample from a reset state), and its surrogate gradient reaches the
-    recurrent and input weights."""
+    (frozen, one sample from a reset state), its surrogate gradient reaches the recurrent
+    and input weights, and its read-out voltage term has a gradient too."""
     import torch
 
     from neurodeploy.learning.bptt_reference import SpikingForward
@@ -127,11 +147,15 @@ def test_bptt_reference_runs_the_cpu_network(tmp_path):
     data = generate("temporal_order:length=10,train=6,test=1,seed=4")
     spikes = encode_inputs(data.x_train, plan.task, 0)
     net = SpikingForward(plan, ["in_hid", "hid_hid", "hid_out"])
-    counts = net.counts(torch.tensor(spikes, dtype=torch.float64))
+    counts, vsum = net.run(torch.tensor(spikes, dtype=torch.float64), plan.task["readout_steps"])
     cpu = get_learner("cpu", plan.frozen(), "output")
     steps = plan.task["sample_steps"]
     want = np.concatenate([cpu.predict_counts({"input": spikes[k:k + 1]}, 1, steps)[0]
                            for k in range(6)])
     assert want.sum() > 6 and np.array_equal(counts.detach().numpy(), want)
-    counts.sum().backward()
+    counts.sum().backward(retain_graph=True)
     assert all(float(net.params[n].grad.abs().sum()) > 0 for n in ("in_hid", "hid_hid", "hid_out"))
+    # the loss's read-out membrane term: graded, with a gradient through the read-out weights
+    net.params["hid_out"].grad = None
+    vsum.sum().backward()
+    assert float(net.params["hid_out"].grad.abs().sum()) > 0 and float(vsum.detach().abs().sum()) > 0

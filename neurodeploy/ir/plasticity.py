@@ -162,6 +162,10 @@ class LocalRepresentationAlignment(_ErrorDriven):
         0.01, description="learning rate of the recurrent projections (h -> h) as a multiple "
         "of learning_rate: their pre trace is the whole layer's activity, so their update "
         "is ~size times an input synapse's")
+    readout_trace_tau: Steps | None = Field(
+        None, description="pre trace time constant (steps) of the read-out projection h -> out "
+        "(default: trace_tau): short, so it credits the hidden activity of the read-out window "
+        "where the error arrives, while the input and recurrent traces carry the sequence")
 
 
 class STDP(_RuleBase):

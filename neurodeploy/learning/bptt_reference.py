@@ -5,7 +5,14 @@ network is the float build's forward part as the cpu backend runs it (``u = u (1
 a``, ``v = v (1 - dv) + u + bias``, a spike when ``v > vth``, v reset to 0; a spike reaches
 its targets the next step), with a fast-sigmoid surrogate derivative of the spike, the
 same encoded input spikes and the same read-out (the output neuron with the most spikes in
-the sample window). Loss: cross-entropy of the output spike counts (scaled); Adam.
+the sample window). Loss: cross-entropy of logits = output spike counts (scaled) plus
+``voltage_gain`` times the outputs' mean membrane potential over the read-out window (the
+task's ``readout_steps``, else the whole sample); Adam, gradient norm clipped to ``clip``.
+
+Why the voltage term: with counts alone the loss has no gradient once the outputs fall
+silent (a count of 0 for every class, the surrogate far below threshold), and the first
+version of this reference did fall silent on temporal order; the membrane potential is
+graded whether or not the neuron spikes, so the outputs cannot get stuck there.
 """
 from __future__ import annotations
 
@@ -23,6 +30,8 @@ class BpttConfig:
     lr: float = 2e-3
     slope: float = 5.0
     count_scale: float = 1.0
+    voltage_gain: float = 1.0
+    clip: float = 1.0
     seed: int = 0
 
 
@@ -72,11 +81,16 @@ class SpikingForward:
     def counts(self, spikes):
         """Output spike counts [B, classes] of input spikes [B, T, F] (a torch tensor), each
         sample from a reset state."""
+        return self.run(spikes, 0)[0]
+
+    def run(self, spikes, window: int):
+        """(output spike counts, output membrane potential summed over the last ``window``
+        steps before reset), both [B, classes], of input spikes [B, T, F]."""
         import torch
         b, steps = spikes.shape[0], spikes.shape[1]
         zeros = {n: torch.zeros(b, self.sizes[n], dtype=torch.float64) for n in self.sizes}
         u, v, z = dict(zeros), dict(zeros), dict(zeros)
-        count = zeros[self.out]
+        count, vsum = zeros[self.out], zeros[self.out]
         for t in range(steps):
             prev = {**z, self.inp: spikes[:, t - 1] if t else zeros[self.inp]}
             new = {}
@@ -86,10 +100,12 @@ class SpikingForward:
                 u[n] = u[n] * (1 - c["du"]) + a
                 v[n] = v[n] * (1 - c["dv"]) + u[n] + c["bias_mant"]
                 new[n] = self.spike(v[n] - c["vth"])
+                if n == self.out and t >= steps - window:
+                    vsum = vsum + v[n]
                 v[n] = v[n] * (1 - new[n].detach())
             z = new
             count = count + z[self.out]
-        return count
+        return count, vsum
 
 
 def train_bptt(plan, trained: list[str], x_train: np.ndarray, y_train: np.ndarray,
@@ -102,8 +118,10 @@ def train_bptt(plan, trained: list[str], x_train: np.ndarray, y_train: np.ndarra
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)      # small matrices: one thread is fastest and shares the cores
     net = SpikingForward(plan, trained, cfg.slope)
-    opt = torch.optim.Adam([net.params[n] for n in trained], lr=cfg.lr)
+    params = [net.params[n] for n in trained]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     run = net.counts
+    window = int(plan.task.get("readout_steps") or plan.task["sample_steps"])
 
     def accuracy(x: np.ndarray, y: np.ndarray) -> float:
         with torch.no_grad():
@@ -118,11 +136,13 @@ def train_bptt(plan, trained: list[str], x_train: np.ndarray, y_train: np.ndarra
         order = rng.permutation(y_train.size)
         for i in range(0, order.size, cfg.batch):
             idx = order[i:i + cfg.batch]
-            counts = run(torch.tensor(x_train[idx], dtype=torch.float64))
-            loss = torch.nn.functional.cross_entropy(counts * cfg.count_scale,
-                                                     torch.tensor(y_train[idx]))
+            counts, vsum = net.run(torch.tensor(x_train[idx], dtype=torch.float64), window)
+            logits = counts * cfg.count_scale + vsum * (cfg.voltage_gain / window)
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y_train[idx]))
             opt.zero_grad()
             loss.backward()
+            if cfg.clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.clip)
             opt.step()
         hist["train_accuracy"].append(accuracy(x_train[:1000], y_train[:1000]))
         hist["test_accuracy"].append(accuracy(x_test, y_test))
