@@ -154,53 +154,92 @@ def _clip(v, lo, hi):
 
 
 @njit(cache=CACHE, inline="always")
-def _factor(f, j, i, x, y, y23, wr):
-    if f == 0:
-        return np.int64(x[0, j])
-    if f == 1:
-        return np.int64(x[1, j])
-    if f == 2:
-        return np.int64(y[i])
-    if f == 5:
-        return wr
-    return np.int64(y23[f - 3, i])          # y2, y3 (0 for a two-factor rule)
+def _clipped(val, f):
+    lim = np.int64(1) << WIDTHS[f]
+    return _clip(np.int64(val), -lim, lim - 1)
+
+
+#: columns of the per-step term table (:func:`_term_parts`)
+SIDE, DEP, MANT, SEXP, WPOW, WIDTH = range(6)
+
+
+@njit(cache=CACHE, nogil=True)
+def _term_parts(q, fx, x, y, y23, tt, pre_part, post_part):
+    """Each term's product split by what it depends on (integer products are exact, so the
+    split changes no bit): ``pre_part[u, j]`` the clipped x factors of pre neuron j,
+    ``post_part[u, i]`` the clipped y factors of post neuron i. A term whose factors lie on
+    one side only (no w) gets its finished, saturated product there (``tt[u, SIDE]`` 1:
+    pre, 2: post); side 0 terms are finished per synapse (:func:`_product`) from their row
+    of ``tt`` (dependency, mantissa, s_exp, power of w, summed factor widths + 4)."""
+    for u in range(fx.q_t0[q + 1] - fx.q_t0[q]):
+        tm = fx.q_t0[q] + u
+        pw = fx.t_pow[tm]
+        width = 4
+        for f in range(6):
+            width += pw[f] * WIDTHS[f]
+        has_x, has_y = pw[0] + pw[1] > 0, pw[2] + pw[3] + pw[4] > 0
+        side = 0 if pw[5] > 0 or (has_x and has_y) else (2 if has_y else 1)
+        tt[u, SIDE], tt[u, DEP], tt[u, WPOW], tt[u, WIDTH] = side, fx.t_dep[tm], pw[5], width
+        tt[u, MANT], tt[u, SEXP] = fx.t_mant[tm], fx.t_sexp[tm]
+        for j in range(x.shape[1]):
+            v = np.int64(1)
+            for f in range(2):
+                for _ in range(pw[f]):
+                    v *= _clipped(x[f, j], f)
+            pre_part[u, j] = _finish(v, tt, u) if side == 1 else v
+        for i in range(y.shape[0]):
+            v = np.int64(1)
+            for _ in range(pw[2]):
+                v *= _clipped(y[i], 2)
+            for f in range(3, 5):
+                for _ in range(pw[f]):
+                    v *= _clipped(y23[f - 3, i], f)
+            post_part[u, i] = _finish(v, tt, u) if side == 2 else v
 
 
 @njit(cache=CACHE, inline="always")
-def _new_weight(q, fx, wr, j, i, xs, ys, x, y, y23, sign, rw):
-    """The weight register after one epoch: Lava's accumulator, rounding and saturation."""
+def _finish(cur, tt, u):
+    """Term u's mantissa, shift to 15 bits, constant's exponent and saturation (Lava's order)."""
+    cur *= tt[u, MANT]
+    if tt[u, WIDTH] > 15:
+        cur >>= tt[u, WIDTH] - 15
+    cur <<= tt[u, SEXP]
+    return _clip(cur, ACC_MIN, ACC_MAX)
+
+
+@njit(cache=CACHE)
+def _product(u, wr, j, i, tt, pre_part, post_part):
+    """Term u's saturated product at synapse (j, i) with weight register wr (a side 0 term:
+    kept out of line so the one-sided terms' loop stays tight)."""
+    cur = pre_part[u, j] * post_part[u, i]
+    for _ in range(tt[u, WPOW]):
+        cur *= _clipped(wr, 5)
+    return _finish(cur, tt, u)
+
+
+@njit(cache=CACHE, inline="always")
+def _new_weight(wr, j, i, xs, ys, tt, pre_part, post_part, sign, up):
+    """The weight register after one epoch: Lava's accumulator, rounding and saturation
+    (``up``: the largest 7-bit remainder that does not round up this step)."""
     acc = wr << ACC_SHIFT
-    for tm in range(fx.q_t0[q], fx.q_t0[q + 1]):
-        dep = fx.t_dep[tm]
+    for u in range(tt.shape[0]):
+        dep = tt[u, DEP]
         if (dep == 1 and not xs) or (dep == 2 and not ys):
             continue                        # the product is 0: acc + 0 stays in range
-        one = fx.t_one[tm]
-        if one >= 0:                        # one factor: widths + 4 <= 15, no shift
-            val = _factor(one, j, i, x, y, y23, wr)
-            lim = np.int64(1) << WIDTHS[one]
-            cur = (_clip(val, -lim, lim - 1) * fx.t_mant[tm]) << fx.t_sexp[tm]
-            acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
-            continue
-        cur = np.int64(1)
-        width = 0
-        for f in range(6):
-            for _ in range(fx.t_pow[tm, f]):
-                val = _factor(f, j, i, x, y, y23, wr)
-                lim = np.int64(1) << WIDTHS[f]
-                cur *= _clip(val, -lim, lim - 1)
-                width += WIDTHS[f]
-        cur *= fx.t_mant[tm]
-        width += 4
-        if width > 15:
-            cur >>= width - 15
-        cur <<= fx.t_sexp[tm]
-        acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
+        side = tt[u, SIDE]
+        if side == 1:
+            cur = pre_part[u, j]
+        elif side == 2:
+            cur = post_part[u, i]
+        else:
+            cur = _product(u, wr, j, i, tt, pre_part, post_part)
+        acc = _clip(acc + cur, ACC_MIN, ACC_MAX)
     if sign == 2 and acc < 0:
         acc = 0
     elif sign == 3 and acc > 0:
         acc = 0
     # Lava: v = acc / 128, floor(v) + [r < v - floor(v)]; exact in integers
-    nw = (acc >> ACC_SHIFT) + (1 if rw < (acc & 127) / 128.0 else 0)
+    nw = (acc >> ACC_SHIFT) + (1 if (acc & 127) > up else 0)
     if sign == 1:
         return _clip(nw, -256, 255)
     if sign == 2:
@@ -247,24 +286,55 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
         y[i] = z
     if fx.tf[q] and not np.any(y23):
         return                              # every term reads y2 or y3: no weight moves
-    shift_w = fx.wexp[q] if fx.wexp[q] > 0 else 0
-    sign = fx.sign[q]
+    nt = fx.q_t0[q + 1] - fx.q_t0[q]
+    tt = np.empty((nt, 6), np.int64)
+    pre_part = np.empty((nt, npre), np.int64)
+    post_part = np.empty((nt, y.shape[0]), np.int64)
+    _term_parts(q, fx, x, y, y23, tt, pre_part, post_part)
+    _weights(pre_spk, post_spk, tt, pre_part, post_part, w, indptr, post, pre, pptr, pidx,
+             fx.wexp[q] if fx.wexp[q] > 0 else 0, fx.sign[q], np.int64(np.floor(rw * 128.0)))
+
+
+@njit(cache=CACHE, nogil=True)
+def _weights(pre_spk, post_spk, tt, pre_part, post_part, w, indptr, post, pre, pptr, pidx,
+             shift_w, sign, up):
+    """Write the new weights of the synapses some term touches this step: one pass in
+    presynaptic order when many are touched (sequential memory), else the synapses of the
+    neurons that spiked, each once (see :func:`step`)."""
+    npre = pre_spk.shape[0]
     event = True
-    for tm in range(fx.q_t0[q], fx.q_t0[q + 1]):
-        if fx.t_dep[tm] == 0:
+    for u in range(tt.shape[0]):
+        if tt[u, DEP] == 0:
             event = False
+    fan = 0
+    if event:
+        for j in range(npre):
+            if pre_spk[j] != 0:
+                fan += indptr[j + 1] - indptr[j]
+        for i in range(post_spk.shape[0]):
+            if post_spk[i] != 0:
+                fan += pptr[i + 1] - pptr[i]
+    if not event or 3 * fan > post.shape[0]:
+        for j in range(npre):
+            xs = pre_spk[j] != 0
+            for s in range(indptr[j], indptr[j + 1]):
+                i = post[s]
+                ys = post_spk[i] != 0
+                if event and not xs and not ys:
+                    continue                # no term touches it: the weight stays exact
+                wr = np.int64(w[s]) >> shift_w
+                w[s] = _new_weight(wr, j, i, xs, ys, tt, pre_part, post_part, sign,
+                                   up) << shift_w
+        return
     for j in range(npre):
-        xs = pre_spk[j] != 0
-        if event and not xs:
+        if pre_spk[j] == 0:
             continue
         for s in range(indptr[j], indptr[j + 1]):
             i = post[s]
             wr = np.int64(w[s]) >> shift_w
-            w[s] = _new_weight(q, fx, wr, j, i, xs, post_spk[i] != 0, x, y, y23, sign,
-                               rw) << shift_w
-    if not event:
-        return
-    for i in range(y.shape[0]):
+            w[s] = _new_weight(wr, j, i, True, post_spk[i] != 0, tt, pre_part,
+                               post_part, sign, up) << shift_w
+    for i in range(post_spk.shape[0]):
         if post_spk[i] == 0:
             continue
         for m in range(pptr[i], pptr[i + 1]):
@@ -273,7 +343,8 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
             if pre_spk[j] != 0:
                 continue                    # done with the presynaptic neuron's synapses
             wr = np.int64(w[s]) >> shift_w
-            w[s] = _new_weight(q, fx, wr, j, i, False, True, x, y, y23, sign, rw) << shift_w
+            w[s] = _new_weight(wr, j, i, False, True, tt, pre_part, post_part, sign,
+                               up) << shift_w
 
 
 # --------------------------------------------------------------------------- loop hook
