@@ -42,12 +42,16 @@ from neurodeploy.jit import CACHE
 from neurodeploy.learning.fixed_point import third_factor_channels
 
 #: one row per plastic projection: decays/impulses of (x1, x2, y1), the sign mode and
-#: weight exponent; one row per term: dependency, powers of (x1, x2, y1, y2, y3, w),
-#: mantissa and s_exp, and its only factor when it has exactly one (else -1); random tables [rules, 5, steps + 1] (x decay, x impulse, y decay,
-#: y impulse, weight rounding), column k = Lava time step k; per rule: three-factor flag and
-#: third-factor shift, and the decay of the received y channels (Loihi3FLearningRule's tau)
-FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_dep t_pow "
-                                        "t_mant t_sexp t_one rnd tf tf_shift y3f_dec")
+#: weight exponent; one row per term: powers of (x1, x2, y1, y2, y3, w) and its row of the
+#: term table (columns SIDE ... WIDTH below, fixed for a build: computed once here); random
+#: tables [rules, 5, steps + 1] (x decay, x impulse, y decay, y impulse, weight rounding),
+#: column k = Lava time step k; per rule: three-factor flag and third-factor shift, and the
+#: decay of the received y channels (Loihi3FLearningRule's tau)
+FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_pow t_tab "
+                                        "rnd tf tf_shift y3f_dec")
+#: columns of the term table: which side finishes the product (1: pre, 2: post, 0: per
+#: synapse), dependency, mantissa, s_exp, power of w, summed factor widths + 4
+SIDE, DEP, MANT, SEXP, WPOW, WIDTH = range(6)
 
 SIGN_CODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
@@ -87,6 +91,17 @@ def random_tables(rng_seed: int, steps: int) -> np.ndarray:
     return out
 
 
+def _term_row(dep: int, pw: list[int], mant: int, s_exp: int) -> list[int]:
+    """A term's row of the term table (see ``FixedTables``)."""
+    has_x, has_y = pw[0] + pw[1] > 0, pw[2] + pw[3] + pw[4] > 0
+    side = 0 if pw[5] > 0 or (has_x and has_y) else (2 if has_y else 1)
+    width = 4 + sum(int(p) * int(wd) for p, wd in zip(pw, WIDTHS))
+    row = [0] * 6
+    row[SIDE], row[DEP], row[MANT], row[SEXP], row[WPOW], row[WIDTH] = (side, dep, mant, s_exp,
+                                                                         pw[5], width)
+    return row
+
+
 def decay_factor(tau: float) -> float:
     """exp(-1/tau) as Lava's synapse computes it (an array expression), 0 for tau 0."""
     if tau == 0:
@@ -107,7 +122,7 @@ def tables(rules: list[dict], steps: int) -> FixedTables:
     dec, tau_nz = np.zeros((Q, 3)), np.zeros((Q, 3), np.uint8)
     imp_int, imp_frac = np.zeros((Q, 3), np.int64), np.zeros((Q, 3), np.int64)
     sign, wexp, q_t0 = np.zeros(Q, np.int64), np.zeros(Q, np.int64), np.zeros(Q + 1, np.int64)
-    dep, pw, mant, sexp = [], [], [], []
+    pw, tab = [], []
     tf, tf_shift = np.zeros(Q, np.uint8), np.zeros(Q, np.int64)
     for q, r in enumerate(rules):
         if "third_factor" in r:
@@ -119,16 +134,12 @@ def tables(rules: list[dict], steps: int) -> FixedTables:
             imp_int[q, c], imp_frac[q, c] = tr["impulse_int"], tr["impulse_frac"]
         sign[q], wexp[q] = SIGN_CODE[r["sign_mode"]], r["weight_exp"]
         for t in r["terms"]:
-            dep.append(DEP_CODE[t["dependency"]])
             pw.append([t["factors"].count(f) for f in ("x1", "x2", "y1", "y2", "y3", "w")])
-            mant.append(t["mantissa"])
-            sexp.append(t["s_exp"])
-        q_t0[q + 1] = len(dep)
+            tab.append(_term_row(DEP_CODE[t["dependency"]], pw[-1], t["mantissa"], t["s_exp"]))
+        q_t0[q + 1] = len(pw)
     return FixedTables(dec, tau_nz, imp_int, imp_frac, sign, wexp, q_t0,
-                       np.asarray(dep, np.int64), np.asarray(pw, np.int64).reshape(-1, 6),
-                       np.asarray(mant, np.int64), np.asarray(sexp, np.int64),
-                       np.array([row.index(1) if sorted(row) == [0] * 5 + [1] else -1
-                                 for row in pw], np.int64),
+                       np.asarray(pw, np.int64).reshape(-1, 6),
+                       np.asarray(tab, np.int64).reshape(-1, 6),
                        np.stack([random_tables(int(r["rng_seed"]), steps) for r in rules])
                        if rules else np.zeros((0, 5, 1)), tf, tf_shift, decay_factor(Y_TAU_3F))
 
@@ -159,40 +170,29 @@ def _clipped(val, f):
     return _clip(np.int64(val), -lim, lim - 1)
 
 
-#: columns of the per-step term table (:func:`_term_parts`)
-SIDE, DEP, MANT, SEXP, WPOW, WIDTH = range(6)
-
-
 @njit(cache=CACHE, nogil=True)
 def _term_parts(q, fx, x, y, y23, tt, pre_part, post_part):
     """Each term's product split by what it depends on (integer products are exact, so the
     split changes no bit): ``pre_part[u, j]`` the clipped x factors of pre neuron j,
     ``post_part[u, i]`` the clipped y factors of post neuron i. A term whose factors lie on
     one side only (no w) gets its finished, saturated product there (``tt[u, SIDE]`` 1:
-    pre, 2: post); side 0 terms are finished per synapse (:func:`_product`) from their row
-    of ``tt`` (dependency, mantissa, s_exp, power of w, summed factor widths + 4)."""
-    for u in range(fx.q_t0[q + 1] - fx.q_t0[q]):
+    pre, 2: post); side 0 terms are finished per synapse (:func:`_product`). ``tt``: the
+    rule's rows of the term table."""
+    for u in range(tt.shape[0]):
         tm = fx.q_t0[q] + u
-        pw = fx.t_pow[tm]
-        width = 4
-        for f in range(6):
-            width += pw[f] * WIDTHS[f]
-        has_x, has_y = pw[0] + pw[1] > 0, pw[2] + pw[3] + pw[4] > 0
-        side = 0 if pw[5] > 0 or (has_x and has_y) else (2 if has_y else 1)
-        tt[u, SIDE], tt[u, DEP], tt[u, WPOW], tt[u, WIDTH] = side, fx.t_dep[tm], pw[5], width
-        tt[u, MANT], tt[u, SEXP] = fx.t_mant[tm], fx.t_sexp[tm]
+        side = tt[u, SIDE]
         for j in range(x.shape[1]):
             v = np.int64(1)
             for f in range(2):
-                for _ in range(pw[f]):
+                for _ in range(fx.t_pow[tm, f]):
                     v *= _clipped(x[f, j], f)
             pre_part[u, j] = _finish(v, tt, u) if side == 1 else v
         for i in range(y.shape[0]):
             v = np.int64(1)
-            for _ in range(pw[2]):
+            for _ in range(fx.t_pow[tm, 2]):
                 v *= _clipped(y[i], 2)
             for f in range(3, 5):
-                for _ in range(pw[f]):
+                for _ in range(fx.t_pow[tm, f]):
                     v *= _clipped(y23[f - 3, i], f)
             post_part[u, i] = _finish(v, tt, u) if side == 2 else v
 
@@ -292,8 +292,8 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
         y[i] = z
     if fx.tf[q] and not np.any(y23):
         return                              # every term reads y2 or y3: no weight moves
-    nt = fx.q_t0[q + 1] - fx.q_t0[q]
-    tt = np.empty((nt, 6), np.int64)
+    tt = fx.t_tab[fx.q_t0[q]:fx.q_t0[q + 1]]
+    nt = tt.shape[0]
     pre_part = np.empty((nt, npre), np.int64)
     post_part = np.empty((nt, y.shape[0]), np.int64)
     _term_parts(q, fx, x, y, y23, tt, pre_part, post_part)
