@@ -205,3 +205,52 @@ def test_kernel_refuses_a_run_longer_than_its_tables():
     idx = np.array([0, 1])
     with pytest.raises(IndexError, match="reserve_steps"):
         FL.step(6, 0, fx, one, one, x, y, np.zeros((2, 1)), w, idx, idx[:1], idx[:1], idx, idx[:1])
+
+
+def _accumulate(q, wr, xs, ys, f, rw):
+    """Lava's accumulator for one synapse, written out from the module docstring: factor
+    values ``f`` by name, each product's factors clipped to their widths, shifted right by
+    max(0, widths + 4 - 15), left by s_exp, saturated, as is the sum; rounded, clipped."""
+    widths = {"x1": 7, "x2": 7, "y1": 7, "y2": 7, "y3": 7, "w": 9}
+    sat = (lambda v: min(max(v, -(1 << 15) - 1), (1 << 15) - 1))
+    acc = wr << 7
+    for t in q["terms"]:
+        if (t["dependency"] == "x0" and not xs) or (t["dependency"] == "y0" and not ys):
+            continue
+        cur, width = t["mantissa"], 4
+        for name in t["factors"]:
+            lim = 1 << widths[name]
+            cur, width = cur * min(max(f[name], -lim), lim - 1), width + widths[name]
+        acc = sat(acc + sat((cur >> max(0, width - 15)) << t["s_exp"]))
+    return min(max((acc >> 7) + (1 if rw < (acc & 127) / 128 else 0), -256), 255)
+
+
+def test_kernel_terms_reading_w_and_both_sides_match_the_written_out_accumulator():
+    """Terms the quantizer does not emit today (w factors, x and y in one product, three
+    terms) take the kernel's general per-synapse path: every weight equals the accumulator
+    written out in Python, step after step."""
+    rng = np.random.default_rng(5)
+    q = quantize("p", _stdp(0.03, 0.03), weight_exp=0, scale=64.0, sign_mode="mixed", seed=2)
+    q["terms"] = [{"dependency": "u", "factors": ["x1", "w"], "mantissa": -3, "s_exp": 0},
+                  {"dependency": "y0", "factors": ["x1", "y1"], "mantissa": 5, "s_exp": 1},
+                  {"dependency": "x0", "factors": ["y1"], "mantissa": -7, "s_exp": 2}]
+    npre, npost, steps = 5, 4, 40
+    fx = FL.tables([q], steps)
+    indptr = np.arange(0, npre * npost + 1, npost)
+    rows, cols = np.tile(np.arange(npost), npre), np.repeat(np.arange(npre), npost)
+    by_post, pptr = np.argsort(rows, kind="stable"), np.arange(0, npre * npost + 1, npre)
+    w = rng.integers(-256, 256, npre * npost).astype(np.int64)
+    x, y = np.zeros((2, npre)), np.zeros(npost)
+    changed = 0
+    for k in range(1, steps + 1):
+        pre = (rng.random(npre) < 0.4).astype(np.int32)
+        post = (rng.random(npost) < 0.4).astype(np.int32)
+        w0 = w.copy()
+        FL.step(k, 0, fx, pre, post, x, y, np.zeros((2, npost)), w, indptr, rows, cols, pptr,
+                by_post)
+        want = [_accumulate(q, int(w0[s]), pre[cols[s]] != 0, post[rows[s]] != 0,
+                            {"x1": int(x[0, cols[s]]), "y1": int(y[rows[s]]), "w": int(w0[s])},
+                            fx.rnd[0, 4, k]) for s in range(w.size)]
+        assert w.tolist() == want, f"step {k}"
+        changed += int((w != w0).sum())
+    assert changed > 50, "the weights must move for the comparison to mean something"

@@ -41,20 +41,19 @@ from numba.extending import overload
 from neurodeploy.jit import CACHE
 from neurodeploy.learning.fixed_point import third_factor_channels
 
+from .fixed_weights import term_parts, term_row, update_weights
+
 #: one row per plastic projection: decays/impulses of (x1, x2, y1), the sign mode and
-#: weight exponent; one row per term: dependency, powers of (x1, x2, y1, y2, y3, w),
-#: mantissa and s_exp, and its only factor when it has exactly one (else -1); random tables [rules, 5, steps + 1] (x decay, x impulse, y decay,
-#: y impulse, weight rounding), column k = Lava time step k; per rule: three-factor flag and
-#: third-factor shift, and the decay of the received y channels (Loihi3FLearningRule's tau)
-FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_dep t_pow "
-                                        "t_mant t_sexp t_one rnd tf tf_shift y3f_dec")
+#: weight exponent; one row per term: powers of (x1, x2, y1, y2, y3, w) and its row of the
+#: term table (columns in :mod:`.fixed_weights`; fixed for a build, computed once); random
+#: tables [rules, 5, steps + 1] (x decay, x impulse, y decay, y impulse, weight rounding),
+#: column k = Lava time step k; per rule: three-factor flag and third-factor shift, and the
+#: decay of the received y channels (Loihi3FLearningRule's tau)
+FixedTables = namedtuple("FixedTables", "dec tau_nz imp_int imp_frac sign wexp q_t0 t_pow t_tab "
+                                        "rnd tf tf_shift y3f_dec")
 
 SIGN_CODE = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
 DEP_CODE = {"u": 0, "x0": 1, "y0": 2}
-WIDTHS = np.array([7, 7, 7, 7, 7, 9], np.int64)     # x1 x2 y1 y2 y3 w (Lava's FACTOR widths)
-ACC_MAX = (1 << 15) - 1
-ACC_MIN = -(1 << 15) - 1
-ACC_SHIFT = 7
 TRACE_MAX = 127
 CONN_SEED = 2
 Y_TAU_3F = 65535                    # Loihi3FLearningRule's y1..y3 tau (np.iinfo(uint16).max)
@@ -107,7 +106,7 @@ def tables(rules: list[dict], steps: int) -> FixedTables:
     dec, tau_nz = np.zeros((Q, 3)), np.zeros((Q, 3), np.uint8)
     imp_int, imp_frac = np.zeros((Q, 3), np.int64), np.zeros((Q, 3), np.int64)
     sign, wexp, q_t0 = np.zeros(Q, np.int64), np.zeros(Q, np.int64), np.zeros(Q + 1, np.int64)
-    dep, pw, mant, sexp = [], [], [], []
+    pw, tab = [], []
     tf, tf_shift = np.zeros(Q, np.uint8), np.zeros(Q, np.int64)
     for q, r in enumerate(rules):
         if "third_factor" in r:
@@ -119,16 +118,12 @@ def tables(rules: list[dict], steps: int) -> FixedTables:
             imp_int[q, c], imp_frac[q, c] = tr["impulse_int"], tr["impulse_frac"]
         sign[q], wexp[q] = SIGN_CODE[r["sign_mode"]], r["weight_exp"]
         for t in r["terms"]:
-            dep.append(DEP_CODE[t["dependency"]])
             pw.append([t["factors"].count(f) for f in ("x1", "x2", "y1", "y2", "y3", "w")])
-            mant.append(t["mantissa"])
-            sexp.append(t["s_exp"])
-        q_t0[q + 1] = len(dep)
+            tab.append(term_row(DEP_CODE[t["dependency"]], pw[-1], t["mantissa"], t["s_exp"]))
+        q_t0[q + 1] = len(pw)
     return FixedTables(dec, tau_nz, imp_int, imp_frac, sign, wexp, q_t0,
-                       np.asarray(dep, np.int64), np.asarray(pw, np.int64).reshape(-1, 6),
-                       np.asarray(mant, np.int64), np.asarray(sexp, np.int64),
-                       np.array([row.index(1) if sorted(row) == [0] * 5 + [1] else -1
-                                 for row in pw], np.int64),
+                       np.asarray(pw, np.int64).reshape(-1, 6),
+                       np.asarray(tab, np.int64).reshape(-1, 6),
                        np.stack([random_tables(int(r["rng_seed"]), steps) for r in rules])
                        if rules else np.zeros((0, 5, 1)), tf, tf_shift, decay_factor(Y_TAU_3F))
 
@@ -146,66 +141,6 @@ def _decay(z, d, nz, r):
 def _impulse(z, ii, fr, r):
     v = z + ii + (1.0 if r < fr else 0.0)
     return min(max(v, 0.0), float(TRACE_MAX))
-
-
-@njit(cache=CACHE, inline="always")
-def _clip(v, lo, hi):
-    return min(max(v, lo), hi)
-
-
-@njit(cache=CACHE, inline="always")
-def _factor(f, j, i, x, y, y23, wr):
-    if f == 0:
-        return np.int64(x[0, j])
-    if f == 1:
-        return np.int64(x[1, j])
-    if f == 2:
-        return np.int64(y[i])
-    if f == 5:
-        return wr
-    return np.int64(y23[f - 3, i])          # y2, y3 (0 for a two-factor rule)
-
-
-@njit(cache=CACHE, inline="always")
-def _new_weight(q, fx, wr, j, i, xs, ys, x, y, y23, sign, rw):
-    """The weight register after one epoch: Lava's accumulator, rounding and saturation."""
-    acc = wr << ACC_SHIFT
-    for tm in range(fx.q_t0[q], fx.q_t0[q + 1]):
-        dep = fx.t_dep[tm]
-        if (dep == 1 and not xs) or (dep == 2 and not ys):
-            continue                        # the product is 0: acc + 0 stays in range
-        one = fx.t_one[tm]
-        if one >= 0:                        # one factor: widths + 4 <= 15, no shift
-            val = _factor(one, j, i, x, y, y23, wr)
-            lim = np.int64(1) << WIDTHS[one]
-            cur = (_clip(val, -lim, lim - 1) * fx.t_mant[tm]) << fx.t_sexp[tm]
-            acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
-            continue
-        cur = np.int64(1)
-        width = 0
-        for f in range(6):
-            for _ in range(fx.t_pow[tm, f]):
-                val = _factor(f, j, i, x, y, y23, wr)
-                lim = np.int64(1) << WIDTHS[f]
-                cur *= _clip(val, -lim, lim - 1)
-                width += WIDTHS[f]
-        cur *= fx.t_mant[tm]
-        width += 4
-        if width > 15:
-            cur >>= width - 15
-        cur <<= fx.t_sexp[tm]
-        acc = _clip(acc + _clip(cur, ACC_MIN, ACC_MAX), ACC_MIN, ACC_MAX)
-    if sign == 2 and acc < 0:
-        acc = 0
-    elif sign == 3 and acc > 0:
-        acc = 0
-    # Lava: v = acc / 128, floor(v) + [r < v - floor(v)]; exact in integers
-    nw = (acc >> ACC_SHIFT) + (1 if rw < (acc & 127) / 128.0 else 0)
-    if sign == 1:
-        return _clip(nw, -256, 255)
-    if sign == 2:
-        return _clip(nw, 0, 255)
-    return _clip(nw, -255, 0)
 
 
 @njit(cache=CACHE, nogil=True)
@@ -247,33 +182,13 @@ def step(k, q, fx, pre_spk, post_spk, x, y, y23, w, indptr, post, pre, pptr, pid
         y[i] = z
     if fx.tf[q] and not np.any(y23):
         return                              # every term reads y2 or y3: no weight moves
-    shift_w = fx.wexp[q] if fx.wexp[q] > 0 else 0
-    sign = fx.sign[q]
-    event = True
-    for tm in range(fx.q_t0[q], fx.q_t0[q + 1]):
-        if fx.t_dep[tm] == 0:
-            event = False
-    for j in range(npre):
-        xs = pre_spk[j] != 0
-        if event and not xs:
-            continue
-        for s in range(indptr[j], indptr[j + 1]):
-            i = post[s]
-            wr = np.int64(w[s]) >> shift_w
-            w[s] = _new_weight(q, fx, wr, j, i, xs, post_spk[i] != 0, x, y, y23, sign,
-                               rw) << shift_w
-    if not event:
-        return
-    for i in range(y.shape[0]):
-        if post_spk[i] == 0:
-            continue
-        for m in range(pptr[i], pptr[i + 1]):
-            s = pidx[m]
-            j = pre[s]
-            if pre_spk[j] != 0:
-                continue                    # done with the presynaptic neuron's synapses
-            wr = np.int64(w[s]) >> shift_w
-            w[s] = _new_weight(q, fx, wr, j, i, False, True, x, y, y23, sign, rw) << shift_w
+    tt = fx.t_tab[fx.q_t0[q]:fx.q_t0[q + 1]]
+    nt = tt.shape[0]
+    pre_part = np.empty((nt, npre), np.int64)
+    post_part = np.empty((nt, y.shape[0]), np.int64)
+    term_parts(q, fx, x, y, y23, tt, pre_part, post_part)
+    update_weights(pre_spk, post_spk, tt, pre_part, post_part, w, indptr, post, pre, pptr, pidx,
+             fx.wexp[q] if fx.wexp[q] > 0 else 0, fx.sign[q], np.int64(np.floor(rw * 128.0)))
 
 
 # --------------------------------------------------------------------------- loop hook
