@@ -79,6 +79,13 @@ def test_accuracy_before_and_after_and_high_cv_is_won_back(build, data, tmp_path
     assert all({"accuracy", "accuracy_before"} <= set(r["figures"]) for r in records)
     page = (out / "report.html").read_text()
     assert "Chip-in-the-loop fine-tuning" in page and f"{after.mean():.4f}" in page
+    # angle(B, W^T) against each chip's own W: it differs per chip (W carries the chip's
+    # mismatch) and moves as W learns (FA's B is fixed)
+    a0 = np.array([c["figures"]["angle_before"] for c in chips])
+    a1 = np.array([c["figures"]["angle"] for c in chips])
+    assert np.all((a0 > 0) & (a0 < 180)) and np.all((a1 > 0) & (a1 < 180))
+    assert np.unique(np.round(a0, 9)).size == 6
+    assert not np.allclose(a0, a1)
 
 
 def test_resume_keeps_finetuned_chips_and_refuses_other_settings(build, data, tmp_path, capsys):
@@ -295,3 +302,28 @@ def test_stochastic_rounding_moves_weights_by_whole_lsbs(build, data):
         assert np.count_nonzero(np.rint(k)) > 10 and np.abs(k).max() >= 2
         moved[sl.syn0:sl.syn0 + sl.nnz] = True
     np.testing.assert_array_equal(w[0][~moved], start[0][~moved])
+
+
+def test_freeze_feedback_holds_b_and_the_start_weights_are_reported(data, tmp_path):
+    """Kolen-Pollack's B learns with W; the control run (``freeze_feedback``) keeps every B
+    synapse at its start value while W still learns, and ``start_out`` holds the weights
+    the chips started from."""
+    net = tmp_path / "kp.yaml"
+    net.write_text(NET.replace("PLASTICITY", PLASTIC.replace("feedback_alignment", "kolen_pollack")))
+    out = tmp_path / "kp"
+    assert main(["train", str(net), "--profile", "cpu", "--epochs", "1", "--data", str(data),
+                 "-o", str(out)]) == 0
+    setup = F.learn_setup(str(out), str(data), 40, 3)
+    chips = _chips(out, {"variability.weights.cv": 0.2}, 2)
+    feedback = [b for _, *chain in setup.block["pairs"] for b in chain]
+    start: list = []
+    lay, w = F.finetune(setup, chips, 1, 3, start_out=start)
+    _, held = F.finetune(setup, chips, 1, 3, freeze_feedback=True)
+    for name in feedback:
+        sl = lay.slices[name]
+        part = slice(sl.syn0, sl.syn0 + sl.nnz)
+        assert not np.array_equal(w[:, part], start[0][:, part])          # B learned
+        np.testing.assert_array_equal(held[:, part], start[0][:, part])  # B held
+    sl = lay.slices["in_hid"]
+    fwd = slice(sl.syn0, sl.syn0 + sl.nnz)
+    assert not np.array_equal(held[:, fwd], start[0][:, fwd])                # W still learns

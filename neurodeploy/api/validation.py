@@ -146,7 +146,7 @@ def settings(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
              data: str = "digits", samples: int | None = None, frozen: bool = False,
              finetune: bool = False, finetune_epochs: int = 1,
              finetune_samples: int | None = None, finetune_lr_scale: float | None = None,
-             chunk: int | None = None) -> Any:
+             finetune_freeze_feedback: bool = False, chunk: int | None = None) -> Any:
     """The checked settings of a validation run (arguments as :func:`validate`; ``input_file``
     an ``.npz``); errors name the command line's flags (``--spec``, ``--input``...)."""
     from ..compiling.artifact import Build as Artifact
@@ -181,7 +181,8 @@ def settings(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
                     input=str(Path(input_file).resolve()) if input_file else None,
                     chunk=chunk, frozen=frozen, data=str(data), samples=samples,
                     finetune=finetune, finetune_epochs=finetune_epochs,
-                    finetune_samples=finetune_samples, finetune_lr_scale=finetune_lr_scale)
+                    finetune_samples=finetune_samples, finetune_lr_scale=finetune_lr_scale,
+                    finetune_freeze_feedback=finetune_freeze_feedback)
 
 
 def validate(build: BuildLike | str | Path, chips: int = 100, spec: str | None = None,
@@ -191,7 +192,7 @@ def validate(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
              data: str = "digits", samples: int | None = None, frozen: bool = False,
              finetune: bool = False, finetune_epochs: int = 1,
              finetune_samples: int | None = None, finetune_lr_scale: float | None = None,
-             out: str | Path | None = None, resume: bool = False, force: bool = False,
+             finetune_freeze_feedback: bool = False, out: str | Path | None = None, resume: bool = False, force: bool = False,
              dask: bool = False, workers: int | None = None, scheduler: str | None = None,
              chunk: int | None = None, progress: bool | None = None) -> ValidationReport:
     """Simulate ``chips`` mismatched chips of ``build`` and measure each against ``spec``
@@ -201,7 +202,8 @@ def validate(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
     ``["variability.weights.cv=0.1"]``; ``sweep``: one path and its values,
     ``("variability.weights.cv", [0, 0.05, 0.1])`` or ``"variability.weights.cv=0,0.05,0.1"``;
     ``inputs``: spikes per spike_source (mapping or ``.npz``); ``finetune``: chip-in-the-loop
-    fine-tuning (float builds). Results go to ``out`` (default a temporary folder removed with
+    fine-tuning; ``finetune_freeze_feedback``: its control run with every feedback matrix B
+    held (no B updates, no alignment phases). Results go to ``out`` (default a temporary folder removed with
     the report; ``resume`` continues one, ``force`` discards it).
     """
     from ..validation.core import run_validation
@@ -214,7 +216,8 @@ def validate(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
                                steps=steps, input_file=npz, data=data, samples=samples,
                                frozen=frozen, finetune=finetune, finetune_epochs=finetune_epochs,
                                finetune_samples=finetune_samples,
-                               finetune_lr_scale=finetune_lr_scale, chunk=chunk)
+                               finetune_lr_scale=finetune_lr_scale,
+                               finetune_freeze_feedback=finetune_freeze_feedback, chunk=chunk)
             report = run_validation(checked, folder, target=target_yield, resume=resume,
                                     force=force or owned, scheduler=scheduler, dask=dask,
                                     workers=workers, progress=enabled(progress))

@@ -45,7 +45,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                       samples=args.samples, frozen=args.frozen, finetune=args.finetune,
                       finetune_epochs=args.finetune_epochs,
                       finetune_samples=args.finetune_samples,
-                      finetune_lr_scale=args.finetune_lr_scale, out=out, resume=args.resume,
+                      finetune_lr_scale=args.finetune_lr_scale,
+                      finetune_freeze_feedback=args.finetune_freeze_feedback, out=out, resume=args.resume,
                       force=args.force, dask=args.dask, workers=args.workers,
                       scheduler=args.scheduler, chunk=args.chunk, progress=not args.quiet).raw
     print("\n".join(_summary(report)))
@@ -154,6 +155,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--finetune-lr-scale", type=float,
                    help="factor on the rule's learning rate (default: where train's schedule "
                         "stopped, lr_decay ** epochs trained)")
+    p.add_argument("--finetune-freeze-feedback", action="store_true",
+                   help="the control run: feedback matrices B stay as built (no B updates, no "
+                        "alignment phases) while W fine-tunes; compare the angle figures")
     from neurodeploy.validation.attacks.cli import add_options
     add_options(p)
     p.set_defaults(func=_cmd_validate)

@@ -19,6 +19,16 @@ def angle_deg(b: np.ndarray, w: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, c))))
 
 
+def pair_angle(layout, w: np.ndarray, w_proj: str, *b_chain: str) -> float:
+    """angle(B, W^T) in degrees of one forward / feedback pair in a learner's flat weight row
+    ``w``; a feedback path of several projections (low-rank FA's U and V) counts as their
+    product B = U V."""
+    b = layout.dense(w, b_chain[0])
+    for name in b_chain[1:]:
+        b = b @ layout.dense(w, name)
+    return angle_deg(b, layout.dense(w, w_proj))
+
+
 def rate_loss(counts: np.ndarray, labels: np.ndarray, steps: int, target_rate: float) -> float:
     """Mean squared error between output rates (spikes per step) and the trained targets."""
     target = np.zeros(counts.shape)

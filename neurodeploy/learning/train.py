@@ -192,14 +192,8 @@ class Trainer:
         align_phase(self.learner, self.plan, self.block, [self.cfg.seed, k, 99])
 
     def angle(self, w_proj: str, *b_chain: str) -> float:
-        """angle(B, W^T) in degrees for one forward / feedback pair; a feedback path of
-        several projections (low-rank FA's U and V) counts as their product B = U V."""
-        w = self.learner.weights[0]
-        lay = self.learner.layout
-        b = lay.dense(w, b_chain[0])
-        for name in b_chain[1:]:
-            b = b @ lay.dense(w, name)
-        return metrics.angle_deg(b, lay.dense(w, w_proj))
+        """angle(B, W^T) in degrees for one forward / feedback pair (:func:`metrics.pair_angle`)."""
+        return metrics.pair_angle(self.learner.layout, self.learner.weights[0], w_proj, *b_chain)
 
     def _forward(self) -> dict[str, np.ndarray]:
         """The trained projections' weights as they are now (dense [post, pre])."""

@@ -27,6 +27,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.neurons.kind import MEMBRANE_KINDS
 from neurodeploy.variability.chip import Chip, batch_plan
 
+from neurodeploy.learning.metrics import pair_angle
 from neurodeploy.learning.updates import to_layout, update_settings
 
 from . import accuracy
@@ -204,10 +205,14 @@ def stack_chips(layout: Any, plan: Any, chips: Sequence[Chip], plastic: Sequence
     return layout.neuron_params(over, N), w, g
 
 
-def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
+def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int,
+             start_out: list[np.ndarray] | None = None, freeze_feedback: bool = False
              ) -> tuple[Any, np.ndarray]:
     """Run the build's rule on every chip for ``epochs`` passes over the training samples;
-    returns (learner layout, weights [chips, nnz] after)."""
+    returns (learner layout, weights [chips, nnz] after). ``start_out``, when given, gets the
+    chips' weights before fine-tuning (each chip's applied W and the nominal B);
+    ``freeze_feedback`` holds every feedback matrix (gain 0, no alignment phases): the
+    control that shows what B's own learning adds."""
     from neurodeploy.compilers.cpu.learner import CpuLearner
     from neurodeploy.learning.device_models import attach as attach_device
     from neurodeploy.learning.phases import align_phase, alignment
@@ -231,7 +236,15 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
                                "variability.learning.cv=0 and variability.stuck_fraction=0, "
                                "or fine-tune a float "
                                "build", path=("--finetune",))
+    if freeze_feedback:
+        for _, *b_chain in block.get("pairs") or []:
+            for name in b_chain:
+                if name in lay.slices:
+                    sl = lay.slices[name]
+                    g[:, sl.syn0:sl.syn0 + sl.nnz] = 0.0
     learner.state = lay.new_state(len(chips), w)
+    if start_out is not None:
+        start_out.append(np.array(w, copy=True))
     attach_device(learner, {"plasticity": {"block": block}}, "cpu", int(chips[0].seed),
                   [int(c.index) for c in chips], lambda text: None)
     lay.net = lay.net._replace(par=par)
@@ -250,7 +263,7 @@ def finetune(setup: LearnSetup, chips: Sequence[Chip], epochs: int, seed: int
                   block["label"]: encode_targets(y, n_classes, task, x, block["target_rate"])}
         learner.set_phase("train")
         learner.present(inputs, y.size, steps, learn=True)
-        if alignment(block):
+        if alignment(block) and not freeze_feedback:
             align_phase(learner, learner.plan, block, [seed, k, 99])
     return lay, learner.weights
 
@@ -272,12 +285,18 @@ def task_figures(ctx: Any, s: Any, chips: list[Chip], before: list[dict[str, flo
                  ) -> list[dict[str, float]]:
     """Figures of each chip after fine-tuning, with ``accuracy_before`` from ``before``."""
     setup = learn_setup(s.build, s.data, s.finetune_samples, s.seed, s.finetune_lr_scale)
-    lay, w = finetune(setup, chips, s.finetune_epochs, s.seed)
+    start: list[np.ndarray] = []
+    lay, w = finetune(setup, chips, s.finetune_epochs, s.seed, start_out=start,
+                      freeze_feedback=s.finetune_freeze_feedback)
     plans = [tuned_plan(ctx.plan, c, lay, w[i]) for i, c in enumerate(chips)]
+    pairs = setup.block.get("pairs") or []
 
     def one(i: int) -> dict[str, float]:
         f = accuracy.chip_figures(plans[i], "cpu", ctx.work, ctx.plan.dt, int(chips[i].index))
         f["accuracy_before"] = before[i]["accuracy"]
+        if pairs:   # angle(B, W^T) against the chip's own W, mean over feedback pairs
+            f["angle_before"] = float(np.mean([pair_angle(lay, start[0][i], *p) for p in pairs]))
+            f["angle"] = float(np.mean([pair_angle(lay, w[i], *p) for p in pairs]))
         return f
     if len(chips) < 2:
         return [one(i) for i in range(len(chips))]

@@ -28,7 +28,8 @@ from .spec import parse_spec
 
 CHUNK = {"cpu": 25, "lava": 4, "brian2": 1}
 MAX_CHIPS = 100_000         # per sweep point; every chip is a line in results.jsonl
-FINETUNE_KEYS = ("finetune", "finetune_epochs", "finetune_samples", "finetune_lr_scale")
+FINETUNE_KEYS = ("finetune", "finetune_epochs", "finetune_samples", "finetune_lr_scale",
+                 "finetune_freeze_feedback")
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Settings:
     finetune_epochs: int = 1
     finetune_samples: int | None = None
     finetune_lr_scale: float | None = None
+    finetune_freeze_feedback: bool = False
 
     def points(self) -> list[dict[str, Any]]:
         """Command-line overrides of each sweep point (one point without a sweep)."""
