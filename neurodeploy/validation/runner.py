@@ -72,6 +72,8 @@ class Settings:
         d = asdict(self)
         for k in ("chips", "chunk", "threads") + (() if self.finetune else FINETUNE_KEYS):
             d.pop(k)
+        if not d.get("finetune_freeze_feedback", True):
+            d.pop("finetune_freeze_feedback")       # runs from before the control keep their key
         d["build_digest"] = _build_digest(self.build)
         d["input_digest"] = _file_digest(self.input) if self.input else None
         d["data_digest"] = _file_digest(self.data) if self.data != "digits" else None
