@@ -19,10 +19,8 @@ the API's modules are imported on first use (PEP 562), so the CLI stays quick to
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from . import _lava_compat
+from ._lazy import lazy_exports
 
 _lava_compat.install()
 
@@ -46,10 +44,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -49,23 +49,14 @@ def test_internal_packages_do_not_shadow_the_api_functions():
     assert not (ROOT / "neurodeploy" / "validate").exists()
 
 
-def _imports(path) -> set[str]:
-    """Modules of neurodeploy.api that ``path`` imports, at any depth of the file."""
-    import ast
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            names = [node.module] if node.module else [a.name for a in node.names]
-            out |= {n.split(".")[0] for n in names}
-    return out
-
-
 def test_the_api_modules_import_each_other_without_a_cycle():
     """Build's methods call run/evaluation/validation/nir, which take builds duck-typed."""
     from graphlib import TopologicalSorter
-    api = ROOT / "neurodeploy" / "api"
-    modules = {p.stem for p in api.glob("*.py") if p.stem != "__init__"}
-    graph = {m: _imports(api / f"{m}.py") & modules for m in modules}
+
+    from tests.test_import_graph import import_graph
+    api = "neurodeploy.api."
+    graph = {m[len(api):]: {d[len(api):] for d in deps if d.startswith(api)}
+             for m, deps in import_graph().items() if m.startswith(api)}
     assert "build" in graph["learn"] and "run" in graph["build"]     # the graph is read
     order = list(TopologicalSorter(graph).static_order())           # CycleError on a cycle
     assert order.index("buildlike") < order.index("run") < order.index("build")

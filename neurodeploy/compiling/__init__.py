@@ -5,8 +5,7 @@ every ``simulate`` does) does not import the compiler, the IR models and pydanti
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {"compile_network": "compiler", "CompileResult": "compiler",
             "Build": "artifact", "write_build": "artifact"}
@@ -14,8 +13,5 @@ _EXPORTS = {"compile_network": "compiler", "CompileResult": "compiler",
 __all__ = ["compile_network", "CompileResult", "Build", "write_build"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 

@@ -5,8 +5,7 @@ Names are imported on first use (PEP 562), so a command that needs only the mode
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {"describe": "load", "load_network": "load", "parse_network": "load",
             "weight_arrays": "load", "IR_CLASSES": "models", "IR_VERSION": "models",
@@ -16,7 +15,4 @@ __all__ = ["Network", "IR_VERSION", "IR_CLASSES", "load_network", "parse_network
            "describe", "weight_arrays", "network_schema"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ Names are imported on first use (PEP 562): every command's parser imports
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 _EXPORTS = {"run_validation": "core", "Settings": "runner", "Spec": "spec",
             "SpecError": "spec", "parse_spec": "spec"}
@@ -15,7 +14,4 @@ _EXPORTS = {"run_validation": "core", "Settings": "runner", "Spec": "spec",
 __all__ = ["run_validation", "Settings", "Spec", "SpecError", "parse_spec"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
