@@ -130,6 +130,14 @@ def test_unsupported_settings_are_refused(build, data, tmp_path, capsys, args, s
     assert _validate(build, data, tmp_path / "v", "--chips", "2", "--finetune", *args) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and says in err
+
+
+def test_the_feedback_control_needs_finetune(build, data, tmp_path, capsys):
+    assert _validate(build, data, tmp_path / "v", "--chips", "2",
+                     "--finetune-freeze-feedback") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--finetune-freeze-feedback: " in err
+    assert "add --finetune" in err and not (tmp_path / "v").exists()
     assert not (tmp_path / "v" / "results.jsonl").exists()
 
 

@@ -170,6 +170,9 @@ def settings(build: BuildLike | str | Path, chips: int = 100, spec: str | None =
     if parsed is not None and "accuracy" in parsed.metrics and input_file:
         raise NeurodeployError("'accuracy' is measured on the build's data set; drop --input",
                                path=("--input",))
+    if finetune_freeze_feedback and not finetune:
+        raise NeurodeployError("is the control of a fine-tuning run; add --finetune",
+                               path=("--finetune-freeze-feedback",))
     if input_file and not Path(input_file).is_file():
         raise NeurodeployError("input file not found", file=input_file, path=("--input",))
     return Settings(build=str(path.resolve()), chips=chips,
